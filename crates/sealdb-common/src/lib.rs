@@ -1,0 +1,16 @@
+//! Pieces every layer of the sealdb server shares: who is calling ([`Principal`]),
+//! how secrets are held ([`secret`]), how the root key derives the keys of the
+//! encrypted files ([`root_key`]), and the clock ([`clock`]).
+//!
+//! Nothing here touches HTTP or storage; it exists so that the front door, the
+//! services and the storage engine agree on these types without depending on each other.
+
+pub mod clock;
+pub mod principal;
+pub mod root_key;
+pub mod secret;
+
+pub use clock::Clock;
+pub use principal::Principal;
+pub use root_key::{RootKey, RootKeyError};
+pub use secret::{SecretBytes, SecretKey32};
