@@ -1,1 +1,24 @@
-//! placeholder
+//! The storage layer of sealdb: encrypted files and the engine over them.
+//!
+//! ```text
+//! <data-dir>/root.key            32 random bytes, mode 0600 (unless given elsewhere)
+//! <data-dir>/catalog.db          SQLCipher, key = HKDF(root, "catalog"): table records, credentials
+//! <data-dir>/tables/<uuid>.db    SQLCipher, key = the table key (raw): items
+//! ```
+//! The engine speaks in DynamoDB terms (item keys, items, conditional write units),
+//! never SQL, and is async: the writer runs on its own thread, reads on blocking threads.
+//! [`Engine`] is the embedded SQLCipher implementation; its API is what a second backend
+//! (PostgreSQL, planned) will implement as a trait.
+
+pub mod catalog;
+pub mod engine;
+pub mod error;
+pub mod sqlcipher;
+pub mod table;
+pub mod vault;
+
+pub use catalog::{Credential, TableRecord};
+pub use engine::{Engine, TableHandle};
+pub use error::StorageError;
+pub use table::{Decision, ItemKey, StoredItem, TableStats, TableStore, WriteTx};
+pub use vault::{KeyVault, RootKeyVault, TableKeyContext};

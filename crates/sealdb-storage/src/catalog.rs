@@ -1,0 +1,179 @@
+//! The catalog: table definitions with their wrapped table keys, and credentials.
+//!
+//! One SQLCipher file, `catalog.db`, keyed with `HKDF(root, "catalog")`. It holds the
+//! only record of table names (table files are named by UUID).
+
+use crate::error::StorageError;
+use crate::sqlcipher::open_encrypted;
+use rusqlite::{Connection, OptionalExtension, params};
+use sealdb_common::SecretKey32;
+use sealdb_common::secret::SecretString;
+use std::path::Path;
+
+/// Version of the catalog schema, stored in its `meta` table. DO NOT CHANGE for v1 files.
+const CATALOG_SCHEMA_V1: i64 = 1;
+
+/// One table as the catalog records it.
+#[derive(Clone, Debug)]
+pub struct TableRecord {
+    /// The table name.
+    pub name: String,
+    /// The table's UUID; its file is `tables/<id>.db`.
+    pub id: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+    /// The DynamoDB layer's serialized definition (opaque here).
+    pub definition: Vec<u8>,
+    /// The wrapped table key (see `vault`).
+    pub wrapped_key: Vec<u8>,
+}
+
+/// An access key pair and whom it belongs to.
+#[derive(Clone, Debug)]
+pub struct Credential {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret: SecretString,
+    /// `None` for the account root (admin), else the user name.
+    pub user_name: Option<String>,
+}
+
+/// The open catalog file.
+pub struct Catalog {
+    conn: Connection,
+}
+
+impl Catalog {
+    /// Opens or creates `catalog.db` in `dir`.
+    pub fn open(dir: &Path, key: &SecretKey32) -> Result<Catalog, StorageError> {
+        let conn = open_encrypted(&dir.join("catalog.db"), key)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+                created_ms INTEGER NOT NULL, definition BLOB NOT NULL, wrapped_key BLOB NOT NULL);
+             CREATE TABLE IF NOT EXISTS credentials (access_key_id TEXT PRIMARY KEY,
+                secret TEXT NOT NULL, user_name TEXT);",
+        )?;
+        let version: Option<i64> = conn
+            .query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))
+            .optional()?;
+        match version {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta VALUES ('schema', ?1)",
+                    params![CATALOG_SCHEMA_V1],
+                )?;
+            }
+            Some(CATALOG_SCHEMA_V1) => {}
+            Some(v) => {
+                return Err(StorageError::Corrupt(format!(
+                    "catalog schema version {v} is not supported"
+                )));
+            }
+        }
+        Ok(Catalog { conn })
+    }
+
+    /// Every table, by name.
+    pub fn tables(&self) -> Result<Vec<TableRecord>, StorageError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT name, id, created_ms, definition, wrapped_key FROM tables ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(TableRecord {
+                name: r.get(0)?,
+                id: r.get(1)?,
+                created_ms: r.get(2)?,
+                definition: r.get(3)?,
+                wrapped_key: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Adds a table; `TableExists` if the name is taken.
+    pub fn insert_table(&self, rec: &TableRecord) -> Result<(), StorageError> {
+        let res = self.conn.execute(
+            "INSERT INTO tables (name, id, created_ms, definition, wrapped_key) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![rec.name, rec.id, rec.created_ms, rec.definition, rec.wrapped_key],
+        );
+        match res {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(StorageError::TableExists)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Replaces a table's definition and wrapped key.
+    pub fn update_table(
+        &self,
+        name: &str,
+        definition: &[u8],
+        wrapped_key: &[u8],
+    ) -> Result<(), StorageError> {
+        let n = self.conn.execute(
+            "UPDATE tables SET definition = ?2, wrapped_key = ?3 WHERE name = ?1",
+            params![name, definition, wrapped_key],
+        )?;
+        if n == 0 {
+            return Err(StorageError::TableNotFound);
+        }
+        Ok(())
+    }
+
+    /// Removes a table's record.
+    pub fn delete_table(&self, name: &str) -> Result<(), StorageError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM tables WHERE name = ?1", params![name])?;
+        if n == 0 {
+            return Err(StorageError::TableNotFound);
+        }
+        Ok(())
+    }
+
+    /// Every credential.
+    pub fn credentials(&self) -> Result<Vec<Credential>, StorageError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT access_key_id, secret, user_name FROM credentials")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Credential {
+                access_key_id: r.get(0)?,
+                secret: SecretString::new(r.get(1)?),
+                user_name: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Adds or replaces a credential.
+    pub fn put_credential(&self, c: &Credential) -> Result<(), StorageError> {
+        self.conn.execute(
+            "INSERT INTO credentials (access_key_id, secret, user_name) VALUES (?1, ?2, ?3)
+             ON CONFLICT (access_key_id) DO UPDATE SET secret = excluded.secret, user_name = excluded.user_name",
+            params![c.access_key_id, c.secret.expose(), c.user_name],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a credential; true if it existed.
+    pub fn delete_credential(&self, access_key_id: &str) -> Result<bool, StorageError> {
+        let n = self.conn.execute(
+            "DELETE FROM credentials WHERE access_key_id = ?1",
+            params![access_key_id],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Re-keys the catalog file under a new key.
+    pub fn rekey(&self, key: &SecretKey32) -> Result<(), StorageError> {
+        crate::sqlcipher::rekey(&self.conn, key)?;
+        Ok(())
+    }
+}

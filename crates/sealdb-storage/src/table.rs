@@ -1,0 +1,696 @@
+//! One table's encrypted file: a single writer thread with group commit, and a small
+//! pool of read connections.
+//!
+//! ```text
+//!  requests ──► WriteUnit queue ──► writer thread (owns the write connection)
+//!                                   BEGIN IMMEDIATE
+//!                                     SAVEPOINT; unit 1 reads+writes; RELEASE or ROLLBACK TO
+//!                                     SAVEPOINT; unit 2 ...              (up to MAX_GROUP)
+//!                                   COMMIT (WAL, synchronous=FULL: one fsync for the group)
+//!                                   answer every unit
+//!  reads ──► spawn_blocking on a pooled read connection (WAL: sees the last commit)
+//! ```
+//! One writer per table makes every unit serializable with the others without a lock
+//! manager: a unit's condition check and its write see the same state.
+
+use crate::error::StorageError;
+use crate::sqlcipher::open_encrypted;
+use rusqlite::{Connection, OptionalExtension, params};
+use sealdb_common::SecretKey32;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use tokio::sync::oneshot;
+
+/// Version of the table file schema, stored in `meta`. DO NOT CHANGE for v1 files.
+const TABLE_SCHEMA_V1: i64 = 1;
+/// The most units committed by one transaction.
+const MAX_GROUP: usize = 256;
+/// Read connections kept open per table.
+const READ_POOL: usize = 4;
+
+/// The storage key of an item: partition hash, then the order-preserving encodings of
+/// the partition and sort key values (the sort key is empty for hash-only tables).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ItemKey {
+    /// Stable 64-bit hash of the partition key (Scan order, parallel-scan segments).
+    pub hash: u64,
+    /// Encoded partition key value.
+    pub pk: Vec<u8>,
+    /// Encoded sort key value, empty when the table has none.
+    pub sk: Vec<u8>,
+}
+
+/// An item as stored: its encoded bytes and the DynamoDB size it counts for.
+#[derive(Clone, Debug)]
+pub struct StoredItem {
+    /// The storage key.
+    pub key: ItemKey,
+    /// Encoded item (the DynamoDB layer's format).
+    pub value: Vec<u8>,
+}
+
+/// SQLite's INTEGER is signed: flip the top bit so that unsigned hash order is kept.
+fn hash_to_sql(h: u64) -> i64 {
+    i64::from_be_bytes((h ^ (1 << 63)).to_be_bytes())
+}
+
+fn hash_from_sql(h: i64) -> u64 {
+    u64::from_be_bytes(h.to_be_bytes()) ^ (1 << 63)
+}
+
+/// Reads and writes available to a write unit, inside the group transaction.
+pub trait WriteTx {
+    /// The current value of an item (including writes of earlier units in this group).
+    fn get(&mut self, key: &ItemKey) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Inserts or replaces an item; `size` is the DynamoDB item size, kept for statistics.
+    fn put(&mut self, key: &ItemKey, value: &[u8], size: u64) -> Result<(), StorageError>;
+    /// Deletes an item; true if it existed.
+    fn delete(&mut self, key: &ItemKey) -> Result<bool, StorageError>;
+}
+
+/// A unit's verdict: keep its writes, or undo them. Both carry the answer for the caller.
+pub enum Decision<R> {
+    /// Keep the writes; answer `R` once they are durable.
+    Commit(R),
+    /// Undo the writes (a condition failed, say); answer `R`.
+    Rollback(R),
+}
+
+type Finisher = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
+type UnitFn = Box<dyn FnOnce(&mut dyn WriteTx) -> (bool, Finisher) + Send>;
+
+/// Statistics kept with the table: item count and total DynamoDB item size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableStats {
+    /// Number of items.
+    pub item_count: u64,
+    /// Sum of DynamoDB item sizes in bytes.
+    pub size_bytes: u64,
+}
+
+/// An open table file.
+pub struct TableStore {
+    path: PathBuf,
+    key: SecretKey32,
+    sender: Mutex<Option<mpsc::Sender<UnitFn>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl TableStore {
+    /// Opens (or creates) the table file at `path` with `key`, and starts its writer.
+    pub fn open(path: &Path, key: SecretKey32) -> Result<Arc<TableStore>, StorageError> {
+        let conn = open_encrypted(path, &key)?;
+        init_schema(&conn)?;
+        let (tx, rx) = mpsc::channel::<UnitFn>();
+        let writer = std::thread::Builder::new()
+            .name("sealdb-writer".into())
+            .spawn(move || writer_loop(conn, rx))?;
+        Ok(Arc::new(TableStore {
+            path: path.to_owned(),
+            key,
+            sender: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+        }))
+    }
+
+    /// Runs `f` in the writer, inside a transaction shared with other units, and answers
+    /// once the group is durable. A `Rollback` decision undoes `f`'s writes only.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, StorageError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn WriteTx) -> Result<Decision<R>, StorageError> + Send + 'static,
+    {
+        let (done_tx, done_rx) = oneshot::channel::<Result<R, StorageError>>();
+        let unit: UnitFn = Box::new(move |tx: &mut dyn WriteTx| match f(tx) {
+            Ok(Decision::Commit(r)) => {
+                let fin: Finisher = Box::new(move |res| {
+                    let _ = done_tx.send(res.map(|()| r));
+                });
+                (true, fin)
+            }
+            Ok(Decision::Rollback(r)) => {
+                let fin: Finisher = Box::new(move |res| {
+                    let _ = done_tx.send(res.map(|()| r));
+                });
+                (false, fin)
+            }
+            Err(e) => {
+                let fin: Finisher = Box::new(move |_| {
+                    let _ = done_tx.send(Err(e));
+                });
+                (false, fin)
+            }
+        });
+        {
+            let guard = self.sender.lock().map_err(|_| StorageError::Closed)?;
+            let sender = guard.as_ref().ok_or(StorageError::Closed)?;
+            sender.send(unit).map_err(|_| StorageError::Closed)?;
+        }
+        done_rx.await.map_err(|_| StorageError::Closed)?
+    }
+
+    /// Runs a read on a pooled read connection, off the async threads.
+    async fn read<R, F>(&self, f: F) -> Result<R, StorageError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StorageError> + Send + 'static,
+    {
+        let pool = Arc::clone(&self.readers);
+        let path = self.path.clone();
+        let key = self.key.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = pool.lock().ok().and_then(|mut p| p.pop());
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_encrypted(&path, &key)?,
+            };
+            let result = f(&conn);
+            if let Ok(mut p) = pool.lock()
+                && p.len() < READ_POOL
+            {
+                p.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|_| StorageError::Closed)?
+    }
+
+    /// The current value of one item.
+    pub async fn get(&self, key: &ItemKey) -> Result<Option<Vec<u8>>, StorageError> {
+        let key = key.clone();
+        self.read(move |conn| get_item(conn, &key)).await
+    }
+
+    /// Items in storage order `(hash, pk, sk)`, strictly after `after` when given, within
+    /// `[hash_lo, hash_hi]`, at most `limit` items or until `max_bytes` of values were read.
+    pub async fn scan(
+        &self,
+        hash_lo: u64,
+        hash_hi: u64,
+        after: Option<ItemKey>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredItem>, StorageError> {
+        self.read(move |conn| scan_items(conn, hash_lo, hash_hi, after.as_ref(), limit, max_bytes))
+            .await
+    }
+
+    /// Items of one partition in sort-key order (descending when `forward` is false),
+    /// with `sk_lo <= sk <= sk_hi` (bounds inclusive, `None` = open), strictly after
+    /// (or before, when descending) `after_sk`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn query(
+        &self,
+        hash: u64,
+        pk: Vec<u8>,
+        sk_lo: Option<Vec<u8>>,
+        sk_hi: Option<Vec<u8>>,
+        after_sk: Option<Vec<u8>>,
+        forward: bool,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredItem>, StorageError> {
+        self.read(move |conn| {
+            query_partition(
+                conn,
+                hash,
+                &pk,
+                QueryBounds {
+                    lo: sk_lo.as_deref(),
+                    hi: sk_hi.as_deref(),
+                    after: after_sk.as_deref(),
+                },
+                forward,
+                limit,
+                max_bytes,
+            )
+        })
+        .await
+    }
+
+    /// Item count and total size.
+    pub async fn stats(&self) -> Result<TableStats, StorageError> {
+        self.read(read_stats).await
+    }
+
+    /// Stops the writer after the queued units, and closes every connection.
+    pub fn close(&self) {
+        if let Ok(mut s) = self.sender.lock() {
+            s.take();
+        }
+        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        if let Ok(mut p) = self.readers.lock() {
+            p.clear();
+        }
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TableStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn init_schema(conn: &Connection) -> Result<(), StorageError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS items (h INTEGER NOT NULL, pk BLOB NOT NULL, sk BLOB NOT NULL,
+                                           v BLOB NOT NULL, sz INTEGER NOT NULL);
+         CREATE UNIQUE INDEX IF NOT EXISTS items_key ON items (h, pk, sk);",
+    )?;
+    let version: Option<i64> = conn
+        .query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))
+        .optional()?;
+    match version {
+        None => {
+            conn.execute_batch(&format!(
+                "INSERT INTO meta VALUES ('schema', {TABLE_SCHEMA_V1}), ('item_count', 0), ('size_bytes', 0);"
+            ))?;
+            Ok(())
+        }
+        Some(TABLE_SCHEMA_V1) => Ok(()),
+        Some(v) => Err(StorageError::Corrupt(format!(
+            "table file schema version {v} is not supported"
+        ))),
+    }
+}
+
+fn get_item(conn: &Connection, key: &ItemKey) -> Result<Option<Vec<u8>>, StorageError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT v FROM items WHERE h = ?1 AND pk = ?2 AND sk = ?3")?;
+    Ok(stmt
+        .query_row(params![hash_to_sql(key.hash), key.pk, key.sk], |r| r.get(0))
+        .optional()?)
+}
+
+fn read_stats(conn: &Connection) -> Result<TableStats, StorageError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT k, v FROM meta WHERE k IN ('item_count', 'size_bytes')")?;
+    let mut stats = TableStats::default();
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (k, v) = row?;
+        let v = u64::try_from(v).unwrap_or(0);
+        if k == "item_count" {
+            stats.item_count = v;
+        } else {
+            stats.size_bytes = v;
+        }
+    }
+    Ok(stats)
+}
+
+fn row_to_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredItem> {
+    Ok(StoredItem {
+        key: ItemKey {
+            hash: hash_from_sql(r.get(0)?),
+            pk: r.get(1)?,
+            sk: r.get(2)?,
+        },
+        value: r.get(3)?,
+    })
+}
+
+fn collect_limited(
+    rows: impl Iterator<Item = rusqlite::Result<StoredItem>>,
+    limit: usize,
+    max_bytes: usize,
+) -> Result<Vec<StoredItem>, StorageError> {
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    for row in rows {
+        let item = row?;
+        bytes += item.value.len();
+        out.push(item);
+        if out.len() >= limit || bytes >= max_bytes {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn scan_items(
+    conn: &Connection,
+    hash_lo: u64,
+    hash_hi: u64,
+    after: Option<&ItemKey>,
+    limit: usize,
+    max_bytes: usize,
+) -> Result<Vec<StoredItem>, StorageError> {
+    let (lo, hi) = (hash_to_sql(hash_lo), hash_to_sql(hash_hi));
+    match after {
+        None => {
+            let mut stmt = conn.prepare_cached(
+                "SELECT h, pk, sk, v FROM items WHERE h >= ?1 AND h <= ?2 ORDER BY h, pk, sk",
+            )?;
+            let rows = stmt.query_map(params![lo, hi], row_to_item)?;
+            collect_limited(rows, limit, max_bytes)
+        }
+        Some(a) => {
+            let mut stmt = conn.prepare_cached(
+                "SELECT h, pk, sk, v FROM items WHERE (h, pk, sk) > (?3, ?4, ?5) AND h <= ?2 AND h >= ?1
+                 ORDER BY h, pk, sk",
+            )?;
+            let rows = stmt.query_map(
+                params![lo, hi, hash_to_sql(a.hash), a.pk, a.sk],
+                row_to_item,
+            )?;
+            collect_limited(rows, limit, max_bytes)
+        }
+    }
+}
+
+struct QueryBounds<'a> {
+    lo: Option<&'a [u8]>,
+    hi: Option<&'a [u8]>,
+    after: Option<&'a [u8]>,
+}
+
+fn query_partition(
+    conn: &Connection,
+    hash: u64,
+    pk: &[u8],
+    bounds: QueryBounds<'_>,
+    forward: bool,
+    limit: usize,
+    max_bytes: usize,
+) -> Result<Vec<StoredItem>, StorageError> {
+    // Bounds are expressed with NULL meaning "open", so one statement serves all shapes.
+    let (after_gt, after_lt) = match (bounds.after, forward) {
+        (Some(a), true) => (Some(a), None),
+        (Some(a), false) => (None, Some(a)),
+        (None, _) => (None, None),
+    };
+    let sql = if forward {
+        "SELECT h, pk, sk, v FROM items WHERE h = ?1 AND pk = ?2
+           AND (?3 IS NULL OR sk >= ?3) AND (?4 IS NULL OR sk <= ?4)
+           AND (?5 IS NULL OR sk > ?5) AND (?6 IS NULL OR sk < ?6)
+         ORDER BY sk ASC"
+    } else {
+        "SELECT h, pk, sk, v FROM items WHERE h = ?1 AND pk = ?2
+           AND (?3 IS NULL OR sk >= ?3) AND (?4 IS NULL OR sk <= ?4)
+           AND (?5 IS NULL OR sk > ?5) AND (?6 IS NULL OR sk < ?6)
+         ORDER BY sk DESC"
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(
+        params![
+            hash_to_sql(hash),
+            pk,
+            bounds.lo,
+            bounds.hi,
+            after_gt,
+            after_lt
+        ],
+        row_to_item,
+    )?;
+    collect_limited(rows, limit, max_bytes)
+}
+
+/// The write side seen by units: the writer's connection plus this unit's stat deltas.
+struct UnitTx<'c> {
+    conn: &'c Connection,
+    count_delta: i64,
+    size_delta: i64,
+}
+
+impl UnitTx<'_> {
+    fn existing_size(&self, key: &ItemKey) -> Result<Option<i64>, StorageError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT sz FROM items WHERE h = ?1 AND pk = ?2 AND sk = ?3")?;
+        Ok(stmt
+            .query_row(params![hash_to_sql(key.hash), key.pk, key.sk], |r| r.get(0))
+            .optional()?)
+    }
+}
+
+impl WriteTx for UnitTx<'_> {
+    fn get(&mut self, key: &ItemKey) -> Result<Option<Vec<u8>>, StorageError> {
+        get_item(self.conn, key)
+    }
+
+    fn put(&mut self, key: &ItemKey, value: &[u8], size: u64) -> Result<(), StorageError> {
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
+        match self.existing_size(key)? {
+            Some(old) => {
+                let mut stmt = self.conn.prepare_cached(
+                    "UPDATE items SET v = ?4, sz = ?5 WHERE h = ?1 AND pk = ?2 AND sk = ?3",
+                )?;
+                stmt.execute(params![hash_to_sql(key.hash), key.pk, key.sk, value, size])?;
+                self.size_delta += size - old;
+            }
+            None => {
+                let mut stmt = self.conn.prepare_cached(
+                    "INSERT INTO items (h, pk, sk, v, sz) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                stmt.execute(params![hash_to_sql(key.hash), key.pk, key.sk, value, size])?;
+                self.count_delta += 1;
+                self.size_delta += size;
+            }
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, key: &ItemKey) -> Result<bool, StorageError> {
+        match self.existing_size(key)? {
+            Some(old) => {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached("DELETE FROM items WHERE h = ?1 AND pk = ?2 AND sk = ?3")?;
+                stmt.execute(params![hash_to_sql(key.hash), key.pk, key.sk])?;
+                self.count_delta -= 1;
+                self.size_delta -= old;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<UnitFn>) {
+    while let Ok(first) = rx.recv() {
+        let mut units = vec![first];
+        while units.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(u) => units.push(u),
+                Err(_) => break,
+            }
+        }
+        run_group(&conn, units);
+    }
+}
+
+fn run_group(conn: &Connection, units: Vec<UnitFn>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let msg = e.to_string();
+        for unit in units {
+            // The unit must still be answered: run nothing, fail it.
+            let mut failed = FailTx;
+            let (_, fin) = unit(&mut failed);
+            fin(Err(StorageError::Corrupt(format!("begin failed: {msg}"))));
+        }
+        return;
+    }
+    let mut finishers: Vec<Finisher> = Vec::with_capacity(units.len());
+    let (mut count, mut size) = (0i64, 0i64);
+    for unit in units {
+        if let Err(e) = conn.execute_batch("SAVEPOINT unit") {
+            let mut failed = FailTx;
+            let (_, fin) = unit(&mut failed);
+            fin(Err(StorageError::Sqlite(e)));
+            continue;
+        }
+        let mut tx = UnitTx {
+            conn,
+            count_delta: 0,
+            size_delta: 0,
+        };
+        let (commit, fin) = unit(&mut tx);
+        let end = if commit {
+            count += tx.count_delta;
+            size += tx.size_delta;
+            conn.execute_batch("RELEASE unit")
+        } else {
+            conn.execute_batch("ROLLBACK TO unit; RELEASE unit")
+        };
+        if let Err(e) = end {
+            tracing::error!(error = %e, "savepoint end failed");
+        }
+        finishers.push(fin);
+    }
+    let result = apply_stats(conn, count, size)
+        .and_then(|()| conn.execute_batch("COMMIT").map_err(StorageError::Sqlite));
+    match result {
+        Ok(()) => {
+            for fin in finishers {
+                fin(Ok(()));
+            }
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            let msg = e.to_string();
+            tracing::error!(error = %msg, "group commit failed");
+            for fin in finishers {
+                fin(Err(StorageError::Corrupt(format!("commit failed: {msg}"))));
+            }
+        }
+    }
+}
+
+fn apply_stats(conn: &Connection, count: i64, size: i64) -> Result<(), StorageError> {
+    if count != 0 {
+        conn.prepare_cached("UPDATE meta SET v = v + ?1 WHERE k = 'item_count'")?
+            .execute(params![count])?;
+    }
+    if size != 0 {
+        conn.prepare_cached("UPDATE meta SET v = v + ?1 WHERE k = 'size_bytes'")?
+            .execute(params![size])?;
+    }
+    Ok(())
+}
+
+/// Stands in for a transaction that could not start: every call fails.
+struct FailTx;
+
+impl WriteTx for FailTx {
+    fn get(&mut self, _: &ItemKey) -> Result<Option<Vec<u8>>, StorageError> {
+        Err(StorageError::Closed)
+    }
+    fn put(&mut self, _: &ItemKey, _: &[u8], _: u64) -> Result<(), StorageError> {
+        Err(StorageError::Closed)
+    }
+    fn delete(&mut self, _: &ItemKey) -> Result<bool, StorageError> {
+        Err(StorageError::Closed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(h: u64, pk: &[u8], sk: &[u8]) -> ItemKey {
+        ItemKey {
+            hash: h,
+            pk: pk.to_vec(),
+            sk: sk.to_vec(),
+        }
+    }
+
+    #[test]
+    fn hash_order_is_unsigned() {
+        let hs = [0u64, 1, 1 << 62, (1 << 63) - 1, 1 << 63, u64::MAX];
+        for w in hs.windows(2) {
+            assert!(hash_to_sql(w[0]) < hash_to_sql(w[1]));
+            assert_eq!(hash_from_sql(hash_to_sql(w[0])), w[0]);
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_group_commit_and_rollback() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            TableStore::open(&dir.path().join("t.db"), SecretKey32::from_bytes([1; 32])).unwrap();
+        let mut handles = Vec::new();
+        for i in 0..50u64 {
+            let s = Arc::clone(&store);
+            handles.push(tokio::spawn(async move {
+                s.write(move |tx| {
+                    let k = key(i, b"p", b"");
+                    tx.put(&k, b"value", 10)?;
+                    if i % 10 == 0 {
+                        Ok(Decision::Rollback(false))
+                    } else {
+                        Ok(Decision::Commit(true))
+                    }
+                })
+                .await
+                .unwrap()
+            }));
+        }
+        let mut committed = 0;
+        for h in handles {
+            if h.await.unwrap() {
+                committed += 1;
+            }
+        }
+        assert_eq!(committed, 45);
+        let stats = store.stats().await.unwrap();
+        assert_eq!(
+            stats,
+            TableStats {
+                item_count: 45,
+                size_bytes: 450
+            }
+        );
+        assert!(store.get(&key(0, b"p", b"")).await.unwrap().is_none());
+        assert_eq!(
+            store.get(&key(1, b"p", b"")).await.unwrap().unwrap(),
+            b"value"
+        );
+        let all = store
+            .scan(0, u64::MAX, None, 1000, usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 45);
+        let page = store
+            .scan(0, u64::MAX, Some(all[9].key.clone()), 5, usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(page[0].key, all[10].key);
+        assert_eq!(page.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn query_orders_and_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            TableStore::open(&dir.path().join("q.db"), SecretKey32::from_bytes([2; 32])).unwrap();
+        store
+            .write(|tx| {
+                for sk in [b"a", b"b", b"c", b"d"] {
+                    tx.put(&key(7, b"p", sk), sk, 1)?;
+                }
+                tx.put(&key(7, b"q", b"a"), b"other", 1)?;
+                Ok(Decision::Commit(()))
+            })
+            .await
+            .unwrap();
+        let sks = |v: Vec<StoredItem>| v.into_iter().map(|i| i.key.sk).collect::<Vec<_>>();
+        let fwd = store
+            .query(7, b"p".to_vec(), None, None, None, true, 10, usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(
+            sks(fwd),
+            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]
+        );
+        let back = store
+            .query(
+                7,
+                b"p".to_vec(),
+                Some(b"b".to_vec()),
+                None,
+                Some(b"d".to_vec()),
+                false,
+                10,
+                usize::MAX,
+            )
+            .await
+            .unwrap();
+        assert_eq!(sks(back), vec![b"c".to_vec(), b"b".to_vec()]);
+    }
+}
