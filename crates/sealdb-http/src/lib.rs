@@ -1,1 +1,15 @@
-//! placeholder
+//! The HTTP front door of sealdb: one listener for DynamoDB, DynamoDB Streams and KMS.
+//!
+//! Only this crate touches HTTP. It routes by `X-Amz-Target`, verifies SigV4 into a
+//! [`sealdb_common::Principal`], hands the body to the protocol's [`Backend`], and
+//! writes AWS's envelope: JSON error bodies with `__type`, `x-amzn-RequestId`, and
+//! `x-amz-crc32` on DynamoDB responses (the SDKs check it).
+
+pub mod front;
+pub mod server;
+pub mod sigv4;
+pub mod wire;
+
+pub use front::{FrontDoor, Protocol};
+pub use server::{serve, tls_acceptor};
+pub use wire::{Backend, BoxFuture, CredentialLookup, WireError};
