@@ -17,6 +17,7 @@ use crate::error::StorageError;
 use crate::sqlcipher::open_encrypted;
 use rusqlite::{Connection, OptionalExtension, params};
 use sealdb_common::SecretKey32;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -201,36 +202,20 @@ impl TableStore {
     }
 
     /// Items of one partition in sort-key order (descending when `forward` is false),
-    /// with `sk_lo <= sk <= sk_hi` (bounds inclusive, `None` = open), strictly after
-    /// (or before, when descending) `after_sk`.
+    /// within the sort-key bounds, at most `limit` items or `max_bytes` of values.
     #[allow(clippy::too_many_arguments)]
     pub async fn query(
         &self,
         hash: u64,
         pk: Vec<u8>,
-        sk_lo: Option<Vec<u8>>,
-        sk_hi: Option<Vec<u8>>,
-        after_sk: Option<Vec<u8>>,
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
         forward: bool,
         limit: usize,
         max_bytes: usize,
     ) -> Result<Vec<StoredItem>, StorageError> {
-        self.read(move |conn| {
-            query_partition(
-                conn,
-                hash,
-                &pk,
-                QueryBounds {
-                    lo: sk_lo.as_deref(),
-                    hi: sk_hi.as_deref(),
-                    after: after_sk.as_deref(),
-                },
-                forward,
-                limit,
-                max_bytes,
-            )
-        })
-        .await
+        self.read(move |conn| query_partition(conn, hash, &pk, &lo, &hi, forward, limit, max_bytes))
+            .await
     }
 
     /// Item count and total size.
@@ -373,48 +358,42 @@ fn scan_items(
     }
 }
 
-struct QueryBounds<'a> {
-    lo: Option<&'a [u8]>,
-    hi: Option<&'a [u8]>,
-    after: Option<&'a [u8]>,
+fn bound_parts(b: &Bound<Vec<u8>>) -> (Option<&[u8]>, Option<&[u8]>) {
+    match b {
+        Bound::Included(v) => (Some(v.as_slice()), None),
+        Bound::Excluded(v) => (None, Some(v.as_slice())),
+        Bound::Unbounded => (None, None),
+    }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn query_partition(
     conn: &Connection,
     hash: u64,
     pk: &[u8],
-    bounds: QueryBounds<'_>,
+    lo: &Bound<Vec<u8>>,
+    hi: &Bound<Vec<u8>>,
     forward: bool,
     limit: usize,
     max_bytes: usize,
 ) -> Result<Vec<StoredItem>, StorageError> {
-    // Bounds are expressed with NULL meaning "open", so one statement serves all shapes.
-    let (after_gt, after_lt) = match (bounds.after, forward) {
-        (Some(a), true) => (Some(a), None),
-        (Some(a), false) => (None, Some(a)),
-        (None, _) => (None, None),
-    };
+    // Bounds are passed with NULL meaning "no such bound", so one statement serves all shapes.
+    let (lo_incl, lo_excl) = bound_parts(lo);
+    let (hi_incl, hi_excl) = bound_parts(hi);
     let sql = if forward {
         "SELECT h, pk, sk, v FROM items WHERE h = ?1 AND pk = ?2
-           AND (?3 IS NULL OR sk >= ?3) AND (?4 IS NULL OR sk <= ?4)
-           AND (?5 IS NULL OR sk > ?5) AND (?6 IS NULL OR sk < ?6)
+           AND (?3 IS NULL OR sk >= ?3) AND (?4 IS NULL OR sk > ?4)
+           AND (?5 IS NULL OR sk <= ?5) AND (?6 IS NULL OR sk < ?6)
          ORDER BY sk ASC"
     } else {
         "SELECT h, pk, sk, v FROM items WHERE h = ?1 AND pk = ?2
-           AND (?3 IS NULL OR sk >= ?3) AND (?4 IS NULL OR sk <= ?4)
-           AND (?5 IS NULL OR sk > ?5) AND (?6 IS NULL OR sk < ?6)
+           AND (?3 IS NULL OR sk >= ?3) AND (?4 IS NULL OR sk > ?4)
+           AND (?5 IS NULL OR sk <= ?5) AND (?6 IS NULL OR sk < ?6)
          ORDER BY sk DESC"
     };
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(
-        params![
-            hash_to_sql(hash),
-            pk,
-            bounds.lo,
-            bounds.hi,
-            after_gt,
-            after_lt
-        ],
+        params![hash_to_sql(hash), pk, lo_incl, lo_excl, hi_incl, hi_excl],
         row_to_item,
     )?;
     collect_limited(rows, limit, max_bytes)
@@ -671,7 +650,15 @@ mod tests {
             .unwrap();
         let sks = |v: Vec<StoredItem>| v.into_iter().map(|i| i.key.sk).collect::<Vec<_>>();
         let fwd = store
-            .query(7, b"p".to_vec(), None, None, None, true, 10, usize::MAX)
+            .query(
+                7,
+                b"p".to_vec(),
+                Bound::Unbounded,
+                Bound::Unbounded,
+                true,
+                10,
+                usize::MAX,
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -682,9 +669,8 @@ mod tests {
             .query(
                 7,
                 b"p".to_vec(),
-                Some(b"b".to_vec()),
-                None,
-                Some(b"d".to_vec()),
+                Bound::Included(b"b".to_vec()),
+                Bound::Excluded(b"d".to_vec()),
                 false,
                 10,
                 usize::MAX,
