@@ -1,1 +1,357 @@
-fn main() {}
+//! `sealdb`: a DynamoDB-compatible database whose data is always encrypted at rest.
+//!
+//! Subcommands: `serve` (the server), `bench` (benchmark), `credentials` (access keys).
+
+mod bench;
+mod wiring;
+
+use clap::{Args, Parser, Subcommand};
+use sealdb_common::secret::SecretString;
+use sealdb_common::{Clock, RootKey};
+use sealdb_dynamodb::{Service, ServiceConfig};
+use sealdb_http::FrontDoor;
+use sealdb_storage::{Credential, Engine, RootKeyVault};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "sealdb", version, about = "A DynamoDB-compatible database, always encrypted at rest")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (DynamoDB API on one HTTP listener).
+    Serve(ServeArgs),
+    /// Measure PutItem/GetItem throughput, latency and server CPU per operation.
+    Bench(bench::BenchArgs),
+    /// Manage access keys.
+    Credentials {
+        #[command(subcommand)]
+        action: CredentialsAction,
+    },
+}
+
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// Data directory (created on first start).
+    #[arg(long, env = "SEALDB_DATA_DIR", default_value = "./sealdb-data")]
+    data_dir: PathBuf,
+    /// Root key file (default: <data-dir>/root.key, created on first start with mode 0600).
+    #[arg(long, env = "SEALDB_ROOT_KEY_FILE")]
+    root_key_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "SEALDB_LISTEN", default_value = "127.0.0.1:8000")]
+    listen: String,
+    /// Region this server answers for.
+    #[arg(long, env = "SEALDB_REGION", default_value = "us-east-1")]
+    region: String,
+    /// 12-digit account id used in ARNs.
+    #[arg(long, env = "SEALDB_ACCOUNT_ID", default_value = "000000000000")]
+    account_id: String,
+    /// TLS certificate chain (PEM); enables HTTPS with --tls-key.
+    #[arg(long, env = "SEALDB_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "SEALDB_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Admin access key id (with --secret-access-key replaces the generated admin credential).
+    #[arg(long, env = "SEALDB_ACCESS_KEY_ID", requires = "secret_access_key")]
+    access_key_id: Option<String>,
+    /// Admin secret access key.
+    #[arg(long, env = "SEALDB_SECRET_ACCESS_KEY", requires = "access_key_id", hide_env_values = true)]
+    secret_access_key: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum CredentialsAction {
+    /// Create an access key for a named user (printed once). Restart the server to use it.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// User name (the principal is arn:aws:iam::<account>:user/<name>).
+        #[arg(long)]
+        name: String,
+    },
+    /// List access key ids and their users.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Delete an access key. Restart the server for it to take effect.
+    Delete {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The access key id.
+        access_key_id: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SEALDB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Credentials { action } => credentials(action),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sealdb: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the root key, creating it (and the data dir) on first start.
+fn load_or_create_root_key(data: &DataArgs) -> Result<(RootKey, bool), String> {
+    std::fs::create_dir_all(&data.data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", data.data_dir.display()))?;
+    restrict_dir(&data.data_dir);
+    if let Some(path) = &data.root_key_file {
+        return RootKey::load(path).map(|k| (k, false)).map_err(|e| e.to_string());
+    }
+    let path = data.data_dir.join("root.key");
+    if path.exists() {
+        return RootKey::load(&path).map(|k| (k, false)).map_err(|e| e.to_string());
+    }
+    let key = RootKey::generate().map_err(|e| e.to_string())?;
+    key.save_new(&path).map_err(|e| e.to_string())?;
+    Ok((key, true))
+}
+
+#[cfg(unix)]
+fn restrict_dir(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+}
+
+#[cfg(not(unix))]
+fn restrict_dir(_dir: &Path) {}
+
+fn open_engine(data: &DataArgs) -> Result<(Arc<Engine>, RootKey, bool), String> {
+    let (root, created) = load_or_create_root_key(data)?;
+    let vault = Arc::new(RootKeyVault::new(&root));
+    let engine = Engine::open(&data.data_dir, &root, vault)
+        .map_err(|e| format!("cannot open data dir {}: {e}", data.data_dir.display()))?;
+    Ok((Arc::new(engine), root, created))
+}
+
+/// `AKIA` + 16 characters, like AWS access key ids.
+fn new_access_key_id() -> Result<String, String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut raw = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut raw).map_err(|_| "random generator failed".to_owned())?;
+    let tail: String = raw
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect();
+    Ok(format!("AKIA{tail}"))
+}
+
+/// 40 characters of base64 alphabet, like AWS secret keys.
+fn new_secret() -> Result<SecretString, String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut raw = zeroize::Zeroizing::new([0u8; 40]);
+    aws_lc_rs::rand::fill(raw.as_mut()).map_err(|_| "random generator failed".to_owned())?;
+    Ok(SecretString::new(
+        raw.iter()
+            .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+            .collect(),
+    ))
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(serve_async(args))
+}
+
+async fn serve_async(args: ServeArgs) -> Result<(), String> {
+    let (engine, _root, first_start) = open_engine(&args.data)?;
+    // The admin credential: fixed by flags/env, else generated once on first start.
+    let mut printed_secret = None;
+    if let (Some(id), Some(secret)) = (&args.access_key_id, &args.secret_access_key) {
+        let existing = engine.credential(id);
+        let same = existing
+            .as_ref()
+            .is_some_and(|c| c.user_name.is_none() && c.secret.expose() == secret.as_str());
+        if !same {
+            engine
+                .put_credential(Credential {
+                    access_key_id: id.clone(),
+                    secret: SecretString::new(secret.clone()),
+                    user_name: None,
+                })
+                .map_err(|e| e.to_string())?;
+        }
+    } else if !engine.credentials().iter().any(|c| c.user_name.is_none()) {
+        let cred = Credential {
+            access_key_id: new_access_key_id()?,
+            secret: new_secret()?,
+            user_name: None,
+        };
+        engine.put_credential(cred.clone()).map_err(|e| e.to_string())?;
+        printed_secret = Some(cred);
+    }
+
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => Some(sealdb_http::tls_acceptor(c, k).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let clock = Clock::system();
+    let service = Arc::new(
+        Service::new(
+            Arc::clone(&engine),
+            ServiceConfig {
+                region: args.region.clone(),
+                account_id: args.account_id.clone(),
+                endpoint_address: local.to_string(),
+                clock: clock.clone(),
+            },
+        )
+        .map_err(|e| format!("cannot load tables: {e}"))?,
+    );
+    let front = Arc::new(FrontDoor {
+        dynamodb: Arc::new(wiring::DynamoBackend(Arc::clone(&service))),
+        kms: None,
+        streams: None,
+        credentials: Arc::new(wiring::EngineCredentials(Arc::clone(&engine))),
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+        clock,
+    });
+
+    print_banner(&args, scheme, &local.to_string(), first_start, printed_secret.as_ref());
+
+    sealdb_http::serve(listener, front, tls, shutdown_signal()).await;
+    service.close();
+    println!("sealdb stopped");
+    Ok(())
+}
+
+fn print_banner(
+    args: &ServeArgs,
+    scheme: &str,
+    addr: &str,
+    first_start: bool,
+    new_admin: Option<&Credential>,
+) {
+    let endpoint = format!("{scheme}://{addr}");
+    if first_start {
+        println!(
+            "sealdb: new data dir {} (root key created, mode 0600)",
+            args.data.data_dir.display()
+        );
+    }
+    let admin_id = match (new_admin, &args.access_key_id) {
+        (Some(c), _) => {
+            println!("sealdb: admin credential created; the secret is shown only now:");
+            println!("  AWS_ACCESS_KEY_ID={}", c.access_key_id);
+            println!("  AWS_SECRET_ACCESS_KEY={}", c.secret.expose());
+            Some(c.access_key_id.clone())
+        }
+        (None, Some(id)) => Some(id.clone()),
+        (None, None) => None,
+    };
+    println!("sealdb: connect with");
+    if let Some(id) = admin_id {
+        println!("  export AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY=<secret> AWS_DEFAULT_REGION={}", args.region);
+    }
+    println!("  aws dynamodb list-tables --endpoint-url {endpoint}");
+    println!("  boto3.client('dynamodb', endpoint_url='{endpoint}', region_name='{}')", args.region);
+    println!("  (SDKs: AWS_ENDPOINT_URL={endpoint})");
+    // Tests and scripts wait for this exact line.
+    println!("sealdb listening on {endpoint}");
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn credentials(action: CredentialsAction) -> Result<(), String> {
+    match action {
+        CredentialsAction::Create { data, name } => {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+            {
+                return Err("user names use letters, digits and +=,.@_- only".into());
+            }
+            let (engine, _, _) = open_engine(&data)?;
+            let cred = Credential {
+                access_key_id: new_access_key_id()?,
+                secret: new_secret()?,
+                user_name: Some(name.clone()),
+            };
+            engine.put_credential(cred.clone()).map_err(|e| e.to_string())?;
+            println!("user: {name}");
+            println!("AWS_ACCESS_KEY_ID={}", cred.access_key_id);
+            println!("AWS_SECRET_ACCESS_KEY={}", cred.secret.expose());
+            Ok(())
+        }
+        CredentialsAction::List { data } => {
+            let (engine, _, _) = open_engine(&data)?;
+            let mut creds = engine.credentials();
+            creds.sort_by(|a, b| a.access_key_id.cmp(&b.access_key_id));
+            for c in creds {
+                println!(
+                    "{}\t{}",
+                    c.access_key_id,
+                    c.user_name.as_deref().unwrap_or("(admin: account root)")
+                );
+            }
+            Ok(())
+        }
+        CredentialsAction::Delete { data, access_key_id } => {
+            let (engine, _, _) = open_engine(&data)?;
+            if engine.delete_credential(&access_key_id).map_err(|e| e.to_string())? {
+                println!("deleted {access_key_id}");
+                Ok(())
+            } else {
+                Err(format!("no access key {access_key_id}"))
+            }
+        }
+    }
+}

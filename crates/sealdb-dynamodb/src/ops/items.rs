@@ -1,0 +1,399 @@
+//! Single-item operations: PutItem, GetItem, UpdateItem, DeleteItem.
+//!
+//! Each write is one unit of the table's writer: it reads the current item, checks
+//! the condition, computes the new item and writes it, all inside the writer's
+//! transaction, so nothing can come between the check and the write.
+
+use crate::codec;
+use crate::error::DynamoError;
+use crate::expr::{self, Condition, ExpressionAttributes, Projection, UpdateExpression};
+use crate::input::{Input, validation_errors};
+use crate::ops::capacity::{ReturnCapacity, consumed, read_units, write_units};
+use crate::service::{KeySource, Service, item_key, key_only};
+use crate::value::{Item, item_size, item_to_json};
+use sealdb_storage::{Decision, WriteTx};
+use serde_json::{Value, json};
+
+/// DynamoDB's item size limit.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// `ReturnValues`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReturnValues {
+    None,
+    AllOld,
+    UpdatedOld,
+    AllNew,
+    UpdatedNew,
+}
+
+fn parse_return_values(v: Option<&str>, update: bool) -> Result<ReturnValues, DynamoError> {
+    let rv = match v {
+        None | Some("NONE") => ReturnValues::None,
+        Some("ALL_OLD") => ReturnValues::AllOld,
+        Some("UPDATED_OLD") => ReturnValues::UpdatedOld,
+        Some("ALL_NEW") => ReturnValues::AllNew,
+        Some("UPDATED_NEW") => ReturnValues::UpdatedNew,
+        Some(other) => {
+            return Err(validation_errors(&[format!(
+                "Value '{other}' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]"
+            )]));
+        }
+    };
+    if !update && !matches!(rv, ReturnValues::None | ReturnValues::AllOld) {
+        return Err(DynamoError::validation("Return values set to invalid value"));
+    }
+    Ok(rv)
+}
+
+fn parse_return_on_failure(v: Option<&str>) -> Result<bool, DynamoError> {
+    match v {
+        None | Some("NONE") => Ok(false),
+        Some("ALL_OLD") => Ok(true),
+        Some(other) => Err(validation_errors(&[format!(
+            "Value '{other}' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]"
+        )])),
+    }
+}
+
+fn check_item_collection_metrics(input: &Input) -> Result<(), DynamoError> {
+    match input.str_opt("ReturnItemCollectionMetrics")? {
+        None | Some("NONE" | "SIZE") => Ok(()),
+        Some(other) => Err(validation_errors(&[format!(
+            "Value '{other}' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]"
+        )])),
+    }
+}
+
+/// Legacy (pre-expression) parameters are not served yet; mixing is refused as AWS does.
+fn refuse_legacy(input: &Input, names: &[&str]) -> Result<(), DynamoError> {
+    for n in names {
+        if input.has(n) {
+            return Err(DynamoError::validation(format!(
+                "The legacy parameter {n} is not supported by this server yet; use expressions"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The expression attributes of a request, with AWS's checks for members given
+/// without any expression that could use them.
+fn expression_attributes(
+    input: &Input,
+    any_expression: bool,
+    expressions_named: &str,
+) -> Result<ExpressionAttributes, DynamoError> {
+    let names = input.names()?;
+    let values = input.values()?;
+    if names.as_ref().is_some_and(|n| n.is_empty()) {
+        return Err(DynamoError::validation(
+            "ExpressionAttributeNames must not be empty",
+        ));
+    }
+    if values.as_ref().is_some_and(|v| v.is_empty()) {
+        return Err(DynamoError::validation(
+            "ExpressionAttributeValues must not be empty",
+        ));
+    }
+    if !any_expression {
+        if names.is_some() {
+            return Err(DynamoError::validation(
+                "ExpressionAttributeNames can only be specified when using expressions",
+            ));
+        }
+        if values.is_some() {
+            return Err(DynamoError::validation(format!(
+                "ExpressionAttributeValues can only be specified when using expressions: {expressions_named}"
+            )));
+        }
+    }
+    Ok(ExpressionAttributes::new(names, values))
+}
+
+fn expr_err(e: &expr::ExprError) -> DynamoError {
+    DynamoError::validation(e.message())
+}
+
+fn decode_stored(bytes: Option<Vec<u8>>) -> Result<Option<Item>, DynamoError> {
+    match bytes {
+        None => Ok(None),
+        Some(b) => codec::decode_item(&b).map(Some).map_err(|e| {
+            tracing::error!(error = ?e, "stored item does not decode");
+            DynamoError::Internal
+        }),
+    }
+}
+
+fn condition_holds(cond: Option<&Condition>, old: Option<&Item>) -> bool {
+    match cond {
+        None => true,
+        Some(c) => {
+            let empty = Item::new();
+            c.evaluate(old.unwrap_or(&empty))
+        }
+    }
+}
+
+/// What a write unit answers.
+struct WriteOutcome {
+    old: Option<Item>,
+    new: Option<Item>,
+    /// Size used for capacity: the larger of old and new.
+    size: usize,
+}
+
+impl Service {
+    pub(crate) async fn put_item(&self, input: &Input) -> Result<Value, DynamoError> {
+        refuse_legacy(input, &["Expected", "ConditionalOperator"])?;
+        let rv = parse_return_values(input.str_opt("ReturnValues")?, false)?;
+        let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
+        let want_old_on_fail =
+            parse_return_on_failure(input.str_opt("ReturnValuesOnConditionCheckFailure")?)?;
+        check_item_collection_metrics(input)?;
+        let cond_text = input.str_opt("ConditionExpression")?;
+        let mut attrs =
+            expression_attributes(input, cond_text.is_some(), "ConditionExpression is null")?;
+        let cond = cond_text
+            .map(|c| expr::parse_condition(c, &mut attrs, "ConditionExpression"))
+            .transpose()
+            .map_err(|e| expr_err(&e))?;
+        attrs.check_all_used().map_err(|e| expr_err(&e))?;
+        let t = self.table(input)?;
+        let item = input
+            .item_opt("Item")?
+            .ok_or_else(|| validation_errors(&[crate::input::null_member("item")]))?;
+        let key = item_key(&t.def, &item, KeySource::Item)?;
+        let size = item_size(&item);
+        if size > MAX_ITEM_BYTES {
+            return Err(DynamoError::validation(
+                "Item size has exceeded the maximum allowed size",
+            ));
+        }
+        let encoded = codec::encode_item(&item);
+        let store = self.store(&t).await?;
+        let outcome = store
+            .write(move |tx: &mut dyn WriteTx| {
+                let old = decode_stored(tx.get(&key)?);
+                let old = match old {
+                    Ok(o) => o,
+                    Err(e) => return Ok(Decision::Rollback(Err(e))),
+                };
+                let old_size = old.as_ref().map_or(0, item_size);
+                if !condition_holds(cond.as_ref(), old.as_ref()) {
+                    let item = if want_old_on_fail { old } else { None };
+                    return Ok(Decision::Rollback(Err(
+                        DynamoError::ConditionalCheckFailed { item },
+                    )));
+                }
+                tx.put(&key, &encoded, u64::try_from(size).unwrap_or(u64::MAX))?;
+                Ok(Decision::Commit(Ok(WriteOutcome {
+                    old,
+                    new: None,
+                    size: old_size.max(size),
+                })))
+            })
+            .await?;
+        let outcome = outcome?;
+        let mut out = json!({});
+        if rv == ReturnValues::AllOld
+            && let Some(old) = &outcome.old
+        {
+            out["Attributes"] = item_to_json(old);
+        }
+        if let Some(c) = consumed(rc, &t.def.name, write_units(outcome.size), true) {
+            out["ConsumedCapacity"] = c;
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn get_item(&self, input: &Input) -> Result<Value, DynamoError> {
+        refuse_legacy(input, &["AttributesToGet"])?;
+        let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
+        let consistent = input.bool_opt("ConsistentRead")?.unwrap_or(false);
+        let proj_text = input.str_opt("ProjectionExpression")?;
+        let mut attrs = expression_attributes(input, proj_text.is_some(), "ProjectionExpression is null")?;
+        let projection: Option<Projection> = proj_text
+            .map(|p| expr::parse_projection(p, &mut attrs))
+            .transpose()
+            .map_err(|e| expr_err(&e))?;
+        attrs.check_all_used().map_err(|e| expr_err(&e))?;
+        let t = self.table(input)?;
+        let key_attrs = input
+            .item_opt("Key")?
+            .ok_or_else(|| validation_errors(&[crate::input::null_member("key")]))?;
+        let key = item_key(&t.def, &key_attrs, KeySource::Key)?;
+        let store = self.store(&t).await?;
+        let item = decode_stored(store.get(&key).await?)?;
+        let mut out = json!({});
+        let size = item.as_ref().map_or(0, item_size);
+        if let Some(item) = item {
+            let shown = match &projection {
+                Some(p) => p.apply(&item),
+                None => item,
+            };
+            out["Item"] = item_to_json(&shown);
+        }
+        if let Some(c) = consumed(rc, &t.def.name, read_units(size, consistent), false) {
+            out["ConsumedCapacity"] = c;
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn delete_item(&self, input: &Input) -> Result<Value, DynamoError> {
+        refuse_legacy(input, &["Expected", "ConditionalOperator"])?;
+        let rv = parse_return_values(input.str_opt("ReturnValues")?, false)?;
+        let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
+        let want_old_on_fail =
+            parse_return_on_failure(input.str_opt("ReturnValuesOnConditionCheckFailure")?)?;
+        check_item_collection_metrics(input)?;
+        let cond_text = input.str_opt("ConditionExpression")?;
+        let mut attrs =
+            expression_attributes(input, cond_text.is_some(), "ConditionExpression is null")?;
+        let cond = cond_text
+            .map(|c| expr::parse_condition(c, &mut attrs, "ConditionExpression"))
+            .transpose()
+            .map_err(|e| expr_err(&e))?;
+        attrs.check_all_used().map_err(|e| expr_err(&e))?;
+        let t = self.table(input)?;
+        let key_attrs = input
+            .item_opt("Key")?
+            .ok_or_else(|| validation_errors(&[crate::input::null_member("key")]))?;
+        let key = item_key(&t.def, &key_attrs, KeySource::Key)?;
+        let store = self.store(&t).await?;
+        let outcome = store
+            .write(move |tx: &mut dyn WriteTx| {
+                let old = match decode_stored(tx.get(&key)?) {
+                    Ok(o) => o,
+                    Err(e) => return Ok(Decision::Rollback(Err(e))),
+                };
+                let old_size = old.as_ref().map_or(0, item_size);
+                if !condition_holds(cond.as_ref(), old.as_ref()) {
+                    let item = if want_old_on_fail { old } else { None };
+                    return Ok(Decision::Rollback(Err(
+                        DynamoError::ConditionalCheckFailed { item },
+                    )));
+                }
+                if old.is_some() {
+                    tx.delete(&key)?;
+                }
+                Ok(Decision::Commit(Ok(WriteOutcome {
+                    old,
+                    new: None,
+                    size: old_size,
+                })))
+            })
+            .await?;
+        let outcome = outcome?;
+        let mut out = json!({});
+        if rv == ReturnValues::AllOld
+            && let Some(old) = &outcome.old
+        {
+            out["Attributes"] = item_to_json(old);
+        }
+        if let Some(c) = consumed(rc, &t.def.name, write_units(outcome.size), true) {
+            out["ConsumedCapacity"] = c;
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn update_item(&self, input: &Input) -> Result<Value, DynamoError> {
+        refuse_legacy(input, &["Expected", "ConditionalOperator", "AttributeUpdates"])?;
+        let rv = parse_return_values(input.str_opt("ReturnValues")?, true)?;
+        let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
+        let want_old_on_fail =
+            parse_return_on_failure(input.str_opt("ReturnValuesOnConditionCheckFailure")?)?;
+        check_item_collection_metrics(input)?;
+        let cond_text = input.str_opt("ConditionExpression")?;
+        let update_text = input.str_opt("UpdateExpression")?;
+        let mut attrs = expression_attributes(
+            input,
+            cond_text.is_some() || update_text.is_some(),
+            "UpdateExpression and ConditionExpression are null",
+        )?;
+        let update: Option<UpdateExpression> = update_text
+            .map(|u| expr::parse_update(u, &mut attrs))
+            .transpose()
+            .map_err(|e| expr_err(&e))?;
+        let cond = cond_text
+            .map(|c| expr::parse_condition(c, &mut attrs, "ConditionExpression"))
+            .transpose()
+            .map_err(|e| expr_err(&e))?;
+        attrs.check_all_used().map_err(|e| expr_err(&e))?;
+        let t = self.table(input)?;
+        let key_attrs = input
+            .item_opt("Key")?
+            .ok_or_else(|| validation_errors(&[crate::input::null_member("key")]))?;
+        let key = item_key(&t.def, &key_attrs, KeySource::Key)?;
+        let paths = update.as_ref().map(UpdateExpression::paths).unwrap_or_default();
+        for p in &paths {
+            if t.def.is_key_attr(p.top_level()) {
+                return Err(DynamoError::validation(format!(
+                    "One or more parameter values were invalid: Cannot update attribute {}. This attribute is part of the key",
+                    p.top_level()
+                )));
+            }
+        }
+        let def = t.def.clone();
+        let store = self.store(&t).await?;
+        let outcome = store
+            .write(move |tx: &mut dyn WriteTx| {
+                let old = match decode_stored(tx.get(&key)?) {
+                    Ok(o) => o,
+                    Err(e) => return Ok(Decision::Rollback(Err(e))),
+                };
+                let old_size = old.as_ref().map_or(0, item_size);
+                if !condition_holds(cond.as_ref(), old.as_ref()) {
+                    let item = if want_old_on_fail { old } else { None };
+                    return Ok(Decision::Rollback(Err(
+                        DynamoError::ConditionalCheckFailed { item },
+                    )));
+                }
+                let mut new = old.clone().unwrap_or_else(|| key_only(&def, &key_attrs));
+                if let Some(u) = &update
+                    && let Err(e) = u.apply(&mut new)
+                {
+                    return Ok(Decision::Rollback(Err(expr_err(&e))));
+                }
+                let new_size = item_size(&new);
+                if new_size > MAX_ITEM_BYTES {
+                    return Ok(Decision::Rollback(Err(DynamoError::validation(
+                        "Item size to update has exceeded the maximum allowed size",
+                    ))));
+                }
+                tx.put(
+                    &key,
+                    &codec::encode_item(&new),
+                    u64::try_from(new_size).unwrap_or(u64::MAX),
+                )?;
+                Ok(Decision::Commit(Ok(WriteOutcome {
+                    old,
+                    new: Some(new),
+                    size: old_size.max(new_size),
+                })))
+            })
+            .await?;
+        let outcome = outcome?;
+        let mut out = json!({});
+        let shown = match rv {
+            ReturnValues::None => None,
+            ReturnValues::AllOld => outcome.old.clone(),
+            ReturnValues::AllNew => outcome.new.clone(),
+            ReturnValues::UpdatedOld => outcome
+                .old
+                .as_ref()
+                .map(|o| Projection::from_paths(paths.clone()).apply(o)),
+            ReturnValues::UpdatedNew => outcome
+                .new
+                .as_ref()
+                .map(|n| Projection::from_paths(paths.clone()).apply(n)),
+        };
+        if let Some(item) = shown.filter(|i| !i.is_empty()) {
+            out["Attributes"] = item_to_json(&item);
+        }
+        if let Some(c) = consumed(rc, &t.def.name, write_units(outcome.size), true) {
+            out["ConsumedCapacity"] = c;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,8 @@
+//! The operations, grouped by what they act on.
+
+pub mod batch;
+pub mod capacity;
+pub mod items;
+pub mod query;
+pub mod scan;
+pub mod tables;

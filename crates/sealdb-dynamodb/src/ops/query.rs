@@ -1,0 +1,180 @@
+//! Query: one partition, in sort-key order, with the sort-key condition turned into
+//! storage bounds (so only matching items are read and counted).
+
+use crate::codec;
+use crate::error::DynamoError;
+use crate::expr::{self, KeyCondition, SortKeyCondition};
+use crate::input::Input;
+use crate::ops::scan::{PAGE_BYTES, expression_attributes, page_response, read_options};
+use crate::schema::KeyAttr;
+use crate::service::Service;
+use crate::value::AttributeValue;
+use serde_json::Value;
+use std::ops::Bound;
+
+fn expr_err(e: &expr::ExprError) -> DynamoError {
+    DynamoError::validation(e.message())
+}
+
+fn type_mismatch() -> DynamoError {
+    DynamoError::validation(
+        "One or more parameter values were invalid: Condition parameter type does not match schema type",
+    )
+}
+
+/// The encoded key value of a condition operand, checked against the key's type.
+fn encode_operand(attr: &KeyAttr, v: &AttributeValue) -> Result<Vec<u8>, DynamoError> {
+    let ok = matches!(
+        (attr.kind, v),
+        (crate::schema::KeyKind::S, AttributeValue::S(_))
+            | (crate::schema::KeyKind::N, AttributeValue::N(_))
+            | (crate::schema::KeyKind::B, AttributeValue::B(_))
+    );
+    if !ok {
+        return Err(type_mismatch());
+    }
+    codec::encode_key(v).ok_or_else(type_mismatch)
+}
+
+/// The smallest byte string greater than every string starting with `prefix`, if any.
+fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut p = prefix.to_vec();
+    while let Some(last) = p.pop() {
+        if last < 0xFF {
+            p.push(last + 1);
+            return Some(p);
+        }
+    }
+    None
+}
+
+/// Lower and upper bounds on encoded sort keys.
+type SortBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// Sort-key bounds of a condition.
+fn sort_bounds(attr: &KeyAttr, cond: &SortKeyCondition) -> Result<SortBounds, DynamoError> {
+    use SortKeyCondition as C;
+    Ok(match cond {
+        C::Eq(v) => {
+            let k = encode_operand(attr, v)?;
+            (Bound::Included(k.clone()), Bound::Included(k))
+        }
+        C::Lt(v) => (Bound::Unbounded, Bound::Excluded(encode_operand(attr, v)?)),
+        C::Le(v) => (Bound::Unbounded, Bound::Included(encode_operand(attr, v)?)),
+        C::Gt(v) => (Bound::Excluded(encode_operand(attr, v)?), Bound::Unbounded),
+        C::Ge(v) => (Bound::Included(encode_operand(attr, v)?), Bound::Unbounded),
+        C::Between(a, b) => (
+            Bound::Included(encode_operand(attr, a)?),
+            Bound::Included(encode_operand(attr, b)?),
+        ),
+        C::BeginsWith(v) => {
+            if attr.kind == crate::schema::KeyKind::N {
+                return Err(DynamoError::validation(
+                    "Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N",
+                ));
+            }
+            // S and B keys are encoded as their raw bytes, so a prefix is a byte range.
+            let k = encode_operand(attr, v)?;
+            let hi = prefix_successor(&k).map_or(Bound::Unbounded, Bound::Excluded);
+            (Bound::Included(k), hi)
+        }
+    })
+}
+
+/// Whether `sk` lies within the bounds.
+fn within(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>, sk: &[u8]) -> bool {
+    let above = match lo {
+        Bound::Included(l) => sk >= l.as_slice(),
+        Bound::Excluded(l) => sk > l.as_slice(),
+        Bound::Unbounded => true,
+    };
+    let below = match hi {
+        Bound::Included(h) => sk <= h.as_slice(),
+        Bound::Excluded(h) => sk < h.as_slice(),
+        Bound::Unbounded => true,
+    };
+    above && below
+}
+
+impl Service {
+    pub(crate) async fn query(&self, input: &Input) -> Result<Value, DynamoError> {
+        let mut attrs = expression_attributes(input)?;
+        let key_text = input.str_opt("KeyConditionExpression")?;
+        let Some(key_text) = key_text else {
+            return Err(DynamoError::validation(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+            ));
+        };
+        let key_cond: KeyCondition =
+            expr::parse_key_condition(key_text, &mut attrs).map_err(|e| expr_err(&e))?;
+        let opts = read_options(input, &mut attrs, true)?;
+        attrs.check_all_used().map_err(|e| expr_err(&e))?;
+        let forward = input.bool_opt("ScanIndexForward")?.unwrap_or(true);
+        let t = self.table(input)?;
+        if let Some(index) = input.str_opt("IndexName")? {
+            return Err(DynamoError::validation(format!(
+                "The table does not have the specified index: {index}"
+            )));
+        }
+        let def = &t.def;
+        let (pk_name, pk_value) = key_cond.partition();
+        if pk_name != def.hash_key.name {
+            return Err(DynamoError::validation(format!(
+                "Query condition missed key schema element: {}",
+                def.hash_key.name
+            )));
+        }
+        let pk = encode_operand(&def.hash_key, pk_value)?;
+        let (mut lo, mut hi) = (Bound::Unbounded, Bound::Unbounded);
+        if let Some((sk_name, cond)) = key_cond.sort() {
+            let Some(range) = def.range_key.as_ref().filter(|r| r.name == sk_name) else {
+                return Err(DynamoError::validation("Query key condition not supported"));
+            };
+            (lo, hi) = sort_bounds(range, cond)?;
+        }
+        let hash = codec::partition_hash(def.hash_key.kind.scalar(), &pk);
+        if let Some(start) = self.start_key(&t, input)? {
+            if start.hash != hash || start.pk != pk {
+                return Err(DynamoError::validation(
+                    "The provided starting key is invalid: The provided starting key does not match the range key predicate",
+                ));
+            }
+            if def.range_key.is_some() {
+                if !within(&lo, &hi, &start.sk) {
+                    return Err(DynamoError::validation(
+                        "The provided starting key is invalid: The provided starting key does not match the range key predicate",
+                    ));
+                }
+                if forward {
+                    lo = Bound::Excluded(start.sk);
+                } else {
+                    hi = Bound::Excluded(start.sk);
+                }
+            } else {
+                // A hash-only table has one item per partition: nothing follows it.
+                return page_response(&t, &opts, Vec::new(), false);
+            }
+        }
+        let limit = opts.limit.unwrap_or(usize::MAX);
+        let store = self.store(&t).await?;
+        let read = store
+            .query(hash, pk, lo, hi, forward, limit, PAGE_BYTES)
+            .await?;
+        let bytes: usize = read.iter().map(|i| i.value.len()).sum();
+        let hit_limit = read.len() >= limit || bytes >= PAGE_BYTES;
+        page_response(&t, &opts, read, hit_limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_successors() {
+        assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_successor(&[0x61, 0xFF]), Some(vec![0x62]));
+        assert_eq!(prefix_successor(&[0xFF, 0xFF]), None);
+        assert_eq!(prefix_successor(b""), None);
+    }
+}

@@ -1,0 +1,821 @@
+//! Table operations: CreateTable, DescribeTable, ListTables, DeleteTable, UpdateTable,
+//! tags, TTL, DescribeLimits, DescribeEndpoints.
+
+use crate::error::DynamoError;
+use crate::input::{Input, int_value, null_member, validation_errors};
+use crate::schema::{BillingMode, KeyAttr, KeyKind, StreamSettings, TableDef, iso_millis};
+use crate::service::Service;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+const MAX_TAGS: usize = 50;
+const MAX_CAPACITY: i64 = 40_000;
+
+fn not_found_table(name: &str) -> DynamoError {
+    DynamoError::ResourceNotFound(format!(
+        "Requested resource not found: Table: {name} not found"
+    ))
+}
+
+/// Table names: 3-255 characters of `[a-zA-Z0-9_.-]` (an ARN is also accepted where a
+/// name is, up to 1024 characters).
+pub(crate) fn table_name_errors(name: &str, member: &str, allow_arn: bool) -> Vec<String> {
+    let mut errors = Vec::new();
+    if allow_arn && name.starts_with("arn:") {
+        if name.len() > 1024 {
+            errors.push(format!(
+                "Value '{name}' at '{member}' failed to satisfy constraint: Member must have length less than or equal to 1024"
+            ));
+        }
+        return errors;
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+    {
+        errors.push(format!(
+            "Value '{name}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        ));
+    }
+    if name.len() < 3 {
+        errors.push(format!(
+            "Value '{name}' at '{member}' failed to satisfy constraint: Member must have length greater than or equal to 3"
+        ));
+    }
+    if name.len() > 255 {
+        errors.push(format!(
+            "Value '{name}' at '{member}' failed to satisfy constraint: Member must have length less than or equal to 255"
+        ));
+    }
+    errors
+}
+
+/// Validates the `TableName` member of a data-plane request.
+pub(crate) fn validate_table_name_param(name: &str) -> Result<(), DynamoError> {
+    let errors = table_name_errors(name, "tableName", true);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(validation_errors(&errors))
+    }
+}
+
+fn enum_error(value: &str, member: &str, set: &str) -> String {
+    format!(
+        "Value '{value}' at '{member}' failed to satisfy constraint: Member must satisfy enum value set: [{set}]"
+    )
+}
+
+fn obj_str<'a>(m: &'a Map<String, Value>, k: &str) -> Result<Option<&'a str>, DynamoError> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(DynamoError::Serialization(format!(
+            "Unexpected value type in payload for member {k}; expected a string"
+        ))),
+    }
+}
+
+fn as_obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, DynamoError> {
+    v.as_object().ok_or_else(|| {
+        DynamoError::Serialization(format!(
+            "Unexpected value type in payload for member {what}; expected a structure"
+        ))
+    })
+}
+
+/// `ProvisionedThroughput` → (read, write), with AWS's range checks.
+fn parse_throughput(
+    m: &Map<String, Value>,
+    errors: &mut Vec<String>,
+) -> Result<(Option<i64>, Option<i64>), DynamoError> {
+    let r = int_value(m.get("ReadCapacityUnits"), "ReadCapacityUnits")?;
+    let w = int_value(m.get("WriteCapacityUnits"), "WriteCapacityUnits")?;
+    for (v, member) in [
+        (r, "provisionedThroughput.readCapacityUnits"),
+        (w, "provisionedThroughput.writeCapacityUnits"),
+    ] {
+        match v {
+            None => errors.push(null_member(member)),
+            Some(v) if v < 1 => errors.push(format!(
+                "Value '{v}' at '{member}' failed to satisfy constraint: Member must have value greater than or equal to 1"
+            )),
+            _ => {}
+        }
+    }
+    Ok((r, w))
+}
+
+fn parse_tags(list: &[Value], errors: &mut Vec<String>) -> Result<Vec<(String, String)>, DynamoError> {
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for (i, t) in list.iter().enumerate() {
+        let m = as_obj(t, "Tags")?;
+        let key = obj_str(m, "Key")?;
+        let value = obj_str(m, "Value")?;
+        match (key, value) {
+            (Some(k), Some(v)) => {
+                if k.is_empty() || k.chars().count() > 128 {
+                    errors.push(format!(
+                        "Value '{k}' at 'tags.{}.member.key' failed to satisfy constraint: Member must have length less than or equal to 128",
+                        i + 1
+                    ));
+                }
+                if v.chars().count() > 256 {
+                    errors.push(format!(
+                        "Value '{v}' at 'tags.{}.member.value' failed to satisfy constraint: Member must have length less than or equal to 256",
+                        i + 1
+                    ));
+                }
+                if let Some(existing) = tags.iter_mut().find(|(ek, _)| ek == k) {
+                    existing.1 = v.to_owned();
+                } else {
+                    tags.push((k.to_owned(), v.to_owned()));
+                }
+            }
+            (None, _) => errors.push(null_member(&format!("tags.{}.member.key", i + 1))),
+            (_, None) => errors.push(null_member(&format!("tags.{}.member.value", i + 1))),
+        }
+    }
+    Ok(tags)
+}
+
+const STREAM_VIEW_TYPES: &str = "NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY";
+
+fn parse_stream_spec(
+    m: &Map<String, Value>,
+    now_ms: i64,
+) -> Result<Option<StreamSettings>, DynamoError> {
+    let enabled = match m.get("StreamEnabled") {
+        Some(Value::Bool(b)) => *b,
+        None | Some(Value::Null) => {
+            return Err(validation_errors(&[null_member(
+                "streamSpecification.streamEnabled",
+            )]));
+        }
+        Some(_) => {
+            return Err(DynamoError::Serialization(
+                "Unexpected value type in payload for member StreamEnabled".into(),
+            ));
+        }
+    };
+    let view = obj_str(m, "StreamViewType")?;
+    if !enabled {
+        if view.is_some() {
+            return Err(DynamoError::validation(
+                "One or more parameter values were invalid: Stream view type can only be specified when stream is enabled",
+            ));
+        }
+        return Ok(None);
+    }
+    let Some(view) = view else {
+        return Err(DynamoError::validation(
+            "One or more parameter values were invalid: Stream view type must be specified when stream is enabled",
+        ));
+    };
+    if !STREAM_VIEW_TYPES.split(", ").any(|v| v == view) {
+        return Err(validation_errors(&[enum_error(
+            view,
+            "streamSpecification.streamViewType",
+            STREAM_VIEW_TYPES,
+        )]));
+    }
+    Ok(Some(StreamSettings {
+        view_type: view.to_owned(),
+        label: iso_millis(now_ms),
+    }))
+}
+
+/// A parsed key schema: partition key, sort key, all attribute definitions.
+type KeySchema = (KeyAttr, Option<KeyAttr>, Vec<KeyAttr>);
+
+/// Parses and checks KeySchema + AttributeDefinitions.
+fn parse_key_schema(
+    input: &Input,
+    errors: &mut Vec<String>,
+) -> Result<Option<KeySchema>, DynamoError> {
+    let ks = input.list_opt("KeySchema")?;
+    let ad = input.list_opt("AttributeDefinitions")?;
+    if ad.is_none() {
+        errors.push(null_member("attributeDefinitions"));
+    }
+    if ks.is_none() {
+        errors.push(null_member("keySchema"));
+    }
+    let (Some(ks), Some(ad)) = (ks, ad) else {
+        return Ok(None);
+    };
+    let mut defs: Vec<KeyAttr> = Vec::new();
+    for (i, d) in ad.iter().enumerate() {
+        let m = as_obj(d, "AttributeDefinitions")?;
+        let name = obj_str(m, "AttributeName")?;
+        let ty = obj_str(m, "AttributeType")?;
+        if name.is_none() {
+            errors.push(null_member(&format!(
+                "attributeDefinitions.{}.member.attributeName",
+                i + 1
+            )));
+        }
+        let kind = match ty {
+            None => {
+                errors.push(null_member(&format!(
+                    "attributeDefinitions.{}.member.attributeType",
+                    i + 1
+                )));
+                None
+            }
+            Some(t) => {
+                let k = KeyKind::parse(t);
+                if k.is_none() {
+                    errors.push(enum_error(
+                        t,
+                        &format!("attributeDefinitions.{}.member.attributeType", i + 1),
+                        "B, N, S",
+                    ));
+                }
+                k
+            }
+        };
+        if let (Some(name), Some(kind)) = (name, kind) {
+            defs.push(KeyAttr {
+                name: name.to_owned(),
+                kind,
+            });
+        }
+    }
+    let mut elems: Vec<(String, String)> = Vec::new();
+    for (i, e) in ks.iter().enumerate() {
+        let m = as_obj(e, "KeySchema")?;
+        let name = obj_str(m, "AttributeName")?;
+        let kt = obj_str(m, "KeyType")?;
+        if name.is_none() {
+            errors.push(null_member(&format!("keySchema.{}.member.attributeName", i + 1)));
+        }
+        match kt {
+            None => errors.push(null_member(&format!("keySchema.{}.member.keyType", i + 1))),
+            Some(t) if t != "HASH" && t != "RANGE" => errors.push(enum_error(
+                t,
+                &format!("keySchema.{}.member.keyType", i + 1),
+                "HASH, RANGE",
+            )),
+            _ => {}
+        }
+        if let (Some(n), Some(t)) = (name, kt) {
+            elems.push((n.to_owned(), t.to_owned()));
+        }
+    }
+    if ks.is_empty() || ks.len() > 2 {
+        let bound = if ks.is_empty() {
+            "greater than or equal to 1"
+        } else {
+            "less than or equal to 2"
+        };
+        errors.push(format!(
+            "Value '{}' at 'keySchema' failed to satisfy constraint: Member must have length {bound}",
+            key_schema_shown(&elems)
+        ));
+    }
+    if !errors.is_empty() {
+        return Ok(None);
+    }
+    let (hash_name, hash_type) = &elems[0];
+    if hash_type != "HASH" {
+        return Err(DynamoError::validation(
+            "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+        ));
+    }
+    if let Some((rn, rt)) = elems.get(1) {
+        if rt != "RANGE" {
+            return Err(DynamoError::validation(
+                "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
+            ));
+        }
+        if rn == hash_name {
+            return Err(DynamoError::validation(
+                "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+            ));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for d in &defs {
+        if !seen.insert(d.name.as_str()) {
+            return Err(DynamoError::validation(
+                "Cannot have two attributes with the same name",
+            ));
+        }
+    }
+    let find = |n: &str| defs.iter().find(|d| d.name == n).cloned();
+    let key_names: Vec<&str> = elems.iter().map(|(n, _)| n.as_str()).collect();
+    let missing: Vec<&str> = key_names.iter().copied().filter(|n| find(n).is_none()).collect();
+    if !missing.is_empty() {
+        let defined: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+        return Err(DynamoError::validation(format!(
+            "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+            missing.join(", "),
+            defined.join(", ")
+        )));
+    }
+    if defs.len() != elems.len() {
+        return Err(DynamoError::validation(
+            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+        ));
+    }
+    let hash = find(hash_name).ok_or(DynamoError::Internal)?;
+    let range = match elems.get(1) {
+        Some((n, _)) => Some(find(n).ok_or(DynamoError::Internal)?),
+        None => None,
+    };
+    Ok(Some((hash, range, defs)))
+}
+
+fn key_schema_shown(elems: &[(String, String)]) -> String {
+    let parts: Vec<String> = elems
+        .iter()
+        .map(|(n, t)| format!("KeySchemaElement(attributeName={n}, keyType={t})"))
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+pub(crate) fn describe_limits() -> Value {
+    json!({
+        "AccountMaxReadCapacityUnits": 80000,
+        "AccountMaxWriteCapacityUnits": 80000,
+        "TableMaxReadCapacityUnits": MAX_CAPACITY,
+        "TableMaxWriteCapacityUnits": MAX_CAPACITY,
+    })
+}
+
+impl Service {
+    fn description(&self, def: &TableDef, status: &str, count: u64, size: u64) -> Value {
+        def.describe(status, &self.cfg.region, &self.cfg.account_id, count, size)
+    }
+
+    pub(crate) async fn create_table(&self, input: &Input) -> Result<Value, DynamoError> {
+        let mut errors = Vec::new();
+        let name = input.str_opt("TableName")?;
+        match name {
+            None => errors.push(null_member("tableName")),
+            Some(n) => errors.extend(table_name_errors(n, "tableName", false)),
+        }
+        let schema = parse_key_schema(input, &mut errors)?;
+        let billing = match input.str_opt("BillingMode")? {
+            None => None,
+            Some("PROVISIONED") => Some(BillingMode::Provisioned),
+            Some("PAY_PER_REQUEST") => Some(BillingMode::PayPerRequest),
+            Some(other) => {
+                errors.push(enum_error(other, "billingMode", "PROVISIONED, PAY_PER_REQUEST"));
+                None
+            }
+        };
+        let throughput = match input.obj_opt("ProvisionedThroughput")? {
+            Some(m) => Some(parse_throughput(m, &mut errors)?),
+            None => None,
+        };
+        let table_class = input.str_opt("TableClass")?;
+        if let Some(c) = table_class
+            && c != "STANDARD"
+            && c != "STANDARD_INFREQUENT_ACCESS"
+        {
+            errors.push(enum_error(c, "tableClass", "STANDARD, STANDARD_INFREQUENT_ACCESS"));
+        }
+        let tags = match input.list_opt("Tags")? {
+            Some(list) => parse_tags(list, &mut errors)?,
+            None => Vec::new(),
+        };
+        if !errors.is_empty() {
+            return Err(validation_errors(&errors));
+        }
+        let (Some(name), Some((hash_key, range_key, attribute_definitions))) = (name, schema)
+        else {
+            return Err(DynamoError::Internal);
+        };
+        if input.has("GlobalSecondaryIndexes") || input.has("LocalSecondaryIndexes") {
+            return Err(DynamoError::validation(
+                "One or more parameter values were invalid: secondary indexes are not supported by this server yet",
+            ));
+        }
+        if tags.len() > MAX_TAGS {
+            return Err(DynamoError::validation(
+                "One or more parameter values were invalid: The number of tags exceeds the limit of 50",
+            ));
+        }
+        let mode = billing.unwrap_or(BillingMode::Provisioned);
+        let (read_capacity, write_capacity) = match (mode, throughput) {
+            (BillingMode::Provisioned, None) => {
+                return Err(DynamoError::validation(
+                    if billing.is_some() {
+                        "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED"
+                    } else {
+                        "No provisioned throughput specified for the table"
+                    },
+                ));
+            }
+            (BillingMode::Provisioned, Some((r, w))) => (r.unwrap_or(1), w.unwrap_or(1)),
+            (BillingMode::PayPerRequest, Some(_)) => {
+                return Err(DynamoError::validation(
+                    "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                ));
+            }
+            (BillingMode::PayPerRequest, None) => (0, 0),
+        };
+        if read_capacity > MAX_CAPACITY || write_capacity > MAX_CAPACITY {
+            return Err(DynamoError::LimitExceeded(format!(
+                "Subscriber limit exceeded: Provisioned throughput for a table cannot exceed {MAX_CAPACITY} read or write capacity units"
+            )));
+        }
+        let now = self.now_ms();
+        let stream = match input.obj_opt("StreamSpecification")? {
+            Some(m) => parse_stream_spec(m, now)?,
+            None => None,
+        };
+        if input.has("SSESpecification") {
+            let sse = input.obj_opt("SSESpecification")?;
+            if sse.and_then(|m| m.get("Enabled")).and_then(Value::as_bool) == Some(true) {
+                return Err(DynamoError::validation(
+                    "One or more parameter values were invalid: KMS-based SSESpecification is not supported by this server yet",
+                ));
+            }
+        }
+        let _guard = self.ddl.lock().await;
+        if self.def(name).is_some() {
+            return Err(DynamoError::ResourceInUse(format!(
+                "Table already exists: {name}"
+            )));
+        }
+        let mut def = TableDef {
+            name: name.to_owned(),
+            id: String::new(),
+            created_ms: now,
+            hash_key,
+            range_key,
+            attribute_definitions,
+            billing_mode: mode,
+            billing_mode_explicit: billing.is_some(),
+            last_pay_per_request_ms: (mode == BillingMode::PayPerRequest).then_some(now),
+            read_capacity,
+            write_capacity,
+            last_increase_ms: None,
+            last_decrease_ms: None,
+            table_class: table_class.map(str::to_owned),
+            deletion_protection: input.bool_opt("DeletionProtectionEnabled")?.unwrap_or(false),
+            stream,
+            ttl_attribute: None,
+            tags,
+        };
+        // The id is chosen by the engine; store the definition, then record the id in it.
+        let record = match self.engine.create_table(name, def.encode(), now).await {
+            Ok(r) => r,
+            Err(sealdb_storage::StorageError::TableExists) => {
+                return Err(DynamoError::ResourceInUse(format!(
+                    "Table already exists: {name}"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        def.id = record.id.clone();
+        self.engine.update_definition(name, def.encode())?;
+        let desc = self.description(&def, "CREATING", 0, 0);
+        if let Ok(mut defs) = self.defs.write() {
+            defs.insert(name.to_owned(), Arc::new(def));
+        }
+        Ok(json!({ "TableDescription": desc }))
+    }
+
+    pub(crate) async fn describe_table(&self, input: &Input) -> Result<Value, DynamoError> {
+        let raw = input.str_req("TableName")?;
+        validate_table_name_param(raw)?;
+        let name = self.table_name_from(raw);
+        let t = self.table(input).map_err(|_| not_found_table(name))?;
+        let stats = self.store(&t).await?.stats().await?;
+        Ok(json!({
+            "Table": self.description(&t.def, "ACTIVE", stats.item_count, stats.size_bytes)
+        }))
+    }
+
+    pub(crate) fn list_tables(&self, input: &Input) -> Result<Value, DynamoError> {
+        let limit = input.int_opt("Limit")?;
+        let start = input.str_opt("ExclusiveStartTableName")?;
+        let mut errors = Vec::new();
+        if let Some(l) = limit {
+            if l < 1 {
+                errors.push(format!("Value '{l}' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"));
+            } else if l > 100 {
+                errors.push(format!("Value '{l}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100"));
+            }
+        }
+        if let Some(s) = start {
+            errors.extend(table_name_errors(s, "exclusiveStartTableName", false));
+        }
+        if !errors.is_empty() {
+            return Err(validation_errors(&errors));
+        }
+        let limit = usize::try_from(limit.unwrap_or(100)).unwrap_or(100);
+        let mut names: Vec<String> = match self.defs.read() {
+            Ok(d) => d.keys().cloned().collect(),
+            Err(_) => return Err(DynamoError::Internal),
+        };
+        names.sort();
+        let page: Vec<String> = names
+            .into_iter()
+            .filter(|n| start.is_none_or(|s| n.as_str() > s))
+            .take(limit + 1)
+            .collect();
+        let mut out = json!({});
+        if page.len() > limit {
+            out["LastEvaluatedTableName"] = Value::from(page[limit - 1].clone());
+        }
+        out["TableNames"] = Value::from(page.into_iter().take(limit).collect::<Vec<_>>());
+        Ok(out)
+    }
+
+    pub(crate) async fn delete_table(&self, input: &Input) -> Result<Value, DynamoError> {
+        let raw = input.str_req("TableName")?;
+        validate_table_name_param(raw)?;
+        let name = self.table_name_from(raw).to_owned();
+        let _guard = self.ddl.lock().await;
+        let t = self.table(input).map_err(|_| not_found_table(&name))?;
+        if t.def.deletion_protection {
+            return Err(DynamoError::validation(
+                "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
+            ));
+        }
+        let stats = self.store(&t).await?.stats().await?;
+        if let Ok(mut defs) = self.defs.write() {
+            defs.remove(&name);
+        }
+        self.engine.delete_table(&name)?;
+        Ok(json!({
+            "TableDescription": self.description(&t.def, "DELETING", stats.item_count, stats.size_bytes)
+        }))
+    }
+
+    /// Stores a changed definition in the catalog and the cache.
+    fn save_def(&self, def: TableDef) -> Result<Arc<TableDef>, DynamoError> {
+        self.engine.update_definition(&def.name, def.encode())?;
+        let def = Arc::new(def);
+        if let Ok(mut defs) = self.defs.write() {
+            defs.insert(def.name.clone(), Arc::clone(&def));
+        }
+        Ok(def)
+    }
+
+    pub(crate) async fn update_table(&self, input: &Input) -> Result<Value, DynamoError> {
+        let raw = input.str_req("TableName")?;
+        validate_table_name_param(raw)?;
+        let name = self.table_name_from(raw).to_owned();
+        let mut errors = Vec::new();
+        let billing = match input.str_opt("BillingMode")? {
+            None => None,
+            Some("PROVISIONED") => Some(BillingMode::Provisioned),
+            Some("PAY_PER_REQUEST") => Some(BillingMode::PayPerRequest),
+            Some(other) => {
+                errors.push(enum_error(other, "billingMode", "PROVISIONED, PAY_PER_REQUEST"));
+                None
+            }
+        };
+        let throughput = match input.obj_opt("ProvisionedThroughput")? {
+            Some(m) => Some(parse_throughput(m, &mut errors)?),
+            None => None,
+        };
+        let table_class = input.str_opt("TableClass")?;
+        if let Some(c) = table_class
+            && c != "STANDARD"
+            && c != "STANDARD_INFREQUENT_ACCESS"
+        {
+            errors.push(enum_error(c, "tableClass", "STANDARD, STANDARD_INFREQUENT_ACCESS"));
+        }
+        if !errors.is_empty() {
+            return Err(validation_errors(&errors));
+        }
+        let protection = input.bool_opt("DeletionProtectionEnabled")?;
+        let stream_spec = input.obj_opt("StreamSpecification")?;
+        if input.has("GlobalSecondaryIndexUpdates")
+            || input.has("ReplicaUpdates")
+            || input.has("SSESpecification")
+        {
+            return Err(DynamoError::validation(
+                "One or more parameter values were invalid: this UpdateTable change is not supported by this server yet",
+            ));
+        }
+        if billing.is_none()
+            && throughput.is_none()
+            && table_class.is_none()
+            && protection.is_none()
+            && stream_spec.is_none()
+        {
+            return Err(DynamoError::validation(
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+            ));
+        }
+        let _guard = self.ddl.lock().await;
+        let t = self.table(input).map_err(|_| not_found_table(&name))?;
+        let mut def = (*t.def).clone();
+        let now = self.now_ms();
+        let mode = billing.unwrap_or(def.billing_mode);
+        match (mode, throughput) {
+            (BillingMode::PayPerRequest, Some(_)) => {
+                return Err(DynamoError::validation(
+                    "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                ));
+            }
+            (BillingMode::Provisioned, None) if def.billing_mode == BillingMode::PayPerRequest => {
+                return Err(DynamoError::validation(
+                    "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+                ));
+            }
+            (BillingMode::Provisioned, Some((r, w))) => {
+                let (r, w) = (r.unwrap_or(1), w.unwrap_or(1));
+                if r > MAX_CAPACITY || w > MAX_CAPACITY {
+                    return Err(DynamoError::LimitExceeded(format!(
+                        "Subscriber limit exceeded: Provisioned throughput for a table cannot exceed {MAX_CAPACITY} read or write capacity units"
+                    )));
+                }
+                if def.billing_mode == BillingMode::Provisioned
+                    && billing.is_none()
+                    && r == def.read_capacity
+                    && w == def.write_capacity
+                {
+                    return Err(DynamoError::validation(format!(
+                        "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnitsForTable: {}, Requested ReadCapacityUnitsForTable: {r}. Current WriteCapacityUnitsForTable: {}, Requested WriteCapacityUnitsForTable: {w}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
+                        def.read_capacity, def.write_capacity
+                    )));
+                }
+                if r > def.read_capacity || w > def.write_capacity {
+                    def.last_increase_ms = Some(now);
+                }
+                if r < def.read_capacity || w < def.write_capacity {
+                    def.last_decrease_ms = Some(now);
+                }
+                def.read_capacity = r;
+                def.write_capacity = w;
+            }
+            _ => {}
+        }
+        if billing.is_some() {
+            def.billing_mode_explicit = true;
+        }
+        if mode == BillingMode::PayPerRequest && def.billing_mode != BillingMode::PayPerRequest {
+            def.last_pay_per_request_ms = Some(now);
+            def.read_capacity = 0;
+            def.write_capacity = 0;
+        }
+        def.billing_mode = mode;
+        if let Some(c) = table_class {
+            def.table_class = Some(c.to_owned());
+        }
+        if let Some(p) = protection {
+            def.deletion_protection = p;
+        }
+        if let Some(m) = stream_spec {
+            let new = parse_stream_spec(m, now)?;
+            match (&def.stream, &new) {
+                (Some(_), Some(_)) => {
+                    return Err(DynamoError::validation(format!(
+                        "Table already has an enabled stream: TableName: {name}"
+                    )));
+                }
+                (None, None) => {
+                    return Err(DynamoError::validation(
+                        "Stream is already disabled for this table",
+                    ));
+                }
+                _ => def.stream = new,
+            }
+        }
+        let def = self.save_def(def)?;
+        let stats = self.store(&t).await?.stats().await?;
+        Ok(json!({
+            "TableDescription": self.description(&def, "ACTIVE", stats.item_count, stats.size_bytes)
+        }))
+    }
+
+    /// The table named by a `ResourceArn`.
+    fn table_by_arn(&self, arn: &str) -> Result<Arc<TableDef>, DynamoError> {
+        let prefix = format!(
+            "arn:aws:dynamodb:{}:{}:table/",
+            self.cfg.region, self.cfg.account_id
+        );
+        let not_found = || {
+            DynamoError::ResourceNotFound(format!(
+                "Requested resource not found: ResourcArn: {arn} not found"
+            ))
+        };
+        if !arn.starts_with("arn:") {
+            return Err(DynamoError::validation(format!(
+                "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
+            )));
+        }
+        let name = arn.strip_prefix(prefix.as_str()).ok_or_else(not_found)?;
+        self.def(name).ok_or_else(not_found)
+    }
+
+    pub(crate) async fn tag_resource(&self, input: &Input) -> Result<Value, DynamoError> {
+        let arn = input.str_req("ResourceArn")?;
+        let mut errors = Vec::new();
+        let list = input.list_opt("Tags")?;
+        if list.is_none() {
+            errors.push(null_member("tags"));
+        }
+        let new_tags = parse_tags(list.map_or(&[][..], Vec::as_slice), &mut errors)?;
+        if !errors.is_empty() {
+            return Err(validation_errors(&errors));
+        }
+        let _guard = self.ddl.lock().await;
+        let mut def = (*self.table_by_arn(arn)?).clone();
+        for (k, v) in new_tags {
+            if let Some(e) = def.tags.iter_mut().find(|(ek, _)| *ek == k) {
+                e.1 = v;
+            } else {
+                def.tags.push((k, v));
+            }
+        }
+        if def.tags.len() > MAX_TAGS {
+            return Err(DynamoError::LimitExceeded(
+                "The number of tags exceeds the limit of 50".into(),
+            ));
+        }
+        self.save_def(def)?;
+        Ok(json!({}))
+    }
+
+    pub(crate) async fn untag_resource(&self, input: &Input) -> Result<Value, DynamoError> {
+        let arn = input.str_req("ResourceArn")?;
+        let Some(keys) = input.list_opt("TagKeys")? else {
+            return Err(validation_errors(&[null_member("tagKeys")]));
+        };
+        let keys: Vec<&str> = keys.iter().filter_map(Value::as_str).collect();
+        let _guard = self.ddl.lock().await;
+        let mut def = (*self.table_by_arn(arn)?).clone();
+        def.tags.retain(|(k, _)| !keys.contains(&k.as_str()));
+        self.save_def(def)?;
+        Ok(json!({}))
+    }
+
+    pub(crate) fn list_tags(&self, input: &Input) -> Result<Value, DynamoError> {
+        let arn = input.str_req("ResourceArn")?;
+        let def = self.table_by_arn(arn)?;
+        let tags: Vec<Value> = def
+            .tags
+            .iter()
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect();
+        Ok(json!({ "Tags": tags }))
+    }
+
+    pub(crate) fn describe_endpoints(&self) -> Value {
+        json!({"Endpoints": [{"Address": self.cfg.endpoint_address, "CachePeriodInMinutes": 1440}]})
+    }
+
+    pub(crate) fn describe_ttl(&self, input: &Input) -> Result<Value, DynamoError> {
+        let t = self.table(input)?;
+        Ok(match &t.def.ttl_attribute {
+            Some(a) => {
+                json!({"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": a}})
+            }
+            None => json!({"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}}),
+        })
+    }
+
+    pub(crate) async fn update_ttl(&self, input: &Input) -> Result<Value, DynamoError> {
+        let Some(spec) = input.obj_opt("TimeToLiveSpecification")? else {
+            return Err(validation_errors(&[null_member("timeToLiveSpecification")]));
+        };
+        let enabled = match spec.get("Enabled") {
+            Some(Value::Bool(b)) => *b,
+            _ => {
+                return Err(validation_errors(&[null_member(
+                    "timeToLiveSpecification.enabled",
+                )]));
+            }
+        };
+        let Some(attr) = obj_str(spec, "AttributeName")? else {
+            return Err(validation_errors(&[null_member(
+                "timeToLiveSpecification.attributeName",
+            )]));
+        };
+        if attr.is_empty() || attr.len() > 255 {
+            return Err(validation_errors(&[format!(
+                "Value '{attr}' at 'timeToLiveSpecification.attributeName' failed to satisfy constraint: Member must have length greater than or equal to 1"
+            )]));
+        }
+        let _guard = self.ddl.lock().await;
+        let t = self.table(input)?;
+        let mut def = (*t.def).clone();
+        match (&def.ttl_attribute, enabled) {
+            (Some(_), true) => {
+                return Err(DynamoError::validation("TimeToLive is already enabled"));
+            }
+            (None, false) => {
+                return Err(DynamoError::validation("TimeToLive is already disabled"));
+            }
+            (Some(current), false) if current != attr => {
+                return Err(DynamoError::validation(format!(
+                    "TimeToLive is active on a different AttributeName: current AttributeName is {current}"
+                )));
+            }
+            _ => {}
+        }
+        def.ttl_attribute = enabled.then(|| attr.to_owned());
+        self.save_def(def)?;
+        Ok(json!({"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attr}}))
+    }
+}

@@ -1,0 +1,269 @@
+//! A table's definition as the catalog keeps it, and its `TableDescription` form.
+//!
+//! Stored in the catalog as `[version byte = 1] ++ JSON`; the catalog file is
+//! encrypted, and the version byte lets a later release change the shape.
+
+use crate::codec::ScalarType;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Version byte of the stored definition. DO NOT CHANGE for v1 records.
+const DEFINITION_V1: u8 = 1;
+
+/// One key attribute: its name and scalar type.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyAttr {
+    /// Attribute name.
+    pub name: String,
+    /// `S`, `N` or `B`.
+    pub kind: KeyKind,
+}
+
+/// The scalar types a key attribute may have.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum KeyKind {
+    /// String.
+    S,
+    /// Number.
+    N,
+    /// Binary.
+    B,
+}
+
+impl KeyKind {
+    /// The AWS type letter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::S => "S",
+            KeyKind::N => "N",
+            KeyKind::B => "B",
+        }
+    }
+
+    /// Parses an AWS type letter.
+    pub fn parse(s: &str) -> Option<KeyKind> {
+        match s {
+            "S" => Some(KeyKind::S),
+            "N" => Some(KeyKind::N),
+            "B" => Some(KeyKind::B),
+            _ => None,
+        }
+    }
+
+    /// The codec's scalar type.
+    pub fn scalar(self) -> ScalarType {
+        match self {
+            KeyKind::S => ScalarType::S,
+            KeyKind::N => ScalarType::N,
+            KeyKind::B => ScalarType::B,
+        }
+    }
+}
+
+/// Billing mode.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum BillingMode {
+    /// Provisioned capacity.
+    Provisioned,
+    /// On demand.
+    PayPerRequest,
+}
+
+impl BillingMode {
+    /// The AWS name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BillingMode::Provisioned => "PROVISIONED",
+            BillingMode::PayPerRequest => "PAY_PER_REQUEST",
+        }
+    }
+}
+
+/// Everything sealdb remembers about a table.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TableDef {
+    /// Table name.
+    pub name: String,
+    /// UUID (also `TableId`).
+    pub id: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+    /// Partition key.
+    pub hash_key: KeyAttr,
+    /// Sort key, if any.
+    pub range_key: Option<KeyAttr>,
+    /// All `AttributeDefinitions` as given (name, type).
+    pub attribute_definitions: Vec<KeyAttr>,
+    /// Billing mode.
+    pub billing_mode: BillingMode,
+    /// Whether `BillingMode` was given explicitly (AWS then shows `BillingModeSummary`).
+    pub billing_mode_explicit: bool,
+    /// When the table last switched to on-demand, ms since the epoch.
+    pub last_pay_per_request_ms: Option<i64>,
+    /// Provisioned read capacity (0 on demand).
+    pub read_capacity: i64,
+    /// Provisioned write capacity (0 on demand).
+    pub write_capacity: i64,
+    /// Last throughput increase, ms since the epoch.
+    pub last_increase_ms: Option<i64>,
+    /// Last throughput decrease, ms since the epoch.
+    pub last_decrease_ms: Option<i64>,
+    /// Table class, when given.
+    pub table_class: Option<String>,
+    /// Deletion protection.
+    pub deletion_protection: bool,
+    /// Stream settings: enabled and view type.
+    pub stream: Option<StreamSettings>,
+    /// TTL attribute, when TTL is enabled.
+    pub ttl_attribute: Option<String>,
+    /// Tags, in insertion order.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Stored stream settings (the stream itself comes with DynamoDB Streams support).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StreamSettings {
+    /// `KEYS_ONLY`, `NEW_IMAGE`, `OLD_IMAGE` or `NEW_AND_OLD_IMAGES`.
+    pub view_type: String,
+    /// Label (creation timestamp) of the stream.
+    pub label: String,
+}
+
+impl TableDef {
+    /// The stored form.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![DEFINITION_V1];
+        // Serializing plain data structures to JSON cannot fail.
+        out.extend(serde_json::to_vec(self).unwrap_or_default());
+        out
+    }
+
+    /// Reads the stored form; unknown versions fail closed.
+    pub fn decode(bytes: &[u8]) -> Result<TableDef, String> {
+        match bytes.split_first() {
+            Some((&DEFINITION_V1, rest)) => {
+                serde_json::from_slice(rest).map_err(|e| format!("table definition: {e}"))
+            }
+            Some((v, _)) => Err(format!("table definition version {v} is not supported")),
+            None => Err("empty table definition".into()),
+        }
+    }
+
+    /// `arn:aws:dynamodb:<region>:<account>:table/<name>`.
+    pub fn arn(&self, region: &str, account: &str) -> String {
+        format!("arn:aws:dynamodb:{region}:{account}:table/{}", self.name)
+    }
+
+    /// The key attributes: partition, then sort if any.
+    pub fn key_attrs(&self) -> impl Iterator<Item = &KeyAttr> {
+        std::iter::once(&self.hash_key).chain(self.range_key.iter())
+    }
+
+    /// True if `name` is a key attribute of the table.
+    pub fn is_key_attr(&self, name: &str) -> bool {
+        self.key_attrs().any(|k| k.name == name)
+    }
+
+    /// The `TableDescription` JSON.
+    pub fn describe(
+        &self,
+        status: &str,
+        region: &str,
+        account: &str,
+        item_count: u64,
+        size_bytes: u64,
+    ) -> Value {
+        let secs = |ms: i64| Value::from(ms_to_epoch_seconds(ms));
+        let mut key_schema = vec![json!({"AttributeName": self.hash_key.name, "KeyType": "HASH"})];
+        if let Some(r) = &self.range_key {
+            key_schema.push(json!({"AttributeName": r.name, "KeyType": "RANGE"}));
+        }
+        let attr_defs: Vec<Value> = self
+            .attribute_definitions
+            .iter()
+            .map(|a| json!({"AttributeName": a.name, "AttributeType": a.kind.as_str()}))
+            .collect();
+        let mut throughput = json!({
+            "NumberOfDecreasesToday": 0,
+            "ReadCapacityUnits": self.read_capacity,
+            "WriteCapacityUnits": self.write_capacity,
+        });
+        if let Some(t) = self.last_increase_ms {
+            throughput["LastIncreaseDateTime"] = secs(t);
+        }
+        if let Some(t) = self.last_decrease_ms {
+            throughput["LastDecreaseDateTime"] = secs(t);
+        }
+        let mut d = json!({
+            "AttributeDefinitions": attr_defs,
+            "TableName": self.name,
+            "KeySchema": key_schema,
+            "TableStatus": status,
+            "CreationDateTime": secs(self.created_ms),
+            "ProvisionedThroughput": throughput,
+            "TableSizeBytes": size_bytes,
+            "ItemCount": item_count,
+            "TableArn": self.arn(region, account),
+            "TableId": self.id,
+            "DeletionProtectionEnabled": self.deletion_protection,
+        });
+        if self.billing_mode_explicit || self.billing_mode == BillingMode::PayPerRequest {
+            let mut summary = json!({"BillingMode": self.billing_mode.as_str()});
+            if let Some(t) = self.last_pay_per_request_ms {
+                summary["LastUpdateToPayPerRequestDateTime"] = secs(t);
+            }
+            d["BillingModeSummary"] = summary;
+        }
+        if let Some(class) = &self.table_class {
+            d["TableClassSummary"] = json!({"TableClass": class});
+        }
+        if let Some(s) = &self.stream {
+            d["StreamSpecification"] =
+                json!({"StreamEnabled": true, "StreamViewType": s.view_type});
+            d["LatestStreamLabel"] = Value::from(s.label.clone());
+            d["LatestStreamArn"] =
+                Value::from(format!("{}/stream/{}", self.arn(region, account), s.label));
+        }
+        d
+    }
+}
+
+/// Milliseconds since the epoch as AWS JSON's epoch-seconds number.
+#[allow(clippy::cast_precision_loss)]
+pub fn ms_to_epoch_seconds(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// `2026-11-24T21:30:00.123` from ms since the epoch (stream labels).
+pub fn iso_millis(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso_millis(0), "1970-01-01T00:00:00.000");
+        assert_eq!(iso_millis(951_782_400_123), "2000-02-29T00:00:00.123");
+    }
+}

@@ -1,0 +1,318 @@
+//! The DynamoDB service: operation dispatch, the table-definition cache, and what
+//! every operation shares (table lookup, key extraction, capacity accounting).
+
+use crate::codec;
+use crate::error::DynamoError;
+use crate::input::Input;
+use crate::schema::{KeyAttr, KeyKind, TableDef};
+use crate::value::{AttributeValue, Item};
+use sealdb_common::{Clock, Principal};
+use sealdb_storage::{Engine, ItemKey, TableStore};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// The DynamoDB operations sealdb serves. Anything else is `UnknownOperationException`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// CreateTable.
+    CreateTable,
+    /// DescribeTable.
+    DescribeTable,
+    /// ListTables.
+    ListTables,
+    /// DeleteTable.
+    DeleteTable,
+    /// UpdateTable.
+    UpdateTable,
+    /// TagResource.
+    TagResource,
+    /// UntagResource.
+    UntagResource,
+    /// ListTagsOfResource.
+    ListTagsOfResource,
+    /// DescribeLimits.
+    DescribeLimits,
+    /// DescribeEndpoints.
+    DescribeEndpoints,
+    /// DescribeTimeToLive.
+    DescribeTimeToLive,
+    /// UpdateTimeToLive.
+    UpdateTimeToLive,
+    /// PutItem.
+    PutItem,
+    /// GetItem.
+    GetItem,
+    /// UpdateItem.
+    UpdateItem,
+    /// DeleteItem.
+    DeleteItem,
+    /// Query.
+    Query,
+    /// Scan.
+    Scan,
+    /// BatchGetItem.
+    BatchGetItem,
+    /// BatchWriteItem.
+    BatchWriteItem,
+}
+
+impl Operation {
+    /// Parses the operation part of `X-Amz-Target`.
+    pub fn from_name(name: &str) -> Option<Operation> {
+        use Operation as O;
+        Some(match name {
+            "CreateTable" => O::CreateTable,
+            "DescribeTable" => O::DescribeTable,
+            "ListTables" => O::ListTables,
+            "DeleteTable" => O::DeleteTable,
+            "UpdateTable" => O::UpdateTable,
+            "TagResource" => O::TagResource,
+            "UntagResource" => O::UntagResource,
+            "ListTagsOfResource" => O::ListTagsOfResource,
+            "DescribeLimits" => O::DescribeLimits,
+            "DescribeEndpoints" => O::DescribeEndpoints,
+            "DescribeTimeToLive" => O::DescribeTimeToLive,
+            "UpdateTimeToLive" => O::UpdateTimeToLive,
+            "PutItem" => O::PutItem,
+            "GetItem" => O::GetItem,
+            "UpdateItem" => O::UpdateItem,
+            "DeleteItem" => O::DeleteItem,
+            "Query" => O::Query,
+            "Scan" => O::Scan,
+            "BatchGetItem" => O::BatchGetItem,
+            "BatchWriteItem" => O::BatchWriteItem,
+            _ => return None,
+        })
+    }
+}
+
+/// Settings of the service.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// Region (ARNs, DescribeEndpoints).
+    pub region: String,
+    /// Account id (ARNs).
+    pub account_id: String,
+    /// `host:port` clients reach us at (DescribeEndpoints).
+    pub endpoint_address: String,
+    /// The clock.
+    pub clock: Clock,
+}
+
+/// A table as operations see it: its definition and its storage handle.
+#[derive(Clone)]
+pub(crate) struct TableRef {
+    pub(crate) def: Arc<TableDef>,
+    pub(crate) handle: Arc<sealdb_storage::TableHandle>,
+}
+
+/// The DynamoDB service over one storage engine.
+pub struct Service {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) cfg: ServiceConfig,
+    pub(crate) defs: RwLock<HashMap<String, Arc<TableDef>>>,
+    /// Serializes table-level changes (create, update, delete) against each other.
+    pub(crate) ddl: tokio::sync::Mutex<()>,
+}
+
+impl Service {
+    /// Loads every table definition from the catalog.
+    pub fn new(engine: Arc<Engine>, cfg: ServiceConfig) -> Result<Service, String> {
+        let mut defs = HashMap::new();
+        for rec in engine.tables() {
+            let def = TableDef::decode(&rec.definition)?;
+            defs.insert(rec.name.clone(), Arc::new(def));
+        }
+        Ok(Service {
+            engine,
+            cfg,
+            defs: RwLock::new(defs),
+            ddl: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Runs one operation; `body` is the JSON request.
+    pub async fn call(
+        &self,
+        op: Operation,
+        caller: &Principal,
+        body: &[u8],
+    ) -> Result<serde_json::Value, DynamoError> {
+        let _ = caller;
+        let input = Input::parse(body)?;
+        use Operation as O;
+        match op {
+            O::CreateTable => self.create_table(&input).await,
+            O::DescribeTable => self.describe_table(&input).await,
+            O::ListTables => self.list_tables(&input),
+            O::DeleteTable => self.delete_table(&input).await,
+            O::UpdateTable => self.update_table(&input).await,
+            O::TagResource => self.tag_resource(&input).await,
+            O::UntagResource => self.untag_resource(&input).await,
+            O::ListTagsOfResource => self.list_tags(&input),
+            O::DescribeLimits => Ok(crate::ops::tables::describe_limits()),
+            O::DescribeEndpoints => Ok(self.describe_endpoints()),
+            O::DescribeTimeToLive => self.describe_ttl(&input),
+            O::UpdateTimeToLive => self.update_ttl(&input).await,
+            O::PutItem => self.put_item(&input).await,
+            O::GetItem => self.get_item(&input).await,
+            O::UpdateItem => self.update_item(&input).await,
+            O::DeleteItem => self.delete_item(&input).await,
+            O::Query => self.query(&input).await,
+            O::Scan => self.scan(&input).await,
+            O::BatchGetItem => self.batch_get_item(&input).await,
+            O::BatchWriteItem => self.batch_write_item(&input).await,
+        }
+    }
+
+    /// Stops all table writers after their queued work.
+    pub fn close(&self) {
+        self.engine.close();
+    }
+
+    /// Accepts a table name or a table ARN of this account and region.
+    pub(crate) fn table_name_from<'a>(&self, name_or_arn: &'a str) -> &'a str {
+        let prefix = format!(
+            "arn:aws:dynamodb:{}:{}:table/",
+            self.cfg.region, self.cfg.account_id
+        );
+        name_or_arn.strip_prefix(prefix.as_str()).unwrap_or(name_or_arn)
+    }
+
+    pub(crate) fn def(&self, name: &str) -> Option<Arc<TableDef>> {
+        self.defs.read().ok()?.get(name).cloned()
+    }
+
+    /// The table named by `TableName`, or ResourceNotFoundException.
+    pub(crate) fn table(&self, input: &Input) -> Result<TableRef, DynamoError> {
+        let raw = input.str_req("TableName")?;
+        crate::ops::tables::validate_table_name_param(raw)?;
+        let name = self.table_name_from(raw);
+        let not_found = || DynamoError::ResourceNotFound("Requested resource not found".into());
+        let def = self.def(name).ok_or_else(not_found)?;
+        let handle = self.engine.table(name).ok_or_else(not_found)?;
+        Ok(TableRef { def, handle })
+    }
+
+    /// A table by its exact name (batch operations, which name tables as map keys).
+    pub(crate) fn table_by_name(&self, name: &str) -> Result<TableRef, DynamoError> {
+        let not_found = || DynamoError::ResourceNotFound("Requested resource not found".into());
+        let def = self.def(name).ok_or_else(not_found)?;
+        let handle = self.engine.table(name).ok_or_else(not_found)?;
+        Ok(TableRef { def, handle })
+    }
+
+    pub(crate) async fn store(&self, t: &TableRef) -> Result<Arc<TableStore>, DynamoError> {
+        Ok(self.engine.store(&t.handle).await?)
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.cfg.clock.now_millis()
+    }
+}
+
+/// Where a key came from: an item (`PutItem`) or a `Key` member; AWS words errors differently.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeySource {
+    Item,
+    Key,
+}
+
+const MAX_HASH_KEY_BYTES: usize = 2048;
+const MAX_RANGE_KEY_BYTES: usize = 1024;
+
+fn key_mismatch() -> DynamoError {
+    DynamoError::validation("The provided key element does not match the schema")
+}
+
+fn check_key_value(
+    attr: &KeyAttr,
+    value: Option<&AttributeValue>,
+    source: KeySource,
+    is_hash: bool,
+) -> Result<Vec<u8>, DynamoError> {
+    let Some(value) = value else {
+        return Err(match source {
+            KeySource::Item => DynamoError::validation(format!(
+                "One or more parameter values were invalid: Missing the key {} in the item",
+                attr.name
+            )),
+            KeySource::Key => key_mismatch(),
+        });
+    };
+    let matches = matches!(
+        (attr.kind, value),
+        (KeyKind::S, AttributeValue::S(_))
+            | (KeyKind::N, AttributeValue::N(_))
+            | (KeyKind::B, AttributeValue::B(_))
+    );
+    if !matches {
+        return Err(match source {
+            KeySource::Item => DynamoError::validation(format!(
+                "One or more parameter values were invalid: Type mismatch for key {} expected: {} actual: {}",
+                attr.name,
+                attr.kind.as_str(),
+                value.type_name()
+            )),
+            KeySource::Key => key_mismatch(),
+        });
+    }
+    match value {
+        AttributeValue::S(s) if s.is_empty() => {
+            return Err(DynamoError::validation(format!(
+                "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: {}",
+                attr.name
+            )));
+        }
+        AttributeValue::B(b) if b.is_empty() => {
+            return Err(DynamoError::validation(format!(
+                "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty binary value. Key: {}",
+                attr.name
+            )));
+        }
+        _ => {}
+    }
+    let size = value.size_bytes();
+    if is_hash && size > MAX_HASH_KEY_BYTES {
+        return Err(DynamoError::validation(
+            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes",
+        ));
+    }
+    if !is_hash && size > MAX_RANGE_KEY_BYTES {
+        return Err(DynamoError::validation(
+            "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes",
+        ));
+    }
+    codec::encode_key(value).ok_or_else(key_mismatch)
+}
+
+/// The storage key of an item or `Key` member, validated against the key schema.
+pub(crate) fn item_key(
+    def: &TableDef,
+    attrs: &Item,
+    source: KeySource,
+) -> Result<ItemKey, DynamoError> {
+    if source == KeySource::Key {
+        let expected = 1 + usize::from(def.range_key.is_some());
+        if attrs.len() != expected {
+            return Err(key_mismatch());
+        }
+    }
+    let pk = check_key_value(&def.hash_key, attrs.get(&def.hash_key.name), source, true)?;
+    let sk = match &def.range_key {
+        Some(r) => check_key_value(r, attrs.get(&r.name), source, false)?,
+        None => Vec::new(),
+    };
+    Ok(ItemKey {
+        hash: codec::partition_hash(def.hash_key.kind.scalar(), &pk),
+        pk,
+        sk,
+    })
+}
+
+/// Only the key attributes of an item.
+pub(crate) fn key_only(def: &TableDef, item: &Item) -> Item {
+    def.key_attrs()
+        .filter_map(|k| item.get(&k.name).map(|v| (k.name.clone(), v.clone())))
+        .collect()
+}

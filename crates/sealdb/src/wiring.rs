@@ -1,0 +1,56 @@
+//! Adapters between the front door's traits and the services.
+
+use bytes::Bytes;
+use sealdb_common::Principal;
+use sealdb_common::secret::SecretString;
+use sealdb_dynamodb::{Operation, Service};
+use sealdb_http::{Backend, BoxFuture, CredentialLookup, WireError};
+use sealdb_storage::Engine;
+use std::sync::Arc;
+
+/// The DynamoDB service as a front-door backend.
+pub struct DynamoBackend(pub Arc<Service>);
+
+impl Backend for DynamoBackend {
+    fn has_operation(&self, operation: &str) -> bool {
+        Operation::from_name(operation).is_some()
+    }
+
+    fn call<'a>(
+        &'a self,
+        operation: &'a str,
+        caller: &'a Principal,
+        body: Bytes,
+    ) -> BoxFuture<'a, Result<Vec<u8>, WireError>> {
+        Box::pin(async move {
+            let Some(op) = Operation::from_name(operation) else {
+                return Err(WireError::new(
+                    "com.amazon.coral.service#UnknownOperationException",
+                    400,
+                    "",
+                ));
+            };
+            match self.0.call(op, caller, &body).await {
+                Ok(v) => Ok(serde_json::to_vec(&v).unwrap_or_default()),
+                Err(e) => Err(WireError {
+                    type_name: e.wire_type().to_owned(),
+                    status: e.status(),
+                    message: e.message(),
+                    capital_message: false,
+                    extra: e.extra(),
+                }),
+            }
+        })
+    }
+}
+
+/// Credentials from the catalog.
+pub struct EngineCredentials(pub Arc<Engine>);
+
+impl CredentialLookup for EngineCredentials {
+    fn lookup(&self, access_key_id: &str) -> Option<(SecretString, Option<String>)> {
+        self.0
+            .credential(access_key_id)
+            .map(|c| (c.secret.clone(), c.user_name.clone()))
+    }
+}
