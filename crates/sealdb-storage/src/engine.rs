@@ -34,6 +34,10 @@ pub struct Engine {
     vault: Arc<dyn KeyVault>,
     tables: RwLock<BTreeMap<String, Arc<TableHandle>>>,
     credentials: RwLock<HashMap<String, Credential>>,
+    /// One multi-table transaction (or transactional read) at a time.
+    pub(crate) tx_lock: tokio::sync::Mutex<()>,
+    /// Redo records of multi-table transactions.
+    pub(crate) txlog: Mutex<crate::txn::TxLog>,
 }
 
 fn lock_err<T>(_: T) -> StorageError {
@@ -50,6 +54,7 @@ impl Engine {
     ) -> Result<Engine, StorageError> {
         std::fs::create_dir_all(dir.join("tables"))?;
         let catalog = Catalog::open(dir, &root.derive("catalog"))?;
+        let txlog = crate::txn::TxLog::open(dir, &root.derive("txlog"))?;
         let records = catalog.tables()?;
         let creds = catalog.credentials()?;
         let known: std::collections::HashSet<String> =
@@ -88,6 +93,8 @@ impl Engine {
             vault,
             tables: RwLock::new(tables),
             credentials: RwLock::new(credentials),
+            tx_lock: tokio::sync::Mutex::new(()),
+            txlog: Mutex::new(txlog),
         })
     }
 
@@ -101,6 +108,20 @@ impl Engine {
             Ok(t) => t.values().map(|h| h.record()).collect(),
             Err(_) => Vec::new(),
         }
+    }
+
+    /// Every table handle.
+    pub(crate) fn tables_snapshot(&self) -> Vec<Arc<TableHandle>> {
+        match self.tables.read() {
+            Ok(t) => t.values().cloned().collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Holds off multi-table transactions while a transactional read runs, so that it
+    /// never sees one half applied.
+    pub async fn read_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.tx_lock.lock().await
     }
 
     /// The handle of one table.

@@ -13,12 +13,15 @@
 pub mod catalog;
 pub mod engine;
 pub mod error;
+mod seal;
 pub mod sqlcipher;
 pub mod table;
+pub mod txn;
 pub mod vault;
 
 pub use catalog::{Credential, TableRecord};
 pub use engine::{Engine, TableHandle};
 pub use error::StorageError;
 pub use table::{Decision, ItemKey, StoredItem, TableStats, TableStore, WriteTx};
+pub use txn::{PartFn, PartOutcome, TxResult, TxWrite};
 pub use vault::{KeyVault, RootKeyVault, TableKeyContext};

@@ -69,6 +69,12 @@ pub trait WriteTx {
     fn put(&mut self, key: &ItemKey, value: &[u8], size: u64) -> Result<(), StorageError>;
     /// Deletes an item; true if it existed.
     fn delete(&mut self, key: &ItemKey) -> Result<bool, StorageError>;
+    /// Whether this table's part of multi-table transaction `id` was applied.
+    fn is_applied(&mut self, id: &str) -> Result<bool, StorageError>;
+    /// Records that this table's part of transaction `id` is applied (same commit).
+    fn mark_applied(&mut self, id: &str) -> Result<(), StorageError>;
+    /// Forgets the record of transaction `id` (once its redo record is gone).
+    fn forget_applied(&mut self, id: &str) -> Result<(), StorageError>;
 }
 
 /// A unit's verdict: keep its writes, or undo them. Both carry the answer for the caller.
@@ -237,6 +243,17 @@ impl TableStore {
         }
     }
 
+    /// Seals bytes under a key derived from this table's key (redo records), so that
+    /// what a table owns stays under its key wherever it is written.
+    pub fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>, StorageError> {
+        crate::seal::seal(&self.key, plaintext)
+    }
+
+    /// Opens what [`TableStore::seal`] sealed.
+    pub fn open_sealed(&self, sealed: &[u8]) -> Result<Vec<u8>, StorageError> {
+        crate::seal::open(&self.key, sealed)
+    }
+
     /// The file path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -254,7 +271,8 @@ fn init_schema(conn: &Connection) -> Result<(), StorageError> {
         "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
          CREATE TABLE IF NOT EXISTS items (h INTEGER NOT NULL, pk BLOB NOT NULL, sk BLOB NOT NULL,
                                            v BLOB NOT NULL, sz INTEGER NOT NULL);
-         CREATE UNIQUE INDEX IF NOT EXISTS items_key ON items (h, pk, sk);",
+         CREATE UNIQUE INDEX IF NOT EXISTS items_key ON items (h, pk, sk);
+         CREATE TABLE IF NOT EXISTS applied_tx (id TEXT PRIMARY KEY);",
     )?;
     let version: Option<i64> = conn
         .query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))
@@ -418,6 +436,30 @@ impl UnitTx<'_> {
 }
 
 impl WriteTx for UnitTx<'_> {
+    fn is_applied(&mut self, id: &str) -> Result<bool, StorageError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM applied_tx WHERE id = ?1")?;
+        Ok(stmt
+            .query_row(params![id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn mark_applied(&mut self, id: &str) -> Result<(), StorageError> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO applied_tx (id) VALUES (?1)")?
+            .execute(params![id])?;
+        Ok(())
+    }
+
+    fn forget_applied(&mut self, id: &str) -> Result<(), StorageError> {
+        self.conn
+            .prepare_cached("DELETE FROM applied_tx WHERE id = ?1")?
+            .execute(params![id])?;
+        Ok(())
+    }
+
     fn get(&mut self, key: &ItemKey) -> Result<Option<Vec<u8>>, StorageError> {
         get_item(self.conn, key)
     }
@@ -546,6 +588,15 @@ fn apply_stats(conn: &Connection, count: i64, size: i64) -> Result<(), StorageEr
 struct FailTx;
 
 impl WriteTx for FailTx {
+    fn is_applied(&mut self, _: &str) -> Result<bool, StorageError> {
+        Err(StorageError::Closed)
+    }
+    fn mark_applied(&mut self, _: &str) -> Result<(), StorageError> {
+        Err(StorageError::Closed)
+    }
+    fn forget_applied(&mut self, _: &str) -> Result<(), StorageError> {
+        Err(StorageError::Closed)
+    }
     fn get(&mut self, _: &ItemKey) -> Result<Option<Vec<u8>>, StorageError> {
         Err(StorageError::Closed)
     }

@@ -1,6 +1,6 @@
 //! Test harness: a real `sealdb serve` process on an ephemeral port, in a temp data
 //! dir, driven by the real aws-sdk-dynamodb with real SigV4.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use std::io::{BufRead, BufReader};

@@ -1,4 +1,5 @@
 //! The DynamoDB API through aws-sdk-dynamodb against a real server.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
