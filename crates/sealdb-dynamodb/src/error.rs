@@ -22,6 +22,13 @@ pub enum DynamoError {
     },
     /// Too many tables, tags, etc.
     LimitExceeded(String),
+    /// A transaction was cancelled; one reason per action, in request order.
+    TransactionCanceled {
+        /// The `CancellationReasons` members.
+        reasons: Vec<serde_json::Value>,
+    },
+    /// A ClientRequestToken was reused with different parameters.
+    IdempotentParameterMismatch(String),
     /// Something failed on our side; details are logged, not sent.
     Internal,
 }
@@ -45,6 +52,12 @@ impl DynamoError {
                 "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
             }
             DynamoError::LimitExceeded(_) => "com.amazonaws.dynamodb.v20120810#LimitExceededException",
+            DynamoError::TransactionCanceled { .. } => {
+                "com.amazonaws.dynamodb.v20120810#TransactionCanceledException"
+            }
+            DynamoError::IdempotentParameterMismatch(_) => {
+                "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException"
+            }
             DynamoError::Internal => "com.amazonaws.dynamodb.v20120810#InternalServerError",
         }
     }
@@ -57,7 +70,9 @@ impl DynamoError {
             | DynamoError::ResourceNotFound(_)
             | DynamoError::ResourceInUse(_)
             | DynamoError::ConditionalCheckFailed { .. }
-            | DynamoError::LimitExceeded(_) => 400,
+            | DynamoError::LimitExceeded(_)
+            | DynamoError::TransactionCanceled { .. }
+            | DynamoError::IdempotentParameterMismatch(_) => 400,
             DynamoError::Internal => 500,
         }
     }
@@ -69,9 +84,34 @@ impl DynamoError {
             | DynamoError::Serialization(m)
             | DynamoError::ResourceNotFound(m)
             | DynamoError::ResourceInUse(m)
-            | DynamoError::LimitExceeded(m) => m.clone(),
+            | DynamoError::LimitExceeded(m)
+            | DynamoError::IdempotentParameterMismatch(m) => m.clone(),
             DynamoError::ConditionalCheckFailed { .. } => "The conditional request failed".into(),
+            DynamoError::TransactionCanceled { reasons } => {
+                let codes: Vec<&str> = reasons
+                    .iter()
+                    .map(|r| r.get("Code").and_then(serde_json::Value::as_str).unwrap_or("None"))
+                    .collect();
+                format!(
+                    "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                    codes.join(", ")
+                )
+            }
             DynamoError::Internal => "Internal server error".into(),
+        }
+    }
+
+    /// Whether AWS spells this error's message member `Message`.
+    pub fn capital_message(&self) -> bool {
+        match self {
+            DynamoError::TransactionCanceled { .. } | DynamoError::IdempotentParameterMismatch(_) => true,
+            DynamoError::Validation(_)
+            | DynamoError::Serialization(_)
+            | DynamoError::ResourceNotFound(_)
+            | DynamoError::ResourceInUse(_)
+            | DynamoError::ConditionalCheckFailed { .. }
+            | DynamoError::LimitExceeded(_)
+            | DynamoError::Internal => false,
         }
     }
 
@@ -82,7 +122,14 @@ impl DynamoError {
             DynamoError::ConditionalCheckFailed { item: Some(item) } => {
                 extra.insert("Item".into(), item_to_json(item));
             }
+            DynamoError::TransactionCanceled { reasons } => {
+                extra.insert(
+                    "CancellationReasons".into(),
+                    serde_json::Value::Array(reasons.clone()),
+                );
+            }
             DynamoError::ConditionalCheckFailed { item: None }
+            | DynamoError::IdempotentParameterMismatch(_)
             | DynamoError::Validation(_)
             | DynamoError::Serialization(_)
             | DynamoError::ResourceNotFound(_)

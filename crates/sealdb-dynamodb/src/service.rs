@@ -54,6 +54,10 @@ pub enum Operation {
     BatchGetItem,
     /// BatchWriteItem.
     BatchWriteItem,
+    /// TransactWriteItems.
+    TransactWriteItems,
+    /// TransactGetItems.
+    TransactGetItems,
 }
 
 impl Operation {
@@ -81,6 +85,8 @@ impl Operation {
             "Scan" => O::Scan,
             "BatchGetItem" => O::BatchGetItem,
             "BatchWriteItem" => O::BatchWriteItem,
+            "TransactWriteItems" => O::TransactWriteItems,
+            "TransactGetItems" => O::TransactGetItems,
             _ => return None,
         })
     }
@@ -113,6 +119,8 @@ pub struct Service {
     pub(crate) defs: RwLock<HashMap<String, Arc<TableDef>>>,
     /// Serializes table-level changes (create, update, delete) against each other.
     pub(crate) ddl: tokio::sync::Mutex<()>,
+    /// ClientRequestTokens of recent TransactWriteItems.
+    pub(crate) tokens: crate::ops::transact::TokenCache,
 }
 
 impl Service {
@@ -128,6 +136,7 @@ impl Service {
             cfg,
             defs: RwLock::new(defs),
             ddl: tokio::sync::Mutex::new(()),
+            tokens: crate::ops::transact::TokenCache::default(),
         })
     }
 
@@ -162,6 +171,8 @@ impl Service {
             O::Scan => self.scan(&input).await,
             O::BatchGetItem => self.batch_get_item(&input).await,
             O::BatchWriteItem => self.batch_write_item(&input).await,
+            O::TransactWriteItems => self.transact_write_items(&input).await,
+            O::TransactGetItems => self.transact_get_items(&input).await,
         }
     }
 

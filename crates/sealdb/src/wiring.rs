@@ -36,7 +36,7 @@ impl Backend for DynamoBackend {
                     type_name: e.wire_type().to_owned(),
                     status: e.status(),
                     message: e.message(),
-                    capital_message: false,
+                    capital_message: e.capital_message(),
                     extra: e.extra(),
                 }),
             }

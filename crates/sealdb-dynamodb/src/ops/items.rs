@@ -46,7 +46,7 @@ fn parse_return_values(v: Option<&str>, update: bool) -> Result<ReturnValues, Dy
     Ok(rv)
 }
 
-fn parse_return_on_failure(v: Option<&str>) -> Result<bool, DynamoError> {
+pub(crate) fn parse_return_on_failure(v: Option<&str>) -> Result<bool, DynamoError> {
     match v {
         None | Some("NONE") => Ok(false),
         Some("ALL_OLD") => Ok(true),
@@ -79,7 +79,7 @@ fn refuse_legacy(input: &Input, names: &[&str]) -> Result<(), DynamoError> {
 
 /// The expression attributes of a request, with AWS's checks for members given
 /// without any expression that could use them.
-fn expression_attributes(
+pub(crate) fn expression_attributes(
     input: &Input,
     any_expression: bool,
     expressions_named: &str,
@@ -111,11 +111,11 @@ fn expression_attributes(
     Ok(ExpressionAttributes::new(names, values))
 }
 
-fn expr_err(e: &expr::ExprError) -> DynamoError {
+pub(crate) fn expr_err(e: &expr::ExprError) -> DynamoError {
     DynamoError::validation(e.message())
 }
 
-fn decode_stored(bytes: Option<Vec<u8>>) -> Result<Option<Item>, DynamoError> {
+pub(crate) fn decode_stored(bytes: Option<Vec<u8>>) -> Result<Option<Item>, DynamoError> {
     match bytes {
         None => Ok(None),
         Some(b) => codec::decode_item(&b).map(Some).map_err(|e| {
@@ -125,7 +125,7 @@ fn decode_stored(bytes: Option<Vec<u8>>) -> Result<Option<Item>, DynamoError> {
     }
 }
 
-fn condition_holds(cond: Option<&Condition>, old: Option<&Item>) -> bool {
+pub(crate) fn condition_holds(cond: Option<&Condition>, old: Option<&Item>) -> bool {
     match cond {
         None => true,
         Some(c) => {

@@ -6,3 +6,4 @@ pub mod items;
 pub mod query;
 pub mod scan;
 pub mod tables;
+pub mod transact;
