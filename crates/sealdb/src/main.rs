@@ -186,6 +186,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 
 async fn serve_async(args: ServeArgs) -> Result<(), String> {
     let (engine, _root, first_start) = open_engine(&args.data)?;
+    let recovered = engine
+        .recover_transactions()
+        .await
+        .map_err(|e| format!("cannot complete interrupted transactions: {e}"))?;
+    if recovered > 0 {
+        println!("sealdb: completed {recovered} transaction(s) interrupted by a crash");
+    }
     // The admin credential: fixed by flags/env, else generated once on first start.
     let mut printed_secret = None;
     if let (Some(id), Some(secret)) = (&args.access_key_id, &args.secret_access_key) {
