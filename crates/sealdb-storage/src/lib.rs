@@ -13,6 +13,7 @@
 pub mod catalog;
 pub mod engine;
 pub mod error;
+pub mod index;
 mod seal;
 pub mod sqlcipher;
 pub mod table;
@@ -22,6 +23,7 @@ pub mod vault;
 pub use catalog::{Credential, TableRecord};
 pub use engine::{Engine, TableHandle};
 pub use error::StorageError;
+pub use index::{IndexEntry, IndexEntryKey};
 pub use table::{Decision, ItemKey, StoredItem, TableStats, TableStore, WriteTx};
 pub use txn::{PartFn, PartOutcome, TxResult, TxWrite};
 pub use vault::{KeyVault, RootKeyVault, TableKeyContext};

@@ -14,6 +14,7 @@
 //! manager: a unit's condition check and its write see the same state.
 
 use crate::error::StorageError;
+use crate::index::{IndexEntry, IndexEntryKey};
 use crate::sqlcipher::open_encrypted;
 use rusqlite::{Connection, OptionalExtension, params};
 use sealdb_common::SecretKey32;
@@ -53,11 +54,11 @@ pub struct StoredItem {
 }
 
 /// SQLite's INTEGER is signed: flip the top bit so that unsigned hash order is kept.
-fn hash_to_sql(h: u64) -> i64 {
+pub(crate) fn hash_to_sql(h: u64) -> i64 {
     i64::from_be_bytes((h ^ (1 << 63)).to_be_bytes())
 }
 
-fn hash_from_sql(h: i64) -> u64 {
+pub(crate) fn hash_from_sql(h: i64) -> u64 {
     u64::from_be_bytes(h.to_be_bytes()) ^ (1 << 63)
 }
 
@@ -69,6 +70,18 @@ pub trait WriteTx {
     fn put(&mut self, key: &ItemKey, value: &[u8], size: u64) -> Result<(), StorageError>;
     /// Deletes an item; true if it existed.
     fn delete(&mut self, key: &ItemKey) -> Result<bool, StorageError>;
+    /// Inserts or replaces a secondary-index entry of index number `ix`.
+    fn index_put(
+        &mut self,
+        ix: u32,
+        key: &IndexEntryKey,
+        value: &[u8],
+        size: u64,
+    ) -> Result<(), StorageError>;
+    /// Deletes a secondary-index entry; true if it existed.
+    fn index_delete(&mut self, ix: u32, key: &IndexEntryKey) -> Result<bool, StorageError>;
+    /// Deletes up to `limit` entries of index `ix`; returns how many were deleted.
+    fn index_drop_some(&mut self, ix: u32, limit: usize) -> Result<usize, StorageError>;
     /// Whether this table's part of multi-table transaction `id` was applied.
     fn is_applied(&mut self, id: &str) -> Result<bool, StorageError>;
     /// Records that this table's part of transaction `id` is applied (same commit).
@@ -224,6 +237,59 @@ impl TableStore {
             .await
     }
 
+    /// Entries of index `ix` for one index partition, in index sort-key order (then
+    /// table key), within the bounds, strictly after/before `after` when paging.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn index_query(
+        &self,
+        ix: u32,
+        hash: u64,
+        ipk: Vec<u8>,
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+        after: Option<IndexEntryKey>,
+        forward: bool,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<IndexEntry>, StorageError> {
+        self.read(move |conn| {
+            crate::index::query(
+                conn,
+                ix,
+                hash,
+                &ipk,
+                &lo,
+                &hi,
+                after.as_ref(),
+                forward,
+                limit,
+                max_bytes,
+            )
+        })
+        .await
+    }
+
+    /// Entries of index `ix` in storage order within a hash range, after `after`.
+    pub async fn index_scan(
+        &self,
+        ix: u32,
+        hash_lo: u64,
+        hash_hi: u64,
+        after: Option<IndexEntryKey>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<IndexEntry>, StorageError> {
+        self.read(move |conn| {
+            crate::index::scan(conn, ix, hash_lo, hash_hi, after.as_ref(), limit, max_bytes)
+        })
+        .await
+    }
+
+    /// Entry count and total size of index `ix`.
+    pub async fn index_stats(&self, ix: u32) -> Result<TableStats, StorageError> {
+        self.read(move |conn| crate::index::stats(conn, ix)).await
+    }
+
     /// Item count and total size.
     pub async fn stats(&self) -> Result<TableStats, StorageError> {
         self.read(read_stats).await
@@ -272,7 +338,11 @@ fn init_schema(conn: &Connection) -> Result<(), StorageError> {
          CREATE TABLE IF NOT EXISTS items (h INTEGER NOT NULL, pk BLOB NOT NULL, sk BLOB NOT NULL,
                                            v BLOB NOT NULL, sz INTEGER NOT NULL);
          CREATE UNIQUE INDEX IF NOT EXISTS items_key ON items (h, pk, sk);
-         CREATE TABLE IF NOT EXISTS applied_tx (id TEXT PRIMARY KEY);",
+         CREATE TABLE IF NOT EXISTS applied_tx (id TEXT PRIMARY KEY);
+         CREATE TABLE IF NOT EXISTS idx (ix INTEGER NOT NULL, h INTEGER NOT NULL, ipk BLOB NOT NULL,
+                                         isk BLOB NOT NULL, tpk BLOB NOT NULL, tsk BLOB NOT NULL,
+                                         v BLOB NOT NULL, sz INTEGER NOT NULL);
+         CREATE UNIQUE INDEX IF NOT EXISTS idx_key ON idx (ix, h, ipk, isk, tpk, tsk);",
     )?;
     let version: Option<i64> = conn
         .query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))
@@ -376,7 +446,7 @@ fn scan_items(
     }
 }
 
-fn bound_parts(b: &Bound<Vec<u8>>) -> (Option<&[u8]>, Option<&[u8]>) {
+pub(crate) fn bound_parts(b: &Bound<Vec<u8>>) -> (Option<&[u8]>, Option<&[u8]>) {
     match b {
         Bound::Included(v) => (Some(v.as_slice()), None),
         Bound::Excluded(v) => (None, Some(v.as_slice())),
@@ -422,6 +492,8 @@ struct UnitTx<'c> {
     conn: &'c Connection,
     count_delta: i64,
     size_delta: i64,
+    /// Per index: (entry count delta, size delta).
+    index_deltas: std::collections::BTreeMap<u32, (i64, i64)>,
 }
 
 impl UnitTx<'_> {
@@ -436,6 +508,40 @@ impl UnitTx<'_> {
 }
 
 impl WriteTx for UnitTx<'_> {
+    fn index_put(
+        &mut self,
+        ix: u32,
+        key: &IndexEntryKey,
+        value: &[u8],
+        size: u64,
+    ) -> Result<(), StorageError> {
+        let (dc, dz) = crate::index::put_entry(self.conn, ix, key, value, size)?;
+        let e = self.index_deltas.entry(ix).or_default();
+        e.0 += dc;
+        e.1 += dz;
+        Ok(())
+    }
+
+    fn index_delete(&mut self, ix: u32, key: &IndexEntryKey) -> Result<bool, StorageError> {
+        match crate::index::delete_entry(self.conn, ix, key)? {
+            Some(old) => {
+                let e = self.index_deltas.entry(ix).or_default();
+                e.0 -= 1;
+                e.1 -= old;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn index_drop_some(&mut self, ix: u32, limit: usize) -> Result<usize, StorageError> {
+        let (n, size) = crate::index::drop_some(self.conn, ix, limit)?;
+        let e = self.index_deltas.entry(ix).or_default();
+        e.0 -= i64::try_from(n).unwrap_or(i64::MAX);
+        e.1 -= size;
+        Ok(n)
+    }
+
     fn is_applied(&mut self, id: &str) -> Result<bool, StorageError> {
         let mut stmt = self
             .conn
@@ -528,6 +634,8 @@ fn run_group(conn: &Connection, units: Vec<UnitFn>) {
     }
     let mut finishers: Vec<Finisher> = Vec::with_capacity(units.len());
     let (mut count, mut size) = (0i64, 0i64);
+    let mut index_deltas: std::collections::BTreeMap<u32, (i64, i64)> =
+        std::collections::BTreeMap::new();
     for unit in units {
         if let Err(e) = conn.execute_batch("SAVEPOINT unit") {
             let mut failed = FailTx;
@@ -539,11 +647,17 @@ fn run_group(conn: &Connection, units: Vec<UnitFn>) {
             conn,
             count_delta: 0,
             size_delta: 0,
+            index_deltas: std::collections::BTreeMap::new(),
         };
         let (commit, fin) = unit(&mut tx);
         let end = if commit {
             count += tx.count_delta;
             size += tx.size_delta;
+            for (ix, (c, z)) in &tx.index_deltas {
+                let e = index_deltas.entry(*ix).or_default();
+                e.0 += c;
+                e.1 += z;
+            }
             conn.execute_batch("RELEASE unit")
         } else {
             conn.execute_batch("ROLLBACK TO unit; RELEASE unit")
@@ -554,6 +668,7 @@ fn run_group(conn: &Connection, units: Vec<UnitFn>) {
         finishers.push(fin);
     }
     let result = apply_stats(conn, count, size)
+        .and_then(|()| crate::index::apply_index_stats(conn, &index_deltas))
         .and_then(|()| conn.execute_batch("COMMIT").map_err(StorageError::Sqlite));
     match result {
         Ok(()) => {
@@ -588,6 +703,21 @@ fn apply_stats(conn: &Connection, count: i64, size: i64) -> Result<(), StorageEr
 struct FailTx;
 
 impl WriteTx for FailTx {
+    fn index_put(
+        &mut self,
+        _: u32,
+        _: &IndexEntryKey,
+        _: &[u8],
+        _: u64,
+    ) -> Result<(), StorageError> {
+        Err(StorageError::Closed)
+    }
+    fn index_delete(&mut self, _: u32, _: &IndexEntryKey) -> Result<bool, StorageError> {
+        Err(StorageError::Closed)
+    }
+    fn index_drop_some(&mut self, _: u32, _: usize) -> Result<usize, StorageError> {
+        Err(StorageError::Closed)
+    }
     fn is_applied(&mut self, _: &str) -> Result<bool, StorageError> {
         Err(StorageError::Closed)
     }

@@ -64,3 +64,81 @@ async fn commits_all_or_nothing() {
     assert!(sb.get(&key(b"y")).await.unwrap().is_some());
     assert_eq!(engine.recover_transactions().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn index_entries_follow_writes_and_page() {
+    use sealdb_storage::{Decision, IndexEntryKey};
+    use std::ops::Bound;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    engine.create_table("t", vec![1], 0).await.unwrap();
+    let s = engine.store(&engine.table("t").unwrap()).await.unwrap();
+    let ek = |isk: &[u8], tpk: &[u8]| IndexEntryKey {
+        hash: 9,
+        ipk: b"g".to_vec(),
+        isk: isk.to_vec(),
+        tpk: tpk.to_vec(),
+        tsk: vec![],
+    };
+    s.write(move |tx: &mut dyn WriteTx| {
+        for (isk, tpk) in [(b"a", b"1"), (b"b", b"2"), (b"b", b"3"), (b"c", b"4")] {
+            tx.index_put(1, &ek(isk, tpk), b"proj", 10)?;
+        }
+        tx.index_put(2, &ek(b"a", b"1"), b"other index", 5)?;
+        Ok(Decision::Commit(()))
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.index_stats(1).await.unwrap().item_count, 4);
+    assert_eq!(s.index_stats(1).await.unwrap().size_bytes, 40);
+    let page = s
+        .index_query(
+            1,
+            9,
+            b"g".to_vec(),
+            Bound::Included(b"b".to_vec()),
+            Bound::Unbounded,
+            None,
+            true,
+            2,
+            usize::MAX,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.key.tpk.clone()).collect::<Vec<_>>(),
+        [b"2".to_vec(), b"3".to_vec()]
+    );
+    let next = s
+        .index_query(
+            1,
+            9,
+            b"g".to_vec(),
+            Bound::Included(b"b".to_vec()),
+            Bound::Unbounded,
+            Some(page[1].key.clone()),
+            true,
+            2,
+            usize::MAX,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|e| e.key.tpk.clone()).collect::<Vec<_>>(),
+        [b"4".to_vec()]
+    );
+    let all = s
+        .index_scan(1, 0, u64::MAX, None, 100, usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 4);
+    s.write(move |tx: &mut dyn WriteTx| {
+        assert!(tx.index_delete(1, &ek(b"a", b"1"))?);
+        assert_eq!(tx.index_drop_some(2, 100)?, 1);
+        Ok(Decision::Commit(()))
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.index_stats(1).await.unwrap().item_count, 3);
+    assert_eq!(s.index_stats(2).await.unwrap().item_count, 0);
+}
