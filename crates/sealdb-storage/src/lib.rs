@@ -25,5 +25,5 @@ pub use engine::{Engine, TableHandle};
 pub use error::StorageError;
 pub use index::{IndexEntry, IndexEntryKey};
 pub use table::{Decision, ItemKey, StoredItem, TableStats, TableStore, WriteTx};
-pub use txn::{PartFn, PartOutcome, TxResult, TxWrite};
+pub use txn::{PartFn, PartOutcome, TxResult, TxWrite, apply};
 pub use vault::{KeyVault, RootKeyVault, TableKeyContext};

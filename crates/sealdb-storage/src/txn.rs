@@ -17,6 +17,7 @@
 
 use crate::engine::Engine;
 use crate::error::StorageError;
+use crate::index::IndexEntryKey;
 use crate::sqlcipher::open_encrypted;
 use crate::table::{Decision, ItemKey, TableStore, WriteTx};
 use rusqlite::{Connection, params};
@@ -31,13 +32,26 @@ const PART_V1: u8 = 1;
 /// How long a table's writer waits for the coordinator's decision.
 const DECISION_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// One write of a transaction: a put (encoded item and its DynamoDB size) or a delete.
+/// One write: an item or a secondary-index entry put or deleted. A put carries the
+/// encoded value and its DynamoDB size.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TxWrite {
-    /// The item's key.
-    pub key: ItemKey,
-    /// `Some((encoded item, size))` to put, `None` to delete.
-    pub value: Option<(Vec<u8>, u64)>,
+pub enum TxWrite {
+    /// Put or delete an item.
+    Item {
+        /// The item's key.
+        key: ItemKey,
+        /// `Some((encoded item, size))` to put, `None` to delete.
+        value: Option<(Vec<u8>, u64)>,
+    },
+    /// Put or delete an entry of index number `ix`.
+    Index {
+        /// The index number.
+        ix: u32,
+        /// The entry's key.
+        key: IndexEntryKey,
+        /// `Some((encoded projection, size))` to put, `None` to delete.
+        value: Option<(Vec<u8>, u64)>,
+    },
 }
 
 /// What a table's part decides after its checks: its writes, whether its checks passed,
@@ -114,12 +128,24 @@ impl TxLog {
     }
 }
 
-/// Encodes a part's writes: `version ‖ count u32 ‖ { hash u64 ‖ pk ‖ sk ‖ op u8 [‖ size u64 ‖ value] }`,
-/// byte strings as `len u32 ‖ bytes`, integers big-endian.
+/// Encodes a part's writes: `version ‖ count u32 ‖ write*`, where a write is
+/// `kind u8` (0 item, 1 index) `[‖ ix u32] ‖ hash u64 ‖ key byte strings ‖ op u8 [‖ size u64 ‖ value]`;
+/// an item key is `pk ‖ sk`, an index key `ipk ‖ isk ‖ tpk ‖ tsk`; byte strings are
+/// `len u32 ‖ bytes`; integers big-endian; op 0 = delete, 1 = put.
 pub(crate) fn encode_part(writes: &[TxWrite]) -> Vec<u8> {
     fn bytes(out: &mut Vec<u8>, b: &[u8]) {
         out.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_be_bytes());
         out.extend_from_slice(b);
+    }
+    fn value(out: &mut Vec<u8>, v: &Option<(Vec<u8>, u64)>) {
+        match v {
+            None => out.push(0),
+            Some((v, size)) => {
+                out.push(1);
+                out.extend_from_slice(&size.to_be_bytes());
+                bytes(out, v);
+            }
+        }
     }
     let mut out = vec![PART_V1];
     out.extend_from_slice(
@@ -128,15 +154,23 @@ pub(crate) fn encode_part(writes: &[TxWrite]) -> Vec<u8> {
             .to_be_bytes(),
     );
     for w in writes {
-        out.extend_from_slice(&w.key.hash.to_be_bytes());
-        bytes(&mut out, &w.key.pk);
-        bytes(&mut out, &w.key.sk);
-        match &w.value {
-            None => out.push(0),
-            Some((v, size)) => {
+        match w {
+            TxWrite::Item { key, value: v } => {
+                out.push(0);
+                out.extend_from_slice(&key.hash.to_be_bytes());
+                bytes(&mut out, &key.pk);
+                bytes(&mut out, &key.sk);
+                value(&mut out, v);
+            }
+            TxWrite::Index { ix, key, value: v } => {
                 out.push(1);
-                out.extend_from_slice(&size.to_be_bytes());
-                bytes(&mut out, v);
+                out.extend_from_slice(&ix.to_be_bytes());
+                out.extend_from_slice(&key.hash.to_be_bytes());
+                bytes(&mut out, &key.ipk);
+                bytes(&mut out, &key.isk);
+                bytes(&mut out, &key.tpk);
+                bytes(&mut out, &key.tsk);
+                value(&mut out, v);
             }
         }
     }
@@ -154,10 +188,12 @@ pub(crate) fn decode_part(data: &[u8]) -> Result<Vec<TxWrite>, StorageError> {
             self.0 = b;
             Ok(a)
         }
-        fn u32(&mut self) -> Result<usize, StorageError> {
+        fn u32(&mut self) -> Result<u32, StorageError> {
             let b = self.take(4)?;
-            let v = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-            usize::try_from(v).map_err(|_| StorageError::Corrupt("length".into()))
+            Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        }
+        fn len(&mut self) -> Result<usize, StorageError> {
+            usize::try_from(self.u32()?).map_err(|_| StorageError::Corrupt("length".into()))
         }
         fn u64(&mut self) -> Result<u64, StorageError> {
             let b = self.take(8)?;
@@ -166,32 +202,56 @@ pub(crate) fn decode_part(data: &[u8]) -> Result<Vec<TxWrite>, StorageError> {
             Ok(u64::from_be_bytes(a))
         }
         fn bytes(&mut self) -> Result<Vec<u8>, StorageError> {
-            let n = self.u32()?;
+            let n = self.len()?;
             Ok(self.take(n)?.to_vec())
+        }
+        fn value(&mut self) -> Result<Option<(Vec<u8>, u64)>, StorageError> {
+            match self.take(1)? {
+                [0] => Ok(None),
+                [1] => {
+                    let size = self.u64()?;
+                    Ok(Some((self.bytes()?, size)))
+                }
+                _ => Err(StorageError::Corrupt("transaction part op".into())),
+            }
         }
     }
     let mut r = R(data);
     if r.take(1)? != [PART_V1] {
         return Err(StorageError::Corrupt("transaction part version".into()));
     }
-    let n = r.u32()?;
+    let n = r.len()?;
     let mut out = Vec::with_capacity(n.min(1024));
     for _ in 0..n {
-        let hash = r.u64()?;
-        let pk = r.bytes()?;
-        let sk = r.bytes()?;
-        let value = match r.take(1)? {
-            [0] => None,
-            [1] => {
-                let size = r.u64()?;
-                Some((r.bytes()?, size))
+        let w = match r.take(1)? {
+            [0] => {
+                let hash = r.u64()?;
+                let pk = r.bytes()?;
+                let sk = r.bytes()?;
+                TxWrite::Item {
+                    key: ItemKey { hash, pk, sk },
+                    value: r.value()?,
+                }
             }
-            _ => return Err(StorageError::Corrupt("transaction part op".into())),
+            [1] => {
+                let ix = r.u32()?;
+                let hash = r.u64()?;
+                let key = IndexEntryKey {
+                    hash,
+                    ipk: r.bytes()?,
+                    isk: r.bytes()?,
+                    tpk: r.bytes()?,
+                    tsk: r.bytes()?,
+                };
+                TxWrite::Index {
+                    ix,
+                    key,
+                    value: r.value()?,
+                }
+            }
+            _ => return Err(StorageError::Corrupt("transaction part kind".into())),
         };
-        out.push(TxWrite {
-            key: ItemKey { hash, pk, sk },
-            value,
-        });
+        out.push(w);
     }
     if !r.0.is_empty() {
         return Err(StorageError::Corrupt(
@@ -201,12 +261,28 @@ pub(crate) fn decode_part(data: &[u8]) -> Result<Vec<TxWrite>, StorageError> {
     Ok(out)
 }
 
-fn apply(tx: &mut dyn WriteTx, writes: &[TxWrite]) -> Result<(), StorageError> {
+/// Applies writes in order.
+pub fn apply(tx: &mut dyn WriteTx, writes: &[TxWrite]) -> Result<(), StorageError> {
     for w in writes {
-        match &w.value {
-            Some((v, size)) => tx.put(&w.key, v, *size)?,
-            None => {
-                tx.delete(&w.key)?;
+        match w {
+            TxWrite::Item {
+                key,
+                value: Some((v, size)),
+            } => tx.put(key, v, *size)?,
+            TxWrite::Item { key, value: None } => {
+                tx.delete(key)?;
+            }
+            TxWrite::Index {
+                ix,
+                key,
+                value: Some((v, size)),
+            } => tx.index_put(*ix, key, v, *size)?,
+            TxWrite::Index {
+                ix,
+                key,
+                value: None,
+            } => {
+                tx.index_delete(*ix, key)?;
             }
         }
     }
@@ -411,7 +487,7 @@ mod tests {
         let sa = engine.store(&engine.table("a").unwrap()).await.unwrap();
         let sb = engine.store(&engine.table("b").unwrap()).await.unwrap();
         let part = |v: &[u8]| {
-            vec![TxWrite {
+            vec![TxWrite::Item {
                 key: k(b"x"),
                 value: Some((v.to_vec(), 1)),
             }]
@@ -446,7 +522,7 @@ mod tests {
     #[test]
     fn part_encoding_round_trips_and_fails_closed() {
         let writes = vec![
-            TxWrite {
+            TxWrite::Item {
                 key: ItemKey {
                     hash: 7,
                     pk: b"p".to_vec(),
@@ -454,13 +530,24 @@ mod tests {
                 },
                 value: Some((b"item".to_vec(), 12)),
             },
-            TxWrite {
+            TxWrite::Item {
                 key: ItemKey {
                     hash: u64::MAX,
                     pk: vec![0xFF],
                     sk: b"s".to_vec(),
                 },
                 value: None,
+            },
+            TxWrite::Index {
+                ix: 3,
+                key: IndexEntryKey {
+                    hash: 1,
+                    ipk: b"g".to_vec(),
+                    isk: vec![],
+                    tpk: b"p".to_vec(),
+                    tsk: vec![],
+                },
+                value: Some((b"proj".to_vec(), 4)),
             },
         ];
         let enc = encode_part(&writes);

@@ -22,7 +22,7 @@ fn put_part(pk: &'static [u8], ok: bool) -> PartFn<&'static str> {
     Box::new(move |_tx: &mut dyn WriteTx| {
         Ok(PartOutcome {
             ok,
-            writes: vec![TxWrite {
+            writes: vec![TxWrite::Item {
                 key: key(pk),
                 value: Some((b"v".to_vec(), 1)),
             }],
