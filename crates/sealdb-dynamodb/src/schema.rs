@@ -4,6 +4,7 @@
 //! encrypted, and the version byte lets a later release change the shape.
 
 use crate::codec::ScalarType;
+use crate::index::IndexDef;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -118,6 +119,12 @@ pub struct TableDef {
     pub ttl_attribute: Option<String>,
     /// Tags, in insertion order.
     pub tags: Vec<(String, String)>,
+    /// Global and local secondary indexes.
+    #[serde(default)]
+    pub indexes: Vec<IndexDef>,
+    /// The storage number the next index gets (numbers are never reused).
+    #[serde(default)]
+    pub next_index_number: u32,
 }
 
 /// Stored stream settings (the stream itself comes with DynamoDB Streams support).
@@ -164,14 +171,19 @@ impl TableDef {
         self.key_attrs().any(|k| k.name == name)
     }
 
-    /// The `TableDescription` JSON.
+    /// The index of that name.
+    pub fn index(&self, name: &str) -> Option<&IndexDef> {
+        self.indexes.iter().find(|i| i.name == name)
+    }
+
+    /// The `TableDescription` JSON; `index_stats` holds (count, size) per index, in order.
     pub fn describe(
         &self,
         status: &str,
         region: &str,
         account: &str,
-        item_count: u64,
-        size_bytes: u64,
+        (item_count, size_bytes): (u64, u64),
+        index_stats: &[(u64, u64)],
     ) -> Value {
         let secs = |ms: i64| Value::from(ms_to_epoch_seconds(ms));
         let mut key_schema = vec![json!({"AttributeName": self.hash_key.name, "KeyType": "HASH"})];
@@ -213,6 +225,24 @@ impl TableDef {
                 summary["LastUpdateToPayPerRequestDateTime"] = secs(t);
             }
             d["BillingModeSummary"] = summary;
+        }
+        let table_arn = self.arn(region, account);
+        let mut gsis = Vec::new();
+        let mut lsis = Vec::new();
+        for (i, ix) in self.indexes.iter().enumerate() {
+            let (count, size) = index_stats.get(i).copied().unwrap_or((0, 0));
+            let desc = ix.describe(&table_arn, count, size);
+            if ix.global {
+                gsis.push(desc);
+            } else {
+                lsis.push(desc);
+            }
+        }
+        if !gsis.is_empty() {
+            d["GlobalSecondaryIndexes"] = Value::Array(gsis);
+        }
+        if !lsis.is_empty() {
+            d["LocalSecondaryIndexes"] = Value::Array(lsis);
         }
         if let Some(class) = &self.table_class {
             d["TableClassSummary"] = json!({"TableClass": class});

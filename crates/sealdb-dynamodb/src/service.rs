@@ -121,23 +121,27 @@ pub struct Service {
     pub(crate) ddl: tokio::sync::Mutex<()>,
     /// ClientRequestTokens of recent TransactWriteItems.
     pub(crate) tokens: crate::ops::transact::TokenCache,
+    /// This service, for background tasks (index backfill) started by a request.
+    pub(crate) me: std::sync::Weak<Service>,
 }
 
 impl Service {
-    /// Loads every table definition from the catalog.
-    pub fn new(engine: Arc<Engine>, cfg: ServiceConfig) -> Result<Service, String> {
+    /// Loads every table definition from the catalog. Index changes that a restart
+    /// interrupted are resumed by [`Service::resume_index_changes`].
+    pub fn new(engine: Arc<Engine>, cfg: ServiceConfig) -> Result<Arc<Service>, String> {
         let mut defs = HashMap::new();
         for rec in engine.tables() {
             let def = TableDef::decode(&rec.definition)?;
             defs.insert(rec.name.clone(), Arc::new(def));
         }
-        Ok(Service {
+        Ok(Arc::new_cyclic(|me| Service {
             engine,
             cfg,
             defs: RwLock::new(defs),
             ddl: tokio::sync::Mutex::new(()),
             tokens: crate::ops::transact::TokenCache::default(),
-        })
+            me: me.clone(),
+        }))
     }
 
     /// Runs one operation; `body` is the JSON request.

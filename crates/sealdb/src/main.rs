@@ -229,18 +229,17 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let clock = Clock::system();
-    let service = Arc::new(
-        Service::new(
-            Arc::clone(&engine),
-            ServiceConfig {
-                region: args.region.clone(),
-                account_id: args.account_id.clone(),
-                endpoint_address: local.to_string(),
-                clock: clock.clone(),
-            },
-        )
-        .map_err(|e| format!("cannot load tables: {e}"))?,
-    );
+    let service = Service::new(
+        Arc::clone(&engine),
+        ServiceConfig {
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+            endpoint_address: local.to_string(),
+            clock: clock.clone(),
+        },
+    )
+    .map_err(|e| format!("cannot load tables: {e}"))?;
+    service.resume_index_changes();
     let front = Arc::new(FrontDoor {
         dynamodb: Arc::new(wiring::DynamoBackend(Arc::clone(&service))),
         kms: None,

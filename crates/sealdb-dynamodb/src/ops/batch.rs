@@ -12,7 +12,9 @@ use crate::ops::capacity::{ReturnCapacity, read_units, write_units};
 use crate::ops::items::MAX_ITEM_BYTES;
 use crate::service::{KeySource, Service, item_key};
 use crate::value::{Item, item_from_json, item_size, item_to_json};
-use sealdb_storage::{Decision, ItemKey, WriteTx};
+use crate::index::mutations;
+use sealdb_storage::{Decision, ItemKey, WriteTx, apply};
+use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 
@@ -80,6 +82,7 @@ impl Service {
                     (Some(p), None) => {
                         let item = parse_item(p.get("Item").unwrap_or(&Value::Null))?;
                         let key = item_key(&t, &item, KeySource::Item)?;
+                        crate::index::check_index_keys(&t, &item)?;
                         if item_size(&item) > MAX_ITEM_BYTES {
                             return Err(DynamoError::validation(
                                 "Item size has exceeded the maximum allowed size",
@@ -111,27 +114,28 @@ impl Service {
         for (name, writes) in plan {
             let t = self.table_by_name(&name)?;
             let store = self.store(&t).await?;
+            let def = Arc::clone(&t.def);
             let units = store
                 .write(move |tx: &mut dyn WriteTx| {
                     let mut units = 0.0;
                     for w in writes {
-                        match w {
-                            WriteRequest::Put(key, item) => {
-                                let size = item_size(&item);
-                                let old = tx.get(&key)?.map_or(0, |b| b.len());
-                                tx.put(&key, &codec::encode_item(&item), u64::try_from(size).unwrap_or(u64::MAX))?;
-                                units += write_units(size.max(old));
-                            }
-                            WriteRequest::Delete(key) => {
-                                let old = tx.get(&key)?.map_or(0, |b| b.len());
-                                tx.delete(&key)?;
-                                units += write_units(old);
-                            }
+                        let (key, new) = match w {
+                            WriteRequest::Put(key, item) => (key, Some(item)),
+                            WriteRequest::Delete(key) => (key, None),
+                        };
+                        let old = match crate::ops::items::decode_stored(tx.get(&key)?) {
+                            Ok(o) => o,
+                            Err(e) => return Ok(Decision::Rollback(Err(e))),
+                        };
+                        let size = old.as_ref().map_or(0, item_size).max(new.as_ref().map_or(0, item_size));
+                        if old.is_some() || new.is_some() {
+                            apply(tx, &mutations(&def, &key, old.as_ref(), new.as_ref()))?;
                         }
+                        units += write_units(size);
                     }
-                    Ok(Decision::Commit(units))
+                    Ok(Decision::Commit(Ok(units)))
                 })
-                .await?;
+                .await??;
             capacity.push(json!({"TableName": name, "CapacityUnits": units, "WriteCapacityUnits": units}));
         }
         let mut out = json!({"UnprocessedItems": {}});

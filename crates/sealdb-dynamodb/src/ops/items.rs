@@ -11,7 +11,9 @@ use crate::input::{Input, validation_errors};
 use crate::ops::capacity::{ReturnCapacity, consumed, read_units, write_units};
 use crate::service::{KeySource, Service, item_key, key_only};
 use crate::value::{Item, item_size, item_to_json};
-use sealdb_storage::{Decision, WriteTx};
+use crate::index::{check_index_keys, mutations};
+use sealdb_storage::{Decision, WriteTx, apply};
+use std::sync::Arc;
 use serde_json::{Value, json};
 
 /// DynamoDB's item size limit.
@@ -170,7 +172,8 @@ impl Service {
                 "Item size has exceeded the maximum allowed size",
             ));
         }
-        let encoded = codec::encode_item(&item);
+        check_index_keys(&t.def, &item)?;
+        let def = Arc::clone(&t.def);
         let store = self.store(&t).await?;
         let outcome = store
             .write(move |tx: &mut dyn WriteTx| {
@@ -186,7 +189,7 @@ impl Service {
                         DynamoError::ConditionalCheckFailed { item },
                     )));
                 }
-                tx.put(&key, &encoded, u64::try_from(size).unwrap_or(u64::MAX))?;
+                apply(tx, &mutations(&def, &key, old.as_ref(), Some(&item)))?;
                 Ok(Decision::Commit(Ok(WriteOutcome {
                     old,
                     new: None,
@@ -260,6 +263,7 @@ impl Service {
             .item_opt("Key")?
             .ok_or_else(|| validation_errors(&[crate::input::null_member("key")]))?;
         let key = item_key(&t.def, &key_attrs, KeySource::Key)?;
+        let def = Arc::clone(&t.def);
         let store = self.store(&t).await?;
         let outcome = store
             .write(move |tx: &mut dyn WriteTx| {
@@ -275,7 +279,7 @@ impl Service {
                     )));
                 }
                 if old.is_some() {
-                    tx.delete(&key)?;
+                    apply(tx, &mutations(&def, &key, old.as_ref(), None))?;
                 }
                 Ok(Decision::Commit(Ok(WriteOutcome {
                     old,
@@ -361,11 +365,10 @@ impl Service {
                         "Item size to update has exceeded the maximum allowed size",
                     ))));
                 }
-                tx.put(
-                    &key,
-                    &codec::encode_item(&new),
-                    u64::try_from(new_size).unwrap_or(u64::MAX),
-                )?;
+                if let Err(e) = check_index_keys(&def, &new) {
+                    return Ok(Decision::Rollback(Err(e)));
+                }
+                apply(tx, &mutations(&def, &key, old.as_ref(), Some(&new)))?;
                 Ok(Decision::Commit(Ok(WriteOutcome {
                     old,
                     new: Some(new),

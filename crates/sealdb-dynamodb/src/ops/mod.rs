@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod capacity;
+pub mod indexes;
 pub mod items;
 pub mod query;
 pub mod scan;

@@ -5,7 +5,10 @@ use crate::codec;
 use crate::error::DynamoError;
 use crate::expr::{self, KeyCondition, SortKeyCondition};
 use crate::input::Input;
-use crate::ops::scan::{PAGE_BYTES, expression_attributes, page_response, read_options};
+use crate::ops::scan::{
+    PAGE_BYTES, decode, expression_attributes, fetch_if_needed, index_start_key, page_response,
+    read_options, resolve_index,
+};
 use crate::schema::KeyAttr;
 use crate::service::Service;
 use crate::value::AttributeValue;
@@ -111,58 +114,80 @@ impl Service {
         attrs.check_all_used().map_err(|e| expr_err(&e))?;
         let forward = input.bool_opt("ScanIndexForward")?.unwrap_or(true);
         let t = self.table(input)?;
-        if let Some(index) = input.str_opt("IndexName")? {
-            return Err(DynamoError::validation(format!(
-                "The table does not have the specified index: {index}"
-            )));
-        }
+        let mut opts = opts;
+        let index = resolve_index(&t, input, &mut opts, input.has("Select"))?;
         let def = &t.def;
+        let (hash_attr, range_attr) = match index {
+            Some(ix) => (&ix.hash_key, ix.range_key.as_ref()),
+            None => (&def.hash_key, def.range_key.as_ref()),
+        };
         let (pk_name, pk_value) = key_cond.partition();
-        if pk_name != def.hash_key.name {
+        if pk_name != hash_attr.name {
             return Err(DynamoError::validation(format!(
                 "Query condition missed key schema element: {}",
-                def.hash_key.name
+                hash_attr.name
             )));
         }
-        let pk = encode_operand(&def.hash_key, pk_value)?;
+        let pk = encode_operand(hash_attr, pk_value)?;
         let (mut lo, mut hi) = (Bound::Unbounded, Bound::Unbounded);
         if let Some((sk_name, cond)) = key_cond.sort() {
-            let Some(range) = def.range_key.as_ref().filter(|r| r.name == sk_name) else {
+            let Some(range) = range_attr.filter(|r| r.name == sk_name) else {
                 return Err(DynamoError::validation("Query key condition not supported"));
             };
             (lo, hi) = sort_bounds(range, cond)?;
         }
-        let hash = codec::partition_hash(def.hash_key.kind.scalar(), &pk);
-        if let Some(start) = self.start_key(&t, input)? {
-            if start.hash != hash || start.pk != pk {
-                return Err(DynamoError::validation(
-                    "The provided starting key is invalid: The provided starting key does not match the range key predicate",
-                ));
-            }
-            if def.range_key.is_some() {
-                if !within(&lo, &hi, &start.sk) {
-                    return Err(DynamoError::validation(
-                        "The provided starting key is invalid: The provided starting key does not match the range key predicate",
-                    ));
-                }
-                if forward {
-                    lo = Bound::Excluded(start.sk);
-                } else {
-                    hi = Bound::Excluded(start.sk);
-                }
-            } else {
-                // A hash-only table has one item per partition: nothing follows it.
-                return page_response(&t, &opts, Vec::new(), false);
-            }
-        }
+        let hash = codec::partition_hash(hash_attr.kind.scalar(), &pk);
         let limit = opts.limit.unwrap_or(usize::MAX);
         let store = self.store(&t).await?;
-        let read = store
-            .query(hash, pk, lo, hi, forward, limit, PAGE_BYTES)
-            .await?;
-        let bytes: usize = read.iter().map(|i| i.value.len()).sum();
-        let hit_limit = read.len() >= limit || bytes >= PAGE_BYTES;
-        page_response(&t, &opts, read, hit_limit)
+        let bad_start = || {
+            DynamoError::validation(
+                "The provided starting key is invalid: The provided starting key does not match the range key predicate",
+            )
+        };
+        let (items, bytes, count) = match index {
+            None => {
+                if let Some(start) = self.start_key(&t, input)? {
+                    if start.hash != hash || start.pk != pk {
+                        return Err(bad_start());
+                    }
+                    if def.range_key.is_none() {
+                        // A hash-only table has one item per partition: nothing follows it.
+                        return page_response(&t, &opts, Vec::new(), None, false);
+                    }
+                    if !within(&lo, &hi, &start.sk) {
+                        return Err(bad_start());
+                    }
+                    if forward {
+                        lo = Bound::Excluded(start.sk);
+                    } else {
+                        hi = Bound::Excluded(start.sk);
+                    }
+                }
+                let read = store.query(hash, pk, lo, hi, forward, limit, PAGE_BYTES).await?;
+                let bytes: usize = read.iter().map(|i| i.value.len()).sum();
+                let n = read.len();
+                let items = read.iter().map(|r| decode(&r.value)).collect::<Result<Vec<_>, _>>()?;
+                (items, bytes, n)
+            }
+            Some(ix) => {
+                let after = index_start_key(def, ix, input)?;
+                if let Some(a) = &after
+                    && (a.hash != hash || a.ipk != pk || !within(&lo, &hi, &a.isk))
+                {
+                    return Err(bad_start());
+                }
+                let read = store
+                    .index_query(ix.number, hash, pk, lo, hi, after, forward, limit, PAGE_BYTES)
+                    .await?;
+                let bytes: usize = read.iter().map(|i| i.value.len()).sum();
+                let n = read.len();
+                let items = read.iter().map(|r| decode(&r.value)).collect::<Result<Vec<_>, _>>()?;
+                (items, bytes, n)
+            }
+        };
+        let hit_limit = count >= limit || bytes >= PAGE_BYTES;
+        let items = fetch_if_needed(&store, def, index, &opts, items).await?;
+        page_response(&t, &opts, items, index, hit_limit)
     }
 }
 

@@ -10,7 +10,9 @@ use crate::input::{Input, validation_errors};
 use crate::ops::capacity::{ReturnCapacity, consumed, read_units};
 use crate::service::{KeySource, Service, TableRef, item_key, key_only};
 use crate::value::{Item, item_size, item_to_json};
-use sealdb_storage::{ItemKey, StoredItem};
+use crate::index::{IndexDef, IndexStatus, ProjectionKind};
+use crate::schema::TableDef;
+use sealdb_storage::{IndexEntryKey, ItemKey, TableStore};
 use serde_json::{Value, json};
 
 /// A page holds at most this much data read (before the filter).
@@ -144,28 +146,48 @@ pub(crate) fn expression_attributes(input: &Input) -> Result<ExpressionAttribute
     Ok(ExpressionAttributes::new(names, values))
 }
 
-/// Turns the items read for one page into the response.
+/// Decodes stored item bytes.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Item, DynamoError> {
+    codec::decode_item(bytes).map_err(|e| {
+        tracing::error!(error = ?e, "stored item does not decode");
+        DynamoError::Internal
+    })
+}
+
+/// The attributes a LastEvaluatedKey carries: the table keys, and the index keys when
+/// reading an index.
+pub(crate) fn last_key_of(def: &TableDef, index: Option<&IndexDef>, item: &Item) -> Item {
+    let mut key = key_only(def, item);
+    if let Some(ix) = index {
+        for k in ix.key_attrs() {
+            if let Some(v) = item.get(&k.name) {
+                key.insert(k.name.clone(), v.clone());
+            }
+        }
+    }
+    key
+}
+
+/// Turns the items read for one page into the response: filter, projection, Select,
+/// Count/ScannedCount, LastEvaluatedKey (when the page was cut) and capacity.
 pub(crate) fn page_response(
     t: &TableRef,
     opts: &ReadOptions,
-    read: Vec<StoredItem>,
+    read: Vec<Item>,
+    index: Option<&IndexDef>,
     hit_limit: bool,
 ) -> Result<Value, DynamoError> {
     let mut items = Vec::new();
     let mut count = 0usize;
-    let mut scanned = 0usize;
+    let scanned = read.len();
     let mut bytes = 0usize;
-    let mut last: Option<Item> = None;
-    for stored in &read {
-        let item = codec::decode_item(&stored.value).map_err(|e| {
-            tracing::error!(error = ?e, "stored item does not decode");
-            DynamoError::Internal
-        })?;
-        scanned += 1;
+    let last = if hit_limit {
+        read.last().map(|i| last_key_of(&t.def, index, i))
+    } else {
+        None
+    };
+    for item in read {
         bytes += item_size(&item);
-        if hit_limit {
-            last = Some(key_only(&t.def, &item));
-        }
         if !opts.filter.as_ref().is_none_or(|f| f.evaluate(&item)) {
             continue;
         }
@@ -194,6 +216,88 @@ pub(crate) fn page_response(
         out["ConsumedCapacity"] = c;
     }
     Ok(out)
+}
+
+/// The index a Scan/Query names, checked as AWS checks it.
+pub(crate) fn resolve_index<'a>(
+    t: &'a TableRef,
+    input: &Input,
+    opts: &mut ReadOptions,
+    explicit_select: bool,
+) -> Result<Option<&'a IndexDef>, DynamoError> {
+    let Some(name) = input.str_opt("IndexName")? else {
+        return Ok(None);
+    };
+    let ix = t.def.index(name).ok_or_else(|| {
+        DynamoError::validation(format!(
+            "The table does not have the specified index: {name}"
+        ))
+    })?;
+    if ix.status == IndexStatus::Creating {
+        return Err(DynamoError::validation(format!(
+            "Cannot read from backfilling global secondary index: {name}"
+        )));
+    }
+    if ix.status == IndexStatus::Deleting {
+        return Err(DynamoError::validation(format!(
+            "The table does not have the specified index: {name}"
+        )));
+    }
+    if ix.global && opts.consistent {
+        return Err(DynamoError::validation(
+            "Consistent reads are not supported on global secondary indexes",
+        ));
+    }
+    if !explicit_select && opts.select == Select::AllAttributes {
+        opts.select = Select::AllProjected;
+    }
+    if ix.global && opts.select == Select::AllAttributes && ix.projection != ProjectionKind::All {
+        return Err(DynamoError::validation(format!(
+            "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {name} because its projection type is not ALL"
+        )));
+    }
+    Ok(Some(ix))
+}
+
+/// For a local index read with Select ALL_ATTRIBUTES, the whole items from the table.
+pub(crate) async fn fetch_if_needed(
+    store: &TableStore,
+    def: &TableDef,
+    index: Option<&IndexDef>,
+    opts: &ReadOptions,
+    items: Vec<Item>,
+) -> Result<Vec<Item>, DynamoError> {
+    let Some(ix) = index else { return Ok(items) };
+    if ix.projection == ProjectionKind::All || opts.select != Select::AllAttributes {
+        return Ok(items);
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for i in items {
+        let key = item_key(def, &key_only(def, &i), KeySource::Key)?;
+        if let Some(bytes) = store.get(&key).await? {
+            out.push(decode(&bytes)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The storage position of an ExclusiveStartKey on an index.
+pub(crate) fn index_start_key(
+    def: &TableDef,
+    ix: &IndexDef,
+    input: &Input,
+) -> Result<Option<IndexEntryKey>, DynamoError> {
+    let Some(esk) = input.item_opt("ExclusiveStartKey")? else {
+        return Ok(None);
+    };
+    let invalid = || {
+        DynamoError::validation(
+            "The provided starting key is invalid: The provided key element does not match the schema",
+        )
+    };
+    let table_key = item_key(def, &key_only(def, &esk), KeySource::Key).map_err(|_| invalid())?;
+    let entry = crate::index::entry_key(ix, &esk, &table_key).ok_or_else(invalid)?;
+    Ok(Some(entry))
 }
 
 /// Scan/Query capacity: the total size read, in 4 KB units, halved when eventually consistent.
@@ -274,25 +378,40 @@ impl Service {
             }
         };
         let t = self.table(input)?;
-        if let Some(index) = input.str_opt("IndexName")? {
-            return Err(DynamoError::validation(format!(
-                "The table does not have the specified index: {index}"
-            )));
-        }
-        let after = self.start_key(&t, input)?;
-        if let Some(a) = &after
-            && (a.hash < lo || a.hash > hi)
-        {
-            return Err(DynamoError::validation(
-                "The provided Exclusive start key does not map to the provided segment",
-            ));
-        }
+        let mut opts = opts;
+        let index = resolve_index(&t, input, &mut opts, input.has("Select"))?;
         let store = self.store(&t).await?;
         let limit = opts.limit.unwrap_or(usize::MAX);
-        let read = store.scan(lo, hi, after, limit, PAGE_BYTES).await?;
-        let bytes: usize = read.iter().map(|i| i.value.len()).sum();
-        let hit_limit = read.len() >= limit || bytes >= PAGE_BYTES;
-        page_response(&t, &opts, read, hit_limit)
+        let (items, bytes, count) = match index {
+            None => {
+                let after = self.start_key(&t, input)?;
+                if let Some(a) = &after
+                    && (a.hash < lo || a.hash > hi)
+                {
+                    return Err(DynamoError::validation(
+                        "The provided Exclusive start key does not map to the provided segment",
+                    ));
+                }
+                let read = store.scan(lo, hi, after, limit, PAGE_BYTES).await?;
+                let bytes: usize = read.iter().map(|i| i.value.len()).sum();
+                let n = read.len();
+                let items = read.iter().map(|r| decode(&r.value)).collect::<Result<Vec<_>, _>>()?;
+                (items, bytes, n)
+            }
+            Some(ix) => {
+                let after = index_start_key(&t.def, ix, input)?;
+                let read = store
+                    .index_scan(ix.number, lo, hi, after, limit, PAGE_BYTES)
+                    .await?;
+                let bytes: usize = read.iter().map(|i| i.value.len()).sum();
+                let n = read.len();
+                let items = read.iter().map(|r| decode(&r.value)).collect::<Result<Vec<_>, _>>()?;
+                (items, bytes, n)
+            }
+        };
+        let hit_limit = count >= limit || bytes >= PAGE_BYTES;
+        let items = fetch_if_needed(&store, &t.def, index, &opts, items).await?;
+        page_response(&t, &opts, items, index, hit_limit)
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 const MAX_TAGS: usize = 50;
-const MAX_CAPACITY: i64 = 40_000;
+pub(crate) const MAX_CAPACITY: i64 = 40_000;
 
 fn not_found_table(name: &str) -> DynamoError {
     DynamoError::ResourceNotFound(format!(
@@ -60,13 +60,13 @@ pub(crate) fn validate_table_name_param(name: &str) -> Result<(), DynamoError> {
     }
 }
 
-fn enum_error(value: &str, member: &str, set: &str) -> String {
+pub(crate) fn enum_error(value: &str, member: &str, set: &str) -> String {
     format!(
         "Value '{value}' at '{member}' failed to satisfy constraint: Member must satisfy enum value set: [{set}]"
     )
 }
 
-fn obj_str<'a>(m: &'a Map<String, Value>, k: &str) -> Result<Option<&'a str>, DynamoError> {
+pub(crate) fn obj_str<'a>(m: &'a Map<String, Value>, k: &str) -> Result<Option<&'a str>, DynamoError> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -76,7 +76,7 @@ fn obj_str<'a>(m: &'a Map<String, Value>, k: &str) -> Result<Option<&'a str>, Dy
     }
 }
 
-fn as_obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, DynamoError> {
+pub(crate) fn as_obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, DynamoError> {
     v.as_object().ok_or_else(|| {
         DynamoError::Serialization(format!(
             "Unexpected value type in payload for member {what}; expected a structure"
@@ -85,7 +85,7 @@ fn as_obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, Dynamo
 }
 
 /// `ProvisionedThroughput` → (read, write), with AWS's range checks.
-fn parse_throughput(
+pub(crate) fn parse_throughput(
     m: &Map<String, Value>,
     errors: &mut Vec<String>,
 ) -> Result<(Option<i64>, Option<i64>), DynamoError> {
@@ -314,11 +314,6 @@ fn parse_key_schema(
             defined.join(", ")
         )));
     }
-    if defs.len() != elems.len() {
-        return Err(DynamoError::validation(
-            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
-        ));
-    }
     let hash = find(hash_name).ok_or(DynamoError::Internal)?;
     let range = match elems.get(1) {
         Some((n, _)) => Some(find(n).ok_or(DynamoError::Internal)?),
@@ -346,7 +341,25 @@ pub(crate) fn describe_limits() -> Value {
 
 impl Service {
     fn description(&self, def: &TableDef, status: &str, count: u64, size: u64) -> Value {
-        def.describe(status, &self.cfg.region, &self.cfg.account_id, count, size)
+        def.describe(status, &self.cfg.region, &self.cfg.account_id, (count, size), &[])
+    }
+
+    /// The description with live item and index statistics.
+    pub(crate) async fn live_description(&self, t: &crate::service::TableRef, status: &str) -> Result<Value, DynamoError> {
+        let store = self.store(t).await?;
+        let stats = store.stats().await?;
+        let mut index_stats = Vec::with_capacity(t.def.indexes.len());
+        for ix in &t.def.indexes {
+            let s = store.index_stats(ix.number).await?;
+            index_stats.push((s.item_count, s.size_bytes));
+        }
+        Ok(t.def.describe(
+            status,
+            &self.cfg.region,
+            &self.cfg.account_id,
+            (stats.item_count, stats.size_bytes),
+            &index_stats,
+        ))
     }
 
     pub(crate) async fn create_table(&self, input: &Input) -> Result<Value, DynamoError> {
@@ -388,17 +401,19 @@ impl Service {
         else {
             return Err(DynamoError::Internal);
         };
-        if input.has("GlobalSecondaryIndexes") || input.has("LocalSecondaryIndexes") {
-            return Err(DynamoError::validation(
-                "One or more parameter values were invalid: secondary indexes are not supported by this server yet",
-            ));
-        }
+        let mode = billing.unwrap_or(BillingMode::Provisioned);
+        let indexes = crate::ops::indexes::parse_create_indexes(
+            input,
+            &attribute_definitions,
+            &hash_key,
+            range_key.as_ref(),
+            mode,
+        )?;
         if tags.len() > MAX_TAGS {
             return Err(DynamoError::validation(
                 "One or more parameter values were invalid: The number of tags exceeds the limit of 50",
             ));
         }
-        let mode = billing.unwrap_or(BillingMode::Provisioned);
         let (read_capacity, write_capacity) = match (mode, throughput) {
             (BillingMode::Provisioned, None) => {
                 return Err(DynamoError::validation(
@@ -460,6 +475,8 @@ impl Service {
             stream,
             ttl_attribute: None,
             tags,
+            next_index_number: u32::try_from(indexes.len()).unwrap_or(0) + 1,
+            indexes,
         };
         // The id is chosen by the engine; store the definition, then record the id in it.
         let record = match self.engine.create_table(name, def.encode(), now).await {
@@ -485,10 +502,7 @@ impl Service {
         validate_table_name_param(raw)?;
         let name = self.table_name_from(raw);
         let t = self.table(input).map_err(|_| not_found_table(name))?;
-        let stats = self.store(&t).await?.stats().await?;
-        Ok(json!({
-            "Table": self.description(&t.def, "ACTIVE", stats.item_count, stats.size_bytes)
-        }))
+        Ok(json!({ "Table": self.live_description(&t, "ACTIVE").await? }))
     }
 
     pub(crate) fn list_tables(&self, input: &Input) -> Result<Value, DynamoError> {
@@ -538,18 +552,16 @@ impl Service {
                 "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
             ));
         }
-        let stats = self.store(&t).await?.stats().await?;
+        let desc = self.live_description(&t, "DELETING").await?;
         if let Ok(mut defs) = self.defs.write() {
             defs.remove(&name);
         }
         self.engine.delete_table(&name)?;
-        Ok(json!({
-            "TableDescription": self.description(&t.def, "DELETING", stats.item_count, stats.size_bytes)
-        }))
+        Ok(json!({ "TableDescription": desc }))
     }
 
     /// Stores a changed definition in the catalog and the cache.
-    fn save_def(&self, def: TableDef) -> Result<Arc<TableDef>, DynamoError> {
+    pub(crate) fn save_def(&self, def: TableDef) -> Result<Arc<TableDef>, DynamoError> {
         self.engine.update_definition(&def.name, def.encode())?;
         let def = Arc::new(def);
         if let Ok(mut defs) = self.defs.write() {
@@ -588,10 +600,10 @@ impl Service {
         }
         let protection = input.bool_opt("DeletionProtectionEnabled")?;
         let stream_spec = input.obj_opt("StreamSpecification")?;
-        if input.has("GlobalSecondaryIndexUpdates")
-            || input.has("ReplicaUpdates")
-            || input.has("SSESpecification")
-        {
+        if input.has("GlobalSecondaryIndexUpdates") {
+            return self.update_indexes(input).await;
+        }
+        if input.has("ReplicaUpdates") || input.has("SSESpecification") {
             return Err(DynamoError::validation(
                 "One or more parameter values were invalid: this UpdateTable change is not supported by this server yet",
             ));
@@ -682,10 +694,8 @@ impl Service {
             }
         }
         let def = self.save_def(def)?;
-        let stats = self.store(&t).await?.stats().await?;
-        Ok(json!({
-            "TableDescription": self.description(&def, "ACTIVE", stats.item_count, stats.size_bytes)
-        }))
+        let t = crate::service::TableRef { def, handle: t.handle };
+        Ok(json!({ "TableDescription": self.live_description(&t, "ACTIVE").await? }))
     }
 
     /// The table named by a `ResourceArn`.

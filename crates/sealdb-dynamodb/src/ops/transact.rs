@@ -4,7 +4,6 @@
 //! transaction (`sealdb_storage::txn`): checked and applied in that table's writer,
 //! all parts or none, across a crash too.
 
-use crate::codec;
 use crate::error::DynamoError;
 use crate::expr::{self, Condition, Projection, UpdateExpression};
 use crate::input::{Input, null_member, validation_errors};
@@ -15,7 +14,8 @@ use crate::ops::items::{
 };
 use crate::service::{KeySource, Service, TableRef, item_key, key_only};
 use crate::value::{Item, item_size, item_to_json};
-use sealdb_storage::{ItemKey, PartFn, PartOutcome, TableStore, TxWrite, WriteTx};
+use crate::index::{check_index_keys, mutations};
+use sealdb_storage::{ItemKey, PartFn, PartOutcome, TableStore, WriteTx};
 use std::sync::Arc;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -115,6 +115,7 @@ impl Service {
                 .item_opt("Item")?
                 .ok_or_else(|| validation_errors(&[null_member("item")]))?;
             let key = item_key(&table.def, &item, KeySource::Item)?;
+            check_index_keys(&table.def, &item)?;
             if item_size(&item) > MAX_ITEM_BYTES {
                 return Err(DynamoError::validation(
                     "Item size has exceeded the maximum allowed size",
@@ -228,16 +229,15 @@ impl Service {
                         ));
                         continue;
                     }
-                    let (write, size) = match a.action {
-                        Action::Check => (None, old_size),
-                        Action::Delete => (Some(TxWrite { key: a.key, value: None }), old_size),
+                    let (new, size) = match a.action {
+                        Action::Check => {
+                            answers.push((a.index, reason("None", None, None), 2.0 * write_units(old_size)));
+                            continue;
+                        }
+                        Action::Delete => (None, old_size),
                         Action::Put(item) => {
                             let size = item_size(&item);
-                            let enc = codec::encode_item(&item);
-                            (
-                                Some(TxWrite { key: a.key, value: Some((enc, u64::try_from(size).unwrap_or(u64::MAX))) }),
-                                size.max(old_size),
-                            )
+                            (Some(item), size.max(old_size))
                         }
                         Action::Update(u, key_attrs) => {
                             let mut new = old.clone().unwrap_or(key_attrs);
@@ -256,14 +256,17 @@ impl Service {
                                 ));
                                 continue;
                             }
-                            let enc = codec::encode_item(&new);
-                            (
-                                Some(TxWrite { key: a.key, value: Some((enc, u64::try_from(size).unwrap_or(u64::MAX))) }),
-                                size.max(old_size),
-                            )
+                            if let Err(e) = check_index_keys(&a.table.def, &new) {
+                                ok = false;
+                                answers.push((a.index, reason("ValidationError", Some(&e.message()), None), 0.0));
+                                continue;
+                            }
+                            (Some(new), size.max(old_size))
                         }
                     };
-                    writes.extend(write);
+                    if old.is_some() || new.is_some() {
+                        writes.extend(mutations(&a.table.def, &a.key, old.as_ref(), new.as_ref()));
+                    }
                     // Transactional writes cost twice the standard units.
                     answers.push((a.index, reason("None", None, None), 2.0 * write_units(size)));
                 }

@@ -1,0 +1,236 @@
+//! Secondary indexes: their definitions, the entries an item produces, and the writes
+//! that keep entries in step with items (`mutations`), used by every write path so that
+//! an item and its index entries always change in the same storage transaction.
+
+use crate::codec;
+use crate::error::DynamoError;
+use crate::schema::{KeyAttr, KeyKind, TableDef};
+use crate::value::{AttributeValue, Item, item_size};
+use sealdb_storage::{IndexEntryKey, ItemKey, TxWrite};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// What an index stores of each item.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ProjectionKind {
+    /// Only the table and index keys.
+    KeysOnly,
+    /// The keys and the listed attributes.
+    Include(Vec<String>),
+    /// Every attribute.
+    All,
+}
+
+/// Lifecycle of an index.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum IndexStatus {
+    /// Being built from the existing items.
+    Creating,
+    /// Readable.
+    Active,
+    /// Being removed.
+    Deleting,
+}
+
+impl IndexStatus {
+    /// The AWS name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexStatus::Creating => "CREATING",
+            IndexStatus::Active => "ACTIVE",
+            IndexStatus::Deleting => "DELETING",
+        }
+    }
+}
+
+/// A global or local secondary index.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IndexDef {
+    /// Index name.
+    pub name: String,
+    /// Storage number of the index (entries are keyed by it); never reused in a table.
+    pub number: u32,
+    /// Global (own partition key) or local (the table's partition key).
+    pub global: bool,
+    /// Index partition key.
+    pub hash_key: KeyAttr,
+    /// Index sort key.
+    pub range_key: Option<KeyAttr>,
+    /// Projection.
+    pub projection: ProjectionKind,
+    /// Status.
+    pub status: IndexStatus,
+    /// Provisioned read capacity of a GSI (0 on demand).
+    pub read_capacity: i64,
+    /// Provisioned write capacity of a GSI (0 on demand).
+    pub write_capacity: i64,
+}
+
+impl IndexDef {
+    /// The key attributes of the index.
+    pub fn key_attrs(&self) -> impl Iterator<Item = &KeyAttr> {
+        std::iter::once(&self.hash_key).chain(self.range_key.iter())
+    }
+
+    /// `arn:...:table/<t>/index/<name>`.
+    pub fn arn(&self, table_arn: &str) -> String {
+        format!("{table_arn}/index/{}", self.name)
+    }
+
+    /// The description member (`GlobalSecondaryIndexes` / `LocalSecondaryIndexes` entry).
+    pub fn describe(&self, table_arn: &str, count: u64, size: u64) -> Value {
+        let mut key_schema = vec![json!({"AttributeName": self.hash_key.name, "KeyType": "HASH"})];
+        if let Some(r) = &self.range_key {
+            key_schema.push(json!({"AttributeName": r.name, "KeyType": "RANGE"}));
+        }
+        let projection = match &self.projection {
+            ProjectionKind::KeysOnly => json!({"ProjectionType": "KEYS_ONLY"}),
+            ProjectionKind::All => json!({"ProjectionType": "ALL"}),
+            ProjectionKind::Include(attrs) => {
+                json!({"ProjectionType": "INCLUDE", "NonKeyAttributes": attrs})
+            }
+        };
+        let mut d = json!({
+            "IndexName": self.name,
+            "KeySchema": key_schema,
+            "Projection": projection,
+            "IndexSizeBytes": size,
+            "ItemCount": count,
+            "IndexArn": self.arn(table_arn),
+        });
+        if self.global {
+            d["IndexStatus"] = Value::from(self.status.as_str());
+            d["ProvisionedThroughput"] = json!({
+                "NumberOfDecreasesToday": 0,
+                "ReadCapacityUnits": self.read_capacity,
+                "WriteCapacityUnits": self.write_capacity,
+            });
+            if self.status == IndexStatus::Creating {
+                d["Backfilling"] = Value::Bool(true);
+            }
+        }
+        d
+    }
+}
+
+fn typed(attr: &KeyAttr, v: &AttributeValue) -> bool {
+    matches!(
+        (attr.kind, v),
+        (KeyKind::S, AttributeValue::S(_))
+            | (KeyKind::N, AttributeValue::N(_))
+            | (KeyKind::B, AttributeValue::B(_))
+    )
+}
+
+/// Rejects an item whose index key attributes have the wrong type or are empty, with
+/// AWS's messages. Items without them are fine (sparse indexes).
+pub fn check_index_keys(def: &TableDef, item: &Item) -> Result<(), DynamoError> {
+    for ix in &def.indexes {
+        for attr in ix.key_attrs() {
+            let Some(v) = item.get(&attr.name) else {
+                continue;
+            };
+            if !typed(attr, v) {
+                return Err(DynamoError::validation(format!(
+                    "One or more parameter values were invalid: Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
+                    attr.name,
+                    attr.kind.as_str(),
+                    v.type_name(),
+                    ix.name
+                )));
+            }
+            let empty = matches!(v, AttributeValue::S(s) if s.is_empty())
+                || matches!(v, AttributeValue::B(b) if b.is_empty());
+            if empty {
+                return Err(DynamoError::validation(format!(
+                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {} value. IndexName: {}, IndexKey: {}",
+                    if attr.kind == KeyKind::S { "string" } else { "binary" },
+                    ix.name,
+                    attr.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The projected item an index stores.
+pub fn project(def: &TableDef, ix: &IndexDef, item: &Item) -> Item {
+    match &ix.projection {
+        ProjectionKind::All => item.clone(),
+        ProjectionKind::KeysOnly | ProjectionKind::Include(_) => {
+            let mut out = Item::new();
+            let extra: &[String] = match &ix.projection {
+                ProjectionKind::Include(a) => a,
+                _ => &[],
+            };
+            for name in def
+                .key_attrs()
+                .chain(ix.key_attrs())
+                .map(|k| &k.name)
+                .chain(extra.iter())
+            {
+                if let Some(v) = item.get(name) {
+                    out.insert(name.clone(), v.clone());
+                }
+            }
+            out
+        }
+    }
+}
+
+/// The entry key of an item in an index, or `None` when the item lacks the index keys.
+pub fn entry_key(ix: &IndexDef, item: &Item, table_key: &ItemKey) -> Option<IndexEntryKey> {
+    let hv = item.get(&ix.hash_key.name).filter(|v| typed(&ix.hash_key, v))?;
+    let ipk = codec::encode_key(hv)?;
+    let isk = match &ix.range_key {
+        Some(r) => codec::encode_key(item.get(&r.name).filter(|v| typed(r, v))?)?,
+        None => Vec::new(),
+    };
+    Some(IndexEntryKey {
+        hash: codec::partition_hash(ix.hash_key.kind.scalar(), &ipk),
+        ipk,
+        isk,
+        tpk: table_key.pk.clone(),
+        tsk: table_key.sk.clone(),
+    })
+}
+
+/// The writes that take an item from `old` to `new` (either may be absent), index
+/// entries included.
+pub fn mutations(def: &TableDef, key: &ItemKey, old: Option<&Item>, new: Option<&Item>) -> Vec<TxWrite> {
+    let mut out = Vec::with_capacity(1 + 2 * def.indexes.len());
+    out.push(TxWrite::Item {
+        key: key.clone(),
+        value: new.map(|n| {
+            (
+                codec::encode_item(n),
+                u64::try_from(item_size(n)).unwrap_or(u64::MAX),
+            )
+        }),
+    });
+    for ix in def.indexes.iter().filter(|ix| ix.status != IndexStatus::Deleting) {
+        let old_key = old.and_then(|o| entry_key(ix, o, key));
+        let new_entry = new.and_then(|n| entry_key(ix, n, key).map(|k| (k, project(def, ix, n))));
+        if let Some(ok) = &old_key
+            && new_entry.as_ref().is_none_or(|(nk, _)| nk != ok)
+        {
+            out.push(TxWrite::Index {
+                ix: ix.number,
+                key: ok.clone(),
+                value: None,
+            });
+        }
+        if let Some((nk, projected)) = new_entry {
+            out.push(TxWrite::Index {
+                ix: ix.number,
+                key: nk,
+                value: Some((
+                    codec::encode_item(&projected),
+                    u64::try_from(item_size(&projected)).unwrap_or(u64::MAX),
+                )),
+            });
+        }
+    }
+    out
+}
