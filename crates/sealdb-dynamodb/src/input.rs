@@ -171,6 +171,11 @@ impl Input {
     pub fn raw(&self) -> &Map<String, Value> {
         &self.obj
     }
+
+    /// The raw object, to rewrite legacy members.
+    pub fn raw_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.obj
+    }
 }
 
 /// An integer in a JSON value (AWS accepts numbers; floats with no fraction too).

@@ -152,7 +152,8 @@ impl Service {
         body: &[u8],
     ) -> Result<serde_json::Value, DynamoError> {
         let _ = caller;
-        let input = Input::parse(body)?;
+        let mut input = Input::parse(body)?;
+        crate::legacy::rewrite(op, input.raw_mut())?;
         use Operation as O;
         match op {
             O::CreateTable => self.create_table(&input).await,

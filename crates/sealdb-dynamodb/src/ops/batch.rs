@@ -181,11 +181,8 @@ impl Service {
             let t = self
                 .def(&name)
                 .ok_or_else(|| DynamoError::ResourceNotFound("Requested resource not found".into()))?;
-            if spec.contains_key("AttributesToGet") {
-                return Err(DynamoError::validation(
-                    "The legacy parameter AttributesToGet is not supported by this server yet; use expressions",
-                ));
-            }
+            let mut spec = spec.clone();
+            crate::legacy::rewrite(crate::service::Operation::GetItem, &mut spec)?;
             let sub = Input::from_map(spec.clone());
             let names = sub.names()?;
             let proj_text = sub.str_opt("ProjectionExpression")?;
@@ -225,7 +222,7 @@ impl Service {
                 keys: parsed,
                 projection,
                 consistent: sub.bool_opt("ConsistentRead")?.unwrap_or(false),
-                raw: spec.clone(),
+                raw: spec,
             });
         }
         let mut responses = Map::new();

@@ -67,18 +67,6 @@ fn check_item_collection_metrics(input: &Input) -> Result<(), DynamoError> {
     }
 }
 
-/// Legacy (pre-expression) parameters are not served yet; mixing is refused as AWS does.
-fn refuse_legacy(input: &Input, names: &[&str]) -> Result<(), DynamoError> {
-    for n in names {
-        if input.has(n) {
-            return Err(DynamoError::validation(format!(
-                "The legacy parameter {n} is not supported by this server yet; use expressions"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The expression attributes of a request, with AWS's checks for members given
 /// without any expression that could use them.
 pub(crate) fn expression_attributes(
@@ -147,7 +135,6 @@ struct WriteOutcome {
 
 impl Service {
     pub(crate) async fn put_item(&self, input: &Input) -> Result<Value, DynamoError> {
-        refuse_legacy(input, &["Expected", "ConditionalOperator"])?;
         let rv = parse_return_values(input.str_opt("ReturnValues")?, false)?;
         let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
         let want_old_on_fail =
@@ -211,7 +198,6 @@ impl Service {
     }
 
     pub(crate) async fn get_item(&self, input: &Input) -> Result<Value, DynamoError> {
-        refuse_legacy(input, &["AttributesToGet"])?;
         let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
         let consistent = input.bool_opt("ConsistentRead")?.unwrap_or(false);
         let proj_text = input.str_opt("ProjectionExpression")?;
@@ -244,7 +230,6 @@ impl Service {
     }
 
     pub(crate) async fn delete_item(&self, input: &Input) -> Result<Value, DynamoError> {
-        refuse_legacy(input, &["Expected", "ConditionalOperator"])?;
         let rv = parse_return_values(input.str_opt("ReturnValues")?, false)?;
         let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
         let want_old_on_fail =
@@ -302,7 +287,6 @@ impl Service {
     }
 
     pub(crate) async fn update_item(&self, input: &Input) -> Result<Value, DynamoError> {
-        refuse_legacy(input, &["Expected", "ConditionalOperator", "AttributeUpdates"])?;
         let rv = parse_return_values(input.str_opt("ReturnValues")?, true)?;
         let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
         let want_old_on_fail =

@@ -48,13 +48,6 @@ pub(crate) fn read_options(
     attrs: &mut ExpressionAttributes,
     is_query: bool,
 ) -> Result<ReadOptions, DynamoError> {
-    for legacy in ["AttributesToGet", "ScanFilter", "QueryFilter", "ConditionalOperator", "KeyConditions"] {
-        if input.has(legacy) {
-            return Err(DynamoError::validation(format!(
-                "The legacy parameter {legacy} is not supported by this server yet; use expressions"
-            )));
-        }
-    }
     let projection_text = input.str_opt("ProjectionExpression")?;
     let select = match input.str_opt("Select")? {
         None => {
