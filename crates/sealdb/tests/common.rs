@@ -61,7 +61,7 @@ impl Server {
         }
     }
 
-    /// Stops the server with SIGTERM and waits for it.
+    /// Stops the server with SIGTERM and waits for it (dropping a `Server` kills it with SIGKILL).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let pid = i32::try_from(child.id()).expect("pid");
