@@ -182,7 +182,8 @@ impl Reader<'_> {
             _ => return Err(CodecError("number sign")),
         };
         let z = self.varint()?;
-        let exp = i64::try_from(z >> 1).map_err(|_| CodecError("exponent"))? ^ -i64::try_from(z & 1).unwrap_or(0);
+        let exp = i64::try_from(z >> 1).map_err(|_| CodecError("exponent"))?
+            ^ -i64::try_from(z & 1).unwrap_or(0);
         let count = usize::try_from(self.varint()?).map_err(|_| CodecError("digits"))?;
         if count > 64 {
             return Err(CodecError("too many digits"));
@@ -397,10 +398,32 @@ mod tests {
     #[test]
     fn number_keys_sort_by_value_and_decode() {
         let sorted = [
-            "-1e125", "-100", "-10", "-9.5", "-1.5", "-1", "-0.123", "-0.12", "-0.001", "-1e-130", "0", "1e-130",
-            "0.001", "0.12", "0.123", "1", "1.5", "9.5", "10", "100", "9.9999999999999999999999999999999999999e125",
+            "-1e125",
+            "-100",
+            "-10",
+            "-9.5",
+            "-1.5",
+            "-1",
+            "-0.123",
+            "-0.12",
+            "-0.001",
+            "-1e-130",
+            "0",
+            "1e-130",
+            "0.001",
+            "0.12",
+            "0.123",
+            "1",
+            "1.5",
+            "9.5",
+            "10",
+            "100",
+            "9.9999999999999999999999999999999999999e125",
         ];
-        let enc: Vec<Vec<u8>> = sorted.iter().map(|s| encode_key(&num(s)).unwrap()).collect();
+        let enc: Vec<Vec<u8>> = sorted
+            .iter()
+            .map(|s| encode_key(&num(s)).unwrap())
+            .collect();
         for (i, w) in enc.windows(2).enumerate() {
             assert!(w[0] < w[1], "{} < {}", sorted[i], sorted[i + 1]);
         }
@@ -412,8 +435,14 @@ mod tests {
     #[test]
     fn hash_is_stable() {
         // Pinned: a change here would reorder every existing table's Scan.
-        assert_eq!(partition_hash(ScalarType::S, b"user#1"), 0x548e_255b_edf0_e5d9);
-        assert_ne!(partition_hash(ScalarType::S, b"a"), partition_hash(ScalarType::B, b"a"));
+        assert_eq!(
+            partition_hash(ScalarType::S, b"user#1"),
+            0x548e_255b_edf0_e5d9
+        );
+        assert_ne!(
+            partition_hash(ScalarType::S, b"a"),
+            partition_hash(ScalarType::B, b"a")
+        );
     }
 
     proptest! {

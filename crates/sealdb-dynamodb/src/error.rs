@@ -47,11 +47,15 @@ impl DynamoError {
             DynamoError::ResourceNotFound(_) => {
                 "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
             }
-            DynamoError::ResourceInUse(_) => "com.amazonaws.dynamodb.v20120810#ResourceInUseException",
+            DynamoError::ResourceInUse(_) => {
+                "com.amazonaws.dynamodb.v20120810#ResourceInUseException"
+            }
             DynamoError::ConditionalCheckFailed { .. } => {
                 "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
             }
-            DynamoError::LimitExceeded(_) => "com.amazonaws.dynamodb.v20120810#LimitExceededException",
+            DynamoError::LimitExceeded(_) => {
+                "com.amazonaws.dynamodb.v20120810#LimitExceededException"
+            }
             DynamoError::TransactionCanceled { .. } => {
                 "com.amazonaws.dynamodb.v20120810#TransactionCanceledException"
             }
@@ -90,7 +94,11 @@ impl DynamoError {
             DynamoError::TransactionCanceled { reasons } => {
                 let codes: Vec<&str> = reasons
                     .iter()
-                    .map(|r| r.get("Code").and_then(serde_json::Value::as_str).unwrap_or("None"))
+                    .map(|r| {
+                        r.get("Code")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or("None")
+                    })
                     .collect();
                 format!(
                     "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
@@ -104,7 +112,8 @@ impl DynamoError {
     /// Whether AWS spells this error's message member `Message`.
     pub fn capital_message(&self) -> bool {
         match self {
-            DynamoError::TransactionCanceled { .. } | DynamoError::IdempotentParameterMismatch(_) => true,
+            DynamoError::TransactionCanceled { .. }
+            | DynamoError::IdempotentParameterMismatch(_) => true,
             DynamoError::Validation(_)
             | DynamoError::Serialization(_)
             | DynamoError::ResourceNotFound(_)

@@ -144,7 +144,11 @@ pub fn check_index_keys(def: &TableDef, item: &Item) -> Result<(), DynamoError> 
             if empty {
                 return Err(DynamoError::validation(format!(
                     "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {} value. IndexName: {}, IndexKey: {}",
-                    if attr.kind == KeyKind::S { "string" } else { "binary" },
+                    if attr.kind == KeyKind::S {
+                        "string"
+                    } else {
+                        "binary"
+                    },
                     ix.name,
                     attr.name
                 )));
@@ -181,7 +185,9 @@ pub fn project(def: &TableDef, ix: &IndexDef, item: &Item) -> Item {
 
 /// The entry key of an item in an index, or `None` when the item lacks the index keys.
 pub fn entry_key(ix: &IndexDef, item: &Item, table_key: &ItemKey) -> Option<IndexEntryKey> {
-    let hv = item.get(&ix.hash_key.name).filter(|v| typed(&ix.hash_key, v))?;
+    let hv = item
+        .get(&ix.hash_key.name)
+        .filter(|v| typed(&ix.hash_key, v))?;
     let ipk = codec::encode_key(hv)?;
     let isk = match &ix.range_key {
         Some(r) => codec::encode_key(item.get(&r.name).filter(|v| typed(r, v))?)?,
@@ -198,7 +204,12 @@ pub fn entry_key(ix: &IndexDef, item: &Item, table_key: &ItemKey) -> Option<Inde
 
 /// The writes that take an item from `old` to `new` (either may be absent), index
 /// entries included.
-pub fn mutations(def: &TableDef, key: &ItemKey, old: Option<&Item>, new: Option<&Item>) -> Vec<TxWrite> {
+pub fn mutations(
+    def: &TableDef,
+    key: &ItemKey,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Vec<TxWrite> {
     let mut out = Vec::with_capacity(1 + 2 * def.indexes.len());
     out.push(TxWrite::Item {
         key: key.clone(),
@@ -209,7 +220,11 @@ pub fn mutations(def: &TableDef, key: &ItemKey, old: Option<&Item>, new: Option<
             )
         }),
     });
-    for ix in def.indexes.iter().filter(|ix| ix.status != IndexStatus::Deleting) {
+    for ix in def
+        .indexes
+        .iter()
+        .filter(|ix| ix.status != IndexStatus::Deleting)
+    {
         let old_key = old.and_then(|o| entry_key(ix, o, key));
         let new_entry = new.and_then(|n| entry_key(ix, n, key).map(|k| (k, project(def, ix, n))));
         if let Some(ok) = &old_key

@@ -40,7 +40,12 @@ fn invalid(msg: impl Into<String>) -> DynamoError {
 }
 
 /// One `{ComparisonOperator, AttributeValueList}` condition as an expression.
-fn comparison(b: &mut Builder, attr: &str, cond: &Map<String, Value>, what: &str) -> Result<String, DynamoError> {
+fn comparison(
+    b: &mut Builder,
+    attr: &str,
+    cond: &Map<String, Value>,
+    what: &str,
+) -> Result<String, DynamoError> {
     let op = cond
         .get("ComparisonOperator")
         .and_then(Value::as_str)
@@ -141,7 +146,9 @@ fn conditional_operator(obj: &Map<String, Value>) -> Result<&'static str, Dynamo
 
 fn as_map<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, DynamoError> {
     v.as_object().ok_or_else(|| {
-        DynamoError::Serialization(format!("Unexpected value type in payload for member {what}"))
+        DynamoError::Serialization(format!(
+            "Unexpected value type in payload for member {what}"
+        ))
     })
 }
 
@@ -232,7 +239,12 @@ fn attribute_updates(b: &mut Builder, m: &Map<String, Value>) -> Result<String, 
 }
 
 /// A map of conditions (`KeyConditions`, `QueryFilter`, `ScanFilter`) as an expression.
-fn conditions(b: &mut Builder, m: &Map<String, Value>, op: &str, what: &str) -> Result<String, DynamoError> {
+fn conditions(
+    b: &mut Builder,
+    m: &Map<String, Value>,
+    op: &str,
+    what: &str,
+) -> Result<String, DynamoError> {
     let mut parts = Vec::new();
     for (attr, spec) in m {
         parts.push(comparison(b, attr, as_map(spec, what)?, what)?);
@@ -287,7 +299,9 @@ pub fn rewrite(op: Operation, obj: &mut Map<String, Value>) -> Result<(), Dynamo
     obj.remove("ConditionalOperator");
     if let Some(v) = obj.remove("AttributesToGet").filter(|v| !v.is_null()) {
         let list = v.as_array().cloned().ok_or_else(|| {
-            DynamoError::Serialization("Unexpected value type in payload for member AttributesToGet".into())
+            DynamoError::Serialization(
+                "Unexpected value type in payload for member AttributesToGet".into(),
+            )
         })?;
         if list.is_empty() {
             return Err(DynamoError::validation(
@@ -297,7 +311,9 @@ pub fn rewrite(op: Operation, obj: &mut Map<String, Value>) -> Result<(), Dynamo
         let mut names = Vec::new();
         for a in &list {
             let a = a.as_str().ok_or_else(|| {
-                DynamoError::Serialization("Unexpected value type in payload for member AttributesToGet".into())
+                DynamoError::Serialization(
+                    "Unexpected value type in payload for member AttributesToGet".into(),
+                )
             })?;
             let placeholder = b.name(a);
             if names.contains(&placeholder) {
@@ -317,7 +333,9 @@ pub fn rewrite(op: Operation, obj: &mut Map<String, Value>) -> Result<(), Dynamo
     }
     if let Some(v) = obj.remove("AttributeUpdates").filter(|v| !v.is_null()) {
         if op != Operation::UpdateItem {
-            return Err(DynamoError::validation("AttributeUpdates is only valid for UpdateItem"));
+            return Err(DynamoError::validation(
+                "AttributeUpdates is only valid for UpdateItem",
+            ));
         }
         let u = attribute_updates(&mut b, as_map(&v, "AttributeUpdates")?)?;
         if !u.is_empty() {
@@ -367,7 +385,10 @@ mod tests {
             }),
         )
         .unwrap();
-        assert_eq!(m["ConditionExpression"], "(#l0 = :l0) OR (attribute_not_exists(#l1))");
+        assert_eq!(
+            m["ConditionExpression"],
+            "(#l0 = :l0) OR (attribute_not_exists(#l1))"
+        );
         assert_eq!(m["UpdateExpression"], "REMOVE #l3 ADD #l2 :l1");
         assert_eq!(m["ExpressionAttributeNames"]["#l2"], "c");
         assert!(!m.contains_key("Expected"));
@@ -399,8 +420,14 @@ mod tests {
         assert!(e.message().starts_with(
             "Can not use both expression and non-expression parameters in the same request"
         ));
-        let e = run(Operation::Scan, json!({"ScanFilter": {"a": {"ComparisonOperator": "EQ"}}}))
-            .unwrap_err();
-        assert!(e.message().contains("Invalid number of argument(s) for the EQ ComparisonOperator"));
+        let e = run(
+            Operation::Scan,
+            json!({"ScanFilter": {"a": {"ComparisonOperator": "EQ"}}}),
+        )
+        .unwrap_err();
+        assert!(
+            e.message()
+                .contains("Invalid number of argument(s) for the EQ ComparisonOperator")
+        );
     }
 }

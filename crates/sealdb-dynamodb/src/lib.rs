@@ -1,12 +1,27 @@
 //! The DynamoDB API of sealdb: attribute values and numbers, the item and key
 //! encodings, the expression language, and the table and item operations.
 //!
-//! Layering: the HTTP front door hands a parsed operation name, the caller and the
-//! JSON body to [`service`]; nothing in this crate touches HTTP. Operations talk to
-//! storage through `sealdb_storage`'s trait in DynamoDB terms (keys, items,
-//! conditional writes), never SQL.
+//! Layering: the HTTP front door hands a parsed [`Operation`], the caller and the
+//! JSON body to [`Service::call`]; nothing in this crate touches HTTP. Operations talk
+//! to storage through `sealdb_storage` in DynamoDB terms (keys, items, conditional
+//! write units), never SQL.
 
 pub mod codec;
+pub mod error;
 pub mod expr;
+pub mod index;
+pub mod input;
+pub mod legacy;
 pub mod number;
+pub mod ops;
+pub mod schema;
+pub mod service;
 pub mod value;
+
+pub use error::DynamoError;
+pub use service::{Operation, Service, ServiceConfig};
+
+/// An item's DynamoDB size as stored with it.
+pub(crate) fn item_size_u64(item: &value::Item) -> u64 {
+    u64::try_from(value::item_size(item)).unwrap_or(u64::MAX)
+}

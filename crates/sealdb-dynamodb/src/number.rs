@@ -134,7 +134,11 @@ impl Number {
 
     /// Builds a number from raw digits (leading/trailing zeros allowed) with value
     /// `0.digits × 10^exp`, normalising and range-checking it.
-    fn from_parts(negative: bool, mut digits: Vec<u8>, mut exp: i64) -> Result<Number, NumberError> {
+    fn from_parts(
+        negative: bool,
+        mut digits: Vec<u8>,
+        mut exp: i64,
+    ) -> Result<Number, NumberError> {
         let lead = digits.iter().take_while(|d| **d == 0).count();
         if lead == digits.len() {
             return Ok(Number::zero());
@@ -176,7 +180,11 @@ impl Number {
     }
 
     /// Builds a number from normalised parts (used by decoders); range-checked.
-    pub fn from_normalized(negative: bool, digits: Vec<u8>, exp: i64) -> Result<Number, NumberError> {
+    pub fn from_normalized(
+        negative: bool,
+        digits: Vec<u8>,
+        exp: i64,
+    ) -> Result<Number, NumberError> {
         if digits.iter().any(|d| *d > 9) {
             return Err(NumberError::NotNumeric);
         }
@@ -259,7 +267,8 @@ fn add_signed(a: &Number, b_negative: bool, b: &Number) -> Result<Number, Number
         let mut out = vec![0u8; width];
         let mut borrow = 0i8;
         for i in (0..width).rev() {
-            let mut d = i8::try_from(big[i]).unwrap_or(0) - i8::try_from(small[i]).unwrap_or(0) - borrow;
+            let mut d =
+                i8::try_from(big[i]).unwrap_or(0) - i8::try_from(small[i]).unwrap_or(0) - borrow;
             if d < 0 {
                 d += 10;
                 borrow = 1;
@@ -406,14 +415,23 @@ mod tests {
         assert_eq!(Number::parse(&"1".repeat(39)), Err(NumberError::Precision));
         // Trailing zeros are not significant.
         assert!(Number::parse(&format!("1{}", "0".repeat(60))).is_ok());
-        assert_eq!(Number::parse("1e999999999999999999"), Err(NumberError::Overflow));
-        assert_eq!(Number::parse("0e999999999999999999").unwrap(), Number::zero());
+        assert_eq!(
+            Number::parse("1e999999999999999999"),
+            Err(NumberError::Overflow)
+        );
+        assert_eq!(
+            Number::parse("0e999999999999999999").unwrap(),
+            Number::zero()
+        );
     }
 
     #[test]
     fn exact_arithmetic() {
         assert_eq!(n("0.1").checked_add(&n("0.2")).unwrap(), n("0.3"));
-        assert_eq!(n("10.5").checked_add(&n("0.2")).unwrap().to_string(), "10.7");
+        assert_eq!(
+            n("10.5").checked_add(&n("0.2")).unwrap().to_string(),
+            "10.7"
+        );
         assert_eq!(n("1").checked_sub(&n("3")).unwrap().to_string(), "-2");
         assert_eq!(n("-1.5").checked_add(&n("1.5")).unwrap().to_string(), "0");
         assert_eq!(n("999").checked_add(&n("1")).unwrap().to_string(), "1000");
@@ -429,7 +447,9 @@ mod tests {
 
     #[test]
     fn ordering() {
-        let sorted = ["-100", "-1.5", "-1", "-0.001", "0", "0.001", "0.12", "0.123", "1", "2", "10"];
+        let sorted = [
+            "-100", "-1.5", "-1", "-0.001", "0", "0.001", "0.12", "0.123", "1", "2", "10",
+        ];
         for w in sorted.windows(2) {
             assert!(n(w[0]) < n(w[1]), "{} < {}", w[0], w[1]);
         }
@@ -450,7 +470,12 @@ mod tests {
             digits.insert(0, '0');
         }
         let split = digits.len() - scale;
-        let text = format!("{}{}.{}", if neg { "-" } else { "" }, &digits[..split], &digits[split..]);
+        let text = format!(
+            "{}{}.{}",
+            if neg { "-" } else { "" },
+            &digits[..split],
+            &digits[split..]
+        );
         Number::parse(&text).unwrap().to_string()
     }
 

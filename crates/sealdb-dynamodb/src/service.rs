@@ -192,7 +192,9 @@ impl Service {
             "arn:aws:dynamodb:{}:{}:table/",
             self.cfg.region, self.cfg.account_id
         );
-        name_or_arn.strip_prefix(prefix.as_str()).unwrap_or(name_or_arn)
+        name_or_arn
+            .strip_prefix(prefix.as_str())
+            .unwrap_or(name_or_arn)
     }
 
     pub(crate) fn def(&self, name: &str) -> Option<Arc<TableDef>> {

@@ -82,16 +82,25 @@ fn wrong_type(member: &str) -> ValueError {
 }
 
 fn decode_b64(s: &str) -> Result<Vec<u8>, ValueError> {
-    B64.decode(s)
-        .map_err(|_| ValueError::serialization("Base64 encoded length is expected a multiple of 4 bytes but found invalid data"))
+    B64.decode(s).map_err(|_| {
+        ValueError::serialization(
+            "Base64 encoded length is expected a multiple of 4 bytes but found invalid data",
+        )
+    })
 }
 
-fn check_duplicates<T: std::hash::Hash + Eq>(items: &[T], shown: impl Fn() -> String) -> Result<(), ValueError> {
+fn check_duplicates<T: std::hash::Hash + Eq>(
+    items: &[T],
+    shown: impl Fn() -> String,
+) -> Result<(), ValueError> {
     let mut seen = HashSet::with_capacity(items.len());
     if items.iter().all(|i| seen.insert(i)) {
         Ok(())
     } else {
-        Err(invalid(format!("Input collection {} contains duplicates.", shown())))
+        Err(invalid(format!(
+            "Input collection {} contains duplicates.",
+            shown()
+        )))
     }
 }
 
@@ -111,10 +120,22 @@ impl AttributeValue {
             AttributeValue::Bool(b) => ("BOOL", Value::Bool(*b)),
             AttributeValue::Null => ("NULL", Value::Bool(true)),
             AttributeValue::M(item) => ("M", item_to_json(item)),
-            AttributeValue::L(l) => ("L", Value::Array(l.iter().map(AttributeValue::to_json).collect())),
-            AttributeValue::Ss(s) => ("SS", Value::Array(s.iter().map(|x| Value::from(x.as_str())).collect())),
-            AttributeValue::Ns(s) => ("NS", Value::Array(s.iter().map(|x| Value::from(x.to_string())).collect())),
-            AttributeValue::Bs(s) => ("BS", Value::Array(s.iter().map(|x| Value::from(B64.encode(x))).collect())),
+            AttributeValue::L(l) => (
+                "L",
+                Value::Array(l.iter().map(AttributeValue::to_json).collect()),
+            ),
+            AttributeValue::Ss(s) => (
+                "SS",
+                Value::Array(s.iter().map(|x| Value::from(x.as_str())).collect()),
+            ),
+            AttributeValue::Ns(s) => (
+                "NS",
+                Value::Array(s.iter().map(|x| Value::from(x.to_string())).collect()),
+            ),
+            AttributeValue::Bs(s) => (
+                "BS",
+                Value::Array(s.iter().map(|x| Value::from(B64.encode(x))).collect()),
+            ),
         };
         m.insert(k.to_owned(), v);
         Value::Object(m)
@@ -145,7 +166,10 @@ impl AttributeValue {
             AttributeValue::Bool(_) | AttributeValue::Null => 1,
             // Maps and lists: 3 bytes of overhead plus 1 byte per element.
             AttributeValue::M(m) => {
-                3 + m.iter().map(|(k, v)| k.len() + v.size_bytes() + 1).sum::<usize>()
+                3 + m
+                    .iter()
+                    .map(|(k, v)| k.len() + v.size_bytes() + 1)
+                    .sum::<usize>()
             }
             AttributeValue::L(l) => 3 + l.iter().map(|v| v.size_bytes() + 1).sum::<usize>(),
             AttributeValue::Ss(s) => s.iter().map(String::len).sum(),
@@ -195,7 +219,9 @@ fn from_json_depth(v: &Value, depth: usize) -> Result<AttributeValue, ValueError
         "NULL" => match val.as_bool() {
             Some(true) => AttributeValue::Null,
             Some(false) => {
-                return Err(invalid("Null attribute value types must have the value of true"));
+                return Err(invalid(
+                    "Null attribute value types must have the value of true",
+                ));
             }
             None => return Err(wrong_type("NULL")),
         },
@@ -222,7 +248,11 @@ fn from_json_depth(v: &Value, depth: usize) -> Result<AttributeValue, ValueError
             }
             let s: Vec<String> = list
                 .iter()
-                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| wrong_type("SS")))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| wrong_type("SS"))
+                })
                 .collect::<Result<_, _>>()?;
             check_duplicates(&s, || format!("[{}]", s.join(", ")))?;
             AttributeValue::Ss(s)
@@ -252,7 +282,10 @@ fn from_json_depth(v: &Value, depth: usize) -> Result<AttributeValue, ValueError
                 .iter()
                 .map(|v| v.as_str().ok_or_else(|| wrong_type("BS")))
                 .collect::<Result<_, _>>()?;
-            let bins: Vec<Vec<u8>> = raw.iter().map(|s| decode_b64(s)).collect::<Result<_, _>>()?;
+            let bins: Vec<Vec<u8>> = raw
+                .iter()
+                .map(|s| decode_b64(s))
+                .collect::<Result<_, _>>()?;
             check_duplicates(&bins, || format!("[{}]", raw.join(", ")))?;
             AttributeValue::Bs(bins)
         }
@@ -305,11 +338,7 @@ pub fn item_from_json(v: &Value) -> Result<Item, ValueError> {
 
 /// The JSON form of an item.
 pub fn item_to_json(item: &Item) -> Value {
-    Value::Object(
-        item.iter()
-            .map(|(k, v)| (k.clone(), v.to_json()))
-            .collect(),
-    )
+    Value::Object(item.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
 }
 
 /// An item's size as DynamoDB counts it toward the 400 KB limit: the UTF-8 length of
@@ -345,7 +374,10 @@ mod tests {
     #[test]
     fn aws_errors() {
         let e = parse(json!({})).unwrap_err();
-        assert_eq!(e.message(), "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes");
+        assert_eq!(
+            e.message(),
+            "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+        );
         let e = parse(json!({"S": "a", "N": "1"})).unwrap_err();
         assert!(e.message().contains("more than one datatypes"));
         assert!(parse(json!({"S": 5})).unwrap_err().is_serialization());
@@ -361,14 +393,27 @@ mod tests {
             parse(json!({"SS": ["a", "a"]})).unwrap_err().message(),
             "One or more parameter values were invalid: Input collection [a, a] contains duplicates."
         );
-        assert!(parse(json!({"NS": ["1", "1.0"]})).unwrap_err().message().contains("duplicates"));
-        assert!(parse(json!({"NULL": false})).unwrap_err().message().contains("Null attribute value"));
+        assert!(
+            parse(json!({"NS": ["1", "1.0"]}))
+                .unwrap_err()
+                .message()
+                .contains("duplicates")
+        );
+        assert!(
+            parse(json!({"NULL": false}))
+                .unwrap_err()
+                .message()
+                .contains("Null attribute value")
+        );
         assert!(parse(json!({"B": "!!"})).unwrap_err().is_serialization());
         let mut deep = json!({"S": "x"});
         for _ in 0..40 {
             deep = json!({"L": [deep]});
         }
-        assert_eq!(parse(deep).unwrap_err().message(), "Nesting Levels have exceeded supported limits");
+        assert_eq!(
+            parse(deep).unwrap_err().message(),
+            "Nesting Levels have exceeded supported limits"
+        );
     }
 
     #[test]
@@ -376,7 +421,10 @@ mod tests {
         let a = parse(json!({"SS": ["a", "b"]})).unwrap();
         let b = parse(json!({"SS": ["b", "a"]})).unwrap();
         assert_eq!(a, b);
-        assert_eq!(parse(json!({"N": "1.0"})).unwrap(), parse(json!({"N": "1"})).unwrap());
+        assert_eq!(
+            parse(json!({"N": "1.0"})).unwrap(),
+            parse(json!({"N": "1"})).unwrap()
+        );
         let item = item_from_json(&json!({"ab": {"S": "xyz"}, "n": {"N": "123"}})).unwrap();
         assert_eq!(item_size(&item), 2 + 3 + 1 + 3);
         let l = parse(json!({"L": [{"S": "ab"}, {"BOOL": true}]})).unwrap();

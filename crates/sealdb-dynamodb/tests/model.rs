@@ -22,20 +22,52 @@ type Model = BTreeMap<(String, i64), Lite>;
 
 #[derive(Clone, Debug)]
 enum Step {
-    Put { pk: u8, sk: u8, v: i64, g: Option<u8> },
-    PutIfAbsent { pk: u8, sk: u8, v: i64 },
-    Add { pk: u8, sk: u8, d: i64 },
-    SetG { pk: u8, sk: u8, g: Option<u8> },
-    Delete { pk: u8, sk: u8 },
-    Batch { puts: Vec<(u8, u8, i64)>, deletes: Vec<(u8, u8)> },
-    Transact { a: (u8, u8), b: (u8, u8), d: i64, require_a: bool },
+    Put {
+        pk: u8,
+        sk: u8,
+        v: i64,
+        g: Option<u8>,
+    },
+    PutIfAbsent {
+        pk: u8,
+        sk: u8,
+        v: i64,
+    },
+    Add {
+        pk: u8,
+        sk: u8,
+        d: i64,
+    },
+    SetG {
+        pk: u8,
+        sk: u8,
+        g: Option<u8>,
+    },
+    Delete {
+        pk: u8,
+        sk: u8,
+    },
+    Batch {
+        puts: Vec<(u8, u8, i64)>,
+        deletes: Vec<(u8, u8)>,
+    },
+    Transact {
+        a: (u8, u8),
+        b: (u8, u8),
+        d: i64,
+        require_a: bool,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
     let k = || (0u8..4, 0u8..3);
     prop_oneof![
-        (k(), -50i64..50, proptest::option::of(0u8..3))
-            .prop_map(|((pk, sk), v, g)| Step::Put { pk, sk, v, g }),
+        (k(), -50i64..50, proptest::option::of(0u8..3)).prop_map(|((pk, sk), v, g)| Step::Put {
+            pk,
+            sk,
+            v,
+            g
+        }),
         (k(), -50i64..50).prop_map(|((pk, sk), v)| Step::PutIfAbsent { pk, sk, v }),
         (k(), -5i64..5).prop_map(|((pk, sk), d)| Step::Add { pk, sk, d }),
         (k(), proptest::option::of(0u8..3)).prop_map(|((pk, sk), g)| Step::SetG { pk, sk, g }),
@@ -45,8 +77,12 @@ fn step() -> impl Strategy<Value = Step> {
             proptest::collection::vec((0u8..4, 0u8..3), 0..3)
         )
             .prop_map(|(puts, deletes)| Step::Batch { puts, deletes }),
-        (k(), k(), -5i64..5, any::<bool>())
-            .prop_map(|(a, b, d, require_a)| Step::Transact { a, b, d, require_a }),
+        (k(), k(), -5i64..5, any::<bool>()).prop_map(|(a, b, d, require_a)| Step::Transact {
+            a,
+            b,
+            d,
+            require_a
+        }),
     ]
 }
 
@@ -68,9 +104,8 @@ impl Harness {
     async fn new() -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let root = RootKey::from_key(SecretKey32::from_bytes([7; 32]));
-        let engine = Arc::new(
-            Engine::open(dir.path(), &root, Arc::new(RootKeyVault::new(&root))).unwrap(),
-        );
+        let engine =
+            Arc::new(Engine::open(dir.path(), &root, Arc::new(RootKeyVault::new(&root))).unwrap());
         let svc = Service::new(
             engine,
             ServiceConfig {
@@ -158,8 +193,16 @@ async fn apply(h: &Harness, model: &mut Model, s: &Step) {
             if let Some(g) = g {
                 item["g"] = json!({"S": g_name(*g)});
             }
-            h.call(Operation::PutItem, json!({"TableName": "m", "Item": item})).await.unwrap();
-            model.insert((pk(*p), i64::from(*sk)), Lite { v: *v, g: g.map(g_name) });
+            h.call(Operation::PutItem, json!({"TableName": "m", "Item": item}))
+                .await
+                .unwrap();
+            model.insert(
+                (pk(*p), i64::from(*sk)),
+                Lite {
+                    v: *v,
+                    g: g.map(g_name),
+                },
+            );
         }
         Step::PutIfAbsent { pk: p, sk, v } => {
             let mut item = key(*p, *sk);
@@ -193,9 +236,13 @@ async fn apply(h: &Harness, model: &mut Model, s: &Step) {
         }
         Step::SetG { pk: p, sk, g } => {
             let body = match g {
-                Some(g) => json!({"TableName": "m", "Key": key(*p, *sk), "UpdateExpression": "SET g = :g",
-                                  "ExpressionAttributeValues": {":g": {"S": g_name(*g)}}}),
-                None => json!({"TableName": "m", "Key": key(*p, *sk), "UpdateExpression": "REMOVE g"}),
+                Some(g) => {
+                    json!({"TableName": "m", "Key": key(*p, *sk), "UpdateExpression": "SET g = :g",
+                                  "ExpressionAttributeValues": {":g": {"S": g_name(*g)}}})
+                }
+                None => {
+                    json!({"TableName": "m", "Key": key(*p, *sk), "UpdateExpression": "REMOVE g"})
+                }
             };
             h.call(Operation::UpdateItem, body).await.unwrap();
             let e = model
@@ -204,9 +251,12 @@ async fn apply(h: &Harness, model: &mut Model, s: &Step) {
             e.g = g.map(g_name);
         }
         Step::Delete { pk: p, sk } => {
-            h.call(Operation::DeleteItem, json!({"TableName": "m", "Key": key(*p, *sk)}))
-                .await
-                .unwrap();
+            h.call(
+                Operation::DeleteItem,
+                json!({"TableName": "m", "Key": key(*p, *sk)}),
+            )
+            .await
+            .unwrap();
             model.remove(&(pk(*p), i64::from(*sk)));
         }
         Step::Batch { puts, deletes } => {
@@ -231,7 +281,10 @@ async fn apply(h: &Harness, model: &mut Model, s: &Step) {
                 return;
             }
             let out = h
-                .call(Operation::BatchWriteItem, json!({"RequestItems": {"m": reqs}}))
+                .call(
+                    Operation::BatchWriteItem,
+                    json!({"RequestItems": {"m": reqs}}),
+                )
                 .await
                 .unwrap();
             assert_eq!(out["UnprocessedItems"], json!({}));
@@ -284,11 +337,15 @@ async fn check(h: &Harness, model: &Model) {
         .filter(|(_, l)| l.g.is_some())
         .map(|(k, l)| (k.clone(), l.clone()))
         .collect();
-    let mut index: Vec<((String, i64), Lite)> = h.scan_all(Some("by_g")).await.iter().map(lite_of).collect();
+    let mut index: Vec<((String, i64), Lite)> =
+        h.scan_all(Some("by_g")).await.iter().map(lite_of).collect();
     expected_index.sort_by(|a, b| a.0.cmp(&b.0));
     index.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(index, expected_index, "index differs from model");
-    let desc = h.call(Operation::DescribeTable, json!({"TableName": "m"})).await.unwrap();
+    let desc = h
+        .call(Operation::DescribeTable, json!({"TableName": "m"}))
+        .await
+        .unwrap();
     assert_eq!(desc["Table"]["ItemCount"], json!(model.len()));
     assert_eq!(
         desc["Table"]["GlobalSecondaryIndexes"][0]["ItemCount"],

@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 
 /// Options of `sealdb bench`.
 #[derive(clap::Args, Clone)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Endpoint to drive (default: start a `sealdb serve` in a temporary data dir).
     #[arg(long)]
     endpoint: Option<String>,
@@ -124,7 +124,10 @@ impl Conn {
         let amz_date = sigv4::format_amz_date(now);
         let target_header = format!("DynamoDB_20120810.{op}");
         let headers = vec![
-            ("content-type".to_owned(), "application/x-amz-json-1.0".to_owned()),
+            (
+                "content-type".to_owned(),
+                "application/x-amz-json-1.0".to_owned(),
+            ),
             ("host".to_owned(), t.host.clone()),
             ("x-amz-date".to_owned(), amz_date.clone()),
             ("x-amz-target".to_owned(), target_header.clone()),
@@ -259,7 +262,7 @@ async fn run_phase(
 }
 
 /// Runs the benchmark.
-pub fn run(args: &BenchArgs) -> Result<(), String> {
+pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
     let (own, endpoint, pid) = match &args.endpoint {
         Some(ep) => (None, ep.clone(), args.server_pid),
         None => {

@@ -16,7 +16,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "sealdb", version, about = "A DynamoDB-compatible database, always encrypted at rest")]
+#[command(
+    name = "sealdb",
+    version,
+    about = "A DynamoDB-compatible database, always encrypted at rest"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,7 +72,12 @@ struct ServeArgs {
     #[arg(long, env = "SEALDB_ACCESS_KEY_ID", requires = "secret_access_key")]
     access_key_id: Option<String>,
     /// Admin secret access key.
-    #[arg(long, env = "SEALDB_SECRET_ACCESS_KEY", requires = "access_key_id", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SEALDB_SECRET_ACCESS_KEY",
+        requires = "access_key_id",
+        hide_env_values = true
+    )]
     secret_access_key: Option<String>,
 }
 
@@ -124,11 +133,15 @@ fn load_or_create_root_key(data: &DataArgs) -> Result<(RootKey, bool), String> {
         .map_err(|e| format!("cannot create data dir {}: {e}", data.data_dir.display()))?;
     restrict_dir(&data.data_dir);
     if let Some(path) = &data.root_key_file {
-        return RootKey::load(path).map(|k| (k, false)).map_err(|e| e.to_string());
+        return RootKey::load(path)
+            .map(|k| (k, false))
+            .map_err(|e| e.to_string());
     }
     let path = data.data_dir.join("root.key");
     if path.exists() {
-        return RootKey::load(&path).map(|k| (k, false)).map_err(|e| e.to_string());
+        return RootKey::load(&path)
+            .map(|k| (k, false))
+            .map_err(|e| e.to_string());
     }
     let key = RootKey::generate().map_err(|e| e.to_string())?;
     key.save_new(&path).map_err(|e| e.to_string())?;
@@ -215,7 +228,9 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
             secret: new_secret()?,
             user_name: None,
         };
-        engine.put_credential(cred.clone()).map_err(|e| e.to_string())?;
+        engine
+            .put_credential(cred.clone())
+            .map_err(|e| e.to_string())?;
         printed_secret = Some(cred);
     }
 
@@ -250,7 +265,13 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         clock,
     });
 
-    print_banner(&args, scheme, &local.to_string(), first_start, printed_secret.as_ref());
+    print_banner(
+        &args,
+        scheme,
+        &local.to_string(),
+        first_start,
+        printed_secret.as_ref(),
+    );
 
     sealdb_http::serve(listener, front, tls, shutdown_signal()).await;
     service.close();
@@ -284,10 +305,16 @@ fn print_banner(
     };
     println!("sealdb: connect with");
     if let Some(id) = admin_id {
-        println!("  export AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY=<secret> AWS_DEFAULT_REGION={}", args.region);
+        println!(
+            "  export AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY=<secret> AWS_DEFAULT_REGION={}",
+            args.region
+        );
     }
     println!("  aws dynamodb list-tables --endpoint-url {endpoint}");
-    println!("  boto3.client('dynamodb', endpoint_url='{endpoint}', region_name='{}')", args.region);
+    println!(
+        "  boto3.client('dynamodb', endpoint_url='{endpoint}', region_name='{}')",
+        args.region
+    );
     println!("  (SDKs: AWS_ENDPOINT_URL={endpoint})");
     // Tests and scripts wait for this exact line.
     println!("sealdb listening on {endpoint}");
@@ -331,7 +358,9 @@ fn credentials(action: CredentialsAction) -> Result<(), String> {
                 secret: new_secret()?,
                 user_name: Some(name.clone()),
             };
-            engine.put_credential(cred.clone()).map_err(|e| e.to_string())?;
+            engine
+                .put_credential(cred.clone())
+                .map_err(|e| e.to_string())?;
             println!("user: {name}");
             println!("AWS_ACCESS_KEY_ID={}", cred.access_key_id);
             println!("AWS_SECRET_ACCESS_KEY={}", cred.secret.expose());
@@ -350,9 +379,15 @@ fn credentials(action: CredentialsAction) -> Result<(), String> {
             }
             Ok(())
         }
-        CredentialsAction::Delete { data, access_key_id } => {
+        CredentialsAction::Delete {
+            data,
+            access_key_id,
+        } => {
             let (engine, _, _) = open_engine(&data)?;
-            if engine.delete_credential(&access_key_id).map_err(|e| e.to_string())? {
+            if engine
+                .delete_credential(&access_key_id)
+                .map_err(|e| e.to_string())?
+            {
                 println!("deleted {access_key_id}");
                 Ok(())
             } else {

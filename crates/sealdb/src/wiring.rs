@@ -9,7 +9,7 @@ use sealdb_storage::Engine;
 use std::sync::Arc;
 
 /// The DynamoDB service as a front-door backend.
-pub struct DynamoBackend(pub Arc<Service>);
+pub(crate) struct DynamoBackend(pub(crate) Arc<Service>);
 
 impl Backend for DynamoBackend {
     fn has_operation(&self, operation: &str) -> bool {
@@ -45,7 +45,7 @@ impl Backend for DynamoBackend {
 }
 
 /// Credentials from the catalog.
-pub struct EngineCredentials(pub Arc<Engine>);
+pub(crate) struct EngineCredentials(pub(crate) Arc<Engine>);
 
 impl CredentialLookup for EngineCredentials {
     fn lookup(&self, access_key_id: &str) -> Option<(SecretString, Option<String>)> {

@@ -1,6 +1,6 @@
 //! Test harness: a real `sealdb serve` process on an ephemeral port, in a temp data
 //! dir, driven by the real aws-sdk-dynamodb with real SigV4.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use std::io::{BufRead, BufReader};
@@ -66,7 +66,9 @@ impl Server {
         if let Some(mut child) = self.child.take() {
             let pid = i32::try_from(child.id()).expect("pid");
             // SAFETY-free: `kill` via the command line keeps `unsafe` out of the tests.
-            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 if let Ok(Some(_)) = child.try_wait() {

@@ -102,7 +102,13 @@ async fn acknowledged_writes_survive_sigkill() {
                             .transact_write_items()
                             .transact_items(
                                 TransactWriteItem::builder()
-                                    .put(Put::builder().table_name("ledger").item("pk", s(&id)).build().unwrap())
+                                    .put(
+                                        Put::builder()
+                                            .table_name("ledger")
+                                            .item("pk", s(&id))
+                                            .build()
+                                            .unwrap(),
+                                    )
                                     .build(),
                             )
                             .transact_items(
@@ -112,7 +118,10 @@ async fn acknowledged_writes_survive_sigkill() {
                                             .table_name("items")
                                             .key("pk", s("counter"))
                                             .update_expression("ADD n :one")
-                                            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                                            .expression_attribute_values(
+                                                ":one",
+                                                AttributeValue::N("1".into()),
+                                            )
                                             .build()
                                             .unwrap(),
                                     )
@@ -139,17 +148,30 @@ async fn acknowledged_writes_survive_sigkill() {
     let c = server.client();
     let puts = acked_puts.lock().unwrap().clone();
     let txs = acked_tx.lock().unwrap().clone();
-    assert!(!puts.is_empty() && !txs.is_empty(), "the writers made no progress");
+    assert!(
+        !puts.is_empty() && !txs.is_empty(),
+        "the writers made no progress"
+    );
     for id in &puts {
-        let got = c.get_item().table_name("items").key("pk", s(id)).send().await.unwrap();
-        let item = got.item().unwrap_or_else(|| panic!("acknowledged put {id} lost"));
+        let got = c
+            .get_item()
+            .table_name("items")
+            .key("pk", s(id))
+            .send()
+            .await
+            .unwrap();
+        let item = got
+            .item()
+            .unwrap_or_else(|| panic!("acknowledged put {id} lost"));
         assert_eq!(item["v"], s(&format!("value-{id}")));
     }
     let mut ledger = HashSet::new();
     let mut pages = c.scan().table_name("ledger").into_paginator().send();
     while let Some(p) = pages.next().await {
         for item in p.unwrap().items() {
-            let AttributeValue::S(pk) = &item["pk"] else { panic!() };
+            let AttributeValue::S(pk) = &item["pk"] else {
+                panic!()
+            };
             ledger.insert(pk.clone());
         }
     }
@@ -157,9 +179,21 @@ async fn acknowledged_writes_survive_sigkill() {
         assert!(ledger.contains(id), "acknowledged transaction {id} lost");
     }
     // Every ledger entry (acknowledged or not) came with exactly one increment.
-    let counter = c.get_item().table_name("items").key("pk", s("counter")).send().await.unwrap();
-    let AttributeValue::N(n) = &counter.item().unwrap()["n"] else { panic!() };
-    assert_eq!(n.parse::<usize>().unwrap(), ledger.len(), "a transaction was half applied");
+    let counter = c
+        .get_item()
+        .table_name("items")
+        .key("pk", s("counter"))
+        .send()
+        .await
+        .unwrap();
+    let AttributeValue::N(n) = &counter.item().unwrap()["n"] else {
+        panic!()
+    };
+    assert_eq!(
+        n.parse::<usize>().unwrap(),
+        ledger.len(),
+        "a transaction was half applied"
+    );
     eprintln!(
         "crash test: {rounds} kills, {} puts and {} transactions acknowledged, all present",
         puts.len(),

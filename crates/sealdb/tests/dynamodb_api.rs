@@ -62,7 +62,12 @@ async fn table_lifecycle() {
     let c = server.client();
     create_pk_sk_table(&c, "lifecycle").await;
 
-    let desc = c.describe_table().table_name("lifecycle").send().await.unwrap();
+    let desc = c
+        .describe_table()
+        .table_name("lifecycle")
+        .send()
+        .await
+        .unwrap();
     let t = desc.table().unwrap();
     assert_eq!(t.table_name(), Some("lifecycle"));
     assert_eq!(t.table_status().map(|s| s.as_str()), Some("ACTIVE"));
@@ -72,7 +77,9 @@ async fn table_lifecycle() {
     );
     assert_eq!(t.item_count(), Some(0));
     assert_eq!(
-        t.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str()),
+        t.billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .map(|b| b.as_str()),
         Some("PAY_PER_REQUEST")
     );
 
@@ -108,8 +115,17 @@ async fn table_lifecycle() {
     let list = c.list_tables().send().await.unwrap();
     assert_eq!(list.table_names(), ["lifecycle".to_owned()]);
 
-    c.delete_table().table_name("lifecycle").send().await.unwrap();
-    let err = c.describe_table().table_name("lifecycle").send().await.unwrap_err();
+    c.delete_table()
+        .table_name("lifecycle")
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .describe_table()
+        .table_name("lifecycle")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("ResourceNotFoundException"));
     assert_eq!(
         err.message(),
@@ -136,7 +152,12 @@ async fn items_round_trip_and_conditions() {
         "blob".to_owned(),
         AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![0, 255, 7])),
     );
-    c.put_item().table_name("items").set_item(Some(item)).send().await.unwrap();
+    c.put_item()
+        .table_name("items")
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
 
     let key = HashMap::from([("pk".to_owned(), s("user#1")), ("sk".to_owned(), n("1"))]);
     let got = c
@@ -196,7 +217,13 @@ async fn items_round_trip_and_conditions() {
         .await
         .unwrap();
     assert_eq!(old.attributes().unwrap().get("name"), Some(&s("Ada L.")));
-    let gone = c.get_item().table_name("items").set_key(Some(key)).send().await.unwrap();
+    let gone = c
+        .get_item()
+        .table_name("items")
+        .set_key(Some(key))
+        .send()
+        .await
+        .unwrap();
     assert!(gone.item().is_none());
 }
 
@@ -217,7 +244,9 @@ async fn bad_input_gets_aws_errors() {
     assert_eq!(err.code(), Some("ValidationException"));
     assert_eq!(
         err.message(),
-        Some("One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N")
+        Some(
+            "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N"
+        )
     );
 
     let err = c
@@ -231,7 +260,9 @@ async fn bad_input_gets_aws_errors() {
         .unwrap_err();
     assert_eq!(err.code(), Some("ValidationException"));
     assert!(
-        err.message().unwrap().starts_with("Invalid UpdateExpression: Syntax error; token: \"<EOF>\""),
+        err.message()
+            .unwrap()
+            .starts_with("Invalid UpdateExpression: Syntax error; token: \"<EOF>\""),
         "{:?}",
         err.message()
     );
@@ -319,6 +350,11 @@ async fn data_survives_restart() {
             .unwrap();
         assert_eq!(got.item().unwrap().get("v"), Some(&n(&(i * 3).to_string())));
     }
-    let desc = c.describe_table().table_name("durable").send().await.unwrap();
+    let desc = c
+        .describe_table()
+        .table_name("durable")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(desc.table().unwrap().item_count(), Some(20));
 }

@@ -5,8 +5,8 @@ mod common;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, KeySchemaElement, KeyType,
-    KeysAndAttributes, Put, PutRequest, ScalarAttributeType, TransactGetItem, Get,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Get, KeySchemaElement,
+    KeyType, KeysAndAttributes, Put, PutRequest, ScalarAttributeType, TransactGetItem,
     TransactWriteItem, Update, WriteRequest,
 };
 use common::Server;
@@ -59,13 +59,22 @@ async fn create(c: &aws_sdk_dynamodb::Client, name: &str, sort: Option<ScalarAtt
     req.send().await.unwrap();
 }
 
-async fn batch_put(c: &aws_sdk_dynamodb::Client, table: &str, items: Vec<HashMap<String, AttributeValue>>) {
+async fn batch_put(
+    c: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<HashMap<String, AttributeValue>>,
+) {
     for chunk in items.chunks(25) {
         let reqs: Vec<WriteRequest> = chunk
             .iter()
             .map(|i| {
                 WriteRequest::builder()
-                    .put_request(PutRequest::builder().set_item(Some(i.clone())).build().unwrap())
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(i.clone()))
+                            .build()
+                            .unwrap(),
+                    )
                     .build()
             })
             .collect();
@@ -85,7 +94,12 @@ async fn scan_pages_and_segments_see_every_item_once() {
     let c = server.client();
     create(&c, "scanned", None).await;
     let items: Vec<_> = (0..500)
-        .map(|i| HashMap::from([("pk".to_owned(), s(&format!("item-{i}"))), ("v".to_owned(), n(i))]))
+        .map(|i| {
+            HashMap::from([
+                ("pk".to_owned(), s(&format!("item-{i}"))),
+                ("v".to_owned(), n(i)),
+            ])
+        })
         .collect();
     batch_put(&c, "scanned", items).await;
 
@@ -101,7 +115,9 @@ async fn scan_pages_and_segments_see_every_item_once() {
     let mut seen = HashSet::new();
     for p in pages {
         for item in p.unwrap().items() {
-            let AttributeValue::S(pk) = &item["pk"] else { panic!() };
+            let AttributeValue::S(pk) = &item["pk"] else {
+                panic!()
+            };
             assert!(seen.insert(pk.clone()), "duplicate {pk}");
         }
     }
@@ -119,7 +135,9 @@ async fn scan_pages_and_segments_see_every_item_once() {
             .await
             .unwrap();
         for item in out.items() {
-            let AttributeValue::S(pk) = &item["pk"] else { panic!() };
+            let AttributeValue::S(pk) = &item["pk"] else {
+                panic!()
+            };
             assert!(union.insert(pk.clone()));
         }
     }
@@ -146,9 +164,15 @@ async fn query_orders_by_sort_key_and_pages() {
     create(&c, "q", Some(ScalarAttributeType::N)).await;
     let mut items = Vec::new();
     for i in [-5, 100, 3, 20, 7, 0, 1000, -100] {
-        items.push(HashMap::from([("pk".to_owned(), s("p")), ("sk".to_owned(), n(i))]));
+        items.push(HashMap::from([
+            ("pk".to_owned(), s("p")),
+            ("sk".to_owned(), n(i)),
+        ]));
     }
-    items.push(HashMap::from([("pk".to_owned(), s("other")), ("sk".to_owned(), n(1))]));
+    items.push(HashMap::from([
+        ("pk".to_owned(), s("other")),
+        ("sk".to_owned(), n(1)),
+    ]));
     batch_put(&c, "q", items).await;
 
     let sks = |items: &[HashMap<String, AttributeValue>]| -> Vec<String> {
@@ -168,7 +192,10 @@ async fn query_orders_by_sort_key_and_pages() {
         .send()
         .await
         .unwrap();
-    assert_eq!(sks(out.items()), ["-100", "-5", "0", "3", "7", "20", "100", "1000"]);
+    assert_eq!(
+        sks(out.items()),
+        ["-100", "-5", "0", "3", "7", "20", "100", "1000"]
+    );
 
     let out = c
         .query()
@@ -219,13 +246,23 @@ async fn batch_get_returns_found_items() {
     batch_put(
         &c,
         "bg",
-        (0..30).map(|i| HashMap::from([("pk".to_owned(), s(&format!("k{i}")))])).collect(),
+        (0..30)
+            .map(|i| HashMap::from([("pk".to_owned(), s(&format!("k{i}")))]))
+            .collect(),
     )
     .await;
-    let keys: Vec<_> = (0..40).map(|i| HashMap::from([("pk".to_owned(), s(&format!("k{i}")))])).collect();
+    let keys: Vec<_> = (0..40)
+        .map(|i| HashMap::from([("pk".to_owned(), s(&format!("k{i}")))]))
+        .collect();
     let out = c
         .batch_get_item()
-        .request_items("bg", KeysAndAttributes::builder().set_keys(Some(keys)).build().unwrap())
+        .request_items(
+            "bg",
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -237,11 +274,20 @@ async fn batch_get_returns_found_items() {
     ];
     let err = c
         .batch_get_item()
-        .request_items("bg", KeysAndAttributes::builder().set_keys(Some(dup)).build().unwrap())
+        .request_items(
+            "bg",
+            KeysAndAttributes::builder()
+                .set_keys(Some(dup))
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap_err();
-    assert_eq!(err.message(), Some("Provided list of item keys contains duplicates"));
+    assert_eq!(
+        err.message(),
+        Some("Provided list of item keys contains duplicates")
+    );
 }
 
 #[tokio::test]
@@ -250,7 +296,13 @@ async fn transactions_are_all_or_nothing_across_tables() {
     let c = server.client();
     create(&c, "acct", None).await;
     create(&c, "ledger", None).await;
-    c.put_item().table_name("acct").item("pk", s("alice")).item("bal", n(100)).send().await.unwrap();
+    c.put_item()
+        .table_name("acct")
+        .item("pk", s("alice"))
+        .item("bal", n(100))
+        .send()
+        .await
+        .unwrap();
 
     let debit = |amount: i64| {
         TransactWriteItem::builder()
@@ -301,13 +353,39 @@ async fn transactions_are_all_or_nothing_across_tables() {
         other => panic!("{other:?}"),
     };
     assert_eq!(reasons, ["None", "ConditionalCheckFailed"]);
-    let t2 = c.get_item().table_name("ledger").key("pk", s("t2")).send().await.unwrap();
+    let t2 = c
+        .get_item()
+        .table_name("ledger")
+        .key("pk", s("t2"))
+        .send()
+        .await
+        .unwrap();
     assert!(t2.item().is_none());
 
     let out = c
         .transact_get_items()
-        .transact_items(TransactGetItem::builder().get(Get::builder().table_name("acct").key("pk", s("alice")).build().unwrap()).build())
-        .transact_items(TransactGetItem::builder().get(Get::builder().table_name("ledger").key("pk", s("t1")).build().unwrap()).build())
+        .transact_items(
+            TransactGetItem::builder()
+                .get(
+                    Get::builder()
+                        .table_name("acct")
+                        .key("pk", s("alice"))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .transact_items(
+            TransactGetItem::builder()
+                .get(
+                    Get::builder()
+                        .table_name("ledger")
+                        .key("pk", s("t1"))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -345,7 +423,13 @@ async fn concurrent_conditional_increments_are_exact() {
     let server = Server::start();
     let c = server.client();
     create(&c, "counters", None).await;
-    c.put_item().table_name("counters").item("pk", s("c")).item("n", n(0)).send().await.unwrap();
+    c.put_item()
+        .table_name("counters")
+        .item("pk", s("c"))
+        .item("n", n(0))
+        .send()
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let c = c.clone();
@@ -353,8 +437,17 @@ async fn concurrent_conditional_increments_are_exact() {
             let mut done = 0;
             while done < 25 {
                 // Read, then write only if nobody else wrote in between.
-                let cur = c.get_item().table_name("counters").key("pk", s("c")).consistent_read(true).send().await.unwrap();
-                let AttributeValue::N(v) = &cur.item().unwrap()["n"] else { panic!() };
+                let cur = c
+                    .get_item()
+                    .table_name("counters")
+                    .key("pk", s("c"))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .unwrap();
+                let AttributeValue::N(v) = &cur.item().unwrap()["n"] else {
+                    panic!()
+                };
                 let v: i64 = v.parse().unwrap();
                 let r = c
                     .update_item()
@@ -375,6 +468,12 @@ async fn concurrent_conditional_increments_are_exact() {
     for t in tasks {
         t.await.unwrap();
     }
-    let cur = c.get_item().table_name("counters").key("pk", s("c")).send().await.unwrap();
+    let cur = c
+        .get_item()
+        .table_name("counters")
+        .key("pk", s("c"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(cur.item().unwrap()["n"], n(200));
 }

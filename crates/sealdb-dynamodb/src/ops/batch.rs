@@ -7,16 +7,16 @@
 use crate::codec;
 use crate::error::DynamoError;
 use crate::expr::{self, ExpressionAttributes, Projection};
+use crate::index::mutations;
 use crate::input::{Input, null_member, validation_errors, value_error};
 use crate::ops::capacity::{ReturnCapacity, read_units, write_units};
 use crate::ops::items::MAX_ITEM_BYTES;
 use crate::service::{KeySource, Service, item_key};
 use crate::value::{Item, item_from_json, item_size, item_to_json};
-use crate::index::mutations;
 use sealdb_storage::{Decision, ItemKey, WriteTx, apply};
-use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
+use std::sync::Arc;
 
 const MAX_BATCH_WRITE: usize = 25;
 const MAX_BATCH_GET: usize = 100;
@@ -64,18 +64,20 @@ impl Service {
         let mut plan = Vec::new();
         for (table_name, requests) in request_items {
             let Some(requests) = requests.as_array() else {
-                return Err(ser("Unexpected value type in payload for member RequestItems"));
+                return Err(ser(
+                    "Unexpected value type in payload for member RequestItems",
+                ));
             };
             crate::ops::tables::validate_table_name_param(table_name)?;
-            let t = self
-                .def(self.table_name_from(table_name))
-                .ok_or_else(|| DynamoError::ResourceNotFound("Requested resource not found".into()))?;
+            let t = self.def(self.table_name_from(table_name)).ok_or_else(|| {
+                DynamoError::ResourceNotFound("Requested resource not found".into())
+            })?;
             let mut seen = HashSet::new();
             let mut writes = Vec::new();
             for r in requests {
-                let r = r
-                    .as_object()
-                    .ok_or_else(|| ser("Unexpected value type in payload for member WriteRequest"))?;
+                let r = r.as_object().ok_or_else(|| {
+                    ser("Unexpected value type in payload for member WriteRequest")
+                })?;
                 let put = r.get("PutRequest").filter(|v| !v.is_null());
                 let del = r.get("DeleteRequest").filter(|v| !v.is_null());
                 let w = match (put, del) {
@@ -127,7 +129,10 @@ impl Service {
                             Ok(o) => o,
                             Err(e) => return Ok(Decision::Rollback(Err(e))),
                         };
-                        let size = old.as_ref().map_or(0, item_size).max(new.as_ref().map_or(0, item_size));
+                        let size = old
+                            .as_ref()
+                            .map_or(0, item_size)
+                            .max(new.as_ref().map_or(0, item_size));
                         if old.is_some() || new.is_some() {
                             apply(tx, &mutations(&def, &key, old.as_ref(), new.as_ref()))?;
                         }
@@ -136,7 +141,9 @@ impl Service {
                     Ok(Decision::Commit(Ok(units)))
                 })
                 .await??;
-            capacity.push(json!({"TableName": name, "CapacityUnits": units, "WriteCapacityUnits": units}));
+            capacity.push(
+                json!({"TableName": name, "CapacityUnits": units, "WriteCapacityUnits": units}),
+            );
         }
         let mut out = json!({"UnprocessedItems": {}});
         if rc != ReturnCapacity::None {
@@ -173,14 +180,14 @@ impl Service {
         }
         let mut reads = Vec::new();
         for (table_name, spec) in request_items {
-            let spec = spec
-                .as_object()
-                .ok_or_else(|| ser("Unexpected value type in payload for member KeysAndAttributes"))?;
+            let spec = spec.as_object().ok_or_else(|| {
+                ser("Unexpected value type in payload for member KeysAndAttributes")
+            })?;
             crate::ops::tables::validate_table_name_param(table_name)?;
             let name = self.table_name_from(table_name).to_owned();
-            let t = self
-                .def(&name)
-                .ok_or_else(|| DynamoError::ResourceNotFound("Requested resource not found".into()))?;
+            let t = self.def(&name).ok_or_else(|| {
+                DynamoError::ResourceNotFound("Requested resource not found".into())
+            })?;
             let mut spec = spec.clone();
             crate::legacy::rewrite(crate::service::Operation::GetItem, &mut spec)?;
             let sub = Input::from_map(spec.clone());
@@ -264,7 +271,9 @@ impl Service {
                 spec.insert("Keys".into(), Value::Array(left));
                 unprocessed.insert(read.name.clone(), Value::Object(spec));
             }
-            capacity.push(json!({"TableName": read.name, "CapacityUnits": units, "ReadCapacityUnits": units}));
+            capacity.push(
+                json!({"TableName": read.name, "CapacityUnits": units, "ReadCapacityUnits": units}),
+            );
         }
         let mut out = json!({"Responses": responses, "UnprocessedKeys": unprocessed});
         if rc != ReturnCapacity::None {

@@ -35,10 +35,17 @@ fn key_names(list: &[Value], path: &str) -> Result<(String, Option<String>), Dyn
         let name = obj_str(m, "AttributeName")?;
         let kt = obj_str(m, "KeyType")?;
         match (name, kt) {
-            (None, _) => errors.push(null_member(&format!("{path}.{}.member.attributeName", i + 1))),
+            (None, _) => errors.push(null_member(&format!(
+                "{path}.{}.member.attributeName",
+                i + 1
+            ))),
             (_, None) => errors.push(null_member(&format!("{path}.{}.member.keyType", i + 1))),
             (Some(_), Some(t)) if t != "HASH" && t != "RANGE" => {
-                errors.push(enum_error(t, &format!("{path}.{}.member.keyType", i + 1), "HASH, RANGE"));
+                errors.push(enum_error(
+                    t,
+                    &format!("{path}.{}.member.keyType", i + 1),
+                    "HASH, RANGE",
+                ));
             }
             (Some(n), Some(t)) => elems.push((n.to_owned(), t.to_owned())),
         }
@@ -47,7 +54,11 @@ fn key_names(list: &[Value], path: &str) -> Result<(String, Option<String>), Dyn
         errors.push(format!(
             "Value '{}' at '{path}' failed to satisfy constraint: Member must have length {}",
             list.len(),
-            if list.is_empty() { "greater than or equal to 1" } else { "less than or equal to 2" }
+            if list.is_empty() {
+                "greater than or equal to 1"
+            } else {
+                "less than or equal to 2"
+            }
         ));
     }
     if !errors.is_empty() {
@@ -70,9 +81,14 @@ fn key_names(list: &[Value], path: &str) -> Result<(String, Option<String>), Dyn
     Ok((elems[0].0.clone(), range))
 }
 
-fn parse_projection(m: Option<&Map<String, Value>>, path: &str) -> Result<ProjectionKind, DynamoError> {
+fn parse_projection(
+    m: Option<&Map<String, Value>>,
+    path: &str,
+) -> Result<ProjectionKind, DynamoError> {
     let Some(m) = m else {
-        return Err(validation_errors(&[null_member(&format!("{path}.projection"))]));
+        return Err(validation_errors(&[null_member(&format!(
+            "{path}.projection"
+        ))]));
     };
     let kind = obj_str(m, "ProjectionType")?;
     let non_key: Option<Vec<String>> = match m.get("NonKeyAttributes") {
@@ -112,7 +128,9 @@ fn parse_projection(m: Option<&Map<String, Value>>, path: &str) -> Result<Projec
         (Some(t @ ("ALL" | "KEYS_ONLY")), Some(_)) => Err(invalid(format!(
             "ProjectionType is {t}, but NonKeyAttributes is specified"
         ))),
-        (None, Some(_)) => Err(invalid("ProjectionType is ALL, but NonKeyAttributes is specified")),
+        (None, Some(_)) => Err(invalid(
+            "ProjectionType is ALL, but NonKeyAttributes is specified",
+        )),
         (Some(other), _) => Err(validation_errors(&[enum_error(
             other,
             &format!("{path}.projection.projectionType"),
@@ -123,7 +141,11 @@ fn parse_projection(m: Option<&Map<String, Value>>, path: &str) -> Result<Projec
 
 fn index_name_check(name: &str, path: &str) -> Result<(), DynamoError> {
     let errors = crate::ops::tables::table_name_errors(name, &format!("{path}.indexName"), false);
-    if errors.is_empty() { Ok(()) } else { Err(validation_errors(&errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(validation_errors(&errors))
+    }
 }
 
 /// One index definition from CreateTable or an UpdateTable `Create`.
@@ -139,11 +161,15 @@ fn parse_index(
     number: u32,
 ) -> Result<IndexDef, DynamoError> {
     let Some(name) = obj_str(m, "IndexName")? else {
-        return Err(validation_errors(&[null_member(&format!("{path}.indexName"))]));
+        return Err(validation_errors(&[null_member(&format!(
+            "{path}.indexName"
+        ))]));
     };
     index_name_check(name, path)?;
     let Some(ks) = m.get("KeySchema").and_then(Value::as_array) else {
-        return Err(validation_errors(&[null_member(&format!("{path}.keySchema"))]));
+        return Err(validation_errors(&[null_member(&format!(
+            "{path}.keySchema"
+        ))]));
     };
     let (hash_name, range_name) = key_names(ks, &format!("{path}.keySchema"))?;
     let find = |n: &str| defs.iter().find(|d| d.name == n).cloned();
@@ -183,10 +209,7 @@ fn parse_index(
             )));
         }
     }
-    let projection = parse_projection(
-        m.get("Projection").and_then(Value::as_object),
-        path,
-    )?;
+    let projection = parse_projection(m.get("Projection").and_then(Value::as_object), path)?;
     let throughput = match m.get("ProvisionedThroughput") {
         Some(Value::Object(t)) => {
             let mut errors = Vec::new();
@@ -263,11 +286,18 @@ pub(crate) fn parse_create_indexes(
 ) -> Result<Vec<IndexDef>, DynamoError> {
     let mut out: Vec<IndexDef> = Vec::new();
     let mut names = HashSet::new();
-    for (member, global) in [("GlobalSecondaryIndexes", true), ("LocalSecondaryIndexes", false)] {
+    for (member, global) in [
+        ("GlobalSecondaryIndexes", true),
+        ("LocalSecondaryIndexes", false),
+    ] {
         let Some(list) = input.list_opt(member)? else {
             continue;
         };
-        let path = if global { "globalSecondaryIndexes" } else { "localSecondaryIndexes" };
+        let path = if global {
+            "globalSecondaryIndexes"
+        } else {
+            "localSecondaryIndexes"
+        };
         if list.is_empty() {
             return Err(invalid(format!("List of {member} is empty")));
         }
@@ -307,7 +337,10 @@ pub(crate) fn parse_create_indexes(
     }
     let used: HashSet<&str> = std::iter::once(table_hash.name.as_str())
         .chain(table_range.map(|r| r.name.as_str()))
-        .chain(out.iter().flat_map(|i| i.key_attrs().map(|k| k.name.as_str())))
+        .chain(
+            out.iter()
+                .flat_map(|i| i.key_attrs().map(|k| k.name.as_str())),
+        )
         .collect();
     if defs.iter().any(|d| !used.contains(d.name.as_str())) {
         return Err(invalid(
@@ -324,11 +357,18 @@ fn merge_definitions(current: &[KeyAttr], input: &Input) -> Result<Vec<KeyAttr>,
     };
     for v in list {
         let m = as_obj(v, "AttributeDefinitions")?;
-        let (Some(name), Some(t)) = (obj_str(m, "AttributeName")?, obj_str(m, "AttributeType")?) else {
-            return Err(validation_errors(&[null_member("attributeDefinitions.member")]));
+        let (Some(name), Some(t)) = (obj_str(m, "AttributeName")?, obj_str(m, "AttributeType")?)
+        else {
+            return Err(validation_errors(&[null_member(
+                "attributeDefinitions.member",
+            )]));
         };
         let Some(kind) = KeyKind::parse(t) else {
-            return Err(validation_errors(&[enum_error(t, "attributeDefinitions.member.attributeType", "B, N, S")]));
+            return Err(validation_errors(&[enum_error(
+                t,
+                "attributeDefinitions.member.attributeType",
+                "B, N, S",
+            )]));
         };
         match defs.iter().find(|d| d.name == name) {
             Some(d) if d.kind != kind => {
@@ -337,7 +377,10 @@ fn merge_definitions(current: &[KeyAttr], input: &Input) -> Result<Vec<KeyAttr>,
                 )));
             }
             Some(_) => {}
-            None => defs.push(KeyAttr { name: name.to_owned(), kind }),
+            None => defs.push(KeyAttr {
+                name: name.to_owned(),
+                kind,
+            }),
         }
     }
     Ok(defs)
@@ -347,7 +390,9 @@ impl Service {
     /// UpdateTable with `GlobalSecondaryIndexUpdates`.
     pub(crate) async fn update_indexes(&self, input: &Input) -> Result<Value, DynamoError> {
         let Some(updates) = input.list_opt("GlobalSecondaryIndexUpdates")? else {
-            return Err(validation_errors(&[null_member("globalSecondaryIndexUpdates")]));
+            return Err(validation_errors(&[null_member(
+                "globalSecondaryIndexUpdates",
+            )]));
         };
         let _guard = self.ddl.lock().await;
         let t = self.table(input)?;
@@ -357,7 +402,12 @@ impl Service {
             let m = as_obj(u, "GlobalSecondaryIndexUpdates")?;
             let path = format!("globalSecondaryIndexUpdates.{}.member", i + 1);
             if let Some(create) = m.get("Create").and_then(Value::as_object) {
-                if started.is_some() || def.indexes.iter().any(|ix| ix.status != IndexStatus::Active) {
+                if started.is_some()
+                    || def
+                        .indexes
+                        .iter()
+                        .any(|ix| ix.status != IndexStatus::Active)
+                {
                     return Err(DynamoError::LimitExceeded(
                         "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table".into(),
                     ));
@@ -397,7 +447,9 @@ impl Service {
                 }
             } else if let Some(delete) = m.get("Delete").and_then(Value::as_object) {
                 let Some(name) = obj_str(delete, "IndexName")? else {
-                    return Err(validation_errors(&[null_member(&format!("{path}.delete.indexName"))]));
+                    return Err(validation_errors(&[null_member(&format!(
+                        "{path}.delete.indexName"
+                    ))]));
                 };
                 if started.is_some() {
                     return Err(DynamoError::LimitExceeded(
@@ -418,7 +470,9 @@ impl Service {
                 started = Some((ix.number, false));
             } else if let Some(update) = m.get("Update").and_then(Value::as_object) {
                 let Some(name) = obj_str(update, "IndexName")? else {
-                    return Err(validation_errors(&[null_member(&format!("{path}.update.indexName"))]));
+                    return Err(validation_errors(&[null_member(&format!(
+                        "{path}.update.indexName"
+                    ))]));
                 };
                 let mode = def.billing_mode;
                 let Some(ix) = def.indexes.iter_mut().find(|i| i.name == name && i.global) else {
@@ -426,8 +480,13 @@ impl Service {
                         "Requested resource not found: Requested index {name} not found"
                     )));
                 };
-                let Some(tp) = update.get("ProvisionedThroughput").and_then(Value::as_object) else {
-                    return Err(validation_errors(&[null_member(&format!("{path}.update.provisionedThroughput"))]));
+                let Some(tp) = update
+                    .get("ProvisionedThroughput")
+                    .and_then(Value::as_object)
+                else {
+                    return Err(validation_errors(&[null_member(&format!(
+                        "{path}.update.provisionedThroughput"
+                    ))]));
                 };
                 if mode == BillingMode::PayPerRequest {
                     return Err(invalid(format!(
@@ -442,11 +501,16 @@ impl Service {
                 ix.read_capacity = r.unwrap_or(ix.read_capacity);
                 ix.write_capacity = w.unwrap_or(ix.write_capacity);
             } else {
-                return Err(invalid("One of Create, Update or Delete must be specified for a GlobalSecondaryIndexUpdate"));
+                return Err(invalid(
+                    "One of Create, Update or Delete must be specified for a GlobalSecondaryIndexUpdate",
+                ));
             }
         }
         let def = self.save_def(def)?;
-        let t = TableRef { def, handle: t.handle };
+        let t = TableRef {
+            def,
+            handle: t.handle,
+        };
         let desc = self.live_description(&t, "UPDATING").await?;
         if let Some((number, create)) = started
             && let Some(me) = self.me.upgrade()
@@ -554,7 +618,9 @@ impl Service {
         let store = self.store(&t).await?;
         loop {
             let n = store
-                .write(move |tx: &mut dyn WriteTx| Ok(Decision::Commit(tx.index_drop_some(number, 1024)?)))
+                .write(move |tx: &mut dyn WriteTx| {
+                    Ok(Decision::Commit(tx.index_drop_some(number, 1024)?))
+                })
                 .await?;
             if n == 0 {
                 break;

@@ -7,14 +7,14 @@
 use crate::codec;
 use crate::error::DynamoError;
 use crate::expr::{self, Condition, ExpressionAttributes, Projection, UpdateExpression};
+use crate::index::{check_index_keys, mutations};
 use crate::input::{Input, validation_errors};
 use crate::ops::capacity::{ReturnCapacity, consumed, read_units, write_units};
 use crate::service::{KeySource, Service, item_key, key_only};
 use crate::value::{Item, item_size, item_to_json};
-use crate::index::{check_index_keys, mutations};
 use sealdb_storage::{Decision, WriteTx, apply};
-use std::sync::Arc;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// DynamoDB's item size limit.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
@@ -43,7 +43,9 @@ fn parse_return_values(v: Option<&str>, update: bool) -> Result<ReturnValues, Dy
         }
     };
     if !update && !matches!(rv, ReturnValues::None | ReturnValues::AllOld) {
-        return Err(DynamoError::validation("Return values set to invalid value"));
+        return Err(DynamoError::validation(
+            "Return values set to invalid value",
+        ));
     }
     Ok(rv)
 }
@@ -201,7 +203,8 @@ impl Service {
         let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
         let consistent = input.bool_opt("ConsistentRead")?.unwrap_or(false);
         let proj_text = input.str_opt("ProjectionExpression")?;
-        let mut attrs = expression_attributes(input, proj_text.is_some(), "ProjectionExpression is null")?;
+        let mut attrs =
+            expression_attributes(input, proj_text.is_some(), "ProjectionExpression is null")?;
         let projection: Option<Projection> = proj_text
             .map(|p| expr::parse_projection(p, &mut attrs))
             .transpose()
@@ -313,7 +316,10 @@ impl Service {
             .item_opt("Key")?
             .ok_or_else(|| validation_errors(&[crate::input::null_member("key")]))?;
         let key = item_key(&t.def, &key_attrs, KeySource::Key)?;
-        let paths = update.as_ref().map(UpdateExpression::paths).unwrap_or_default();
+        let paths = update
+            .as_ref()
+            .map(UpdateExpression::paths)
+            .unwrap_or_default();
         for p in &paths {
             if t.def.is_key_attr(p.top_level()) {
                 return Err(DynamoError::validation(format!(

@@ -121,16 +121,10 @@ impl Service {
             Some(ix) => (&ix.hash_key, ix.range_key.as_ref()),
             None => (&def.hash_key, def.range_key.as_ref()),
         };
-        let (pk_name, pk_value) = key_cond.partition();
-        if pk_name != hash_attr.name {
-            return Err(DynamoError::validation(format!(
-                "Query condition missed key schema element: {}",
-                hash_attr.name
-            )));
-        }
+        let (pk_value, sort) = key_cond.split(&hash_attr.name).map_err(|e| expr_err(&e))?;
         let pk = encode_operand(hash_attr, pk_value)?;
         let (mut lo, mut hi) = (Bound::Unbounded, Bound::Unbounded);
-        if let Some((sk_name, cond)) = key_cond.sort() {
+        if let Some((sk_name, cond)) = sort {
             let Some(range) = range_attr.filter(|r| r.name == sk_name) else {
                 return Err(DynamoError::validation("Query key condition not supported"));
             };
@@ -163,10 +157,15 @@ impl Service {
                         hi = Bound::Excluded(start.sk);
                     }
                 }
-                let read = store.query(hash, pk, lo, hi, forward, limit, PAGE_BYTES).await?;
+                let read = store
+                    .query(hash, pk, lo, hi, forward, limit, PAGE_BYTES)
+                    .await?;
                 let bytes: usize = read.iter().map(|i| i.value.len()).sum();
                 let n = read.len();
-                let items = read.iter().map(|r| decode(&r.value)).collect::<Result<Vec<_>, _>>()?;
+                let items = read
+                    .iter()
+                    .map(|r| decode(&r.value))
+                    .collect::<Result<Vec<_>, _>>()?;
                 (items, bytes, n)
             }
             Some(ix) => {
@@ -177,11 +176,16 @@ impl Service {
                     return Err(bad_start());
                 }
                 let read = store
-                    .index_query(ix.number, hash, pk, lo, hi, after, forward, limit, PAGE_BYTES)
+                    .index_query(
+                        ix.number, hash, pk, lo, hi, after, forward, limit, PAGE_BYTES,
+                    )
                     .await?;
                 let bytes: usize = read.iter().map(|i| i.value.len()).sum();
                 let n = read.len();
-                let items = read.iter().map(|r| decode(&r.value)).collect::<Result<Vec<_>, _>>()?;
+                let items = read
+                    .iter()
+                    .map(|r| decode(&r.value))
+                    .collect::<Result<Vec<_>, _>>()?;
                 (items, bytes, n)
             }
         };

@@ -6,12 +6,12 @@
 use crate::codec;
 use crate::error::DynamoError;
 use crate::expr::{self, Condition, ExpressionAttributes, Projection};
+use crate::index::{IndexDef, IndexStatus, ProjectionKind};
 use crate::input::{Input, validation_errors};
 use crate::ops::capacity::{ReturnCapacity, consumed, read_units};
+use crate::schema::TableDef;
 use crate::service::{KeySource, Service, TableRef, item_key, key_only};
 use crate::value::{Item, item_size, item_to_json};
-use crate::index::{IndexDef, IndexStatus, ProjectionKind};
-use crate::schema::TableDef;
 use sealdb_storage::{IndexEntryKey, ItemKey, TableStore};
 use serde_json::{Value, json};
 
@@ -130,11 +130,21 @@ pub(crate) fn read_options(
 pub(crate) fn expression_attributes(input: &Input) -> Result<ExpressionAttributes, DynamoError> {
     let names = input.names()?;
     let values = input.values()?;
-    if names.as_ref().is_some_and(std::collections::HashMap::is_empty) {
-        return Err(DynamoError::validation("ExpressionAttributeNames must not be empty"));
+    if names
+        .as_ref()
+        .is_some_and(std::collections::HashMap::is_empty)
+    {
+        return Err(DynamoError::validation(
+            "ExpressionAttributeNames must not be empty",
+        ));
     }
-    if values.as_ref().is_some_and(std::collections::HashMap::is_empty) {
-        return Err(DynamoError::validation("ExpressionAttributeValues must not be empty"));
+    if values
+        .as_ref()
+        .is_some_and(std::collections::HashMap::is_empty)
+    {
+        return Err(DynamoError::validation(
+            "ExpressionAttributeValues must not be empty",
+        ));
     }
     Ok(ExpressionAttributes::new(names, values))
 }
@@ -318,15 +328,21 @@ pub(crate) fn segment_range(segment: u64, total: u64) -> (u64, u64) {
 
 impl Service {
     /// The storage key of an `ExclusiveStartKey`, with AWS's message when it does not fit.
-    pub(crate) fn start_key(&self, t: &TableRef, input: &Input) -> Result<Option<ItemKey>, DynamoError> {
+    pub(crate) fn start_key(
+        &self,
+        t: &TableRef,
+        input: &Input,
+    ) -> Result<Option<ItemKey>, DynamoError> {
         match input.item_opt("ExclusiveStartKey")? {
             None => Ok(None),
-            Some(esk) => item_key(&t.def, &esk, KeySource::Key).map(Some).map_err(|e| match e {
-                DynamoError::Validation(m) => DynamoError::validation(format!(
-                    "The provided starting key is invalid: {m}"
-                )),
-                other => other,
-            }),
+            Some(esk) => item_key(&t.def, &esk, KeySource::Key)
+                .map(Some)
+                .map_err(|e| match e {
+                    DynamoError::Validation(m) => DynamoError::validation(format!(
+                        "The provided starting key is invalid: {m}"
+                    )),
+                    other => other,
+                }),
         }
     }
 
@@ -364,10 +380,7 @@ impl Service {
                         "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {s} is not less than TotalSegments: {n}"
                     )));
                 }
-                segment_range(
-                    u64::try_from(s).unwrap_or(0),
-                    u64::try_from(n).unwrap_or(1),
-                )
+                segment_range(u64::try_from(s).unwrap_or(0), u64::try_from(n).unwrap_or(1))
             }
         };
         let t = self.table(input)?;
@@ -388,7 +401,10 @@ impl Service {
                 let read = store.scan(lo, hi, after, limit, PAGE_BYTES).await?;
                 let bytes: usize = read.iter().map(|i| i.value.len()).sum();
                 let n = read.len();
-                let items = read.iter().map(|r| decode(&r.value)).collect::<Result<Vec<_>, _>>()?;
+                let items = read
+                    .iter()
+                    .map(|r| decode(&r.value))
+                    .collect::<Result<Vec<_>, _>>()?;
                 (items, bytes, n)
             }
             Some(ix) => {
@@ -398,7 +414,10 @@ impl Service {
                     .await?;
                 let bytes: usize = read.iter().map(|i| i.value.len()).sum();
                 let n = read.len();
-                let items = read.iter().map(|r| decode(&r.value)).collect::<Result<Vec<_>, _>>()?;
+                let items = read
+                    .iter()
+                    .map(|r| decode(&r.value))
+                    .collect::<Result<Vec<_>, _>>()?;
                 (items, bytes, n)
             }
         };

@@ -66,7 +66,10 @@ pub(crate) fn enum_error(value: &str, member: &str, set: &str) -> String {
     )
 }
 
-pub(crate) fn obj_str<'a>(m: &'a Map<String, Value>, k: &str) -> Result<Option<&'a str>, DynamoError> {
+pub(crate) fn obj_str<'a>(
+    m: &'a Map<String, Value>,
+    k: &str,
+) -> Result<Option<&'a str>, DynamoError> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -106,7 +109,10 @@ pub(crate) fn parse_throughput(
     Ok((r, w))
 }
 
-fn parse_tags(list: &[Value], errors: &mut Vec<String>) -> Result<Vec<(String, String)>, DynamoError> {
+fn parse_tags(
+    list: &[Value],
+    errors: &mut Vec<String>,
+) -> Result<Vec<(String, String)>, DynamoError> {
     let mut tags: Vec<(String, String)> = Vec::new();
     for (i, t) in list.iter().enumerate() {
         let m = as_obj(t, "Tags")?;
@@ -248,7 +254,10 @@ fn parse_key_schema(
         let name = obj_str(m, "AttributeName")?;
         let kt = obj_str(m, "KeyType")?;
         if name.is_none() {
-            errors.push(null_member(&format!("keySchema.{}.member.attributeName", i + 1)));
+            errors.push(null_member(&format!(
+                "keySchema.{}.member.attributeName",
+                i + 1
+            )));
         }
         match kt {
             None => errors.push(null_member(&format!("keySchema.{}.member.keyType", i + 1))),
@@ -305,7 +314,11 @@ fn parse_key_schema(
     }
     let find = |n: &str| defs.iter().find(|d| d.name == n).cloned();
     let key_names: Vec<&str> = elems.iter().map(|(n, _)| n.as_str()).collect();
-    let missing: Vec<&str> = key_names.iter().copied().filter(|n| find(n).is_none()).collect();
+    let missing: Vec<&str> = key_names
+        .iter()
+        .copied()
+        .filter(|n| find(n).is_none())
+        .collect();
     if !missing.is_empty() {
         let defined: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
         return Err(DynamoError::validation(format!(
@@ -341,11 +354,21 @@ pub(crate) fn describe_limits() -> Value {
 
 impl Service {
     fn description(&self, def: &TableDef, status: &str, count: u64, size: u64) -> Value {
-        def.describe(status, &self.cfg.region, &self.cfg.account_id, (count, size), &[])
+        def.describe(
+            status,
+            &self.cfg.region,
+            &self.cfg.account_id,
+            (count, size),
+            &[],
+        )
     }
 
     /// The description with live item and index statistics.
-    pub(crate) async fn live_description(&self, t: &crate::service::TableRef, status: &str) -> Result<Value, DynamoError> {
+    pub(crate) async fn live_description(
+        &self,
+        t: &crate::service::TableRef,
+        status: &str,
+    ) -> Result<Value, DynamoError> {
         let store = self.store(t).await?;
         let stats = store.stats().await?;
         let mut index_stats = Vec::with_capacity(t.def.indexes.len());
@@ -375,7 +398,11 @@ impl Service {
             Some("PROVISIONED") => Some(BillingMode::Provisioned),
             Some("PAY_PER_REQUEST") => Some(BillingMode::PayPerRequest),
             Some(other) => {
-                errors.push(enum_error(other, "billingMode", "PROVISIONED, PAY_PER_REQUEST"));
+                errors.push(enum_error(
+                    other,
+                    "billingMode",
+                    "PROVISIONED, PAY_PER_REQUEST",
+                ));
                 None
             }
         };
@@ -388,7 +415,11 @@ impl Service {
             && c != "STANDARD"
             && c != "STANDARD_INFREQUENT_ACCESS"
         {
-            errors.push(enum_error(c, "tableClass", "STANDARD, STANDARD_INFREQUENT_ACCESS"));
+            errors.push(enum_error(
+                c,
+                "tableClass",
+                "STANDARD, STANDARD_INFREQUENT_ACCESS",
+            ));
         }
         let tags = match input.list_opt("Tags")? {
             Some(list) => parse_tags(list, &mut errors)?,
@@ -416,13 +447,11 @@ impl Service {
         }
         let (read_capacity, write_capacity) = match (mode, throughput) {
             (BillingMode::Provisioned, None) => {
-                return Err(DynamoError::validation(
-                    if billing.is_some() {
-                        "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED"
-                    } else {
-                        "No provisioned throughput specified for the table"
-                    },
-                ));
+                return Err(DynamoError::validation(if billing.is_some() {
+                    "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED"
+                } else {
+                    "No provisioned throughput specified for the table"
+                }));
             }
             (BillingMode::Provisioned, Some((r, w))) => (r.unwrap_or(1), w.unwrap_or(1)),
             (BillingMode::PayPerRequest, Some(_)) => {
@@ -471,7 +500,9 @@ impl Service {
             last_increase_ms: None,
             last_decrease_ms: None,
             table_class: table_class.map(str::to_owned),
-            deletion_protection: input.bool_opt("DeletionProtectionEnabled")?.unwrap_or(false),
+            deletion_protection: input
+                .bool_opt("DeletionProtectionEnabled")?
+                .unwrap_or(false),
             stream,
             ttl_attribute: None,
             tags,
@@ -580,7 +611,11 @@ impl Service {
             Some("PROVISIONED") => Some(BillingMode::Provisioned),
             Some("PAY_PER_REQUEST") => Some(BillingMode::PayPerRequest),
             Some(other) => {
-                errors.push(enum_error(other, "billingMode", "PROVISIONED, PAY_PER_REQUEST"));
+                errors.push(enum_error(
+                    other,
+                    "billingMode",
+                    "PROVISIONED, PAY_PER_REQUEST",
+                ));
                 None
             }
         };
@@ -593,7 +628,11 @@ impl Service {
             && c != "STANDARD"
             && c != "STANDARD_INFREQUENT_ACCESS"
         {
-            errors.push(enum_error(c, "tableClass", "STANDARD, STANDARD_INFREQUENT_ACCESS"));
+            errors.push(enum_error(
+                c,
+                "tableClass",
+                "STANDARD, STANDARD_INFREQUENT_ACCESS",
+            ));
         }
         if !errors.is_empty() {
             return Err(validation_errors(&errors));
@@ -694,7 +733,10 @@ impl Service {
             }
         }
         let def = self.save_def(def)?;
-        let t = crate::service::TableRef { def, handle: t.handle };
+        let t = crate::service::TableRef {
+            def,
+            handle: t.handle,
+        };
         Ok(json!({ "TableDescription": self.live_description(&t, "ACTIVE").await? }))
     }
 

@@ -6,6 +6,7 @@
 
 use crate::error::DynamoError;
 use crate::expr::{self, Condition, Projection, UpdateExpression};
+use crate::index::{check_index_keys, mutations};
 use crate::input::{Input, null_member, validation_errors};
 use crate::ops::capacity::{ReturnCapacity, read_units, write_units};
 use crate::ops::items::{
@@ -14,11 +15,10 @@ use crate::ops::items::{
 };
 use crate::service::{KeySource, Service, TableRef, item_key, key_only};
 use crate::value::{Item, item_size, item_to_json};
-use crate::index::{check_index_keys, mutations};
 use sealdb_storage::{ItemKey, PartFn, PartOutcome, TableStore, WriteTx};
-use std::sync::Arc;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::Mutex;
 
 const MAX_ACTIONS: usize = 100;
@@ -64,7 +64,9 @@ fn reason(code: &str, message: Option<&str>, item: Option<&Item>) -> Value {
 impl Service {
     fn parse_action(&self, index: usize, entry: &Value) -> Result<ParsedAction, DynamoError> {
         let obj = entry.as_object().ok_or_else(|| {
-            DynamoError::Serialization("Unexpected value type in payload for member TransactItems".into())
+            DynamoError::Serialization(
+                "Unexpected value type in payload for member TransactItems".into(),
+            )
         })?;
         let present: Vec<(&str, &Value)> = ["ConditionCheck", "Put", "Delete", "Update"]
             .iter()
@@ -76,7 +78,9 @@ impl Service {
             ));
         };
         let body = body.as_object().cloned().ok_or_else(|| {
-            DynamoError::Serialization(format!("Unexpected value type in payload for member {kind}"))
+            DynamoError::Serialization(format!(
+                "Unexpected value type in payload for member {kind}"
+            ))
         })?;
         let input = Input::from_map(body);
         let cond_text = input.str_opt("ConditionExpression")?;
@@ -177,7 +181,8 @@ impl Service {
                 "Value '{t}' at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 36"
             )]));
         }
-        let fingerprint = serde_json::to_string(&input.raw().get("TransactItems")).unwrap_or_default();
+        let fingerprint =
+            serde_json::to_string(&input.raw().get("TransactItems")).unwrap_or_default();
         if let Some(t) = token
             && let Some(previous) = self.tokens.check(t, &fingerprint, self.now_ms())?
         {
@@ -197,7 +202,10 @@ impl Service {
         let total = actions.len();
         let mut by_table: BTreeMap<String, Vec<ParsedAction>> = BTreeMap::new();
         for a in actions {
-            by_table.entry(a.table.def.name.clone()).or_default().push(a);
+            by_table
+                .entry(a.table.def.name.clone())
+                .or_default()
+                .push(a);
         }
         let mut parts: Vec<(Arc<TableStore>, String, PartFn<PartAnswers>)> = Vec::new();
         let mut capacity_tables = Vec::new();
@@ -221,17 +229,29 @@ impl Service {
                     let old_size = old.as_ref().map_or(0, item_size);
                     if !condition_holds(a.condition.as_ref(), old.as_ref()) {
                         ok = false;
-                        let shown = if a.return_old_on_failure { old.as_ref() } else { None };
+                        let shown = if a.return_old_on_failure {
+                            old.as_ref()
+                        } else {
+                            None
+                        };
                         answers.push((
                             a.index,
-                            reason("ConditionalCheckFailed", Some("The conditional request failed"), shown),
+                            reason(
+                                "ConditionalCheckFailed",
+                                Some("The conditional request failed"),
+                                shown,
+                            ),
                             0.0,
                         ));
                         continue;
                     }
                     let (new, size) = match a.action {
                         Action::Check => {
-                            answers.push((a.index, reason("None", None, None), 2.0 * write_units(old_size)));
+                            answers.push((
+                                a.index,
+                                reason("None", None, None),
+                                2.0 * write_units(old_size),
+                            ));
                             continue;
                         }
                         Action::Delete => (None, old_size),
@@ -243,7 +263,11 @@ impl Service {
                             let mut new = old.clone().unwrap_or(key_attrs);
                             if let Err(e) = u.apply(&mut new) {
                                 ok = false;
-                                answers.push((a.index, reason("ValidationError", Some(e.message()), None), 0.0));
+                                answers.push((
+                                    a.index,
+                                    reason("ValidationError", Some(e.message()), None),
+                                    0.0,
+                                ));
                                 continue;
                             }
                             let size = item_size(&new);
@@ -258,7 +282,11 @@ impl Service {
                             }
                             if let Err(e) = check_index_keys(&a.table.def, &new) {
                                 ok = false;
-                                answers.push((a.index, reason("ValidationError", Some(&e.message()), None), 0.0));
+                                answers.push((
+                                    a.index,
+                                    reason("ValidationError", Some(&e.message()), None),
+                                    0.0,
+                                ));
                                 continue;
                             }
                             (Some(new), size.max(old_size))
@@ -270,7 +298,11 @@ impl Service {
                     // Transactional writes cost twice the standard units.
                     answers.push((a.index, reason("None", None, None), 2.0 * write_units(size)));
                 }
-                Ok(PartOutcome { ok, writes, answer: answers })
+                Ok(PartOutcome {
+                    ok,
+                    writes,
+                    answer: answers,
+                })
             });
             parts.push((store, t.handle.record().id, part));
         }
@@ -285,7 +317,9 @@ impl Service {
                     *slot = r;
                 }
             }
-            units_by_table.push(json!({"TableName": name, "CapacityUnits": units, "WriteCapacityUnits": units}));
+            units_by_table.push(
+                json!({"TableName": name, "CapacityUnits": units, "WriteCapacityUnits": units}),
+            );
         }
         if !result.committed {
             return Err(DynamoError::TransactionCanceled { reasons });
@@ -295,7 +329,8 @@ impl Service {
             out["ConsumedCapacity"] = Value::Array(units_by_table);
         }
         if let Some(t) = token {
-            self.tokens.remember(t, fingerprint, self.now_ms(), out.clone());
+            self.tokens
+                .remember(t, fingerprint, self.now_ms(), out.clone());
         }
         Ok(out)
     }
@@ -325,7 +360,8 @@ impl Service {
                 .ok_or_else(|| validation_errors(&[null_member("transactItems.member.get")]))?;
             let sub = Input::from_map(get);
             let proj_text = sub.str_opt("ProjectionExpression")?;
-            let mut attrs = expression_attributes(&sub, proj_text.is_some(), "ProjectionExpression is null")?;
+            let mut attrs =
+                expression_attributes(&sub, proj_text.is_some(), "ProjectionExpression is null")?;
             let projection: Option<Projection> = proj_text
                 .map(|p| expr::parse_projection(p, &mut attrs))
                 .transpose()
@@ -379,7 +415,12 @@ impl Service {
 impl TokenCache {
     /// The earlier response for this token, if the same request was made within ten
     /// minutes; an error if the token was used with other parameters.
-    fn check(&self, token: &str, fingerprint: &str, now_ms: i64) -> Result<Option<Value>, DynamoError> {
+    fn check(
+        &self,
+        token: &str,
+        fingerprint: &str,
+        now_ms: i64,
+    ) -> Result<Option<Value>, DynamoError> {
         let mut entries = self.entries.lock().map_err(|_| DynamoError::Internal)?;
         entries.retain(|_, (_, expiry, _)| *expiry > now_ms);
         match entries.get(token) {
@@ -393,7 +434,10 @@ impl TokenCache {
 
     fn remember(&self, token: &str, fingerprint: String, now_ms: i64, response: Value) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(token.to_owned(), (fingerprint, now_ms + TOKEN_TTL_MS, response));
+            entries.insert(
+                token.to_owned(),
+                (fingerprint, now_ms + TOKEN_TTL_MS, response),
+            );
         }
     }
 }
