@@ -124,7 +124,7 @@ impl Harness {
         h.call(
             Operation::CreateTable,
             json!({
-                "TableName": "m",
+                "TableName": "model",
                 "BillingMode": "PAY_PER_REQUEST",
                 "AttributeDefinitions": [
                     {"AttributeName": "pk", "AttributeType": "S"},
@@ -158,7 +158,7 @@ impl Harness {
         let mut out = Vec::new();
         let mut start: Option<Value> = None;
         loop {
-            let mut req = json!({"TableName": "m", "Limit": 3});
+            let mut req = json!({"TableName": "model", "Limit": 3});
             if let Some(i) = index {
                 req["IndexName"] = json!(i);
             }
@@ -193,9 +193,12 @@ async fn apply(h: &Harness, model: &mut Model, s: &Step) {
             if let Some(g) = g {
                 item["g"] = json!({"S": g_name(*g)});
             }
-            h.call(Operation::PutItem, json!({"TableName": "m", "Item": item}))
-                .await
-                .unwrap();
+            h.call(
+                Operation::PutItem,
+                json!({"TableName": "model", "Item": item}),
+            )
+            .await
+            .unwrap();
             model.insert(
                 (pk(*p), i64::from(*sk)),
                 Lite {
@@ -210,7 +213,7 @@ async fn apply(h: &Harness, model: &mut Model, s: &Step) {
             let r = h
                 .call(
                     Operation::PutItem,
-                    json!({"TableName": "m", "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}),
+                    json!({"TableName": "model", "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}),
                 )
                 .await;
             let k = (pk(*p), i64::from(*sk));
@@ -224,7 +227,7 @@ async fn apply(h: &Harness, model: &mut Model, s: &Step) {
         Step::Add { pk: p, sk, d } => {
             h.call(
                 Operation::UpdateItem,
-                json!({"TableName": "m", "Key": key(*p, *sk), "UpdateExpression": "ADD v :d",
+                json!({"TableName": "model", "Key": key(*p, *sk), "UpdateExpression": "ADD v :d",
                        "ExpressionAttributeValues": {":d": {"N": d.to_string()}}}),
             )
             .await
@@ -237,11 +240,11 @@ async fn apply(h: &Harness, model: &mut Model, s: &Step) {
         Step::SetG { pk: p, sk, g } => {
             let body = match g {
                 Some(g) => {
-                    json!({"TableName": "m", "Key": key(*p, *sk), "UpdateExpression": "SET g = :g",
+                    json!({"TableName": "model", "Key": key(*p, *sk), "UpdateExpression": "SET g = :g",
                                   "ExpressionAttributeValues": {":g": {"S": g_name(*g)}}})
                 }
                 None => {
-                    json!({"TableName": "m", "Key": key(*p, *sk), "UpdateExpression": "REMOVE g"})
+                    json!({"TableName": "model", "Key": key(*p, *sk), "UpdateExpression": "REMOVE g"})
                 }
             };
             h.call(Operation::UpdateItem, body).await.unwrap();
@@ -253,7 +256,7 @@ async fn apply(h: &Harness, model: &mut Model, s: &Step) {
         Step::Delete { pk: p, sk } => {
             h.call(
                 Operation::DeleteItem,
-                json!({"TableName": "m", "Key": key(*p, *sk)}),
+                json!({"TableName": "model", "Key": key(*p, *sk)}),
             )
             .await
             .unwrap();
@@ -283,7 +286,7 @@ async fn apply(h: &Harness, model: &mut Model, s: &Step) {
             let out = h
                 .call(
                     Operation::BatchWriteItem,
-                    json!({"RequestItems": {"m": reqs}}),
+                    json!({"RequestItems": {"model": reqs}}),
                 )
                 .await
                 .unwrap();
@@ -305,12 +308,12 @@ async fn apply(h: &Harness, model: &mut Model, s: &Step) {
             }
             let ka = (pk(a.0), i64::from(a.1));
             let kb = (pk(b.0), i64::from(b.1));
-            let mut upd_a = json!({"TableName": "m", "Key": key(a.0, a.1), "UpdateExpression": "ADD v :d",
+            let mut upd_a = json!({"TableName": "model", "Key": key(a.0, a.1), "UpdateExpression": "ADD v :d",
                                    "ExpressionAttributeValues": {":d": {"N": (-d).to_string()}}});
             if *require_a {
                 upd_a["ConditionExpression"] = json!("attribute_exists(pk)");
             }
-            let upd_b = json!({"TableName": "m", "Key": key(b.0, b.1), "UpdateExpression": "ADD v :d",
+            let upd_b = json!({"TableName": "model", "Key": key(b.0, b.1), "UpdateExpression": "ADD v :d",
                                "ExpressionAttributeValues": {":d": {"N": d.to_string()}}});
             let r = h
                 .call(
@@ -343,7 +346,7 @@ async fn check(h: &Harness, model: &Model) {
     index.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(index, expected_index, "index differs from model");
     let desc = h
-        .call(Operation::DescribeTable, json!({"TableName": "m"}))
+        .call(Operation::DescribeTable, json!({"TableName": "model"}))
         .await
         .unwrap();
     assert_eq!(desc["Table"]["ItemCount"], json!(model.len()));

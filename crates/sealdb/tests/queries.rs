@@ -161,7 +161,7 @@ async fn scan_pages_and_segments_see_every_item_once() {
 async fn query_orders_by_sort_key_and_pages() {
     let server = Server::start();
     let c = server.client();
-    create(&c, "q", Some(ScalarAttributeType::N)).await;
+    create(&c, "qtab", Some(ScalarAttributeType::N)).await;
     let mut items = Vec::new();
     for i in [-5, 100, 3, 20, 7, 0, 1000, -100] {
         items.push(HashMap::from([
@@ -173,7 +173,7 @@ async fn query_orders_by_sort_key_and_pages() {
         ("pk".to_owned(), s("other")),
         ("sk".to_owned(), n(1)),
     ]));
-    batch_put(&c, "q", items).await;
+    batch_put(&c, "qtab", items).await;
 
     let sks = |items: &[HashMap<String, AttributeValue>]| -> Vec<String> {
         items
@@ -186,7 +186,7 @@ async fn query_orders_by_sort_key_and_pages() {
     };
     let out = c
         .query()
-        .table_name("q")
+        .table_name("qtab")
         .key_condition_expression("pk = :p")
         .expression_attribute_values(":p", s("p"))
         .send()
@@ -199,7 +199,7 @@ async fn query_orders_by_sort_key_and_pages() {
 
     let out = c
         .query()
-        .table_name("q")
+        .table_name("qtab")
         .key_condition_expression("pk = :p AND sk BETWEEN :a AND :b")
         .expression_attribute_values(":p", s("p"))
         .expression_attribute_values(":a", n(0))
@@ -214,7 +214,7 @@ async fn query_orders_by_sort_key_and_pages() {
     let mut all = Vec::new();
     let mut pages = c
         .query()
-        .table_name("q")
+        .table_name("qtab")
         .key_condition_expression("pk = :p AND sk > :a")
         .expression_attribute_values(":p", s("p"))
         .expression_attribute_values(":a", n(-5))
@@ -229,7 +229,7 @@ async fn query_orders_by_sort_key_and_pages() {
 
     let err = c
         .query()
-        .table_name("q")
+        .table_name("qtab")
         .key_condition_expression("sk = :a")
         .expression_attribute_values(":a", n(1))
         .send()
@@ -242,10 +242,10 @@ async fn query_orders_by_sort_key_and_pages() {
 async fn batch_get_returns_found_items() {
     let server = Server::start();
     let c = server.client();
-    create(&c, "bg", None).await;
+    create(&c, "bgtab", None).await;
     batch_put(
         &c,
-        "bg",
+        "bgtab",
         (0..30)
             .map(|i| HashMap::from([("pk".to_owned(), s(&format!("k{i}")))]))
             .collect(),
@@ -257,7 +257,7 @@ async fn batch_get_returns_found_items() {
     let out = c
         .batch_get_item()
         .request_items(
-            "bg",
+            "bgtab",
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))
                 .build()
@@ -266,7 +266,7 @@ async fn batch_get_returns_found_items() {
         .send()
         .await
         .unwrap();
-    assert_eq!(out.responses().unwrap()["bg"].len(), 30);
+    assert_eq!(out.responses().unwrap()["bgtab"].len(), 30);
 
     let dup = vec![
         HashMap::from([("pk".to_owned(), s("k1"))]),
@@ -275,7 +275,7 @@ async fn batch_get_returns_found_items() {
     let err = c
         .batch_get_item()
         .request_items(
-            "bg",
+            "bgtab",
             KeysAndAttributes::builder()
                 .set_keys(Some(dup))
                 .build()
