@@ -18,11 +18,19 @@ const STRING_MARKER: &str = "PlainTextMarkerZ9q4";
 const KEY_MARKER: &str = "KeyMarkerPk3v8w";
 const INDEX_MARKER: &str = "IndexKeyMarkerG5t2";
 const NUMBER_MARKER: &str = "31415926535897932384626433";
-const BINARY_MARKER: [u8; 12] = [0xDE, 0xAD, 0xBE, 0xEF, 0x5E, 0xA1, 0xDB, 0x00, 0xFF, 0x13, 0x37, 0x42];
+const BINARY_MARKER: [u8; 12] = [
+    0xDE, 0xAD, 0xBE, 0xEF, 0x5E, 0xA1, 0xDB, 0x00, 0xFF, 0x13, 0x37, 0x42,
+];
 
 fn needles() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    for s in [TABLE, STRING_MARKER, KEY_MARKER, INDEX_MARKER, NUMBER_MARKER] {
+    for s in [
+        TABLE,
+        STRING_MARKER,
+        KEY_MARKER,
+        INDEX_MARKER,
+        NUMBER_MARKER,
+    ] {
         out.push((format!("{s} (utf-8)"), s.as_bytes().to_vec()));
         let utf16: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
         out.push((format!("{s} (utf-16le)"), utf16));
@@ -58,8 +66,20 @@ async fn no_marker_reaches_the_disk() {
     let dir = tmp.path().join("data");
     let mut server = Server::start_on(&dir);
     let c = server.client();
-    let def = |n: &str, t| AttributeDefinition::builder().attribute_name(n).attribute_type(t).build().unwrap();
-    let key = |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+    let def = |n: &str, t| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(t)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
     c.create_table()
         .table_name(TABLE)
         .billing_mode(BillingMode::PayPerRequest)
@@ -70,7 +90,11 @@ async fn no_marker_reaches_the_disk() {
             GlobalSecondaryIndex::builder()
                 .index_name("by_g")
                 .key_schema(key("g", KeyType::Hash))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -82,7 +106,10 @@ async fn no_marker_reaches_the_disk() {
             .table_name(TABLE)
             .item("pk", AttributeValue::S(format!("{KEY_MARKER}-{i}")))
             .item("g", AttributeValue::S(format!("{INDEX_MARKER}-{i}")))
-            .item("text", AttributeValue::S(format!("{STRING_MARKER} number {i}")))
+            .item(
+                "text",
+                AttributeValue::S(format!("{STRING_MARKER} number {i}")),
+            )
             .item("num", AttributeValue::N(NUMBER_MARKER.into()))
             .item("bin", AttributeValue::B(Blob::new(BINARY_MARKER.to_vec())))
             .send()
@@ -100,13 +127,19 @@ async fn no_marker_reaches_the_disk() {
         .send()
         .await
         .unwrap();
-    assert_eq!(got.item().unwrap()["num"], AttributeValue::N(NUMBER_MARKER.into()));
+    assert_eq!(
+        got.item().unwrap()["num"],
+        AttributeValue::N(NUMBER_MARKER.into())
+    );
     // Kill it without a clean shutdown, so the WAL files are left as a crash leaves them.
     drop(server);
 
     let mut files = Vec::new();
     files_under(&dir, &mut files);
-    assert!(files.len() >= 3, "expected catalog, key and table files: {files:?}");
+    assert!(
+        files.len() >= 3,
+        "expected catalog, key and table files: {files:?}"
+    );
     let needles = needles();
     let mut scanned = 0usize;
     for f in &files {
@@ -120,5 +153,8 @@ async fn no_marker_reaches_the_disk() {
             );
         }
     }
-    eprintln!("searched {} files, {scanned} bytes: no marker found", files.len());
+    eprintln!(
+        "searched {} files, {scanned} bytes: no marker found",
+        files.len()
+    );
 }
