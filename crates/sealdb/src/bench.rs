@@ -97,26 +97,40 @@ fn process_cpu_secs(pid: u32) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
-/// One keep-alive connection that sends signed DynamoDB requests.
+/// One keep-alive connection that sends signed DynamoDB requests (reconnecting when
+/// the server closes it, as some peers do after every response).
 struct Conn {
-    stream: TokioBufReader<TcpStream>,
+    stream: Option<TokioBufReader<TcpStream>>,
     target: Arc<Target>,
+}
+
+async fn connect(host: &str) -> Result<TokioBufReader<TcpStream>, String> {
+    let stream = TcpStream::connect(host)
+        .await
+        .map_err(|e| format!("connect {host}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    Ok(TokioBufReader::new(stream))
 }
 
 impl Conn {
     async fn open(target: Arc<Target>) -> Result<Conn, String> {
-        let stream = TcpStream::connect(&target.host)
-            .await
-            .map_err(|e| format!("connect {}: {e}", target.host))?;
-        let _ = stream.set_nodelay(true);
-        Ok(Conn {
-            stream: TokioBufReader::new(stream),
-            target,
-        })
+        let stream = Some(connect(&target.host).await?);
+        Ok(Conn { stream, target })
     }
 
     async fn call(&mut self, op: &str, body: &str) -> Result<(u16, Vec<u8>), String> {
-        let t = &self.target;
+        match self.try_call(op, body).await {
+            Ok(r) => Ok(r),
+            Err(_) => {
+                // The server may have closed an idle connection: once more, fresh.
+                self.stream = None;
+                self.try_call(op, body).await
+            }
+        }
+    }
+
+    async fn try_call(&mut self, op: &str, body: &str) -> Result<(u16, Vec<u8>), String> {
+        let t = Arc::clone(&self.target);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
@@ -156,7 +170,12 @@ impl Conn {
             signed.join(";"),
             body.len()
         );
-        let s = &mut self.stream;
+        if self.stream.is_none() {
+            self.stream = Some(connect(&t.host).await?);
+        }
+        let Some(s) = self.stream.as_mut() else {
+            return Err("no connection".into());
+        };
         s.get_mut()
             .write_all(request.as_bytes())
             .await
@@ -169,6 +188,7 @@ impl Conn {
             .and_then(|c| c.parse().ok())
             .ok_or_else(|| format!("bad status line {line:?}"))?;
         let mut len = 0usize;
+        let mut close = false;
         loop {
             line.clear();
             s.read_line(&mut line).await.map_err(|e| e.to_string())?;
@@ -176,14 +196,21 @@ impl Conn {
             if l.is_empty() {
                 break;
             }
-            if let Some((k, v)) = l.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse().unwrap_or(0);
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().unwrap_or(0);
+                } else if k.eq_ignore_ascii_case("connection")
+                    && v.trim().eq_ignore_ascii_case("close")
+                {
+                    close = true;
+                }
             }
         }
         let mut buf = vec![0u8; len];
         s.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
+        if close {
+            self.stream = None;
+        }
         Ok((status, buf))
     }
 }
