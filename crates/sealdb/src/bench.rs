@@ -318,7 +318,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
     let result = rt.block_on(async {
         let mut conn = Conn::open(Arc::clone(&target)).await?;
         let create = format!(
-            r#"{{"TableName":"{table}","AttributeDefinitions":[{{"AttributeName":"pk","AttributeType":"S"}}],"KeySchema":[{{"AttributeName":"pk","KeyType":"HASH"}}],"BillingMode":"PAY_PER_REQUEST"}}"#
+            r#"{{"TableName":"{table}","AttributeDefinitions":[{{"AttributeName":"pk","AttributeType":"S"}},{{"AttributeName":"sk","AttributeType":"N"}}],"KeySchema":[{{"AttributeName":"pk","KeyType":"HASH"}},{{"AttributeName":"sk","KeyType":"RANGE"}}],"BillingMode":"PAY_PER_REQUEST"}}"#
         );
         let (status, resp) = conn.call("CreateTable", &create).await?;
         if status != 200 {
@@ -331,16 +331,32 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
         let value = "v".repeat(args.value_bytes);
         let t = table.clone();
         let put: Arc<dyn Fn(usize) -> String + Send + Sync> = Arc::new(move |i| {
+            // Ten items per partition, so that a Query returns ten.
             format!(
-                r#"{{"TableName":"{t}","Item":{{"pk":{{"S":"key-{i}"}},"n":{{"N":"{i}"}},"v":{{"S":"{value}"}}}}}}"#
+                r#"{{"TableName":"{t}","Item":{{"pk":{{"S":"key-{}"}},"sk":{{"N":"{}"}},"n":{{"N":"{i}"}},"v":{{"S":"{value}"}}}}}}"#,
+                i / 10,
+                i % 10
             )
         });
         run_phase("PutItem", &target, args, pid, put, "PutItem").await?;
         let t = table.clone();
         let get: Arc<dyn Fn(usize) -> String + Send + Sync> = Arc::new(move |i| {
-            format!(r#"{{"TableName":"{t}","Key":{{"pk":{{"S":"key-{i}"}}}}}}"#)
+            format!(
+                r#"{{"TableName":"{t}","Key":{{"pk":{{"S":"key-{}"}},"sk":{{"N":"{}"}}}}}}"#,
+                i / 10,
+                i % 10
+            )
         });
         run_phase("GetItem", &target, args, pid, get, "GetItem").await?;
+        let t = table.clone();
+        let partitions = args.items.div_ceil(10).max(1);
+        let query: Arc<dyn Fn(usize) -> String + Send + Sync> = Arc::new(move |i| {
+            format!(
+                r#"{{"TableName":"{t}","KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{{":p":{{"S":"key-{}"}}}}}}"#,
+                i % partitions
+            )
+        });
+        run_phase("Query10", &target, args, pid, query, "Query").await?;
         let _ = conn
             .call("DeleteTable", &format!(r#"{{"TableName":"{table}"}}"#))
             .await;
