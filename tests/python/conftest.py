@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 
 import boto3
@@ -29,15 +30,16 @@ def sealdb_bin():
 class Server:
     """One server process on its own data dir."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, extra_args=()):
         self.data_dir = pathlib.Path(data_dir)
+        self.extra_args = list(extra_args)
         self.proc = None
         self.endpoint = None
 
     def start(self):
         env = dict(os.environ, SEALDB_ACCESS_KEY_ID=ACCESS_KEY, SEALDB_SECRET_ACCESS_KEY=SECRET_KEY)
         self.proc = subprocess.Popen(
-            [sealdb_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)],
+            [sealdb_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *self.extra_args],
             stdout=subprocess.PIPE,
             stderr=sys.stderr,
             env=env,
@@ -52,7 +54,11 @@ class Server:
                     found.set()
 
         threading.Thread(target=read, daemon=True).start()
-        if not found.wait(30):
+        deadline = time.monotonic() + 30
+        while not found.wait(0.1) and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sealdb exited with {self.proc.returncode}")
+        if not found.is_set():
             self.kill()
             raise RuntimeError("sealdb did not start")
         return self

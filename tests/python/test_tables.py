@@ -1,0 +1,118 @@
+"""Table operations through boto3: validation texts, describe shape, pagination, tags,
+TTL, deletion protection, limits; and server start-up rules (root key mode, TLS)."""
+
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import Server
+
+
+def err(e):
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+def test_create_validation(ddb):
+    base = dict(BillingMode="PAY_PER_REQUEST")
+    with pytest.raises(ClientError) as e:
+        ddb.create_table(TableName="ok_name", AttributeDefinitions=[{"AttributeName": "a", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "b", "KeyType": "HASH"}], **base)
+    assert err(e) == ("ValidationException",
+                      "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [b], AttributeDefinitions: [a]")
+    with pytest.raises(ClientError) as e:
+        ddb.create_table(TableName="ok_name", AttributeDefinitions=[{"AttributeName": "a", "AttributeType": "S"},
+                                                                    {"AttributeName": "x", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "a", "KeyType": "HASH"}], **base)
+    assert "Number of attributes in KeySchema does not exactly match" in err(e)[1]
+    with pytest.raises(ClientError) as e:
+        ddb.create_table(TableName="bad name!", AttributeDefinitions=[{"AttributeName": "a", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "a", "KeyType": "HASH"}], **base)
+    assert "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+" in err(e)[1]
+    with pytest.raises(ClientError) as e:
+        ddb.create_table(TableName="ok_name", AttributeDefinitions=[{"AttributeName": "a", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "a", "KeyType": "HASH"}])
+    assert err(e)[1] == "No provisioned throughput specified for the table"
+    assert "ok_name" not in ddb.list_tables()["TableNames"]
+
+
+def test_describe_shape_and_duplicates(ddb, table):
+    t = table("N")
+    d = ddb.describe_table(TableName=t)["Table"]
+    for k in ("TableArn", "TableId", "CreationDateTime", "ItemCount", "TableSizeBytes",
+              "BillingModeSummary", "KeySchema", "AttributeDefinitions", "ProvisionedThroughput"):
+        assert k in d, k
+    assert d["TableArn"] == f"arn:aws:dynamodb:us-east-1:000000000000:table/{t}"
+    with pytest.raises(ClientError) as e:
+        ddb.create_table(TableName=t, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
+    assert err(e) == ("ResourceInUseException", f"Table already exists: {t}")
+    with pytest.raises(ClientError) as e:
+        ddb.describe_table(TableName="no_such_table")
+    assert err(e) == ("ResourceNotFoundException", "Requested resource not found: Table: no_such_table not found")
+
+
+def test_list_tables_pages(ddb, table):
+    names = sorted(table(None) for _ in range(5))
+    seen = []
+    for page in ddb.get_paginator("list_tables").paginate(PaginationConfig={"PageSize": 2}):
+        seen += page["TableNames"]
+    assert [n for n in seen if n in names] == names
+    first = ddb.list_tables(Limit=2)
+    assert len(first["TableNames"]) == 2 and "LastEvaluatedTableName" in first
+
+
+def test_tags_ttl_protection_and_updates(ddb, table):
+    t = table(None)
+    arn = ddb.describe_table(TableName=t)["Table"]["TableArn"]
+    ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "env", "Value": "test"}, {"Key": "team", "Value": "db"}])
+    ddb.untag_resource(ResourceArn=arn, TagKeys=["team"])
+    assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "env", "Value": "test"}]
+    assert ddb.describe_time_to_live(TableName=t)["TimeToLiveDescription"]["TimeToLiveStatus"] == "DISABLED"
+    ddb.update_time_to_live(TableName=t, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+    d = ddb.describe_time_to_live(TableName=t)["TimeToLiveDescription"]
+    assert d == {"TimeToLiveStatus": "ENABLED", "AttributeName": "exp"}
+    with pytest.raises(ClientError) as e:
+        ddb.update_time_to_live(TableName=t, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+    assert err(e) == ("ValidationException", "TimeToLive is already enabled")
+    ddb.update_table(TableName=t, DeletionProtectionEnabled=True)
+    with pytest.raises(ClientError) as e:
+        ddb.delete_table(TableName=t)
+    assert err(e)[0] == "ValidationException" and "protected against deletion" in err(e)[1]
+    ddb.update_table(TableName=t, DeletionProtectionEnabled=False,
+                     BillingMode="PROVISIONED", ProvisionedThroughput={"ReadCapacityUnits": 3, "WriteCapacityUnits": 4})
+    d = ddb.describe_table(TableName=t)["Table"]
+    assert d["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+    assert d["ProvisionedThroughput"]["ReadCapacityUnits"] == 3
+    limits = ddb.describe_limits()
+    assert limits["TableMaxReadCapacityUnits"] == 40000
+    assert ddb.describe_endpoints()["Endpoints"][0]["CachePeriodInMinutes"] == 1440
+
+
+def test_root_key_readable_by_others_is_refused(tmp_path):
+    s = Server(tmp_path / "data").start()
+    s.stop()
+    os.chmod(tmp_path / "data" / "root.key", 0o644)
+    with pytest.raises(RuntimeError):
+        Server(tmp_path / "data").start()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a test certificate")
+def test_tls(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    s = Server(tmp_path / "data", extra_args=["--tls-cert", str(cert), "--tls-key", str(key)]).start()
+    try:
+        assert s.endpoint.startswith("https://")
+        import boto3
+        c = boto3.client("dynamodb", endpoint_url=s.endpoint, region_name="us-east-1",
+                         aws_access_key_id="AKIDSEALDBTEST0000001",
+                         aws_secret_access_key="sealdbTestSecretKey0000000000000000000000", verify=str(cert))
+        assert "TableNames" in c.list_tables()
+    finally:
+        s.stop()
