@@ -1,0 +1,155 @@
+//! KMS errors. Each variant owns its wire form (bare AWS names, as KMS sends them).
+
+/// An error answered to a KMS client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KmsError {
+    /// Unknown key, alias or grant.
+    NotFound(String),
+    /// The key is disabled.
+    Disabled(String),
+    /// The key's state does not allow the operation.
+    InvalidState(String),
+    /// A ciphertext that does not decrypt (changed, truncated, other context).
+    InvalidCiphertext(String),
+    /// The named key is not the one that encrypted the ciphertext.
+    IncorrectKey(String),
+    /// The key's usage or spec does not fit the operation.
+    InvalidKeyUsage(String),
+    /// Shape-level validation failure.
+    Validation(String),
+    /// Malformed alias name.
+    InvalidAliasName(String),
+    /// Alias exists.
+    AlreadyExists(String),
+    /// Malformed key ARN.
+    InvalidArn(String),
+    /// Malformed grant id.
+    InvalidGrantId(String),
+    /// Malformed grant token.
+    InvalidGrantToken(String),
+    /// Bad pagination marker.
+    InvalidMarker(String),
+    /// A quota or length limit.
+    LimitExceeded(String),
+    /// A key policy that does not parse.
+    MalformedPolicyDocument(String),
+    /// Bad tags.
+    Tag(String),
+    /// The operation does not apply to this key.
+    UnsupportedOperation(String),
+    /// The caller is not allowed.
+    AccessDenied(String),
+    /// Not a KMS operation.
+    UnknownOperation,
+    /// Malformed JSON.
+    Serialization(String),
+    /// VerifyMac: the MAC does not match.
+    InvalidMac(String),
+    /// Failure on our side (details logged, not sent).
+    Internal,
+}
+
+impl KmsError {
+    /// The `__type` AWS sends.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            KmsError::NotFound(_) => "NotFoundException",
+            KmsError::Disabled(_) => "DisabledException",
+            KmsError::InvalidState(_) => "KMSInvalidStateException",
+            KmsError::InvalidCiphertext(_) => "InvalidCiphertextException",
+            KmsError::IncorrectKey(_) => "IncorrectKeyException",
+            KmsError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
+            KmsError::Validation(_) => "ValidationException",
+            KmsError::InvalidAliasName(_) => "InvalidAliasNameException",
+            KmsError::AlreadyExists(_) => "AlreadyExistsException",
+            KmsError::InvalidArn(_) => "InvalidArnException",
+            KmsError::InvalidGrantId(_) => "InvalidGrantIdException",
+            KmsError::InvalidGrantToken(_) => "InvalidGrantTokenException",
+            KmsError::InvalidMarker(_) => "InvalidMarkerException",
+            KmsError::LimitExceeded(_) => "LimitExceededException",
+            KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
+            KmsError::Tag(_) => "TagException",
+            KmsError::UnsupportedOperation(_) => "UnsupportedOperationException",
+            KmsError::AccessDenied(_) => "AccessDeniedException",
+            KmsError::UnknownOperation => "UnknownOperationException",
+            KmsError::Serialization(_) => "SerializationException",
+            KmsError::InvalidMac(_) => "KMSInvalidMacException",
+            KmsError::Internal => "KMSInternalException",
+        }
+    }
+
+    /// HTTP status.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            KmsError::Internal => 500,
+            KmsError::NotFound(_)
+            | KmsError::Disabled(_)
+            | KmsError::InvalidState(_)
+            | KmsError::InvalidCiphertext(_)
+            | KmsError::IncorrectKey(_)
+            | KmsError::InvalidKeyUsage(_)
+            | KmsError::Validation(_)
+            | KmsError::InvalidAliasName(_)
+            | KmsError::AlreadyExists(_)
+            | KmsError::InvalidArn(_)
+            | KmsError::InvalidGrantId(_)
+            | KmsError::InvalidGrantToken(_)
+            | KmsError::InvalidMarker(_)
+            | KmsError::LimitExceeded(_)
+            | KmsError::MalformedPolicyDocument(_)
+            | KmsError::Tag(_)
+            | KmsError::UnsupportedOperation(_)
+            | KmsError::AccessDenied(_)
+            | KmsError::UnknownOperation
+            | KmsError::Serialization(_)
+            | KmsError::InvalidMac(_) => 400,
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> String {
+        match self {
+            KmsError::NotFound(m)
+            | KmsError::Disabled(m)
+            | KmsError::InvalidState(m)
+            | KmsError::InvalidCiphertext(m)
+            | KmsError::IncorrectKey(m)
+            | KmsError::InvalidKeyUsage(m)
+            | KmsError::Validation(m)
+            | KmsError::InvalidAliasName(m)
+            | KmsError::AlreadyExists(m)
+            | KmsError::InvalidArn(m)
+            | KmsError::InvalidGrantId(m)
+            | KmsError::InvalidGrantToken(m)
+            | KmsError::InvalidMarker(m)
+            | KmsError::LimitExceeded(m)
+            | KmsError::MalformedPolicyDocument(m)
+            | KmsError::Tag(m)
+            | KmsError::UnsupportedOperation(m)
+            | KmsError::AccessDenied(m)
+            | KmsError::Serialization(m)
+            | KmsError::InvalidMac(m) => m.clone(),
+            KmsError::UnknownOperation => String::new(),
+            KmsError::Internal => "Internal error".into(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for KmsError {
+    fn from(e: rusqlite::Error) -> Self {
+        tracing::error!(error = %e, "key store failure");
+        KmsError::Internal
+    }
+}
+
+impl From<sealdb_storage::StorageError> for KmsError {
+    fn from(e: sealdb_storage::StorageError) -> Self {
+        tracing::error!(error = %e, "key store failure");
+        KmsError::Internal
+    }
+}
+
+/// `1 validation error detected: ...`.
+pub(crate) fn validation(msg: impl std::fmt::Display) -> KmsError {
+    KmsError::Validation(format!("1 validation error detected: {msg}"))
+}

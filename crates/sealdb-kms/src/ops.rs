@@ -1,0 +1,1293 @@
+//! The KMS operations.
+
+use crate::KmsConfig;
+use crate::crypto;
+use crate::error::{KmsError, validation};
+use crate::policy::{self, Verdict};
+use crate::store::{Alias, Grant, KeyRecord, Rotation, Store};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use sealdb_common::Principal;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// Every operation answered.
+pub(crate) const OPERATIONS: [&str; 36] = [
+    "CreateKey",
+    "DescribeKey",
+    "ListKeys",
+    "UpdateKeyDescription",
+    "EnableKey",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "CreateAlias",
+    "UpdateAlias",
+    "DeleteAlias",
+    "ListAliases",
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateRandom",
+    "GenerateMac",
+    "VerifyMac",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "GetKeyRotationStatus",
+    "RotateKeyOnDemand",
+    "ListKeyRotations",
+    "TagResource",
+    "UntagResource",
+    "ListResourceTags",
+    "GetKeyPolicy",
+    "PutKeyPolicy",
+    "ListKeyPolicies",
+    "CreateGrant",
+    "ListGrants",
+    "ListRetirableGrants",
+    "RetireGrant",
+    "RevokeGrant",
+];
+
+const DAY: f64 = 86_400.0;
+const DYNAMODB_ALIAS: &str = "alias/aws/dynamodb";
+const DYNAMODB_KEY_DESCRIPTION: &str =
+    "Default key that protects my DynamoDB data when no other key is defined";
+const GRANT_OPERATIONS: [&str; 18] = [
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "Sign",
+    "Verify",
+    "GetPublicKey",
+    "CreateGrant",
+    "RetireGrant",
+    "DescribeKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateMac",
+    "VerifyMac",
+    "DeriveSharedSecret",
+    "Encapsulate",
+];
+
+/// What one call works with.
+pub(crate) struct Ctx<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) cfg: &'a KmsConfig,
+    pub(crate) caller: &'a Principal,
+    pub(crate) via_service: Option<String>,
+    /// The key ARN the call acted on (for the audit record).
+    pub(crate) resource: Option<String>,
+}
+
+fn now(cfg: &KmsConfig) -> f64 {
+    cfg.clock.now_epoch_seconds_f64()
+}
+
+fn ser(member: &str) -> KmsError {
+    KmsError::Serialization(format!(
+        "Unexpected value type in payload for member {member}"
+    ))
+}
+
+fn lower_camel(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn opt_str<'v>(input: &'v Value, k: &str) -> Result<Option<&'v str>, KmsError> {
+    match input.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ser(k)),
+    }
+}
+
+fn req_str<'v>(input: &'v Value, k: &str) -> Result<&'v str, KmsError> {
+    opt_str(input, k)?.ok_or_else(|| {
+        validation(format!(
+            "Value null at '{}' failed to satisfy constraint: Member must not be null",
+            lower_camel(k)
+        ))
+    })
+}
+
+fn opt_int(input: &Value, k: &str) -> Result<Option<i64>, KmsError> {
+    match input.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_i64().map(Some).ok_or_else(|| ser(k)),
+    }
+}
+
+fn blob(input: &Value, k: &str) -> Result<Option<Vec<u8>>, KmsError> {
+    match opt_str(input, k)? {
+        None => Ok(None),
+        Some(s) => B64
+            .decode(s)
+            .map(Some)
+            .map_err(|_| KmsError::Serialization(format!("Invalid base64 in member {k}"))),
+    }
+}
+
+fn context(input: &Value, k: &str) -> Result<BTreeMap<String, String>, KmsError> {
+    match input.get(k) {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(a, b)| {
+                b.as_str()
+                    .map(|s| (a.clone(), s.to_owned()))
+                    .ok_or_else(|| ser(k))
+            })
+            .collect(),
+        Some(_) => Err(ser(k)),
+    }
+}
+
+fn int_range(v: i64, lo: i64, hi: i64, member: &str) -> Result<(), KmsError> {
+    if v < lo {
+        return Err(validation(format!(
+            "Value '{v}' at '{member}' failed to satisfy constraint: Member must have value greater than or equal to {lo}"
+        )));
+    }
+    if v > hi {
+        return Err(validation(format!(
+            "Value '{v}' at '{member}' failed to satisfy constraint: Member must have value less than or equal to {hi}"
+        )));
+    }
+    Ok(())
+}
+
+impl Ctx<'_> {
+    fn key_arn(&self, id: &str) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:key/{id}",
+            self.cfg.region, self.cfg.account_id
+        )
+    }
+
+    fn alias_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:{name}",
+            self.cfg.region, self.cfg.account_id
+        )
+    }
+
+    fn not_found_key(&self, id: &str) -> KmsError {
+        KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(id)))
+    }
+
+    /// Deletes keys whose deletion window has passed.
+    pub(crate) fn purge_deleted_keys(&self) -> Result<(), KmsError> {
+        let t = now(self.cfg);
+        for k in self.store.keys()? {
+            if k.state == "PendingDeletion" && k.deletion_date.is_some_and(|d| d <= t) {
+                self.store.delete_key(&k.id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a key identifier. `aliases` says whether alias names/ARNs are accepted.
+    fn resolve(&mut self, id: &str, aliases: bool) -> Result<KeyRecord, KmsError> {
+        let prefix = format!("arn:aws:kms:{}:{}:", self.cfg.region, self.cfg.account_id);
+        let rest = if let Some(r) = id.strip_prefix(&prefix) {
+            r
+        } else if let Some(r) = id.strip_prefix("arn:") {
+            let region = r.split(':').nth(2).unwrap_or("");
+            return Err(KmsError::NotFound(format!("Invalid arn {region}")));
+        } else {
+            id
+        };
+        let key_id = if let Some(k) = rest.strip_prefix("key/") {
+            k.to_owned()
+        } else if rest.starts_with("alias/") {
+            if !aliases {
+                return Err(KmsError::NotFound(format!("Invalid keyId {id}")));
+            }
+            match self.store.alias(rest)? {
+                Some(Alias {
+                    key_id: Some(k), ..
+                }) => k,
+                _ if rest == DYNAMODB_ALIAS => self.create_managed_dynamodb_key()?,
+                _ => {
+                    return Err(KmsError::NotFound(format!(
+                        "Alias {} is not found.",
+                        self.alias_arn(rest)
+                    )));
+                }
+            }
+        } else {
+            rest.to_owned()
+        };
+        if uuid::Uuid::parse_str(&key_id).is_err() {
+            return Err(KmsError::NotFound(format!("Invalid keyId {id}")));
+        }
+        let k = self
+            .store
+            .key(&key_id)?
+            .ok_or_else(|| self.not_found_key(&key_id))?;
+        self.resource = Some(self.key_arn(&k.id));
+        Ok(k)
+    }
+
+    /// The AWS managed key of DynamoDB, created the first time something asks for it.
+    fn create_managed_dynamodb_key(&self) -> Result<String, KmsError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let t = now(self.cfg);
+        let rec = KeyRecord {
+            id: id.clone(),
+            created: t,
+            description: DYNAMODB_KEY_DESCRIPTION.into(),
+            key_usage: "ENCRYPT_DECRYPT".into(),
+            key_spec: "SYMMETRIC_DEFAULT".into(),
+            origin: "AWS_KMS".into(),
+            state: "Enabled".into(),
+            deletion_date: None,
+            key_manager: "AWS".into(),
+            policy: policy::dynamodb_managed_policy(&self.cfg.account_id, &self.cfg.region),
+            tags: Vec::new(),
+            rotation_enabled: true,
+            rotation_period_days: 365,
+            last_rotation: t,
+            current_version: 1,
+            rotations: Vec::new(),
+        };
+        self.store.put_key(&rec)?;
+        self.store.put_material(&id, 1, &crypto::random(32)?)?;
+        self.store.put_alias(&Alias {
+            name: DYNAMODB_ALIAS.into(),
+            key_id: Some(id.clone()),
+            created: t,
+            updated: t,
+        })?;
+        Ok(id)
+    }
+
+    /// Key policy, then grants. `grant_op` is the grant operation that would allow it.
+    fn authorize(
+        &self,
+        key: &KeyRecord,
+        action: &str,
+        grant_op: Option<&str>,
+        ctx: &BTreeMap<String, String>,
+    ) -> Result<(), KmsError> {
+        let req = policy::Request {
+            principal_arn: &self.caller.arn,
+            account_id: &self.cfg.account_id,
+            action: &format!("kms:{action}"),
+            context: ctx,
+            via_service: self.via_service.as_deref(),
+        };
+        match policy::evaluate(&key.policy, &req) {
+            Verdict::Deny => return Err(self.denied(key, action, true)),
+            Verdict::Allow => return Ok(()),
+            Verdict::NoMatch => {}
+        }
+        if let Some(op) = grant_op {
+            let grantee = self
+                .via_service
+                .clone()
+                .unwrap_or_else(|| self.caller.arn.clone());
+            for g in self.store.grants(Some(&key.id))? {
+                if g.grantee != grantee || !g.operations.iter().any(|o| o == op) {
+                    continue;
+                }
+                let subset_ok = g
+                    .context_subset
+                    .as_ref()
+                    .is_none_or(|s| s.iter().all(|(k, v)| ctx.get(k) == Some(v)));
+                let equals_ok = g.context_equals.as_ref().is_none_or(|e| e == ctx);
+                if subset_ok && equals_ok {
+                    return Ok(());
+                }
+            }
+        }
+        Err(self.denied(key, action, false))
+    }
+
+    fn denied(&self, key: &KeyRecord, action: &str, explicit: bool) -> KmsError {
+        let why = if explicit {
+            "with an explicit deny in a resource-based policy".to_owned()
+        } else {
+            format!("because no resource-based policy allows the kms:{action} action")
+        };
+        KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: kms:{action} on resource: {} {why}",
+            self.caller.arn,
+            self.key_arn(&key.id)
+        ))
+    }
+
+    /// The key must be Enabled for cryptographic use.
+    fn usable(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        let arn = self.key_arn(&key.id);
+        match key.state.as_str() {
+            "Enabled" => Ok(()),
+            "Disabled" => Err(KmsError::Disabled(format!("{arn} is disabled."))),
+            "PendingDeletion" => Err(KmsError::InvalidState(format!(
+                "{arn} is pending deletion."
+            ))),
+            "PendingImport" => Err(KmsError::InvalidState(format!("{arn} is pending import."))),
+            other => Err(KmsError::InvalidState(format!("{arn} is {other}."))),
+        }
+    }
+
+    fn not_pending_deletion(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        if key.state == "PendingDeletion" {
+            return Err(KmsError::InvalidState(format!(
+                "{} is pending deletion.",
+                self.key_arn(&key.id)
+            )));
+        }
+        Ok(())
+    }
+
+    fn symmetric(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        if key.key_spec != "SYMMETRIC_DEFAULT" || key.key_usage != "ENCRYPT_DECRYPT" {
+            return Err(KmsError::InvalidKeyUsage(format!(
+                "{} key usage is {} which is not valid for this operation.",
+                self.key_arn(&key.id),
+                key.key_usage
+            )));
+        }
+        Ok(())
+    }
+
+    fn metadata(&self, k: &KeyRecord) -> Value {
+        let mut m = json!({
+            "AWSAccountId": self.cfg.account_id,
+            "KeyId": k.id,
+            "Arn": self.key_arn(&k.id),
+            "CreationDate": k.created,
+            "Enabled": k.state == "Enabled",
+            "Description": k.description,
+            "KeyUsage": k.key_usage,
+            "KeyState": k.state,
+            "Origin": k.origin,
+            "KeyManager": k.key_manager,
+            "CustomerMasterKeySpec": k.key_spec,
+            "KeySpec": k.key_spec,
+            "MultiRegion": false,
+            "CurrentKeyMaterialId": material_id(&k.id, k.current_version),
+        });
+        if k.key_spec == "SYMMETRIC_DEFAULT" {
+            m["EncryptionAlgorithms"] = json!(["SYMMETRIC_DEFAULT"]);
+        } else if let Some(alg) = mac_algorithm(&k.key_spec) {
+            m["MacAlgorithms"] = json!([alg]);
+        }
+        if let Some(d) = k.deletion_date {
+            m["DeletionDate"] = json!(d);
+        }
+        m
+    }
+
+    fn material(&self, k: &KeyRecord, version: u32) -> Result<crypto::Material, KmsError> {
+        self.store
+            .material(&k.id, version)?
+            .ok_or_else(|| KmsError::InvalidCiphertext(String::new()))
+    }
+
+    /// Rotates the key if its automatic rotation period has passed.
+    fn rotate_if_due(&self, k: &mut KeyRecord) -> Result<(), KmsError> {
+        let t = now(self.cfg);
+        if k.rotation_enabled
+            && k.state == "Enabled"
+            && t >= k.last_rotation + f64::from(k.rotation_period_days) * DAY
+        {
+            self.rotate(k, false)?;
+        }
+        Ok(())
+    }
+
+    fn rotate(&self, k: &mut KeyRecord, on_demand: bool) -> Result<(), KmsError> {
+        let t = now(self.cfg);
+        let v = k.current_version + 1;
+        self.store.put_material(&k.id, v, &crypto::random(32)?)?;
+        k.current_version = v;
+        k.last_rotation = t;
+        k.rotations.push(Rotation {
+            version: v,
+            date: t,
+            on_demand,
+        });
+        self.store.put_key(k)
+    }
+}
+
+/// `KeyMaterialId`: 64 hex characters naming one version of a key's material.
+fn material_id(key_id: &str, version: u32) -> String {
+    let d = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("{key_id}/{version}").as_bytes(),
+    );
+    hex::encode(d.as_ref())
+}
+
+fn mac_algorithm(spec: &str) -> Option<&'static str> {
+    match spec {
+        "HMAC_224" => Some("HMAC_SHA_224"),
+        "HMAC_256" => Some("HMAC_SHA_256"),
+        "HMAC_384" => Some("HMAC_SHA_384"),
+        "HMAC_512" => Some("HMAC_SHA_512"),
+        _ => None,
+    }
+}
+
+fn parse_tags(input: &Value, member: &str) -> Result<Vec<(String, String)>, KmsError> {
+    let Some(list) = input.get(member) else {
+        return Ok(Vec::new());
+    };
+    let list = list.as_array().ok_or_else(|| ser(member))?;
+    let mut out: Vec<(String, String)> = Vec::new();
+    for t in list {
+        let k = t
+            .get("TagKey")
+            .and_then(Value::as_str)
+            .ok_or_else(|| KmsError::Tag("TagKey is required".into()))?;
+        let v = t
+            .get("TagValue")
+            .and_then(Value::as_str)
+            .ok_or_else(|| KmsError::Tag("TagValue is required".into()))?;
+        if k.is_empty()
+            || k.chars().count() > 128
+            || v.chars().count() > 256
+            || k.starts_with("aws:")
+        {
+            return Err(KmsError::Tag(format!("Tag key or value is invalid: {k}")));
+        }
+        if let Some(e) = out.iter_mut().find(|(ek, _)| ek == k) {
+            e.1 = v.to_owned();
+        } else {
+            out.push((k.to_owned(), v.to_owned()));
+        }
+    }
+    Ok(out)
+}
+
+fn data_key_length(input: &Value) -> Result<usize, KmsError> {
+    let n = opt_int(input, "NumberOfBytes")?;
+    let spec = opt_str(input, "KeySpec")?;
+    match (n, spec) {
+        (Some(n), None) => {
+            int_range(n, 1, 1024, "numberOfBytes")?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        }
+        (None, Some("AES_256")) => Ok(32),
+        (None, Some("AES_128")) => Ok(16),
+        (None, Some(other)) => Err(validation(format!(
+            "Value '{other}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]"
+        ))),
+        _ => Err(KmsError::Validation(
+            "Please specify either number of bytes or key spec.".into(),
+        )),
+    }
+}
+
+pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
+    match op {
+        "CreateKey" => create_key(c, input),
+        "DescribeKey" => {
+            let k = c.resolve(req_str(input, "KeyId")?, true)?;
+            c.authorize(&k, "DescribeKey", Some("DescribeKey"), &BTreeMap::new())?;
+            Ok(json!({ "KeyMetadata": c.metadata(&k) }))
+        }
+        "ListKeys" => list_keys(c, input),
+        "UpdateKeyDescription" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+            let d = req_str(input, "Description")?;
+            c.authorize(&k, "UpdateKeyDescription", None, &BTreeMap::new())?;
+            c.not_pending_deletion(&k)?;
+            k.description = d.to_owned();
+            c.store.put_key(&k)?;
+            Ok(json!({}))
+        }
+        "EnableKey" | "DisableKey" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            c.not_pending_deletion(&k)?;
+            if k.state == "PendingImport" {
+                return Err(KmsError::InvalidState(format!(
+                    "{} is pending import.",
+                    c.key_arn(&k.id)
+                )));
+            }
+            k.state = if op == "EnableKey" {
+                "Enabled"
+            } else {
+                "Disabled"
+            }
+            .into();
+            c.store.put_key(&k)?;
+            Ok(json!({}))
+        }
+        "ScheduleKeyDeletion" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+            let days = opt_int(input, "PendingWindowInDays")?.unwrap_or(30);
+            int_range(days, 7, 30, "pendingWindowInDays")?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            c.not_pending_deletion(&k)?;
+            #[allow(clippy::cast_precision_loss)]
+            let date = now(c.cfg) + days as f64 * DAY;
+            k.state = "PendingDeletion".into();
+            k.deletion_date = Some(date);
+            c.store.put_key(&k)?;
+            Ok(
+                json!({"KeyId": c.key_arn(&k.id), "DeletionDate": date, "KeyState": "PendingDeletion", "PendingWindowInDays": days}),
+            )
+        }
+        "CancelKeyDeletion" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            if k.state != "PendingDeletion" {
+                return Err(KmsError::InvalidState(format!(
+                    "{} is not pending deletion.",
+                    c.key_arn(&k.id)
+                )));
+            }
+            k.state = "Disabled".into();
+            k.deletion_date = None;
+            c.store.put_key(&k)?;
+            Ok(json!({"KeyId": c.key_arn(&k.id)}))
+        }
+        "CreateAlias" | "UpdateAlias" => alias_write(c, op, input),
+        "DeleteAlias" => {
+            let name = req_str(input, "AliasName")?;
+            if name.starts_with("alias/aws/") {
+                return Err(KmsError::AccessDenied(format!(
+                    "User: {} is not authorized to perform: kms:DeleteAlias on resource: {}",
+                    c.caller.arn,
+                    c.alias_arn(name)
+                )));
+            }
+            let a = c.store.alias(name)?.ok_or_else(|| {
+                KmsError::NotFound(format!("Alias {} is not found.", c.alias_arn(name)))
+            })?;
+            if let Some(id) = &a.key_id {
+                let k = c.resolve(id, false)?;
+                c.authorize(&k, op, None, &BTreeMap::new())?;
+            }
+            c.store.delete_alias(name)?;
+            Ok(json!({}))
+        }
+        "ListAliases" => list_aliases(c, input),
+        "Encrypt" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, true)?;
+            let plaintext = blob(input, "Plaintext")?.ok_or_else(|| {
+                validation("Value null at 'plaintext' failed to satisfy constraint: Member must not be null")
+            })?;
+            if plaintext.is_empty() || plaintext.len() > 4096 {
+                return Err(validation(
+                    "Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096 and greater than or equal to 1",
+                ));
+            }
+            let ctx = context(input, "EncryptionContext")?;
+            c.authorize(&k, "Encrypt", Some("Encrypt"), &ctx)?;
+            c.usable(&k)?;
+            c.symmetric(&k)?;
+            c.rotate_if_due(&mut k)?;
+            let m = c.material(&k, k.current_version)?;
+            let id = uuid::Uuid::parse_str(&k.id).map_err(|_| KmsError::Internal)?;
+            let ct = crypto::seal(&id, k.current_version, &m, &plaintext, &ctx)?;
+            Ok(
+                json!({"CiphertextBlob": B64.encode(ct), "KeyId": c.key_arn(&k.id), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
+            )
+        }
+        "Decrypt" => {
+            let ct = blob(input, "CiphertextBlob")?.ok_or_else(|| {
+                validation("Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
+            })?;
+            let ctx = context(input, "EncryptionContext")?;
+            let (k, pt) =
+                decrypt_blob(c, &ct, opt_str(input, "KeyId")?, &ctx, "Decrypt", "Decrypt")?;
+            Ok(
+                json!({"KeyId": c.key_arn(&k.id), "Plaintext": B64.encode(pt.as_slice()), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                      "KeyMaterialId": material_id(&k.id, crypto::blob_key(&ct)?.1)}),
+            )
+        }
+        "ReEncrypt" => {
+            let ct = blob(input, "CiphertextBlob")?.ok_or_else(|| {
+                validation("Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
+            })?;
+            let src_ctx = context(input, "SourceEncryptionContext")?;
+            let (src, pt) = decrypt_blob(
+                c,
+                &ct,
+                opt_str(input, "SourceKeyId")?,
+                &src_ctx,
+                "ReEncryptFrom",
+                "ReEncryptFrom",
+            )?;
+            let mut dst = c.resolve(req_str(input, "DestinationKeyId")?, true)?;
+            let dst_ctx = context(input, "DestinationEncryptionContext")?;
+            c.authorize(&dst, "ReEncryptTo", Some("ReEncryptTo"), &dst_ctx)?;
+            c.usable(&dst)?;
+            c.symmetric(&dst)?;
+            c.rotate_if_due(&mut dst)?;
+            let m = c.material(&dst, dst.current_version)?;
+            let id = uuid::Uuid::parse_str(&dst.id).map_err(|_| KmsError::Internal)?;
+            let new_ct = crypto::seal(&id, dst.current_version, &m, &pt, &dst_ctx)?;
+            Ok(
+                json!({"CiphertextBlob": B64.encode(new_ct), "SourceKeyId": c.key_arn(&src.id), "KeyId": c.key_arn(&dst.id),
+                      "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
+            )
+        }
+        "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, true)?;
+            let len = data_key_length(input)?;
+            let ctx = context(input, "EncryptionContext")?;
+            c.authorize(&k, op, Some(op), &ctx)?;
+            c.usable(&k)?;
+            c.symmetric(&k)?;
+            c.rotate_if_due(&mut k)?;
+            let data_key = crypto::random(len)?;
+            let m = c.material(&k, k.current_version)?;
+            let id = uuid::Uuid::parse_str(&k.id).map_err(|_| KmsError::Internal)?;
+            let ct = crypto::seal(&id, k.current_version, &m, &data_key, &ctx)?;
+            let mut out = json!({"CiphertextBlob": B64.encode(ct), "KeyId": c.key_arn(&k.id),
+                                 "KeyMaterialId": material_id(&k.id, k.current_version)});
+            if op == "GenerateDataKey" {
+                out["Plaintext"] = Value::from(B64.encode(data_key.as_slice()));
+            }
+            Ok(out)
+        }
+        "GenerateRandom" => {
+            let n = opt_int(input, "NumberOfBytes")?.unwrap_or(32);
+            int_range(n, 1, 1024, "numberOfBytes")?;
+            let bytes = crypto::random(usize::try_from(n).unwrap_or(1))?;
+            Ok(json!({"Plaintext": B64.encode(bytes.as_slice())}))
+        }
+        "GenerateMac" | "VerifyMac" => mac(c, op, input),
+        "EnableKeyRotation" | "DisableKeyRotation" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            rotation_allowed(c, &k)?;
+            c.usable(&k)?;
+            if op == "EnableKeyRotation" {
+                let days = opt_int(input, "RotationPeriodInDays")?.unwrap_or(365);
+                int_range(days, 90, 2560, "rotationPeriodInDays")?;
+                k.rotation_enabled = true;
+                k.rotation_period_days = u32::try_from(days).unwrap_or(365);
+            } else {
+                k.rotation_enabled = false;
+            }
+            c.store.put_key(&k)?;
+            Ok(json!({}))
+        }
+        "GetKeyRotationStatus" => {
+            let k = c.resolve(req_str(input, "KeyId")?, false)?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            if k.origin == "EXTERNAL" {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "{} origin is EXTERNAL which is not valid for this operation.",
+                    c.key_arn(&k.id)
+                )));
+            }
+            let enabled = k.rotation_enabled && k.state != "PendingDeletion";
+            let mut out = json!({"KeyRotationEnabled": enabled, "KeyId": c.key_arn(&k.id)});
+            if enabled {
+                out["RotationPeriodInDays"] = json!(k.rotation_period_days);
+                out["NextRotationDate"] =
+                    json!(k.last_rotation + f64::from(k.rotation_period_days) * DAY);
+            }
+            Ok(out)
+        }
+        "RotateKeyOnDemand" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            rotation_allowed(c, &k)?;
+            c.usable(&k)?;
+            if k.key_manager == "AWS" {
+                return Err(KmsError::UnsupportedOperation(
+                    "AWS managed keys cannot be rotated on demand".into(),
+                ));
+            }
+            if k.rotations.iter().filter(|r| r.on_demand).count() >= 25 {
+                return Err(KmsError::LimitExceeded(format!(
+                    "{} has reached the maximum number of on-demand rotations.",
+                    c.key_arn(&k.id)
+                )));
+            }
+            c.rotate(&mut k, true)?;
+            Ok(json!({"KeyId": k.id}))
+        }
+        "ListKeyRotations" => {
+            let k = c.resolve(req_str(input, "KeyId")?, false)?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            let rotations: Vec<Value> = k
+                .rotations
+                .iter()
+                .map(|r| json!({"KeyId": k.id, "RotationDate": r.date, "RotationType": if r.on_demand { "ON_DEMAND" } else { "AUTOMATIC" },
+                                "KeyMaterialId": material_id(&k.id, r.version),
+                                "KeyMaterialState": if r.version == k.current_version { "CURRENT" } else { "NON_CURRENT" }}))
+                .collect();
+            Ok(json!({"Rotations": rotations, "Truncated": false}))
+        }
+        "TagResource" | "UntagResource" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            c.not_pending_deletion(&k)?;
+            if op == "TagResource" {
+                for (tk, tv) in parse_tags(input, "Tags")? {
+                    if let Some(e) = k.tags.iter_mut().find(|(ek, _)| *ek == tk) {
+                        e.1 = tv;
+                    } else {
+                        k.tags.push((tk, tv));
+                    }
+                }
+                if k.tags.len() > 50 {
+                    return Err(KmsError::Tag("A key can have at most 50 tags".into()));
+                }
+            } else {
+                let keys: Vec<&str> = input
+                    .get("TagKeys")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                k.tags.retain(|(tk, _)| !keys.contains(&tk.as_str()));
+            }
+            c.store.put_key(&k)?;
+            Ok(json!({}))
+        }
+        "ListResourceTags" => {
+            let k = c.resolve(req_str(input, "KeyId")?, false)?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            let tags: Vec<Value> = k
+                .tags
+                .iter()
+                .map(|(a, b)| json!({"TagKey": a, "TagValue": b}))
+                .collect();
+            Ok(json!({"Tags": tags, "Truncated": false}))
+        }
+        "GetKeyPolicy" => {
+            let k = c.resolve(req_str(input, "KeyId")?, false)?;
+            let name = opt_str(input, "PolicyName")?.unwrap_or("default");
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            if name != "default" {
+                return Err(KmsError::NotFound(format!("No such policy exists: {name}")));
+            }
+            Ok(json!({"Policy": k.policy, "PolicyName": "default"}))
+        }
+        "PutKeyPolicy" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+            let name = opt_str(input, "PolicyName")?.unwrap_or("default");
+            let p = req_str(input, "Policy")?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            if name == "AWS_RAM" {
+                return Err(KmsError::Validation(
+                    "The AWS_RAM policy can only be managed by the RAM service.".into(),
+                ));
+            }
+            if name != "default" {
+                return Err(KmsError::NotFound(format!("No such policy exists: {name}")));
+            }
+            if p.len() > 32 * 1024 {
+                return Err(KmsError::LimitExceeded(
+                    "The key policy exceeds the maximum size of 32 KB".into(),
+                ));
+            }
+            policy::validate(p).map_err(KmsError::MalformedPolicyDocument)?;
+            k.policy = p.to_owned();
+            c.store.put_key(&k)?;
+            Ok(json!({}))
+        }
+        "ListKeyPolicies" => {
+            let k = c.resolve(req_str(input, "KeyId")?, false)?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            Ok(json!({"PolicyNames": ["default"], "Truncated": false}))
+        }
+        "CreateGrant" => create_grant(c, input),
+        "ListGrants" => {
+            let k = c.resolve(req_str(input, "KeyId")?, false)?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            let grants: Vec<Value> = c
+                .store
+                .grants(Some(&k.id))?
+                .iter()
+                .map(|g| grant_json(c, g))
+                .collect();
+            Ok(json!({"Grants": grants, "Truncated": false}))
+        }
+        "ListRetirableGrants" => {
+            let who = req_str(input, "RetiringPrincipal")?;
+            let grants: Vec<Value> = c
+                .store
+                .grants(None)?
+                .iter()
+                .filter(|g| g.retiring.as_deref() == Some(who))
+                .map(|g| grant_json(c, g))
+                .collect();
+            Ok(json!({"Grants": grants, "Truncated": false}))
+        }
+        "RetireGrant" | "RevokeGrant" => retire_or_revoke(c, op, input),
+        _ => Err(KmsError::UnknownOperation),
+    }
+}
+
+fn rotation_allowed(c: &Ctx<'_>, k: &KeyRecord) -> Result<(), KmsError> {
+    if k.origin == "EXTERNAL" {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "{} origin is EXTERNAL which is not valid for this operation.",
+            c.key_arn(&k.id)
+        )));
+    }
+    if k.key_spec != "SYMMETRIC_DEFAULT" {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "{} key spec {} is not valid for this operation.",
+            c.key_arn(&k.id),
+            k.key_spec
+        )));
+    }
+    c.not_pending_deletion(k)
+}
+
+fn decrypt_blob(
+    c: &mut Ctx<'_>,
+    ct: &[u8],
+    named: Option<&str>,
+    ctx: &BTreeMap<String, String>,
+    action: &str,
+    grant_op: &str,
+) -> Result<(KeyRecord, zeroize::Zeroizing<Vec<u8>>), KmsError> {
+    let (id, version) = crypto::blob_key(ct)?;
+    let k = match c.store.key(&id.to_string())? {
+        Some(k) => k,
+        None => return Err(KmsError::InvalidCiphertext(String::new())),
+    };
+    c.resource = Some(c.key_arn(&k.id));
+    if let Some(named) = named {
+        let want = c.resolve(named, true)?;
+        if want.id != k.id {
+            return Err(KmsError::IncorrectKey(
+                "The key ID in the request does not identify a CMK that can perform this operation.".into(),
+            ));
+        }
+    }
+    c.resource = Some(c.key_arn(&k.id));
+    c.authorize(&k, action, Some(grant_op), ctx)?;
+    c.usable(&k)?;
+    c.symmetric(&k)?;
+    let m = c.material(&k, version)?;
+    let pt = crypto::open(ct, &m, ctx)?;
+    Ok((k, pt))
+}
+
+fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
+    let spec = opt_str(input, "KeySpec")?
+        .or(opt_str(input, "CustomerMasterKeySpec")?)
+        .unwrap_or("SYMMETRIC_DEFAULT");
+    let is_hmac = crypto::hmac_algorithm(spec).is_some();
+    let default_usage = if is_hmac {
+        "GENERATE_VERIFY_MAC"
+    } else {
+        "ENCRYPT_DECRYPT"
+    };
+    let usage = opt_str(input, "KeyUsage")?.unwrap_or(default_usage);
+    let origin = opt_str(input, "Origin")?.unwrap_or("AWS_KMS");
+    match spec {
+        "SYMMETRIC_DEFAULT" if usage == "ENCRYPT_DECRYPT" => {}
+        s if crypto::hmac_algorithm(s).is_some() && usage == "GENERATE_VERIFY_MAC" => {}
+        "SYMMETRIC_DEFAULT" | "HMAC_224" | "HMAC_256" | "HMAC_384" | "HMAC_512" => {
+            return Err(KmsError::Validation(format!(
+                "KeyUsage {usage} is not compatible with KeySpec {spec}"
+            )));
+        }
+        "RSA_2048" | "RSA_3072" | "RSA_4096" | "ECC_NIST_P256" | "ECC_NIST_P384"
+        | "ECC_NIST_P521" | "ECC_SECG_P256K1" => {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "KeySpec {spec} is not supported by this server yet"
+            )));
+        }
+        other => {
+            return Err(validation(format!(
+                "Value '{other}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, HMAC_224, HMAC_256, HMAC_384, HMAC_512, RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1]"
+            )));
+        }
+    }
+    if origin != "AWS_KMS" {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "Origin {origin} is not supported by this server yet"
+        )));
+    }
+    let description = opt_str(input, "Description")?.unwrap_or("");
+    if description.chars().count() > 8192 {
+        return Err(validation(
+            "Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192",
+        ));
+    }
+    let policy_text = match opt_str(input, "Policy")? {
+        Some(p) => {
+            policy::validate(p).map_err(KmsError::MalformedPolicyDocument)?;
+            p.to_owned()
+        }
+        None => policy::default_policy(&c.cfg.account_id),
+    };
+    let tags = parse_tags(input, "Tags")?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let t = now(c.cfg);
+    let material_len = crypto::hmac_algorithm(spec).map_or(32, |(_, n)| n);
+    let rec = KeyRecord {
+        id: id.clone(),
+        created: t,
+        description: description.to_owned(),
+        key_usage: usage.to_owned(),
+        key_spec: spec.to_owned(),
+        origin: origin.to_owned(),
+        state: "Enabled".into(),
+        deletion_date: None,
+        key_manager: "CUSTOMER".into(),
+        policy: policy_text,
+        tags,
+        rotation_enabled: false,
+        rotation_period_days: 365,
+        last_rotation: t,
+        current_version: 1,
+        rotations: Vec::new(),
+    };
+    c.store.put_key(&rec)?;
+    c.store
+        .put_material(&id, 1, &crypto::random(material_len)?)?;
+    c.resource = Some(c.key_arn(&id));
+    Ok(json!({ "KeyMetadata": c.metadata(&rec) }))
+}
+
+fn page<T>(
+    items: Vec<T>,
+    input: &Value,
+    default_limit: i64,
+    max: i64,
+) -> Result<(Vec<T>, Option<String>), KmsError> {
+    let limit = opt_int(input, "Limit")?.unwrap_or(default_limit);
+    int_range(limit, 1, max, "limit")?;
+    let start = match opt_str(input, "Marker")? {
+        None => 0,
+        Some(m) => m
+            .parse::<usize>()
+            .map_err(|_| KmsError::InvalidMarker("Invalid marker".into()))?,
+    };
+    let limit = usize::try_from(limit).unwrap_or(100);
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    let next = (start + page.len() < total).then(|| (start + page.len()).to_string());
+    Ok((page, next))
+}
+
+fn list_keys(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
+    let keys: Vec<Value> = c
+        .store
+        .keys()?
+        .iter()
+        .map(|k| json!({"KeyId": k.id, "KeyArn": c.key_arn(&k.id)}))
+        .collect();
+    let (page, next) = page(keys, input, 100, 1000)?;
+    let mut out = json!({"Keys": page, "Truncated": next.is_some()});
+    if let Some(n) = next {
+        out["NextMarker"] = Value::from(n);
+    }
+    Ok(out)
+}
+
+fn list_aliases(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
+    let filter = match opt_str(input, "KeyId")? {
+        Some(k) => Some(c.resolve(k, false)?.id),
+        None => None,
+    };
+    let mut aliases: Vec<Alias> = c.store.aliases()?;
+    if c.store.alias(DYNAMODB_ALIAS)?.is_none() && filter.is_none() {
+        // Predefined AWS aliases are listed before their key exists, without a target.
+        aliases.push(Alias {
+            name: DYNAMODB_ALIAS.into(),
+            key_id: None,
+            created: 0.0,
+            updated: 0.0,
+        });
+    }
+    let list: Vec<Value> = aliases
+        .iter()
+        .filter(|a| filter.is_none() || a.key_id == filter)
+        .map(|a| {
+            let mut v = json!({"AliasName": a.name, "AliasArn": c.alias_arn(&a.name)});
+            if let Some(k) = &a.key_id {
+                v["TargetKeyId"] = Value::from(k.clone());
+                v["CreationDate"] = json!(a.created);
+                v["LastUpdatedDate"] = json!(a.updated);
+            }
+            v
+        })
+        .collect();
+    let (page, next) = page(list, input, 50, 100)?;
+    let mut out = json!({"Aliases": page, "Truncated": next.is_some()});
+    if let Some(n) = next {
+        out["NextMarker"] = Value::from(n);
+    }
+    Ok(out)
+}
+
+fn alias_write(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
+    let name = req_str(input, "AliasName")?;
+    let target = req_str(input, "TargetKeyId")?;
+    let valid = name.starts_with("alias/")
+        && name.len() > 6
+        && name.len() <= 256
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_-:".contains(&b));
+    if !valid {
+        return Err(KmsError::InvalidAliasName(format!(
+            "Alias must start with the prefix \"alias/\" and contain only alphanumeric characters, forward slashes (/), underscores (_), and dashes (-): {name}"
+        )));
+    }
+    if name.starts_with("alias/aws/") {
+        return Err(KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: kms:{op} on resource: {}",
+            c.caller.arn,
+            c.alias_arn(name)
+        )));
+    }
+    let k = c.resolve(target, false)?;
+    c.authorize(&k, op, None, &BTreeMap::new())?;
+    if k.key_manager == "AWS" {
+        return Err(KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: kms:{op} on resource: {}",
+            c.caller.arn,
+            c.key_arn(&k.id)
+        )));
+    }
+    c.not_pending_deletion(&k)?;
+    let t = now(c.cfg);
+    let existing = c.store.alias(name)?;
+    match (op, &existing) {
+        ("CreateAlias", Some(_)) => {
+            return Err(KmsError::AlreadyExists(format!(
+                "An alias with the name {} already exists",
+                c.alias_arn(name)
+            )));
+        }
+        ("UpdateAlias", None) => {
+            return Err(KmsError::NotFound(format!(
+                "Alias {} is not found.",
+                c.alias_arn(name)
+            )));
+        }
+        _ => {}
+    }
+    c.store.put_alias(&Alias {
+        name: name.to_owned(),
+        key_id: Some(k.id.clone()),
+        created: existing.map_or(t, |a| a.created),
+        updated: t,
+    })?;
+    Ok(json!({}))
+}
+
+fn mac(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
+    let k = c.resolve(req_str(input, "KeyId")?, true)?;
+    let msg = blob(input, "Message")?.ok_or_else(|| {
+        validation("Value null at 'message' failed to satisfy constraint: Member must not be null")
+    })?;
+    let alg = req_str(input, "MacAlgorithm")?;
+    c.authorize(&k, op, Some(op), &BTreeMap::new())?;
+    c.usable(&k)?;
+    let Some((algorithm, _)) = crypto::hmac_algorithm(&k.key_spec) else {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "{} key usage is {} which is not valid for {op}.",
+            c.key_arn(&k.id),
+            k.key_usage
+        )));
+    };
+    if mac_algorithm(&k.key_spec) != Some(alg) {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "Algorithm {alg} is incompatible with key spec {}.",
+            k.key_spec
+        )));
+    }
+    let m = c.material(&k, 1)?;
+    let key = aws_lc_rs::hmac::Key::new(algorithm, &m);
+    if op == "GenerateMac" {
+        let tag = aws_lc_rs::hmac::sign(&key, &msg);
+        return Ok(
+            json!({"Mac": B64.encode(tag.as_ref()), "MacAlgorithm": alg, "KeyId": c.key_arn(&k.id)}),
+        );
+    }
+    let given = blob(input, "Mac")?.unwrap_or_default();
+    if aws_lc_rs::hmac::verify(&key, &msg, &given).is_err() {
+        return Err(KmsError::InvalidMac(String::new()));
+    }
+    Ok(json!({"KeyId": c.key_arn(&k.id), "MacValid": true, "MacAlgorithm": alg}))
+}
+
+fn create_grant(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
+    let k = c.resolve(req_str(input, "KeyId")?, false)?;
+    let grantee = opt_str(input, "GranteePrincipal")?
+        .or(opt_str(input, "GranteeServicePrincipal")?)
+        .ok_or_else(|| validation("Value null at 'granteePrincipal' failed to satisfy constraint: Member must not be null"))?
+        .to_owned();
+    let retiring = opt_str(input, "RetiringPrincipal")?
+        .or(opt_str(input, "RetiringServicePrincipal")?)
+        .map(str::to_owned);
+    let ops: Vec<String> = input
+        .get("Operations")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            validation(
+                "Value null at 'operations' failed to satisfy constraint: Member must not be null",
+            )
+        })?
+        .iter()
+        .map(|o| {
+            o.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| ser("Operations"))
+        })
+        .collect::<Result<_, _>>()?;
+    if ops.is_empty() {
+        return Err(validation(
+            "Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ));
+    }
+    for o in &ops {
+        if !GRANT_OPERATIONS.contains(&o.as_str()) {
+            return Err(validation(format!(
+                "Value '[{o}]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [{}]]",
+                GRANT_OPERATIONS.join(", ")
+            )));
+        }
+    }
+    let constraints = input.get("Constraints");
+    let subset = constraints
+        .map(|v| context(v, "EncryptionContextSubset"))
+        .transpose()?
+        .filter(|m| !m.is_empty());
+    let equals = constraints
+        .map(|v| context(v, "EncryptionContextEquals"))
+        .transpose()?
+        .filter(|m| !m.is_empty());
+    if (subset.is_some() || equals.is_some()) && k.key_spec != "SYMMETRIC_DEFAULT" {
+        return Err(KmsError::Validation(
+            "EncryptionContext is supported only when creating a grant for a symmetric encryption KMS key.".into(),
+        ));
+    }
+    c.authorize(
+        &k,
+        "CreateGrant",
+        Some("CreateGrant"),
+        subset.as_ref().unwrap_or(&BTreeMap::new()),
+    )?;
+    c.usable(&k)?;
+    let name = opt_str(input, "Name")?.map(str::to_owned);
+    // Same name and parameters: the same grant (idempotent), as KMS does.
+    if let Some(n) = &name {
+        for g in c.store.grants(Some(&k.id))? {
+            if g.name.as_deref() == Some(n)
+                && g.grantee == grantee
+                && g.operations == ops
+                && g.retiring == retiring
+            {
+                return Ok(json!({"GrantId": g.id, "GrantToken": grant_token(&g.id)}));
+            }
+        }
+    }
+    let id = hex::encode(crypto::random(32)?.as_slice());
+    let g = Grant {
+        id: id.clone(),
+        key_id: k.id.clone(),
+        name,
+        created: now(c.cfg),
+        grantee,
+        retiring,
+        operations: ops,
+        context_subset: subset,
+        context_equals: equals,
+        issuer: format!("arn:aws:iam::{}:root", c.cfg.account_id),
+    };
+    c.store.put_grant(&g)?;
+    Ok(json!({"GrantId": id, "GrantToken": grant_token(&g.id)}))
+}
+
+/// A grant token: opaque to clients; here the grant id, base64url-encoded with a prefix.
+fn grant_token(id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("sealdb-grant:{id}"))
+}
+
+fn grant_from_token(token: &str) -> Option<String> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    String::from_utf8(raw)
+        .ok()?
+        .strip_prefix("sealdb-grant:")
+        .map(str::to_owned)
+}
+
+fn grant_json(c: &Ctx<'_>, g: &Grant) -> Value {
+    let mut v = json!({
+        "KeyId": c.key_arn(&g.key_id), "GrantId": g.id, "CreationDate": g.created,
+        "GranteePrincipal": g.grantee, "IssuingAccount": g.issuer, "Operations": g.operations,
+    });
+    if let Some(n) = &g.name {
+        v["Name"] = Value::from(n.clone());
+    }
+    if let Some(r) = &g.retiring {
+        v["RetiringPrincipal"] = Value::from(r.clone());
+    }
+    let mut cons = Map::new();
+    if let Some(s) = &g.context_subset {
+        cons.insert("EncryptionContextSubset".into(), json!(s));
+    }
+    if let Some(e) = &g.context_equals {
+        cons.insert("EncryptionContextEquals".into(), json!(e));
+    }
+    if !cons.is_empty() {
+        v["Constraints"] = Value::Object(cons);
+    }
+    v
+}
+
+fn retire_or_revoke(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
+    let grant_id = match (opt_str(input, "GrantToken")?, opt_str(input, "GrantId")?) {
+        (Some(t), _) if op == "RetireGrant" => grant_from_token(t)
+            .ok_or_else(|| KmsError::InvalidGrantToken("Invalid grant token".into()))?,
+        (_, Some(id)) => id.to_owned(),
+        _ => {
+            return Err(validation(
+                "Value null at 'grantId' failed to satisfy constraint: Member must not be null",
+            ));
+        }
+    };
+    if grant_id.len() != 64 || !grant_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(KmsError::InvalidGrantId(format!(
+            "Invalid grant id: {grant_id}"
+        )));
+    }
+    let grants = c.store.grants(None)?;
+    let g = grants
+        .iter()
+        .find(|g| g.id == grant_id)
+        .ok_or_else(|| KmsError::NotFound(format!("Grant ID {grant_id} not found")))?;
+    let k = c.resolve(&g.key_id, false)?;
+    if op == "RevokeGrant" {
+        c.authorize(&k, "RevokeGrant", None, &BTreeMap::new())?;
+    } else {
+        // The retiring principal, the grantee of a grant that allows RetireGrant, or
+        // anyone the key policy lets retire grants.
+        let me = c
+            .via_service
+            .clone()
+            .unwrap_or_else(|| c.caller.arn.clone());
+        let allowed = g.retiring.as_deref() == Some(me.as_str())
+            || (g.grantee == me && g.operations.iter().any(|o| o == "RetireGrant"));
+        if !allowed {
+            c.authorize(&k, "RetireGrant", None, &BTreeMap::new())?;
+        }
+    }
+    c.store.delete_grant(&grant_id)?;
+    Ok(json!({}))
+}

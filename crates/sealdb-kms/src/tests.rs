@@ -1,0 +1,475 @@
+use super::*;
+use serde_json::{Value, json};
+
+struct H {
+    kms: KmsService,
+    root: RootKey,
+    dir: tempfile::TempDir,
+    clock: Clock,
+}
+
+fn admin() -> Principal {
+    Principal::root("AKIDADMIN", "000000000000", "us-east-1", "127.0.0.1")
+}
+
+fn user(name: &str) -> Principal {
+    Principal::user("AKIDUSER", "000000000000", name, "us-east-1", "127.0.0.1")
+}
+
+fn open() -> H {
+    let dir = tempfile::tempdir().unwrap();
+    let root = RootKey::from_key(sealdb_common::SecretKey32::from_bytes([5; 32]));
+    let clock = Clock::system();
+    let kms = KmsService::open(
+        KmsConfig {
+            data_dir: dir.path().to_owned(),
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            clock: clock.clone(),
+        },
+        &root,
+    )
+    .unwrap();
+    H {
+        kms,
+        root,
+        dir,
+        clock,
+    }
+}
+
+impl H {
+    fn call_as(&self, who: &Principal, op: &str, body: Value) -> Result<Value, KmsError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(self.kms.call(op, who, body.to_string().as_bytes()))
+            .map(|b| serde_json::from_slice(&b).unwrap())
+    }
+    fn call(&self, op: &str, body: Value) -> Result<Value, KmsError> {
+        self.call_as(&admin(), op, body)
+    }
+    fn key(&self) -> String {
+        self.call("CreateKey", json!({"Description": "test"}))
+            .unwrap()["KeyMetadata"]["KeyId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+#[test]
+fn encrypt_decrypt_with_context_and_tampering() {
+    let h = open();
+    let k = h.key();
+    let ct = h
+        .call(
+            "Encrypt",
+            json!({"KeyId": k, "Plaintext": "aGVsbG8=", "EncryptionContext": {"a": "1"}}),
+        )
+        .unwrap()["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = h
+        .call(
+            "Decrypt",
+            json!({"CiphertextBlob": ct, "EncryptionContext": {"a": "1"}}),
+        )
+        .unwrap();
+    assert_eq!(out["Plaintext"], "aGVsbG8=");
+    assert_eq!(
+        out["KeyId"],
+        format!("arn:aws:kms:us-east-1:000000000000:key/{k}")
+    );
+    let e = h
+        .call(
+            "Decrypt",
+            json!({"CiphertextBlob": ct, "EncryptionContext": {"a": "2"}}),
+        )
+        .unwrap_err();
+    assert_eq!(e.error_type(), "InvalidCiphertextException");
+    use base64::Engine as _;
+    let mut raw = base64::engine::general_purpose::STANDARD
+        .decode(&ct)
+        .unwrap();
+    let last = raw.len() - 1;
+    raw[last] ^= 1;
+    let bad = base64::engine::general_purpose::STANDARD.encode(&raw);
+    assert_eq!(
+        h.call(
+            "Decrypt",
+            json!({"CiphertextBlob": bad, "EncryptionContext": {"a": "1"}})
+        )
+        .unwrap_err()
+        .error_type(),
+        "InvalidCiphertextException"
+    );
+    let other = h.key();
+    assert_eq!(
+        h.call(
+            "Decrypt",
+            json!({"CiphertextBlob": ct, "KeyId": other, "EncryptionContext": {"a": "1"}})
+        )
+        .unwrap_err()
+        .error_type(),
+        "IncorrectKeyException"
+    );
+    let truncated = base64::engine::general_purpose::STANDARD.encode(&raw[..10]);
+    assert_eq!(
+        h.call("Decrypt", json!({"CiphertextBlob": truncated}))
+            .unwrap_err()
+            .error_type(),
+        "InvalidCiphertextException"
+    );
+}
+
+#[test]
+fn key_states_rotation_and_deletion() {
+    let h = open();
+    let k = h.key();
+    let ct = h
+        .call("Encrypt", json!({"KeyId": k, "Plaintext": "YQ=="}))
+        .unwrap()["CiphertextBlob"]
+        .clone();
+    h.call("DisableKey", json!({"KeyId": k})).unwrap();
+    let e = h
+        .call("Encrypt", json!({"KeyId": k, "Plaintext": "YQ=="}))
+        .unwrap_err();
+    assert_eq!(e.error_type(), "DisabledException");
+    assert!(e.message().ends_with(" is disabled."));
+    h.call("EnableKey", json!({"KeyId": k})).unwrap();
+    h.call("RotateKeyOnDemand", json!({"KeyId": k})).unwrap();
+    assert_eq!(
+        h.call("Decrypt", json!({"CiphertextBlob": ct})).unwrap()["Plaintext"],
+        "YQ=="
+    );
+    let rot = h.call("ListKeyRotations", json!({"KeyId": k})).unwrap();
+    assert_eq!(rot["Rotations"].as_array().unwrap().len(), 1);
+    let out = h
+        .call(
+            "ScheduleKeyDeletion",
+            json!({"KeyId": k, "PendingWindowInDays": 7}),
+        )
+        .unwrap();
+    assert_eq!(out["KeyState"], "PendingDeletion");
+    let e = h
+        .call("Decrypt", json!({"CiphertextBlob": ct}))
+        .unwrap_err();
+    assert_eq!(e.error_type(), "KMSInvalidStateException");
+    assert_eq!(
+        h.call(
+            "ScheduleKeyDeletion",
+            json!({"KeyId": k, "PendingWindowInDays": 3})
+        )
+        .unwrap_err()
+        .message(),
+        "1 validation error detected: Value '3' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value greater than or equal to 7"
+    );
+    h.call("CancelKeyDeletion", json!({"KeyId": k})).unwrap();
+    let md = h.call("DescribeKey", json!({"KeyId": k})).unwrap();
+    assert_eq!(md["KeyMetadata"]["KeyState"], "Disabled");
+    h.call(
+        "ScheduleKeyDeletion",
+        json!({"KeyId": k, "PendingWindowInDays": 7}),
+    )
+    .unwrap();
+    h.clock.advance_millis(8 * 86_400_000);
+    assert_eq!(
+        h.call("DescribeKey", json!({"KeyId": k}))
+            .unwrap_err()
+            .error_type(),
+        "NotFoundException"
+    );
+}
+
+#[test]
+fn aliases_and_managed_key() {
+    let h = open();
+    let k = h.key();
+    h.call(
+        "CreateAlias",
+        json!({"AliasName": "alias/app", "TargetKeyId": k}),
+    )
+    .unwrap();
+    let e = h
+        .call(
+            "CreateAlias",
+            json!({"AliasName": "alias/app", "TargetKeyId": k}),
+        )
+        .unwrap_err();
+    assert_eq!(e.error_type(), "AlreadyExistsException");
+    let md = h
+        .call("DescribeKey", json!({"KeyId": "alias/app"}))
+        .unwrap();
+    assert_eq!(md["KeyMetadata"]["KeyId"], k);
+    let e = h
+        .call("DescribeKey", json!({"KeyId": "alias/nope"}))
+        .unwrap_err();
+    assert_eq!(
+        e.message(),
+        "Alias arn:aws:kms:us-east-1:000000000000:alias/nope is not found."
+    );
+    assert_eq!(
+        h.call(
+            "CreateAlias",
+            json!({"AliasName": "alias/aws/x", "TargetKeyId": k})
+        )
+        .unwrap_err()
+        .error_type(),
+        "AccessDeniedException"
+    );
+    let managed = h
+        .call("DescribeKey", json!({"KeyId": "alias/aws/dynamodb"}))
+        .unwrap();
+    assert_eq!(managed["KeyMetadata"]["KeyManager"], "AWS");
+    let id = managed["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    // Users cannot manage it, nor encrypt with it directly.
+    assert_eq!(
+        h.call("DisableKey", json!({"KeyId": id}))
+            .unwrap_err()
+            .error_type(),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        h.call(
+            "Encrypt",
+            json!({"KeyId": "alias/aws/dynamodb", "Plaintext": "YQ=="})
+        )
+        .unwrap_err()
+        .error_type(),
+        "AccessDeniedException"
+    );
+    // Through DynamoDB it works.
+    let out = h.kms.call_via_service(
+        "dynamodb",
+        "GenerateDataKey",
+        &admin(),
+        &json!({"KeyId": "alias/aws/dynamodb", "KeySpec": "AES_256", "EncryptionContext": {"aws:dynamodb:tableName": "t"}}),
+    );
+    assert!(out.is_ok(), "{out:?}");
+}
+
+#[test]
+fn policies_and_grants() {
+    let h = open();
+    let k = h.key();
+    let bob = user("bob");
+    let eve = user("eve");
+    // Default policy: the account's users may use the key.
+    let ct = h
+        .call_as(&bob, "Encrypt", json!({"KeyId": k, "Plaintext": "YQ=="}))
+        .unwrap()["CiphertextBlob"]
+        .clone();
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "no-eve", "Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::000000000000:user/eve"}, "Action": "kms:Decrypt", "Resource": "*"}
+    ]});
+    h.call(
+        "PutKeyPolicy",
+        json!({"KeyId": k, "PolicyName": "default", "Policy": policy.to_string()}),
+    )
+    .unwrap();
+    let e = h
+        .call_as(&eve, "Decrypt", json!({"CiphertextBlob": ct}))
+        .unwrap_err();
+    assert_eq!(e.error_type(), "AccessDeniedException");
+    assert!(
+        h.call_as(&bob, "Decrypt", json!({"CiphertextBlob": ct}))
+            .is_ok()
+    );
+    // A key whose policy names only the admin: a user needs a grant.
+    let restricted = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/admin"}, "Action": "kms:*", "Resource": "*"}]});
+    let k2 = h.call("CreateKey", json!({"Policy": restricted.to_string()}));
+    // The admin is the account root, not user/admin: creating works, using needs a grant.
+    let k2 = k2.unwrap()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        h.call_as(&bob, "Encrypt", json!({"KeyId": k2, "Plaintext": "YQ=="}))
+            .unwrap_err()
+            .error_type(),
+        "AccessDeniedException"
+    );
+    let bad = h
+        .call("CreateKey", json!({"Policy": "{not json"}))
+        .unwrap_err();
+    assert_eq!(bad.error_type(), "MalformedPolicyDocumentException");
+    let _ = &h.dir;
+    // Grants on the first key (whose policy allows the admin).
+    let g = h
+        .call("CreateGrant", json!({"KeyId": k, "GranteePrincipal": "arn:aws:iam::000000000000:user/eve",
+                                      "Operations": ["Decrypt"], "RetiringPrincipal": "arn:aws:iam::000000000000:root"}))
+        .unwrap();
+    let grants = h.call("ListGrants", json!({"KeyId": k})).unwrap();
+    assert_eq!(grants["Grants"].as_array().unwrap().len(), 1);
+    h.call("RetireGrant", json!({"GrantToken": g["GrantToken"]}))
+        .unwrap();
+    assert_eq!(
+        h.call("ListGrants", json!({"KeyId": k})).unwrap()["Grants"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn grant_lets_a_user_the_policy_does_not_name() {
+    let h = open();
+    let only_root = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/owner"}, "Action": "kms:*", "Resource": "*"},
+                                         {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/admin2"}, "Action": "kms:*", "Resource": "*"}]});
+    let owner = user("owner");
+    let k = h
+        .call_as(
+            &owner,
+            "CreateKey",
+            json!({"Policy": only_root.to_string()}),
+        )
+        .unwrap()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let carol = user("carol");
+    // The policy names neither the account root nor carol: only a grant lets her in.
+    assert_eq!(
+        h.call_as(
+            &carol,
+            "GenerateDataKey",
+            json!({"KeyId": k, "KeySpec": "AES_256"})
+        )
+        .unwrap_err()
+        .error_type(),
+        "AccessDeniedException"
+    );
+    h.call_as(&owner, "CreateGrant", json!({"KeyId": k, "GranteePrincipal": carol.arn, "Operations": ["GenerateDataKey"],
+                                            "Constraints": {"EncryptionContextSubset": {"app": "x"}}}))
+        .unwrap();
+    assert!(
+        h.call_as(
+            &carol,
+            "GenerateDataKey",
+            json!({"KeyId": k, "KeySpec": "AES_256", "EncryptionContext": {"app": "x"}})
+        )
+        .is_ok()
+    );
+    assert_eq!(
+        h.call_as(
+            &carol,
+            "GenerateDataKey",
+            json!({"KeyId": k, "KeySpec": "AES_256", "EncryptionContext": {"app": "y"}})
+        )
+        .unwrap_err()
+        .error_type(),
+        "AccessDeniedException"
+    );
+}
+
+#[test]
+fn hmac_keys() {
+    let h = open();
+    let k = h
+        .call(
+            "CreateKey",
+            json!({"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}),
+        )
+        .unwrap()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mac = h
+        .call(
+            "GenerateMac",
+            json!({"KeyId": k, "Message": "aGk=", "MacAlgorithm": "HMAC_SHA_256"}),
+        )
+        .unwrap();
+    let ok = h.call("VerifyMac", json!({"KeyId": k, "Message": "aGk=", "MacAlgorithm": "HMAC_SHA_256", "Mac": mac["Mac"]})).unwrap();
+    assert_eq!(ok["MacValid"], true);
+    let bad = h.call("VerifyMac", json!({"KeyId": k, "Message": "aG8=", "MacAlgorithm": "HMAC_SHA_256", "Mac": mac["Mac"]})).unwrap_err();
+    assert_eq!(bad.error_type(), "KMSInvalidMacException");
+    assert_eq!(
+        h.call("Encrypt", json!({"KeyId": k, "Plaintext": "YQ=="}))
+            .unwrap_err()
+            .error_type(),
+        "InvalidKeyUsageException"
+    );
+}
+
+#[test]
+fn audit_chain_detects_edits_and_removals() {
+    let h = open();
+    let k = h.key();
+    h.call(
+        "Encrypt",
+        json!({"KeyId": k, "Plaintext": "c2VjcmV0LXBsYWludGV4dA=="}),
+    )
+    .unwrap();
+    let _ = h.call_as(&user("eve"), "DisableKey", json!({"KeyId": "nope"}));
+    let report = audit::verify(h.dir.path(), &h.root).unwrap();
+    assert_eq!(report.records, 3);
+    // Records never hold the plaintext.
+    {
+        let store = h.kms.store.lock().unwrap();
+        let texts: Vec<String> = store
+            .conn
+            .prepare("SELECT record FROM audit")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(texts.iter().all(|t| !t.contains("c2VjcmV0")));
+        assert!(texts[2].contains("errorCode"));
+        store
+            .conn
+            .execute(
+                "UPDATE audit SET record = replace(record, 'Encrypt', 'Decrypt') WHERE seq = 2",
+                [],
+            )
+            .unwrap();
+    }
+    assert!(
+        audit::verify(h.dir.path(), &h.root)
+            .unwrap_err()
+            .contains("record 2 was edited")
+    );
+    {
+        let store = h.kms.store.lock().unwrap();
+        store
+            .conn
+            .execute("DELETE FROM audit WHERE seq = 2", [])
+            .unwrap();
+    }
+    assert!(
+        audit::verify(h.dir.path(), &h.root)
+            .unwrap_err()
+            .contains("record 2 is missing")
+    );
+}
+
+#[test]
+fn key_material_is_not_in_the_file_in_clear() {
+    let h = open();
+    let k = h.key();
+    let dk = h
+        .call("GenerateDataKey", json!({"KeyId": k, "KeySpec": "AES_256"}))
+        .unwrap();
+    use base64::Engine as _;
+    let plain = base64::engine::general_purpose::STANDARD
+        .decode(dk["Plaintext"].as_str().unwrap())
+        .unwrap();
+    let material = h
+        .kms
+        .store
+        .lock()
+        .unwrap()
+        .material(&k, 1)
+        .unwrap()
+        .unwrap();
+    for entry in std::fs::read_dir(h.dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(16).any(|w| w == &material[..16]));
+        assert!(!bytes.windows(16).any(|w| w == &plain[..16]));
+    }
+}
