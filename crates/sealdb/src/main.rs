@@ -37,6 +37,20 @@ enum Command {
         #[command(subcommand)]
         action: CredentialsAction,
     },
+    /// The KMS audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Check the hash chain of the audit log; names the first removed, reordered or edited record.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -117,6 +131,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Bench(args) => bench::run(&args),
         Command::Credentials { action } => credentials(action),
+        Command::Audit {
+            action: AuditAction::Verify { data },
+        } => audit_verify(&data),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -198,7 +215,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 async fn serve_async(args: ServeArgs) -> Result<(), String> {
-    let (engine, _root, first_start) = open_engine(&args.data)?;
+    let (engine, root, first_start) = open_engine(&args.data)?;
     let recovered = engine
         .recover_transactions()
         .await
@@ -255,9 +272,21 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     )
     .map_err(|e| format!("cannot load tables: {e}"))?;
     service.resume_index_changes();
+    let kms = Arc::new(
+        sealdb_kms::KmsService::open(
+            sealdb_kms::KmsConfig {
+                data_dir: args.data.data_dir.clone(),
+                region: args.region.clone(),
+                account_id: args.account_id.clone(),
+                clock: clock.clone(),
+            },
+            &root,
+        )
+        .map_err(|e| e.to_string())?,
+    );
     let front = Arc::new(FrontDoor {
         dynamodb: Arc::new(wiring::DynamoBackend(Arc::clone(&service))),
-        kms: None,
+        kms: Some(Arc::new(wiring::KmsBackend(Arc::clone(&kms)))),
         streams: None,
         credentials: Arc::new(wiring::EngineCredentials(Arc::clone(&engine))),
         region: args.region.clone(),
@@ -311,6 +340,7 @@ fn print_banner(
         );
     }
     println!("  aws dynamodb list-tables --endpoint-url {endpoint}");
+    println!("  aws kms list-keys --endpoint-url {endpoint}");
     println!(
         "  boto3.client('dynamodb', endpoint_url='{endpoint}', region_name='{}')",
         args.region
@@ -339,6 +369,20 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn audit_verify(data: &DataArgs) -> Result<(), String> {
+    if !data.data_dir.join("keystore.db").exists() {
+        return Err(format!("no key store in {}", data.data_dir.display()));
+    }
+    let (root, _) = load_or_create_root_key(data)?;
+    match sealdb_kms::verify_audit_log(&data.data_dir, &root) {
+        Ok(report) => {
+            println!("audit log intact: {} records", report.records);
+            Ok(())
+        }
+        Err(e) => Err(format!("audit log check failed: {e}")),
     }
 }
 

@@ -54,3 +54,26 @@ impl CredentialLookup for EngineCredentials {
             .map(|c| (c.secret.clone(), c.user_name.clone()))
     }
 }
+
+/// The KMS service as a front-door backend.
+pub(crate) struct KmsBackend(pub(crate) Arc<sealdb_kms::KmsService>);
+
+impl Backend for KmsBackend {
+    fn has_operation(&self, operation: &str) -> bool {
+        sealdb_kms::KmsService::has_operation(operation)
+    }
+
+    fn call<'a>(
+        &'a self,
+        operation: &'a str,
+        caller: &'a Principal,
+        body: Bytes,
+    ) -> BoxFuture<'a, Result<Vec<u8>, WireError>> {
+        Box::pin(async move {
+            self.0
+                .call(operation, caller, &body)
+                .await
+                .map_err(|e| WireError::new(e.error_type(), e.http_status(), e.message()))
+        })
+    }
+}
