@@ -109,3 +109,18 @@ pub fn client_with(endpoint: &str, akid: &str, secret: &str) -> aws_sdk_dynamodb
         .build();
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
+
+impl Server {
+    /// A KMS client for this server.
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        let conf = aws_sdk_kms::Config::builder()
+            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+            .region(aws_sdk_kms::config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                ACCESS_KEY, SECRET_KEY, None, None, "test",
+            ))
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
+    }
+}
