@@ -22,6 +22,8 @@ pub enum DynamoError {
     },
     /// Too many tables, tags, etc.
     LimitExceeded(String),
+    /// The caller may not use the table's KMS key.
+    AccessDenied(String),
     /// A transaction was cancelled; one reason per action, in request order.
     TransactionCanceled {
         /// The `CancellationReasons` members.
@@ -56,6 +58,9 @@ impl DynamoError {
             DynamoError::LimitExceeded(_) => {
                 "com.amazonaws.dynamodb.v20120810#LimitExceededException"
             }
+            DynamoError::AccessDenied(_) => {
+                "com.amazonaws.dynamodb.v20120810#AccessDeniedException"
+            }
             DynamoError::TransactionCanceled { .. } => {
                 "com.amazonaws.dynamodb.v20120810#TransactionCanceledException"
             }
@@ -75,6 +80,7 @@ impl DynamoError {
             | DynamoError::ResourceInUse(_)
             | DynamoError::ConditionalCheckFailed { .. }
             | DynamoError::LimitExceeded(_)
+            | DynamoError::AccessDenied(_)
             | DynamoError::TransactionCanceled { .. }
             | DynamoError::IdempotentParameterMismatch(_) => 400,
             DynamoError::Internal => 500,
@@ -89,6 +95,7 @@ impl DynamoError {
             | DynamoError::ResourceNotFound(m)
             | DynamoError::ResourceInUse(m)
             | DynamoError::LimitExceeded(m)
+            | DynamoError::AccessDenied(m)
             | DynamoError::IdempotentParameterMismatch(m) => m.clone(),
             DynamoError::ConditionalCheckFailed { .. } => "The conditional request failed".into(),
             DynamoError::TransactionCanceled { reasons } => {
@@ -120,6 +127,7 @@ impl DynamoError {
             | DynamoError::ResourceInUse(_)
             | DynamoError::ConditionalCheckFailed { .. }
             | DynamoError::LimitExceeded(_)
+            | DynamoError::AccessDenied(_)
             | DynamoError::Internal => false,
         }
     }
@@ -144,6 +152,7 @@ impl DynamoError {
             | DynamoError::ResourceNotFound(_)
             | DynamoError::ResourceInUse(_)
             | DynamoError::LimitExceeded(_)
+            | DynamoError::AccessDenied(_)
             | DynamoError::Internal => {}
         }
         extra
@@ -158,6 +167,9 @@ impl From<sealdb_storage::StorageError> for DynamoError {
                 DynamoError::ResourceNotFound("Requested resource not found".into())
             }
             S::TableExists => DynamoError::ResourceInUse("Table already exists".into()),
+            // The vault's message is the client-facing KMS text, as DynamoDB sends it.
+            S::KeyUnavailable(m) => DynamoError::Validation(m),
+            S::KeyAccessDenied(m) => DynamoError::AccessDenied(m),
             other => {
                 tracing::error!(error = %other, "storage failure");
                 DynamoError::Internal

@@ -16,6 +16,7 @@ pub mod number;
 pub mod ops;
 pub mod schema;
 pub mod service;
+pub mod sse;
 pub mod value;
 
 pub use error::DynamoError;

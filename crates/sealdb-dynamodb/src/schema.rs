@@ -125,6 +125,12 @@ pub struct TableDef {
     /// The storage number the next index gets (numbers are never reused).
     #[serde(default)]
     pub next_index_number: u32,
+    /// The KMS key (ARN) that wraps the table key; `None` for the service-owned key.
+    #[serde(default)]
+    pub sse_key_arn: Option<String>,
+    /// When encryption settings changed (ms), for the 4-per-24-hours limit.
+    #[serde(default)]
+    pub sse_changes: Vec<i64>,
 }
 
 /// Stored stream settings (the stream itself comes with DynamoDB Streams support).

@@ -123,12 +123,24 @@ pub struct Service {
     pub(crate) tokens: crate::ops::transact::TokenCache,
     /// This service, for background tasks (index backfill) started by a request.
     pub(crate) me: std::sync::Weak<Service>,
+    /// The KMS-backed vault, when the server has a key service (SSE with KMS keys).
+    pub(crate) kms: Option<Arc<crate::sse::KmsVault>>,
 }
 
 impl Service {
     /// Loads every table definition from the catalog. Index changes that a restart
     /// interrupted are resumed by [`Service::resume_index_changes`].
     pub fn new(engine: Arc<Engine>, cfg: ServiceConfig) -> Result<Arc<Service>, String> {
+        Service::with_kms(engine, cfg, None)
+    }
+
+    /// [`Service::new`] with the KMS-backed vault the engine was opened with, so that
+    /// tables can be encrypted under KMS keys.
+    pub fn with_kms(
+        engine: Arc<Engine>,
+        cfg: ServiceConfig,
+        kms: Option<Arc<crate::sse::KmsVault>>,
+    ) -> Result<Arc<Service>, String> {
         let mut defs = HashMap::new();
         for rec in engine.tables() {
             let def = TableDef::decode(&rec.definition)?;
@@ -141,6 +153,7 @@ impl Service {
             ddl: tokio::sync::Mutex::new(()),
             tokens: crate::ops::transact::TokenCache::default(),
             me: me.clone(),
+            kms,
         }))
     }
 
@@ -151,16 +164,15 @@ impl Service {
         caller: &Principal,
         body: &[u8],
     ) -> Result<serde_json::Value, DynamoError> {
-        let _ = caller;
         let mut input = Input::parse(body)?;
         crate::legacy::rewrite(op, input.raw_mut())?;
         use Operation as O;
         match op {
-            O::CreateTable => self.create_table(&input).await,
+            O::CreateTable => self.create_table(&input, caller).await,
             O::DescribeTable => self.describe_table(&input).await,
             O::ListTables => self.list_tables(&input),
             O::DeleteTable => self.delete_table(&input).await,
-            O::UpdateTable => self.update_table(&input).await,
+            O::UpdateTable => self.update_table(&input, caller).await,
             O::TagResource => self.tag_resource(&input).await,
             O::UntagResource => self.untag_resource(&input).await,
             O::ListTagsOfResource => self.list_tags(&input),

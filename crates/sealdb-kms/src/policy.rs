@@ -70,9 +70,14 @@ fn principal_matches(stmt: &Value, req: &Request<'_>) -> bool {
         Value::Object(m) => m.get("AWS").map(as_list).unwrap_or_default(),
         _ => Vec::new(),
     };
-    candidates
-        .iter()
-        .any(|c| *c == "*" || *c == req.principal_arn || *c == root || *c == req.account_id)
+    // The account root (or the bare account id) stands for the account's own IAM
+    // principals, not for services acting through grants.
+    let in_account = req
+        .principal_arn
+        .starts_with(&format!("arn:aws:iam::{}:", req.account_id));
+    candidates.iter().any(|c| {
+        *c == "*" || *c == req.principal_arn || (in_account && (*c == root || *c == req.account_id))
+    })
 }
 
 fn condition_values(key: &str, req: &Request<'_>) -> Vec<String> {

@@ -473,3 +473,60 @@ fn key_material_is_not_in_the_file_in_clear() {
         assert!(!bytes.windows(16).any(|w| w == &plain[..16]));
     }
 }
+
+#[test]
+fn service_access_needs_its_grant() {
+    let h = open();
+    let k = h.key();
+    let svc = Principal {
+        access_key_id: String::new(),
+        arn: "dynamodb.us-east-1.amazonaws.com".into(),
+        account_id: "000000000000".into(),
+        user_name: Some("dynamodb".into()),
+        region: "us-east-1".into(),
+        source_ip: "dynamodb.amazonaws.com".into(),
+    };
+    let ctx = json!({"aws:dynamodb:tableName": "t", "aws:dynamodb:subscriberId": "000000000000"});
+    // Without a grant the service may not use a customer key.
+    let e = h
+        .kms
+        .call_via_service(
+            "dynamodb",
+            "GenerateDataKey",
+            &svc,
+            &json!({"KeyId": k, "KeySpec": "AES_256", "EncryptionContext": ctx}),
+        )
+        .unwrap_err();
+    assert_eq!(e.error_type(), "AccessDeniedException");
+    let g = h.kms.call_via_service("dynamodb", "CreateGrant", &admin(), &json!({"KeyId": k, "GranteePrincipal": "dynamodb.us-east-1.amazonaws.com",
+        "Operations": ["GenerateDataKey", "Decrypt"], "Constraints": {"EncryptionContextSubset": ctx}})).unwrap();
+    let dk = h
+        .kms
+        .call_via_service(
+            "dynamodb",
+            "GenerateDataKey",
+            &svc,
+            &json!({"KeyId": k, "KeySpec": "AES_256", "EncryptionContext": ctx}),
+        )
+        .unwrap();
+    h.kms
+        .call_via_service(
+            "dynamodb",
+            "Decrypt",
+            &svc,
+            &json!({"CiphertextBlob": dk["CiphertextBlob"], "EncryptionContext": ctx}),
+        )
+        .unwrap();
+    h.call("RevokeGrant", json!({"KeyId": k, "GrantId": g["GrantId"]}))
+        .unwrap();
+    let e = h
+        .kms
+        .call_via_service(
+            "dynamodb",
+            "Decrypt",
+            &svc,
+            &json!({"CiphertextBlob": dk["CiphertextBlob"], "EncryptionContext": ctx}),
+        )
+        .unwrap_err();
+    assert_eq!(e.error_type(), "AccessDeniedException");
+}

@@ -1,28 +1,60 @@
-//! The engine: the catalog plus the open table files, with table keys unwrapped on
-//! first use through the [`KeyVault`].
+//! The engine: the catalog plus the open table files, with table keys unwrapped through
+//! the [`KeyVault`] on first use and re-validated on an interval, so that a disabled or
+//! revoked KMS key closes the table (its key wiped from memory) until access returns.
 
 use crate::catalog::{Catalog, Credential, TableRecord};
 use crate::error::StorageError;
 use crate::table::TableStore;
 use crate::vault::{KeyVault, TableKeyContext};
-use sealdb_common::RootKey;
+use sealdb_common::{Clock, Principal, RootKey};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use tokio::sync::OnceCell;
 
-/// A table known to the catalog, with its file opened lazily.
+/// How often, by default, an open table's key is re-checked with the vault (AWS: about
+/// five minutes).
+pub const DEFAULT_KEY_CHECK_MS: i64 = 5 * 60 * 1000;
+
+/// A table known to the catalog, with its file opened on demand.
 pub struct TableHandle {
     record: RwLock<TableRecord>,
-    store: OnceCell<Arc<TableStore>>,
+    store: tokio::sync::RwLock<Option<Arc<TableStore>>>,
+    /// When the key was last confirmed by the vault (ms since the epoch).
+    validated_ms: AtomicI64,
+    /// When the key was first found unusable (ms), while it stays unusable.
+    inaccessible_since: Mutex<Option<i64>>,
 }
 
 impl TableHandle {
+    fn new(record: TableRecord, store: Option<Arc<TableStore>>, now_ms: i64) -> TableHandle {
+        TableHandle {
+            record: RwLock::new(record),
+            store: tokio::sync::RwLock::new(store),
+            validated_ms: AtomicI64::new(now_ms),
+            inaccessible_since: Mutex::new(None),
+        }
+    }
+
     /// A snapshot of the catalog record.
     pub fn record(&self) -> TableRecord {
         match self.record.read() {
             Ok(r) => r.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// When the table's key was first found unusable, if it is unusable now.
+    pub fn inaccessible_since(&self) -> Option<i64> {
+        self.inaccessible_since.lock().ok().and_then(|g| *g)
+    }
+
+    fn set_inaccessible(&self, since: Option<i64>) {
+        if let Ok(mut g) = self.inaccessible_since.lock() {
+            match (since, *g) {
+                (Some(_), Some(_)) => {}
+                _ => *g = since,
+            }
         }
     }
 }
@@ -34,6 +66,8 @@ pub struct Engine {
     vault: Arc<dyn KeyVault>,
     tables: RwLock<BTreeMap<String, Arc<TableHandle>>>,
     credentials: RwLock<HashMap<String, Credential>>,
+    clock: Clock,
+    key_check_ms: AtomicI64,
     /// One multi-table transaction (or transactional read) at a time.
     pub(crate) tx_lock: tokio::sync::Mutex<()>,
     /// Redo records of multi-table transactions.
@@ -51,6 +85,16 @@ impl Engine {
         dir: &Path,
         root: &RootKey,
         vault: Arc<dyn KeyVault>,
+    ) -> Result<Engine, StorageError> {
+        Engine::open_with_clock(dir, root, vault, Clock::system())
+    }
+
+    /// [`Engine::open`] with a given clock.
+    pub fn open_with_clock(
+        dir: &Path,
+        root: &RootKey,
+        vault: Arc<dyn KeyVault>,
+        clock: Clock,
     ) -> Result<Engine, StorageError> {
         std::fs::create_dir_all(dir.join("tables"))?;
         let catalog = Catalog::open(dir, &root.derive("catalog"))?;
@@ -71,17 +115,10 @@ impl Engine {
                 let _ = std::fs::remove_file(&path);
             }
         }
+        let now = clock.now_millis();
         let tables = records
             .into_iter()
-            .map(|r| {
-                (
-                    r.name.clone(),
-                    Arc::new(TableHandle {
-                        record: RwLock::new(r),
-                        store: OnceCell::new(),
-                    }),
-                )
-            })
+            .map(|r| (r.name.clone(), Arc::new(TableHandle::new(r, None, now))))
             .collect();
         let credentials = creds
             .into_iter()
@@ -93,21 +130,38 @@ impl Engine {
             vault,
             tables: RwLock::new(tables),
             credentials: RwLock::new(credentials),
+            clock,
+            key_check_ms: AtomicI64::new(DEFAULT_KEY_CHECK_MS),
             tx_lock: tokio::sync::Mutex::new(()),
             txlog: Mutex::new(txlog),
         })
+    }
+
+    /// Sets how often an open table's key is re-checked with the vault.
+    pub fn set_key_check_interval_ms(&self, ms: i64) {
+        self.key_check_ms.store(ms.max(0), Ordering::Relaxed);
     }
 
     fn table_path(&self, id: &str) -> PathBuf {
         self.dir.join("tables").join(format!("{id}.db"))
     }
 
+    fn context(
+        rec: &TableRecord,
+        kms_key: Option<String>,
+        caller: Option<Principal>,
+    ) -> TableKeyContext {
+        TableKeyContext {
+            table_name: rec.name.clone(),
+            table_id: rec.id.clone(),
+            kms_key,
+            caller,
+        }
+    }
+
     /// Every table record, by name.
     pub fn tables(&self) -> Vec<TableRecord> {
-        match self.tables.read() {
-            Ok(t) => t.values().map(|h| h.record()).collect(),
-            Err(_) => Vec::new(),
-        }
+        self.tables_snapshot().iter().map(|h| h.record()).collect()
     }
 
     /// Every table handle.
@@ -129,12 +183,15 @@ impl Engine {
         self.tables.read().ok()?.get(name).cloned()
     }
 
-    /// Creates a table: a fresh table key from the vault, the file, then the catalog record.
+    /// Creates a table: a fresh table key from the vault (under `kms_key`, or the
+    /// service-owned key), the file, then the catalog record.
     pub async fn create_table(
         &self,
         name: &str,
         definition: Vec<u8>,
         created_ms: i64,
+        kms_key: Option<String>,
+        caller: Option<Principal>,
     ) -> Result<TableRecord, StorageError> {
         if self.table(name).is_some() {
             return Err(StorageError::TableExists);
@@ -143,6 +200,8 @@ impl Engine {
         let ctx = TableKeyContext {
             table_name: name.to_owned(),
             table_id: id.clone(),
+            kms_key,
+            caller,
         };
         let (key, wrapped_key) = self.vault.generate(&ctx).await?;
         let store = TableStore::open(&self.table_path(&id), key)?;
@@ -164,33 +223,88 @@ impl Engine {
             .lock()
             .map_err(lock_err)?
             .insert_table(&record)?;
-        let cell = OnceCell::new();
-        let _ = cell.set(store);
         tables.insert(
             name.to_owned(),
-            Arc::new(TableHandle {
-                record: RwLock::new(record.clone()),
-                store: cell,
-            }),
+            Arc::new(TableHandle::new(
+                record.clone(),
+                Some(store),
+                self.clock.now_millis(),
+            )),
         );
         Ok(record)
     }
 
-    /// The open store of a table, unwrapping its key and opening the file on first use.
+    /// The open store of a table. The key is unwrapped on first use and re-checked with
+    /// the vault once the check interval has passed; if the vault refuses (a disabled or
+    /// revoked KMS key), the table is closed, its key dropped from memory, and the
+    /// vault's error returned until access comes back.
     pub async fn store(&self, handle: &TableHandle) -> Result<Arc<TableStore>, StorageError> {
-        handle
-            .store
-            .get_or_try_init(|| async {
-                let rec = handle.record();
-                let ctx = TableKeyContext {
-                    table_name: rec.name.clone(),
-                    table_id: rec.id.clone(),
-                };
-                let key = self.vault.unwrap_key(&ctx, &rec.wrapped_key).await?;
-                TableStore::open(&self.table_path(&rec.id), key)
-            })
-            .await
-            .cloned()
+        let check = self.key_check_ms.load(Ordering::Relaxed);
+        let fresh = |now: i64| now - handle.validated_ms.load(Ordering::Relaxed) < check;
+        // Fast path: open and recently confirmed (a shared lock, no vault call).
+        if fresh(self.clock.now_millis())
+            && let Some(s) = handle.store.read().await.as_ref()
+        {
+            return Ok(Arc::clone(s));
+        }
+        let mut slot = handle.store.write().await;
+        let now = self.clock.now_millis();
+        if fresh(now)
+            && let Some(s) = slot.as_ref()
+        {
+            return Ok(Arc::clone(s));
+        }
+        let rec = handle.record();
+        let kms_key = None;
+        let ctx = Engine::context(&rec, kms_key, None);
+        match self.vault.unwrap_key(&ctx, &rec.wrapped_key).await {
+            Ok(key) => {
+                handle.validated_ms.store(now, Ordering::Relaxed);
+                handle.set_inaccessible(None);
+                match slot.as_ref() {
+                    Some(s) => Ok(Arc::clone(s)),
+                    None => {
+                        let s = TableStore::open(&self.table_path(&rec.id), key)?;
+                        *slot = Some(Arc::clone(&s));
+                        Ok(s)
+                    }
+                }
+            }
+            Err(e) => {
+                if let Some(s) = slot.take() {
+                    s.close();
+                }
+                handle.set_inaccessible(Some(now));
+                Err(e)
+            }
+        }
+    }
+
+    /// Re-wraps a table's key under another KMS key (or the service-owned key): the table
+    /// file is untouched; only the catalog's wrapped key changes.
+    pub async fn rewrap_table(
+        &self,
+        name: &str,
+        kms_key: Option<String>,
+        caller: Option<Principal>,
+    ) -> Result<(), StorageError> {
+        let handle = self.table(name).ok_or(StorageError::TableNotFound)?;
+        let store = self.store(&handle).await?;
+        let old = handle.record();
+        let ctx = Engine::context(&old, kms_key, caller);
+        let wrapped = self.vault.wrap_existing(&ctx, store.key()).await?;
+        {
+            let mut rec = handle.record.write().map_err(lock_err)?;
+            self.catalog
+                .lock()
+                .map_err(lock_err)?
+                .update_table(name, &rec.definition, &wrapped)?;
+            rec.wrapped_key = wrapped;
+        }
+        self.vault
+            .forget(&Engine::context(&old, None, None), &old.wrapped_key)
+            .await;
+        Ok(())
     }
 
     /// Replaces a table's definition (the wrapped key is kept).
@@ -207,7 +321,7 @@ impl Engine {
 
     /// Deletes a table: the catalog record first (so a crash leaves only an orphan file,
     /// removed at the next start), then the writer is stopped and the files removed.
-    pub fn delete_table(&self, name: &str) -> Result<TableRecord, StorageError> {
+    pub async fn delete_table(&self, name: &str) -> Result<TableRecord, StorageError> {
         let handle = {
             let mut tables = self.tables.write().map_err(lock_err)?;
             let handle = tables
@@ -219,7 +333,7 @@ impl Engine {
             handle
         };
         let rec = handle.record();
-        if let Some(store) = handle.store.get() {
+        if let Some(store) = handle.store.write().await.take() {
             store.close();
         }
         let path = self.table_path(&rec.id);
@@ -228,6 +342,9 @@ impl Engine {
             p.push(suffix);
             let _ = std::fs::remove_file(PathBuf::from(p));
         }
+        self.vault
+            .forget(&Engine::context(&rec, None, None), &rec.wrapped_key)
+            .await;
         Ok(rec)
     }
 
@@ -273,11 +390,11 @@ impl Engine {
 
     /// Stops every writer after its queued work and closes all files.
     pub fn close(&self) {
-        if let Ok(tables) = self.tables.read() {
-            for h in tables.values() {
-                if let Some(s) = h.store.get() {
-                    s.close();
-                }
+        for h in self.tables_snapshot() {
+            if let Ok(mut s) = h.store.try_write()
+                && let Some(store) = s.take()
+            {
+                store.close();
             }
         }
     }

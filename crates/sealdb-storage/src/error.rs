@@ -13,6 +13,9 @@ pub enum StorageError {
     /// The table key could not be unwrapped (wrong key, revoked or disabled KMS key).
     #[error("table key unavailable: {0}")]
     KeyUnavailable(String),
+    /// The caller may not use the table's KMS key (message is the client-facing text).
+    #[error("table key access denied: {0}")]
+    KeyAccessDenied(String),
     /// A stored record failed its integrity or version check.
     #[error("corrupt or unsupported stored record: {0}")]
     Corrupt(String),

@@ -21,7 +21,7 @@ pub mod txn;
 pub mod vault;
 
 pub use catalog::{Credential, TableRecord};
-pub use engine::{Engine, TableHandle};
+pub use engine::{DEFAULT_KEY_CHECK_MS, Engine, TableHandle};
 pub use error::StorageError;
 pub use index::{IndexEntry, IndexEntryKey};
 pub use table::{Decision, ItemKey, StoredItem, TableStats, TableStore, WriteTx};

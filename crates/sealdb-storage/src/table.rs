@@ -320,6 +320,11 @@ impl TableStore {
         crate::seal::open(&self.key, sealed)
     }
 
+    /// The table key (for re-wrapping it under another KMS key).
+    pub fn key(&self) -> &SecretKey32 {
+        &self.key
+    }
+
     /// The file path.
     pub fn path(&self) -> &Path {
         &self.path

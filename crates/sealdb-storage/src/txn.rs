@@ -482,8 +482,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = RootKey::from_key(SecretKey32::from_bytes([2; 32]));
         let engine = Engine::open(dir.path(), &root, Arc::new(RootKeyVault::new(&root))).unwrap();
-        let a = engine.create_table("a", vec![1], 0).await.unwrap();
-        let b = engine.create_table("b", vec![1], 0).await.unwrap();
+        let a = engine
+            .create_table("a", vec![1], 0, None, None)
+            .await
+            .unwrap();
+        let b = engine
+            .create_table("b", vec![1], 0, None, None)
+            .await
+            .unwrap();
         let sa = engine.store(&engine.table("a").unwrap()).await.unwrap();
         let sb = engine.store(&engine.table("b").unwrap()).await.unwrap();
         let part = |v: &[u8]| {

@@ -21,6 +21,11 @@ pub struct TableKeyContext {
     pub table_name: String,
     /// The table's UUID (names its file).
     pub table_id: String,
+    /// The KMS key (ARN) that protects the table key; `None` for the service-owned key.
+    pub kms_key: Option<String>,
+    /// Who asked (CreateTable / UpdateTable caller), for KMS authorization and audit;
+    /// `None` for the server's own background work.
+    pub caller: Option<sealdb_common::Principal>,
 }
 
 /// Creates and unwraps table keys.
@@ -37,6 +42,19 @@ pub trait KeyVault: Send + Sync {
         ctx: &'a TableKeyContext,
         wrapped: &'a [u8],
     ) -> BoxFuture<'a, Result<SecretKey32, StorageError>>;
+
+    /// Wraps an existing table key under `ctx.kms_key` (a key switch: the data is not
+    /// rewritten, only the wrapping changes).
+    fn wrap_existing<'a>(
+        &'a self,
+        ctx: &'a TableKeyContext,
+        key: &'a SecretKey32,
+    ) -> BoxFuture<'a, Result<Vec<u8>, StorageError>>;
+
+    /// The table is gone: release what the vault holds for it (KMS grants).
+    fn forget<'a>(&'a self, _ctx: &'a TableKeyContext, _wrapped: &'a [u8]) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Version byte of the wrapped-table-key record. DO NOT CHANGE.
@@ -65,7 +83,8 @@ impl RootKeyVault {
         Ok(LessSafeKey::new(unbound))
     }
 
-    fn seal(&self, ctx: &TableKeyContext, key: &SecretKey32) -> Result<Vec<u8>, StorageError> {
+    /// Seals a table key under the root-derived wrapping key.
+    pub fn seal(&self, ctx: &TableKeyContext, key: &SecretKey32) -> Result<Vec<u8>, StorageError> {
         let mut nonce = [0u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce)
             .map_err(|_| StorageError::KeyUnavailable("random generator failed".into()))?;
@@ -88,7 +107,8 @@ impl RootKeyVault {
         Ok(out)
     }
 
-    fn open(&self, ctx: &TableKeyContext, wrapped: &[u8]) -> Result<SecretKey32, StorageError> {
+    /// Opens a table key sealed by [`RootKeyVault::seal`].
+    pub fn open(&self, ctx: &TableKeyContext, wrapped: &[u8]) -> Result<SecretKey32, StorageError> {
         let corrupt = || StorageError::Corrupt("wrapped table key".into());
         let (&version, rest) = wrapped.split_first().ok_or_else(corrupt)?;
         let (&alg, rest) = rest.split_first().ok_or_else(corrupt)?;
@@ -108,6 +128,15 @@ impl RootKeyVault {
 }
 
 impl KeyVault for RootKeyVault {
+    fn wrap_existing<'a>(
+        &'a self,
+        ctx: &'a TableKeyContext,
+        key: &'a SecretKey32,
+    ) -> BoxFuture<'a, Result<Vec<u8>, StorageError>> {
+        let result = self.seal(ctx, key);
+        Box::pin(async move { result })
+    }
+
     fn generate(
         &self,
         ctx: &TableKeyContext,
@@ -139,6 +168,8 @@ mod tests {
         TableKeyContext {
             table_name: "t".into(),
             table_id: id.into(),
+            kms_key: None,
+            caller: None,
         }
     }
 

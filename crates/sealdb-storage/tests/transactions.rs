@@ -35,8 +35,14 @@ fn put_part(pk: &'static [u8], ok: bool) -> PartFn<&'static str> {
 async fn commits_all_or_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
-    let a = engine.create_table("a", vec![1], 0).await.unwrap();
-    let b = engine.create_table("b", vec![1], 0).await.unwrap();
+    let a = engine
+        .create_table("a", vec![1], 0, None, None)
+        .await
+        .unwrap();
+    let b = engine
+        .create_table("b", vec![1], 0, None, None)
+        .await
+        .unwrap();
     let sa = engine.store(&engine.table("a").unwrap()).await.unwrap();
     let sb = engine.store(&engine.table("b").unwrap()).await.unwrap();
 
@@ -71,7 +77,10 @@ async fn index_entries_follow_writes_and_page() {
     use std::ops::Bound;
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
-    engine.create_table("t", vec![1], 0).await.unwrap();
+    engine
+        .create_table("t", vec![1], 0, None, None)
+        .await
+        .unwrap();
     let s = engine.store(&engine.table("t").unwrap()).await.unwrap();
     let ek = |isk: &[u8], tpk: &[u8]| IndexEntryKey {
         hash: 9,

@@ -93,6 +93,9 @@ struct ServeArgs {
         hide_env_values = true
     )]
     secret_access_key: Option<String>,
+    /// How often an open table's KMS key is re-checked, in seconds (AWS: about 300).
+    #[arg(long, env = "SEALDB_KEY_CHECK_INTERVAL_SECS", default_value_t = 300)]
+    key_check_interval_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -215,7 +218,39 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 async fn serve_async(args: ServeArgs) -> Result<(), String> {
-    let (engine, root, first_start) = open_engine(&args.data)?;
+    let (root, first_start) = load_or_create_root_key(&args.data)?;
+    let clock = Clock::system();
+    // The key service first: table keys of KMS-encrypted tables are wrapped by it.
+    let kms = Arc::new(
+        sealdb_kms::KmsService::open(
+            sealdb_kms::KmsConfig {
+                data_dir: args.data.data_dir.clone(),
+                region: args.region.clone(),
+                account_id: args.account_id.clone(),
+                clock: clock.clone(),
+            },
+            &root,
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    let vault = Arc::new(sealdb_dynamodb::sse::KmsVault::new(
+        Arc::clone(&kms),
+        &root,
+        &args.region,
+        &args.account_id,
+    ));
+    let engine = Arc::new(
+        Engine::open_with_clock(
+            &args.data.data_dir,
+            &root,
+            Arc::clone(&vault) as Arc<dyn sealdb_storage::KeyVault>,
+            clock.clone(),
+        )
+        .map_err(|e| format!("cannot open data dir {}: {e}", args.data.data_dir.display()))?,
+    );
+    let check_ms =
+        i64::try_from(args.key_check_interval_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    engine.set_key_check_interval_ms(check_ms);
     let recovered = engine
         .recover_transactions()
         .await
@@ -260,8 +295,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let clock = Clock::system();
-    let service = Service::new(
+    let service = Service::with_kms(
         Arc::clone(&engine),
         ServiceConfig {
             region: args.region.clone(),
@@ -269,21 +303,11 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
             endpoint_address: local.to_string(),
             clock: clock.clone(),
         },
+        Some(vault),
     )
     .map_err(|e| format!("cannot load tables: {e}"))?;
     service.resume_index_changes();
-    let kms = Arc::new(
-        sealdb_kms::KmsService::open(
-            sealdb_kms::KmsConfig {
-                data_dir: args.data.data_dir.clone(),
-                region: args.region.clone(),
-                account_id: args.account_id.clone(),
-                clock: clock.clone(),
-            },
-            &root,
-        )
-        .map_err(|e| e.to_string())?,
-    );
+    spawn_key_checker(Arc::clone(&engine), check_ms);
     let front = Arc::new(FrontDoor {
         dynamodb: Arc::new(wiring::DynamoBackend(Arc::clone(&service))),
         kms: Some(Arc::new(wiring::KmsBackend(Arc::clone(&kms)))),
@@ -348,6 +372,24 @@ fn print_banner(
     println!("  (SDKs: AWS_ENDPOINT_URL={endpoint})");
     // Tests and scripts wait for this exact line.
     println!("sealdb listening on {endpoint}");
+}
+
+/// Re-checks every table's key on the interval even without traffic, so that a table
+/// whose KMS key became unusable shows INACCESSIBLE_ENCRYPTION_CREDENTIALS (and comes back
+/// when the key does).
+fn spawn_key_checker(engine: Arc<Engine>, interval_ms: i64) {
+    let period =
+        std::time::Duration::from_millis(u64::try_from(interval_ms.max(1000)).unwrap_or(300_000));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(period).await;
+            for rec in engine.tables() {
+                if let Some(h) = engine.table(&rec.name) {
+                    let _ = engine.store(&h).await;
+                }
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

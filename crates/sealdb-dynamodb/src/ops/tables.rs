@@ -5,6 +5,7 @@ use crate::error::DynamoError;
 use crate::input::{Input, int_value, null_member, validation_errors};
 use crate::schema::{BillingMode, KeyAttr, KeyKind, StreamSettings, TableDef, iso_millis};
 use crate::service::Service;
+use sealdb_common::Principal;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -354,13 +355,18 @@ pub(crate) fn describe_limits() -> Value {
 
 impl Service {
     fn description(&self, def: &TableDef, status: &str, count: u64, size: u64) -> Value {
-        def.describe(
+        let mut d = def.describe(
             status,
             &self.cfg.region,
             &self.cfg.account_id,
             (count, size),
             &[],
-        )
+        );
+        if let Some(arn) = &def.sse_key_arn {
+            d["SSEDescription"] =
+                json!({"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": arn});
+        }
+        d
     }
 
     /// The description with live item and index statistics.
@@ -369,23 +375,140 @@ impl Service {
         t: &crate::service::TableRef,
         status: &str,
     ) -> Result<Value, DynamoError> {
-        let store = self.store(t).await?;
-        let stats = store.stats().await?;
-        let mut index_stats = Vec::with_capacity(t.def.indexes.len());
-        for ix in &t.def.indexes {
-            let s = store.index_stats(ix.number).await?;
-            index_stats.push((s.item_count, s.size_bytes));
-        }
-        Ok(t.def.describe(
+        // Opening the store also re-checks the table key when the interval is due.
+        let (counts, index_stats) = match self.store(t).await {
+            Ok(store) => {
+                let stats = store.stats().await?;
+                let mut index_stats = Vec::with_capacity(t.def.indexes.len());
+                for ix in &t.def.indexes {
+                    let s = store.index_stats(ix.number).await?;
+                    index_stats.push((s.item_count, s.size_bytes));
+                }
+                ((stats.item_count, stats.size_bytes), index_stats)
+            }
+            Err(DynamoError::Validation(_) | DynamoError::AccessDenied(_)) => ((0, 0), Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let inaccessible = t.handle.inaccessible_since();
+        let status = if inaccessible.is_some() && status == "ACTIVE" {
+            "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
+        } else {
+            status
+        };
+        let mut d = t.def.describe(
             status,
             &self.cfg.region,
             &self.cfg.account_id,
-            (stats.item_count, stats.size_bytes),
+            counts,
             &index_stats,
-        ))
+        );
+        if let Some(arn) = &t.def.sse_key_arn {
+            let mut sse = json!({"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": arn});
+            if let Some(ms) = inaccessible {
+                sse["InaccessibleEncryptionDateTime"] =
+                    json!(crate::schema::ms_to_epoch_seconds(ms));
+            }
+            d["SSEDescription"] = sse;
+        }
+        Ok(d)
     }
 
-    pub(crate) async fn create_table(&self, input: &Input) -> Result<Value, DynamoError> {
+    /// The KMS key ARN an SSE request resolves to (`None`: the service-owned key),
+    /// with DynamoDB's wording of KMS failures.
+    fn resolve_sse(
+        &self,
+        sse: &SseRequest,
+        caller: &Principal,
+    ) -> Result<Option<String>, DynamoError> {
+        let key_id = match sse {
+            SseRequest::Owned => return Ok(None),
+            SseRequest::AwsManaged => "alias/aws/dynamodb",
+            SseRequest::Customer(k) => k.as_str(),
+        };
+        let Some(vault) = &self.kms else {
+            return Err(DynamoError::validation(
+                "One or more parameter values were invalid: KMS encryption is not available on this server",
+            ));
+        };
+        vault
+            .resolve_key(caller, key_id)
+            .map(Some)
+            .map_err(|e| match e {
+                sealdb_kms::KmsError::AccessDenied(_) => {
+                    DynamoError::AccessDenied(crate::sse::kms_failure_message(&e))
+                }
+                _ => DynamoError::Validation(crate::sse::kms_failure_message(&e)),
+            })
+    }
+
+    /// UpdateTable with SSESpecification: re-wraps the table key under the new key.
+    async fn update_sse(&self, input: &Input, caller: &Principal) -> Result<Value, DynamoError> {
+        let Some(m) = input.obj_opt("SSESpecification")? else {
+            return Err(DynamoError::Internal);
+        };
+        let sse = parse_sse(m)?;
+        let _guard = self.ddl.lock().await;
+        let raw = input.str_req("TableName")?;
+        let name = self.table_name_from(raw).to_owned();
+        let t = self.table(input).map_err(|_| not_found_table(&name))?;
+        let current = t.def.sse_key_arn.clone();
+        match (&sse, &current) {
+            (SseRequest::Owned, None) => {
+                return Err(DynamoError::validation(
+                    "One or more parameter values were invalid: Table is already encrypted by default",
+                ));
+            }
+            (SseRequest::Customer(k), Some(arn)) if k == arn => {
+                return Err(DynamoError::validation(
+                    "One or more parameter values were invalid: Table is already encrypted with given KMSMasterKeyId. Use KMSMasterKeyId parameter if you want to change Master Key",
+                ));
+            }
+            _ => {}
+        }
+        let now = self.now_ms();
+        let day = 24 * 3600 * 1000;
+        let recent: Vec<i64> = t
+            .def
+            .sse_changes
+            .iter()
+            .copied()
+            .filter(|c| now - c < day)
+            .collect();
+        if recent.len() >= 4 && recent.last().is_some_and(|l| now - l < 21_600_000) {
+            return Err(DynamoError::LimitExceeded(format!(
+                "Subscriber limit exceeded: Encryption mode changes are limited in the 24h window ending at {}. After the first 4 change, each subsequent change in the same window can be performed at most once every 21600 seconds. Number of updates today: {}. Last change at {}",
+                crate::schema::iso_millis(now),
+                recent.len(),
+                crate::schema::iso_millis(recent.last().copied().unwrap_or(now))
+            )));
+        }
+        let new_arn = self.resolve_sse(&sse, caller)?;
+        self.engine
+            .rewrap_table(&name, new_arn.clone(), Some(caller.clone()))
+            .await?;
+        let mut def = (*t.def).clone();
+        def.sse_key_arn = new_arn;
+        def.sse_changes = recent;
+        def.sse_changes.push(now);
+        let def = self.save_def(def)?;
+        let t2 = crate::service::TableRef {
+            def,
+            handle: t.handle,
+        };
+        let mut d = self.live_description(&t2, "ACTIVE").await?;
+        // The response shows the change in progress, as AWS does: UPDATING, old key.
+        d["SSEDescription"] = match &current {
+            Some(arn) => json!({"Status": "UPDATING", "SSEType": "KMS", "KMSMasterKeyArn": arn}),
+            None => json!({"Status": "UPDATING"}),
+        };
+        Ok(json!({ "TableDescription": d }))
+    }
+
+    pub(crate) async fn create_table(
+        &self,
+        input: &Input,
+        caller: &Principal,
+    ) -> Result<Value, DynamoError> {
         let mut errors = Vec::new();
         let name = input.str_opt("TableName")?;
         match name {
@@ -471,14 +594,11 @@ impl Service {
             Some(m) => parse_stream_spec(m, now)?,
             None => None,
         };
-        if input.has("SSESpecification") {
-            let sse = input.obj_opt("SSESpecification")?;
-            if sse.and_then(|m| m.get("Enabled")).and_then(Value::as_bool) == Some(true) {
-                return Err(DynamoError::validation(
-                    "One or more parameter values were invalid: KMS-based SSESpecification is not supported by this server yet",
-                ));
-            }
-        }
+        let sse = match input.obj_opt("SSESpecification")? {
+            Some(m) => parse_sse(m)?,
+            None => SseRequest::Owned,
+        };
+        let sse_key_arn = self.resolve_sse(&sse, caller)?;
         let _guard = self.ddl.lock().await;
         if self.def(name).is_some() {
             return Err(DynamoError::ResourceInUse(format!(
@@ -508,9 +628,16 @@ impl Service {
             tags,
             next_index_number: u32::try_from(indexes.len()).unwrap_or(0) + 1,
             indexes,
+            sse_key_arn: None,
+            sse_changes: Vec::new(),
         };
         // The id is chosen by the engine; store the definition, then record the id in it.
-        let record = match self.engine.create_table(name, def.encode(), now).await {
+        def.sse_key_arn.clone_from(&sse_key_arn);
+        let record = match self
+            .engine
+            .create_table(name, def.encode(), now, sse_key_arn, Some(caller.clone()))
+            .await
+        {
             Ok(r) => r,
             Err(sealdb_storage::StorageError::TableExists) => {
                 return Err(DynamoError::ResourceInUse(format!(
@@ -587,7 +714,7 @@ impl Service {
         if let Ok(mut defs) = self.defs.write() {
             defs.remove(&name);
         }
-        self.engine.delete_table(&name)?;
+        self.engine.delete_table(&name).await?;
         Ok(json!({ "TableDescription": desc }))
     }
 
@@ -601,7 +728,11 @@ impl Service {
         Ok(def)
     }
 
-    pub(crate) async fn update_table(&self, input: &Input) -> Result<Value, DynamoError> {
+    pub(crate) async fn update_table(
+        &self,
+        input: &Input,
+        caller: &Principal,
+    ) -> Result<Value, DynamoError> {
         let raw = input.str_req("TableName")?;
         validate_table_name_param(raw)?;
         let name = self.table_name_from(raw).to_owned();
@@ -639,10 +770,27 @@ impl Service {
         }
         let protection = input.bool_opt("DeletionProtectionEnabled")?;
         let stream_spec = input.obj_opt("StreamSpecification")?;
+        if input.has("SSESpecification") {
+            let others = [
+                "BillingMode",
+                "ProvisionedThroughput",
+                "TableClass",
+                "DeletionProtectionEnabled",
+                "StreamSpecification",
+                "GlobalSecondaryIndexUpdates",
+                "ReplicaUpdates",
+            ];
+            if others.iter().any(|m| input.has(m)) {
+                return Err(DynamoError::validation(
+                    "One or more parameter values were invalid: Server-Side Encryption modification must be the only operation in the request",
+                ));
+            }
+            return self.update_sse(input, caller).await;
+        }
         if input.has("GlobalSecondaryIndexUpdates") {
             return self.update_indexes(input).await;
         }
-        if input.has("ReplicaUpdates") || input.has("SSESpecification") {
+        if input.has("ReplicaUpdates") {
             return Err(DynamoError::validation(
                 "One or more parameter values were invalid: this UpdateTable change is not supported by this server yet",
             ));
@@ -869,5 +1017,122 @@ impl Service {
         def.ttl_attribute = enabled.then(|| attr.to_owned());
         self.save_def(def)?;
         Ok(json!({"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attr}}))
+    }
+}
+
+/// What an SSESpecification asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SseRequest {
+    /// The service-owned key (no KMS).
+    Owned,
+    /// The AWS managed key `alias/aws/dynamodb`.
+    AwsManaged,
+    /// A customer managed key (id, ARN, alias name or alias ARN as given).
+    Customer(String),
+}
+
+/// Validates an SSESpecification with AWS's texts (before any KMS call).
+pub(crate) fn parse_sse(m: &Map<String, Value>) -> Result<SseRequest, DynamoError> {
+    let enabled = match m.get("Enabled") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            return Err(DynamoError::Serialization(
+                "Unexpected value type in payload for member Enabled".into(),
+            ));
+        }
+    };
+    let sse_type = obj_str(m, "SSEType")?;
+    let key = obj_str(m, "KMSMasterKeyId")?;
+    if let Some(t) = sse_type
+        && t != "AES256"
+        && t != "KMS"
+    {
+        return Err(validation_errors(&[enum_error(
+            t,
+            "sSESpecification.sSEType",
+            "AES256, KMS",
+        )]));
+    }
+    let invalid = |msg: &str| {
+        DynamoError::validation(format!("One or more parameter values were invalid: {msg}"))
+    };
+    if enabled == Some(false) {
+        if sse_type.is_some() {
+            return Err(invalid("SSEType can not be specified if Enabled is false"));
+        }
+        if key.is_some() {
+            return Err(invalid(
+                "KMSMasterKeyId can not be specified if Enabled is false",
+            ));
+        }
+        return Ok(SseRequest::Owned);
+    }
+    if enabled.is_none() && sse_type.is_none() && key.is_none() {
+        return Ok(SseRequest::Owned);
+    }
+    if sse_type == Some("AES256") {
+        return Err(invalid("SSEType AES256 is not supported"));
+    }
+    match key {
+        Some(_) if sse_type.is_none() => Err(invalid(
+            "SSEType KMS is required if KMSMasterKeyId is specified",
+        )),
+        Some(k) => Ok(SseRequest::Customer(k.to_owned())),
+        None => Ok(SseRequest::AwsManaged),
+    }
+}
+
+#[cfg(test)]
+mod sse_tests {
+    use super::*;
+
+    fn p(v: Value) -> Result<SseRequest, String> {
+        parse_sse(v.as_object().unwrap()).map_err(|e| e.message())
+    }
+
+    #[test]
+    fn sse_specification_rules() {
+        assert_eq!(p(json!({})), Ok(SseRequest::Owned));
+        assert_eq!(p(json!({"Enabled": false})), Ok(SseRequest::Owned));
+        assert_eq!(p(json!({"Enabled": true})), Ok(SseRequest::AwsManaged));
+        assert_eq!(p(json!({"SSEType": "KMS"})), Ok(SseRequest::AwsManaged));
+        assert_eq!(
+            p(json!({"SSEType": "KMS", "KMSMasterKeyId": "alias/k"})),
+            Ok(SseRequest::Customer("alias/k".into()))
+        );
+        let prefix = "One or more parameter values were invalid: ";
+        assert_eq!(
+            p(json!({"Enabled": false, "SSEType": "KMS"})),
+            Err(format!(
+                "{prefix}SSEType can not be specified if Enabled is false"
+            ))
+        );
+        assert_eq!(
+            p(json!({"Enabled": false, "KMSMasterKeyId": "k"})),
+            Err(format!(
+                "{prefix}KMSMasterKeyId can not be specified if Enabled is false"
+            ))
+        );
+        assert_eq!(
+            p(json!({"Enabled": false, "SSEType": "AES256", "KMSMasterKeyId": "k"})),
+            Err(format!(
+                "{prefix}SSEType can not be specified if Enabled is false"
+            ))
+        );
+        assert_eq!(
+            p(json!({"Enabled": true, "KMSMasterKeyId": "k"})),
+            Err(format!(
+                "{prefix}SSEType KMS is required if KMSMasterKeyId is specified"
+            ))
+        );
+        assert_eq!(
+            p(json!({"Enabled": true, "SSEType": "AES256"})),
+            Err(format!("{prefix}SSEType AES256 is not supported"))
+        );
+        assert_eq!(
+            p(json!({"SSEType": "kms"})),
+            Err("1 validation error detected: Value 'kms' at 'sSESpecification.sSEType' failed to satisfy constraint: Member must satisfy enum value set: [AES256, KMS]".into())
+        );
     }
 }

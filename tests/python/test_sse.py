@@ -1,0 +1,218 @@
+"""Encryption at rest as DynamoDB does it (issue 6): SSESpecification on CreateTable and
+UpdateTable, SSEDescription, KMS failures with DynamoDB's wording, key switches under
+load, and a disabled key making the table unreadable, across a restart."""
+
+import json
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import Server, sealdb_bin
+
+PREFIX = "One or more parameter values were invalid: "
+
+
+@pytest.fixture
+def sse_server(tmp_path):
+    s = Server(tmp_path / "data", extra_args=["--key-check-interval-secs", "1"]).start()
+    yield s
+    s.kill()
+
+
+def create(ddb, name, **sse):
+    return ddb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "Artist", "AttributeType": "S"},
+                              {"AttributeName": "SongTitle", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "Artist", "KeyType": "HASH"}, {"AttributeName": "SongTitle", "KeyType": "RANGE"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 10, "WriteCapacityUnits": 5},
+        **sse,
+    )["TableDescription"]
+
+
+def err(e):
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+def test_documented_cli_commands(sse_server):
+    s = sse_server
+    env = s.cli_env()
+    aws = [str(__import__("pathlib").Path(__import__("sys").executable).parent / "aws"), "--endpoint-url", s.endpoint, "--output", "json"]
+    run = lambda *a: json.loads(subprocess.run(aws + list(a), env=env, capture_output=True, text=True, check=True).stdout or "null")
+    key = run("kms", "create-key", "--description", "music")["KeyMetadata"]
+    out = run("dynamodb", "create-table", "--table-name", "Music",
+              "--attribute-definitions", "AttributeName=Artist,AttributeType=S", "AttributeName=SongTitle,AttributeType=S",
+              "--key-schema", "AttributeName=Artist,KeyType=HASH", "AttributeName=SongTitle,KeyType=RANGE",
+              "--provisioned-throughput", "ReadCapacityUnits=10,WriteCapacityUnits=5",
+              "--sse-specification", f"Enabled=true,SSEType=KMS,KMSMasterKeyId={key['KeyId']}")
+    assert out["TableDescription"]["SSEDescription"] == {"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": key["Arn"]}
+    out = run("dynamodb", "update-table", "--table-name", "Music", "--sse-specification", "Enabled=true,SSEType=KMS")
+    assert out["TableDescription"]["SSEDescription"]["Status"] == "UPDATING"
+    desc = run("dynamodb", "describe-table", "--table-name", "Music")["Table"]
+    managed = run("kms", "describe-key", "--key-id", "alias/aws/dynamodb")["KeyMetadata"]
+    assert desc["SSEDescription"] == {"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": managed["Arn"]}
+    assert managed["KeyManager"] == "AWS"
+    assert desc["TableStatus"] == "ACTIVE"
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"Enabled": False, "SSEType": "KMS"}, PREFIX + "SSEType can not be specified if Enabled is false"),
+    ({"Enabled": False, "KMSMasterKeyId": "k"}, PREFIX + "KMSMasterKeyId can not be specified if Enabled is false"),
+    ({"Enabled": False, "SSEType": "AES256", "KMSMasterKeyId": "k"}, PREFIX + "SSEType can not be specified if Enabled is false"),
+    ({"Enabled": True, "KMSMasterKeyId": "k"}, PREFIX + "SSEType KMS is required if KMSMasterKeyId is specified"),
+    ({"Enabled": True, "SSEType": "AES256"}, PREFIX + "SSEType AES256 is not supported"),
+])
+def test_request_validation(sse_server, spec, message):
+    ddb = sse_server.client()
+    with pytest.raises(ClientError) as e:
+        create(ddb, "t" + uuid.uuid4().hex[:8], SSESpecification=spec)
+    assert err(e) == ("ValidationException", message)
+    assert ddb.list_tables()["TableNames"] == []
+
+
+def test_kms_checks_at_create(sse_server):
+    ddb, kms = sse_server.client(), sse_server.client("kms")
+    disabled = kms.create_key()["KeyMetadata"]
+    kms.disable_key(KeyId=disabled["KeyId"])
+    pending = kms.create_key()["KeyMetadata"]
+    kms.schedule_key_deletion(KeyId=pending["KeyId"], PendingWindowInDays=7)
+    hmac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    cases = [
+        (disabled["KeyId"], "ValidationException", f"KMS key disabled error: com.amazonaws.services.kms.model.DisabledException: {disabled['Arn']} is disabled."),
+        (pending["Arn"], "ValidationException", f"KMS validation error: com.amazonaws.services.kms.model.KMSInvalidStateException: {pending['Arn']} is pending deletion."),
+        ("alias/none", "ValidationException", "KMS validation error: com.amazonaws.services.kms.model.NotFoundException: Alias arn:aws:kms:us-east-1:000000000000:alias/none is not found."),
+        ("11111111-2222-3333-4444-555555555555", "ValidationException", "KMS validation error: com.amazonaws.services.kms.model.NotFoundException: Key 'arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555' does not exist"),
+        (hmac["KeyId"], "ValidationException", "KMS internal error: com.amazonaws.services.kms.model.AWSKMSException: EncryptionContext is supported only when creating a grant for a symmetric encryption KMS key."),
+    ]
+    for key_id, code, prefix in cases:
+        with pytest.raises(ClientError) as e:
+            create(ddb, "t" + uuid.uuid4().hex[:8], SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_id})
+        c, m = err(e)
+        assert c == code and m.startswith(prefix), (key_id, m)
+    assert ddb.list_tables()["TableNames"] == []
+
+
+def test_update_rules_and_switch_under_load(sse_server):
+    ddb, kms = sse_server.client(), sse_server.client("kms")
+    k1 = kms.create_key()["KeyMetadata"]
+    k2 = kms.create_key()["KeyMetadata"]
+    name = "Switch"
+    create(ddb, name, SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": k1["Arn"]})
+    with pytest.raises(ClientError) as e:
+        ddb.update_table(TableName=name, SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": k1["Arn"]})
+    assert err(e)[1] == PREFIX + "Table is already encrypted with given KMSMasterKeyId. Use KMSMasterKeyId parameter if you want to change Master Key"
+    with pytest.raises(ClientError) as e:
+        ddb.update_table(TableName=name, SSESpecification={"Enabled": True}, DeletionProtectionEnabled=True)
+    assert err(e)[1] == PREFIX + "Server-Side Encryption modification must be the only operation in the request"
+
+    errors, written, stop = [], [], threading.Event()
+
+    def load():
+        c = sse_server.client()
+        i = 0
+        while not stop.is_set():
+            try:
+                c.put_item(TableName=name, Item={"Artist": {"S": "a"}, "SongTitle": {"S": str(i)}})
+                written.append(str(i))
+                c.get_item(TableName=name, Key={"Artist": {"S": "a"}, "SongTitle": {"S": str(i)}})
+            except Exception as ex:  # noqa: BLE001 - any failure fails the test
+                errors.append(ex)
+            i += 1
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        time.sleep(0.3)
+        for spec in ({"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": k2["KeyId"]},
+                     {"Enabled": True, "SSEType": "KMS"},
+                     {"Enabled": False}):
+            ddb.update_table(TableName=name, SSESpecification=spec)
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        t.join()
+    assert errors == []
+    assert len(written) > 10
+    assert "SSEDescription" not in ddb.describe_table(TableName=name)["Table"]
+    for i in written:
+        assert "Item" in ddb.get_item(TableName=name, Key={"Artist": {"S": "a"}, "SongTitle": {"S": i}})
+    with pytest.raises(ClientError) as e:
+        ddb.update_table(TableName=name, SSESpecification={"Enabled": False})
+    assert err(e)[1] == PREFIX + "Table is already encrypted by default"
+    # Four changes in 24 hours are allowed; the fifth is refused.
+    ddb.update_table(TableName=name, SSESpecification={"Enabled": True})
+    with pytest.raises(ClientError) as e:
+        ddb.update_table(TableName=name, SSESpecification={"Enabled": False})
+    assert err(e)[0] == "LimitExceededException"
+    assert "Encryption mode changes are limited in the 24h window" in err(e)[1]
+
+
+def test_disabled_key_makes_table_unreadable_even_after_restart(sse_server):
+    s = sse_server
+    ddb, kms = s.client(), s.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    create(ddb, "Locked", SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["KeyId"]})
+    ddb.put_item(TableName="Locked", Item={"Artist": {"S": "x"}, "SongTitle": {"S": "y"}, "v": {"S": "kept"}})
+    kms.disable_key(KeyId=key["KeyId"])
+    time.sleep(1.2)
+    for call in (lambda: ddb.get_item(TableName="Locked", Key={"Artist": {"S": "x"}, "SongTitle": {"S": "y"}}),
+                 lambda: ddb.put_item(TableName="Locked", Item={"Artist": {"S": "x"}, "SongTitle": {"S": "z"}})):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert err(e)[0] == "ValidationException"
+        assert err(e)[1].startswith("KMS key disabled error: ") and "is disabled." in err(e)[1]
+    desc = ddb.describe_table(TableName="Locked")["Table"]
+    assert desc["TableStatus"] == "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
+    assert "InaccessibleEncryptionDateTime" in desc["SSEDescription"]
+    s.stop()
+    s.start()
+    ddb, kms = s.client(), s.client("kms")
+    with pytest.raises(ClientError) as e:
+        ddb.get_item(TableName="Locked", Key={"Artist": {"S": "x"}, "SongTitle": {"S": "y"}})
+    assert "is disabled." in err(e)[1]
+    kms.enable_key(KeyId=key["KeyId"])
+    time.sleep(1.2)
+    item = ddb.get_item(TableName="Locked", Key={"Artist": {"S": "x"}, "SongTitle": {"S": "y"}})["Item"]
+    assert item["v"] == {"S": "kept"}
+    assert ddb.describe_table(TableName="Locked")["Table"]["TableStatus"] == "ACTIVE"
+
+
+def test_revoked_grant_and_audit(sse_server):
+    s = sse_server
+    ddb, kms = s.client(), s.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    create(ddb, "Granted", SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]})
+    grants = kms.list_grants(KeyId=key["KeyId"])["Grants"]
+    assert len(grants) == 1 and grants[0]["GranteePrincipal"] == "dynamodb.us-east-1.amazonaws.com"
+    assert grants[0]["Constraints"]["EncryptionContextSubset"] == {
+        "aws:dynamodb:tableName": "Granted", "aws:dynamodb:subscriberId": "000000000000"}
+    kms.revoke_grant(KeyId=key["KeyId"], GrantId=grants[0]["GrantId"])
+    time.sleep(1.2)
+    with pytest.raises(ClientError) as e:
+        ddb.put_item(TableName="Granted", Item={"Artist": {"S": "x"}, "SongTitle": {"S": "y"}})
+    assert err(e)[0] in ("ValidationException", "AccessDeniedException")
+    s.stop()
+    verify = subprocess.run([sealdb_bin(), "audit", "verify", "--data-dir", str(s.data_dir)], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+
+
+def test_no_plaintext_on_disk_for_each_key_type(sse_server):
+    s = sse_server
+    ddb, kms = s.client(), s.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    specs = {"Owned": None, "Managed": {"Enabled": True}, "Customer": {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["KeyId"]}}
+    for name, spec in specs.items():
+        kwargs = {"SSESpecification": spec} if spec else {}
+        create(ddb, "Marker" + name, **kwargs)
+        ddb.put_item(TableName="Marker" + name, Item={"Artist": {"S": "ArtistMarker" + name}, "SongTitle": {"S": "SongMarkerQ9"},
+                                                      "lyrics": {"S": "LyricsMarkerZ7"}})
+    s.kill()
+    for f in s.data_dir.rglob("*"):
+        if f.is_file():
+            raw = f.read_bytes()
+            for marker in (b"ArtistMarker", b"SongMarkerQ9", b"LyricsMarkerZ7", b"MarkerCustomer"):
+                assert marker not in raw, (marker, f)
