@@ -216,3 +216,27 @@ def test_no_plaintext_on_disk_for_each_key_type(sse_server):
             raw = f.read_bytes()
             for marker in (b"ArtistMarker", b"SongMarkerQ9", b"LyricsMarkerZ7", b"MarkerCustomer"):
                 assert marker not in raw, (marker, f)
+
+
+def test_rotate_root_key(tmp_path):
+    s = Server(tmp_path / "data").start()
+    ddb, kms = s.client(), s.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    create(ddb, "Owned")
+    create(ddb, "Kms", SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["KeyId"]})
+    for t in ("Owned", "Kms"):
+        ddb.put_item(TableName=t, Item={"Artist": {"S": "a"}, "SongTitle": {"S": "b"}, "v": {"S": t}})
+    s.stop()
+    old_key = (s.data_dir / "root.key").read_bytes()
+    table_files = {f.name: f.read_bytes() for f in (s.data_dir / "tables").glob("*.db")}
+    out = subprocess.run([sealdb_bin(), "rotate-root-key", "--data-dir", str(s.data_dir)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert (s.data_dir / "root.key").read_bytes() != old_key
+    assert {f.name: f.read_bytes() for f in (s.data_dir / "tables").glob("*.db")} == table_files
+    verify = subprocess.run([sealdb_bin(), "audit", "verify", "--data-dir", str(s.data_dir)], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    s.start()
+    ddb = s.client()
+    for t in ("Owned", "Kms"):
+        assert ddb.get_item(TableName=t, Key={"Artist": {"S": "a"}, "SongTitle": {"S": "b"}})["Item"]["v"] == {"S": t}
+    s.stop()

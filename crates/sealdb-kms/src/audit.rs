@@ -120,3 +120,33 @@ pub(crate) fn verify_conn(conn: &Connection, key: &hmac::Key) -> Result<VerifyRe
     }
     Ok(VerifyReport { records: n })
 }
+
+/// Re-computes the chain MACs under a new root key (root-key rotation). A chain that
+/// already verifies under the new key is left as it is (a rotation run again).
+pub fn rechain(conn: &Connection, old: &RootKey, new: &RootKey) -> Result<u64, String> {
+    let new_key = chain_key(new);
+    if let Ok(r) = verify_conn(conn, &new_key) {
+        return Ok(r.records);
+    }
+    verify_conn(conn, &chain_key(old))?;
+    let rows: Vec<(i64, String)> = {
+        let mut stmt = conn
+            .prepare("SELECT seq, record FROM audit ORDER BY seq")
+            .map_err(|e| e.to_string())?;
+        let it = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| e.to_string())?;
+        it.collect::<Result<_, _>>().map_err(|e| e.to_string())?
+    };
+    let mut prev = vec![0u8; 32];
+    for (seq, record) in &rows {
+        let mac = link(&new_key, &prev, *seq, record);
+        conn.execute(
+            "UPDATE audit SET hash = ?1 WHERE seq = ?2",
+            params![mac, seq],
+        )
+        .map_err(|e| e.to_string())?;
+        prev = mac;
+    }
+    Ok(u64::try_from(rows.len()).unwrap_or(0))
+}

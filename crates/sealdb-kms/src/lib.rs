@@ -18,7 +18,7 @@ mod ops;
 mod policy;
 mod store;
 
-pub use audit::{VerifyReport, verify as verify_audit_log};
+pub use audit::{VerifyReport, rechain as rechain_audit_log, verify as verify_audit_log};
 pub use error::KmsError;
 
 use sealdb_common::{Clock, Principal, RootKey};

@@ -171,6 +171,37 @@ impl Catalog {
         Ok(n > 0)
     }
 
+    /// Replaces wrapped table keys: `f` returns the new form of a record's key, or
+    /// `None` to keep it.
+    pub fn rewrap_all(
+        conn: &Connection,
+        mut f: impl FnMut(&TableRecord) -> Option<Vec<u8>>,
+    ) -> Result<(), rusqlite::Error> {
+        let records: Vec<TableRecord> = {
+            let mut stmt =
+                conn.prepare("SELECT name, id, created_ms, definition, wrapped_key FROM tables")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(TableRecord {
+                    name: r.get(0)?,
+                    id: r.get(1)?,
+                    created_ms: r.get(2)?,
+                    definition: r.get(3)?,
+                    wrapped_key: r.get(4)?,
+                })
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for rec in &records {
+            if let Some(w) = f(rec) {
+                conn.execute(
+                    "UPDATE tables SET wrapped_key = ?2 WHERE name = ?1",
+                    params![rec.name, w],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Re-keys the catalog file under a new key.
     pub fn rekey(&self, key: &SecretKey32) -> Result<(), StorageError> {
         crate::sqlcipher::rekey(&self.conn, key)?;

@@ -44,6 +44,33 @@ pub fn rekey(conn: &Connection, new_key: &SecretKey32) -> Result<(), rusqlite::E
     conn.execute_batch(&pragma)
 }
 
+/// Re-keys a file from `old` to `new`, whichever of the two it is under now (so an
+/// interrupted root-key rotation can simply be run again). Returns true if it changed.
+/// `before` runs on the connection under the old key, before the re-key.
+pub fn rekey_file(
+    path: &Path,
+    old: &SecretKey32,
+    new: &SecretKey32,
+    before: impl FnOnce(&Connection) -> Result<(), rusqlite::Error>,
+) -> Result<bool, rusqlite::Error> {
+    match open_encrypted(path, old) {
+        Ok(conn) => {
+            before(&conn)?;
+            // SQLCipher re-keys a rollback-journal database; WAL is restored afterwards.
+            conn.pragma_update(None, "journal_mode", "DELETE")?;
+            rekey(&conn, new)?;
+            drop(conn);
+            let check = open_encrypted(path, new)?;
+            check.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+            Ok(true)
+        }
+        Err(first) => match open_encrypted(path, new) {
+            Ok(_) => Ok(false),
+            Err(_) => Err(first),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +90,14 @@ mod tests {
         let other = SecretKey32::from_bytes([8; 32]);
         assert!(open_encrypted(&path, &other).is_err());
         let c = open_encrypted(&path, &key).unwrap();
+        let v: String = c.query_row("SELECT v FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, "MARKER-PLAINTEXT-42");
+        drop(c);
+        let newer = SecretKey32::from_bytes([7; 32]);
+        assert!(rekey_file(&path, &key, &newer, |_| Ok(())).unwrap());
+        assert!(!rekey_file(&path, &key, &newer, |_| Ok(())).unwrap());
+        assert!(open_encrypted(&path, &key).is_err());
+        let c = open_encrypted(&path, &newer).unwrap();
         let v: String = c.query_row("SELECT v FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(v, "MARKER-PLAINTEXT-42");
         drop(c);

@@ -37,6 +37,13 @@ enum Command {
         #[command(subcommand)]
         action: CredentialsAction,
     },
+    /// Re-key the catalog, the key store and the transaction log under a new root key
+    /// (table files are untouched). Run with the server stopped; safe to run again if
+    /// interrupted.
+    RotateRootKey {
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// The KMS audit log.
     Audit {
         #[command(subcommand)]
@@ -137,6 +144,7 @@ fn main() -> ExitCode {
         Command::Audit {
             action: AuditAction::Verify { data },
         } => audit_verify(&data),
+        Command::RotateRootKey { data } => rotate_root_key(&data),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -412,6 +420,89 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Rotates the root key. The new key is first saved as `root.key.next`, every file is
+/// re-keyed (each step recognises a file already under the new key), and only then does
+/// `root.key.next` replace the old key, so an interrupted run can be repeated.
+fn rotate_root_key(data: &DataArgs) -> Result<(), String> {
+    let dir = &data.data_dir;
+    if !dir.join("catalog.db").exists() {
+        return Err(format!("no data dir at {}", dir.display()));
+    }
+    let key_path = data
+        .root_key_file
+        .clone()
+        .unwrap_or_else(|| dir.join("root.key"));
+    let next_path = key_path.with_extension("key.next");
+    let old = RootKey::load(&key_path).map_err(|e| e.to_string())?;
+    let new = if next_path.exists() {
+        RootKey::load(&next_path).map_err(|e| e.to_string())?
+    } else {
+        let k = RootKey::generate().map_err(|e| e.to_string())?;
+        k.save_new(&next_path).map_err(|e| e.to_string())?;
+        k
+    };
+    let err = |what: &'static str| move |e: rusqlite::Error| format!("{what}: {e}");
+    // The key store: its audit chain is keyed from the root key too.
+    let ks = dir.join("keystore.db");
+    if ks.exists() {
+        sealdb_storage::sqlcipher::rekey_file(
+            &ks,
+            &old.derive("keystore"),
+            &new.derive("keystore"),
+            |conn| {
+                sealdb_kms::rechain_audit_log(conn, &old, &new)
+                    .map(|_| ())
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
+            },
+        )
+        .map_err(err("key store"))?;
+    }
+    // The catalog: table keys sealed by the root key are re-sealed (KMS-wrapped ones are
+    // not root-dependent and stay as they are).
+    let old_vault = sealdb_storage::RootKeyVault::new(&old);
+    let new_vault = sealdb_storage::RootKeyVault::new(&new);
+    sealdb_storage::sqlcipher::rekey_file(
+        &dir.join("catalog.db"),
+        &old.derive("catalog"),
+        &new.derive("catalog"),
+        |conn| {
+            sealdb_storage::catalog::Catalog::rewrap_all(conn, |rec| {
+                if rec.wrapped_key.first() != Some(&1) {
+                    return None;
+                }
+                let ctx = sealdb_storage::TableKeyContext {
+                    table_name: rec.name.clone(),
+                    table_id: rec.id.clone(),
+                    kms_key: None,
+                    caller: None,
+                };
+                let key = old_vault.open(&ctx, &rec.wrapped_key).ok()?;
+                new_vault.seal(&ctx, &key).ok()
+            })
+        },
+    )
+    .map_err(err("catalog"))?;
+    let tx = dir.join("txlog.db");
+    if tx.exists() {
+        sealdb_storage::sqlcipher::rekey_file(
+            &tx,
+            &old.derive("txlog"),
+            &new.derive("txlog"),
+            |_| Ok(()),
+        )
+        .map_err(err("transaction log"))?;
+    }
+    std::fs::rename(&next_path, &key_path)
+        .map_err(|e| format!("cannot replace the root key: {e}"))?;
+    if let Ok(d) = std::fs::File::open(key_path.parent().unwrap_or(dir)) {
+        let _ = d.sync_all();
+    }
+    println!(
+        "root key rotated: catalog, key store and transaction log re-keyed; table files unchanged"
+    );
+    Ok(())
 }
 
 fn audit_verify(data: &DataArgs) -> Result<(), String> {
