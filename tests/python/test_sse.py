@@ -240,3 +240,44 @@ def test_rotate_root_key(tmp_path):
     for t in ("Owned", "Kms"):
         assert ddb.get_item(TableName=t, Key={"Artist": {"S": "a"}, "SongTitle": {"S": "b"}})["Item"]["v"] == {"S": t}
     s.stop()
+
+
+def test_backups_keep_their_key(sse_server):
+    s = sse_server
+    ddb, kms = s.client(), s.client("kms")
+    k1 = kms.create_key()["KeyMetadata"]
+    k2 = kms.create_key()["KeyMetadata"]
+    create(ddb, "Src", SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": k1["KeyId"]})
+    for i in range(20):
+        ddb.put_item(TableName="Src", Item={"Artist": {"S": "BackupMarkerA"}, "SongTitle": {"S": str(i)}})
+    b = ddb.create_backup(TableName="Src", BackupName="first")["BackupDetails"]
+    assert b["BackupStatus"] == "AVAILABLE" and "/backup/" in b["BackupArn"]
+    d = ddb.describe_backup(BackupArn=b["BackupArn"])["BackupDescription"]
+    assert d["SourceTableFeatureDetails"]["SSEDescription"]["KMSMasterKeyArn"] == k1["Arn"]
+    assert d["SourceTableDetails"]["ItemCount"] == 20
+    assert [x["BackupArn"] for x in ddb.list_backups(TableName="Src")["BackupSummaries"]] == [b["BackupArn"]]
+    # The table moves to another key; the backup stays under the key it was taken with.
+    ddb.update_table(TableName="Src", SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": k2["KeyId"]})
+    r = ddb.restore_table_from_backup(TargetTableName="Restored", BackupArn=b["BackupArn"])["TableDescription"]
+    assert r["SSEDescription"]["KMSMasterKeyArn"] == k1["Arn"]
+    assert ddb.scan(TableName="Restored", Select="COUNT")["Count"] == 20
+    r = ddb.restore_table_from_backup(TargetTableName="Restored2", BackupArn=b["BackupArn"],
+                                      SSESpecificationOverride={"Enabled": False})["TableDescription"]
+    assert "SSEDescription" not in r
+    kms.disable_key(KeyId=k1["KeyId"])
+    with pytest.raises(ClientError) as e:
+        ddb.restore_table_from_backup(TargetTableName="Restored3", BackupArn=b["BackupArn"])
+    assert "is disabled." in err(e)[1]
+    with pytest.raises(ClientError) as e:
+        ddb.restore_table_from_backup(TargetTableName="Restored2", BackupArn=b["BackupArn"])
+    assert err(e)[0] == "ResourceInUseException"
+    with pytest.raises(ClientError) as e:
+        ddb.describe_backup(BackupArn=b["BackupArn"] + "x")
+    assert err(e)[0] == "BackupNotFoundException"
+    with pytest.raises(ClientError) as e:
+        ddb.create_backup(TableName="NoSuchTable", BackupName="xyz")
+    assert err(e)[0] == "TableNotFoundException"
+    s.kill()
+    for f in (s.data_dir / "backups").glob("*"):
+        assert b"BackupMarkerA" not in f.read_bytes()
+    assert any((s.data_dir / "backups").glob("*.db"))

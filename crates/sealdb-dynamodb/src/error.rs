@@ -24,6 +24,10 @@ pub enum DynamoError {
     LimitExceeded(String),
     /// The caller may not use the table's KMS key.
     AccessDenied(String),
+    /// No such backup.
+    BackupNotFound(String),
+    /// No such table (backup operations word it this way).
+    TableNotFound(String),
     /// A transaction was cancelled; one reason per action, in request order.
     TransactionCanceled {
         /// The `CancellationReasons` members.
@@ -67,6 +71,12 @@ impl DynamoError {
             DynamoError::IdempotentParameterMismatch(_) => {
                 "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException"
             }
+            DynamoError::BackupNotFound(_) => {
+                "com.amazonaws.dynamodb.v20120810#BackupNotFoundException"
+            }
+            DynamoError::TableNotFound(_) => {
+                "com.amazonaws.dynamodb.v20120810#TableNotFoundException"
+            }
             DynamoError::Internal => "com.amazonaws.dynamodb.v20120810#InternalServerError",
         }
     }
@@ -81,6 +91,8 @@ impl DynamoError {
             | DynamoError::ConditionalCheckFailed { .. }
             | DynamoError::LimitExceeded(_)
             | DynamoError::AccessDenied(_)
+            | DynamoError::BackupNotFound(_)
+            | DynamoError::TableNotFound(_)
             | DynamoError::TransactionCanceled { .. }
             | DynamoError::IdempotentParameterMismatch(_) => 400,
             DynamoError::Internal => 500,
@@ -96,6 +108,8 @@ impl DynamoError {
             | DynamoError::ResourceInUse(m)
             | DynamoError::LimitExceeded(m)
             | DynamoError::AccessDenied(m)
+            | DynamoError::BackupNotFound(m)
+            | DynamoError::TableNotFound(m)
             | DynamoError::IdempotentParameterMismatch(m) => m.clone(),
             DynamoError::ConditionalCheckFailed { .. } => "The conditional request failed".into(),
             DynamoError::TransactionCanceled { reasons } => {
@@ -128,6 +142,8 @@ impl DynamoError {
             | DynamoError::ConditionalCheckFailed { .. }
             | DynamoError::LimitExceeded(_)
             | DynamoError::AccessDenied(_)
+            | DynamoError::BackupNotFound(_)
+            | DynamoError::TableNotFound(_)
             | DynamoError::Internal => false,
         }
     }
@@ -153,6 +169,8 @@ impl DynamoError {
             | DynamoError::ResourceInUse(_)
             | DynamoError::LimitExceeded(_)
             | DynamoError::AccessDenied(_)
+            | DynamoError::BackupNotFound(_)
+            | DynamoError::TableNotFound(_)
             | DynamoError::Internal => {}
         }
         extra

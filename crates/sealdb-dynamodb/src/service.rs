@@ -58,6 +58,16 @@ pub enum Operation {
     TransactWriteItems,
     /// TransactGetItems.
     TransactGetItems,
+    /// CreateBackup.
+    CreateBackup,
+    /// DescribeBackup.
+    DescribeBackup,
+    /// ListBackups.
+    ListBackups,
+    /// DeleteBackup.
+    DeleteBackup,
+    /// RestoreTableFromBackup.
+    RestoreTableFromBackup,
 }
 
 impl Operation {
@@ -87,6 +97,11 @@ impl Operation {
             "BatchWriteItem" => O::BatchWriteItem,
             "TransactWriteItems" => O::TransactWriteItems,
             "TransactGetItems" => O::TransactGetItems,
+            "CreateBackup" => O::CreateBackup,
+            "DescribeBackup" => O::DescribeBackup,
+            "ListBackups" => O::ListBackups,
+            "DeleteBackup" => O::DeleteBackup,
+            "RestoreTableFromBackup" => O::RestoreTableFromBackup,
             _ => return None,
         })
     }
@@ -190,6 +205,11 @@ impl Service {
             O::BatchWriteItem => self.batch_write_item(&input).await,
             O::TransactWriteItems => self.transact_write_items(&input).await,
             O::TransactGetItems => self.transact_get_items(&input).await,
+            O::CreateBackup => self.create_backup(&input, caller).await,
+            O::DescribeBackup => self.describe_backup(&input),
+            O::ListBackups => self.list_backups(&input),
+            O::DeleteBackup => self.delete_backup(&input).await,
+            O::RestoreTableFromBackup => self.restore_table_from_backup(&input, caller).await,
         }
     }
 

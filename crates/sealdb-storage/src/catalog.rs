@@ -28,6 +28,21 @@ pub struct TableRecord {
     pub wrapped_key: Vec<u8>,
 }
 
+/// A backup as the catalog records it.
+#[derive(Clone, Debug)]
+pub struct BackupRecord {
+    /// The backup's UUID; its file is `backups/<id>.db`.
+    pub id: String,
+    /// The source table's name.
+    pub table_name: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+    /// The DynamoDB layer's description of the backup (opaque here).
+    pub details: Vec<u8>,
+    /// The backup's own data key, wrapped like a table key.
+    pub wrapped_key: Vec<u8>,
+}
+
 /// An access key pair and whom it belongs to.
 #[derive(Clone, Debug)]
 pub struct Credential {
@@ -53,7 +68,9 @@ impl Catalog {
              CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE,
                 created_ms INTEGER NOT NULL, definition BLOB NOT NULL, wrapped_key BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS credentials (access_key_id TEXT PRIMARY KEY,
-                secret TEXT NOT NULL, user_name TEXT);",
+                secret TEXT NOT NULL, user_name TEXT);
+             CREATE TABLE IF NOT EXISTS backups (id TEXT PRIMARY KEY, table_name TEXT NOT NULL,
+                created_ms INTEGER NOT NULL, details BLOB NOT NULL, wrapped_key BLOB NOT NULL);",
         )?;
         let version: Option<i64> = conn
             .query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))
@@ -135,6 +152,40 @@ impl Catalog {
             return Err(StorageError::TableNotFound);
         }
         Ok(())
+    }
+
+    /// Every backup record.
+    pub fn backups(&self) -> Result<Vec<BackupRecord>, StorageError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, table_name, created_ms, details, wrapped_key FROM backups ORDER BY created_ms, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(BackupRecord {
+                id: r.get(0)?,
+                table_name: r.get(1)?,
+                created_ms: r.get(2)?,
+                details: r.get(3)?,
+                wrapped_key: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Adds a backup record.
+    pub fn insert_backup(&self, b: &BackupRecord) -> Result<(), StorageError> {
+        self.conn.execute(
+            "INSERT INTO backups (id, table_name, created_ms, details, wrapped_key) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![b.id, b.table_name, b.created_ms, b.details, b.wrapped_key],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a backup record; true if it existed.
+    pub fn delete_backup(&self, id: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM backups WHERE id = ?1", params![id])?
+            > 0)
     }
 
     /// Every credential.

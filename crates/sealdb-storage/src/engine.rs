@@ -2,7 +2,7 @@
 //! the [`KeyVault`] on first use and re-validated on an interval, so that a disabled or
 //! revoked KMS key closes the table (its key wiped from memory) until access returns.
 
-use crate::catalog::{Catalog, Credential, TableRecord};
+use crate::catalog::{BackupRecord, Catalog, Credential, TableRecord};
 use crate::error::StorageError;
 use crate::table::TableStore;
 use crate::vault::{KeyVault, TableKeyContext};
@@ -346,6 +346,140 @@ impl Engine {
             .forget(&Engine::context(&rec, None, None), &rec.wrapped_key)
             .await;
         Ok(rec)
+    }
+
+    fn backup_path(&self, id: &str) -> PathBuf {
+        self.dir.join("backups").join(format!("{id}.db"))
+    }
+
+    /// Copies a table into a backup file under a fresh data key, wrapped under
+    /// `kms_key` (the table's key at backup time) or the service-owned key.
+    pub async fn create_backup(
+        &self,
+        table: &str,
+        details: Vec<u8>,
+        created_ms: i64,
+        kms_key: Option<String>,
+        caller: Option<Principal>,
+    ) -> Result<BackupRecord, StorageError> {
+        let handle = self.table(table).ok_or(StorageError::TableNotFound)?;
+        let store = self.store(&handle).await?;
+        std::fs::create_dir_all(self.dir.join("backups"))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let ctx = TableKeyContext {
+            table_name: table.to_owned(),
+            table_id: id.clone(),
+            kms_key,
+            caller,
+        };
+        let (key, wrapped_key) = self.vault.generate(&ctx).await?;
+        let path = self.backup_path(&id);
+        if let Err(e) = store.export_to(path.clone(), key).await {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        let rec = BackupRecord {
+            id,
+            table_name: table.to_owned(),
+            created_ms,
+            details,
+            wrapped_key,
+        };
+        self.catalog.lock().map_err(lock_err)?.insert_backup(&rec)?;
+        Ok(rec)
+    }
+
+    /// Every backup.
+    pub fn backups(&self) -> Result<Vec<BackupRecord>, StorageError> {
+        self.catalog.lock().map_err(lock_err)?.backups()
+    }
+
+    /// Removes a backup and its file.
+    pub async fn delete_backup(&self, id: &str) -> Result<(), StorageError> {
+        let rec = self
+            .backups()?
+            .into_iter()
+            .find(|b| b.id == id)
+            .ok_or(StorageError::TableNotFound)?;
+        self.catalog.lock().map_err(lock_err)?.delete_backup(id)?;
+        let _ = std::fs::remove_file(self.backup_path(id));
+        let ctx = TableKeyContext {
+            table_name: rec.table_name.clone(),
+            table_id: rec.id.clone(),
+            kms_key: None,
+            caller: None,
+        };
+        self.vault.forget(&ctx, &rec.wrapped_key).await;
+        Ok(())
+    }
+
+    /// Creates table `name` from a backup: the backup's key must still be usable; the
+    /// new table gets its own table key under `kms_key`.
+    pub async fn restore_table(
+        &self,
+        backup: &BackupRecord,
+        name: &str,
+        definition: Vec<u8>,
+        created_ms: i64,
+        kms_key: Option<String>,
+        caller: Option<Principal>,
+    ) -> Result<TableRecord, StorageError> {
+        if self.table(name).is_some() {
+            return Err(StorageError::TableExists);
+        }
+        let bctx = TableKeyContext {
+            table_name: backup.table_name.clone(),
+            table_id: backup.id.clone(),
+            kms_key: None,
+            caller: caller.clone(),
+        };
+        let bkey = self.vault.unwrap_key(&bctx, &backup.wrapped_key).await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let ctx = TableKeyContext {
+            table_name: name.to_owned(),
+            table_id: id.clone(),
+            kms_key,
+            caller,
+        };
+        let (key, wrapped_key) = self.vault.generate(&ctx).await?;
+        let dest = self.table_path(&id);
+        let src = self.backup_path(&backup.id);
+        let export_key = key.clone();
+        let dest2 = dest.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = crate::sqlcipher::open_encrypted(&src, &bkey)?;
+            crate::table::export(&conn, &dest2, &export_key)
+        })
+        .await
+        .map_err(|_| StorageError::Closed)??;
+        let store = TableStore::open(&dest, key)?;
+        let record = TableRecord {
+            name: name.to_owned(),
+            id,
+            created_ms,
+            definition,
+            wrapped_key,
+        };
+        let mut tables = self.tables.write().map_err(lock_err)?;
+        if tables.contains_key(name) {
+            drop(tables);
+            store.close();
+            let _ = std::fs::remove_file(&dest);
+            return Err(StorageError::TableExists);
+        }
+        self.catalog
+            .lock()
+            .map_err(lock_err)?
+            .insert_table(&record)?;
+        tables.insert(
+            name.to_owned(),
+            Arc::new(TableHandle::new(
+                record.clone(),
+                Some(store),
+                self.clock.now_millis(),
+            )),
+        );
+        Ok(record)
     }
 
     /// Looks up a credential by access key id.

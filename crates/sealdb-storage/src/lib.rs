@@ -20,7 +20,7 @@ pub mod table;
 pub mod txn;
 pub mod vault;
 
-pub use catalog::{Credential, TableRecord};
+pub use catalog::{BackupRecord, Credential, TableRecord};
 pub use engine::{DEFAULT_KEY_CHECK_MS, Engine, TableHandle};
 pub use error::StorageError;
 pub use index::{IndexEntry, IndexEntryKey};

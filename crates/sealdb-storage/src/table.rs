@@ -290,6 +290,12 @@ impl TableStore {
         self.read(move |conn| crate::index::stats(conn, ix)).await
     }
 
+    /// Copies a consistent snapshot of the table into a new SQLCipher file under `key`
+    /// (SQLCipher's export, from one read transaction).
+    pub async fn export_to(&self, dest: PathBuf, key: SecretKey32) -> Result<(), StorageError> {
+        self.read(move |conn| export(conn, &dest, &key)).await
+    }
+
     /// Item count and total size.
     pub async fn stats(&self) -> Result<TableStats, StorageError> {
         self.read(read_stats).await
@@ -335,6 +341,33 @@ impl Drop for TableStore {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Exports the whole database of `conn` into a new file at `dest` under `key`.
+pub(crate) fn export(
+    conn: &Connection,
+    dest: &Path,
+    key: &SecretKey32,
+) -> Result<(), StorageError> {
+    let hex = key.to_hex_secret();
+    let path = dest
+        .to_str()
+        .ok_or_else(|| StorageError::Corrupt("path is not UTF-8".into()))?;
+    let attach = zeroize::Zeroizing::new(format!(
+        "ATTACH DATABASE '{}' AS export KEY \"x'{}'\"",
+        path.replace('\'', "''"),
+        hex.expose()
+    ));
+    conn.execute_batch(&attach)?;
+    let result = conn
+        .query_row("SELECT sqlcipher_export('export')", [], |_| Ok(()))
+        .map_err(StorageError::from);
+    let detach = conn.execute_batch("DETACH DATABASE export");
+    result?;
+    detach?;
+    // Make the copy durable before anyone relies on it.
+    std::fs::File::open(dest)?.sync_all()?;
+    Ok(())
 }
 
 fn init_schema(conn: &Connection) -> Result<(), StorageError> {

@@ -413,6 +413,15 @@ impl Service {
         Ok(d)
     }
 
+    /// [`Service::resolve_sse`] for the other operations of this crate.
+    pub(crate) fn resolve_sse_public(
+        &self,
+        sse: &SseRequest,
+        caller: &Principal,
+    ) -> Result<Option<String>, DynamoError> {
+        self.resolve_sse(sse, caller)
+    }
+
     /// The KMS key ARN an SSE request resolves to (`None`: the service-owned key),
     /// with DynamoDB's wording of KMS failures.
     fn resolve_sse(
