@@ -281,3 +281,28 @@ def test_backups_keep_their_key(sse_server):
     for f in (s.data_dir / "backups").glob("*"):
         assert b"BackupMarkerA" not in f.read_bytes()
     assert any((s.data_dir / "backups").glob("*.db"))
+
+
+def test_audit_log_shows_dynamodb_calls(sse_server):
+    s = sse_server
+    ddb, kms = s.client(), s.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    create(ddb, "Audited", SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]})
+    ddb.delete_table(TableName="Audited")
+    s.stop()
+    out = subprocess.run([sealdb_bin(), "audit", "list", "--data-dir", str(s.data_dir)], capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    by_name = {}
+    for r in records:
+        by_name.setdefault(r["eventName"], []).append(r)
+    gdk = by_name["GenerateDataKey"][0]
+    assert gdk["userIdentity"]["invokedBy"] == "dynamodb.amazonaws.com"
+    assert gdk["requestParameters"]["EncryptionContext"] == {
+        "aws:dynamodb:tableName": "Audited", "aws:dynamodb:subscriberId": "000000000000"}
+    assert gdk["requestParameters"]["KeySpec"] == "AES_256"
+    assert gdk["resources"][0]["ARN"] == key["Arn"]
+    grant = by_name["CreateGrant"][0]
+    assert grant["userIdentity"]["arn"] == "arn:aws:iam::000000000000:root"
+    assert grant["userIdentity"]["invokedBy"] == "dynamodb.amazonaws.com"
+    assert "DescribeKey" in by_name and "RetireGrant" in by_name
+    assert all("Plaintext" not in r["requestParameters"] for r in records)

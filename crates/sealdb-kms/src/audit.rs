@@ -150,3 +150,23 @@ pub fn rechain(conn: &Connection, old: &RootKey, new: &RootKey) -> Result<u64, S
     }
     Ok(u64::try_from(rows.len()).unwrap_or(0))
 }
+
+/// Every record of the log, oldest first (for `sealdb audit list`).
+pub fn records(data_dir: &Path, root: &RootKey) -> Result<Vec<serde_json::Value>, String> {
+    let conn = sealdb_storage::sqlcipher::open_encrypted(
+        &data_dir.join("keystore.db"),
+        &root.derive("keystore"),
+    )
+    .map_err(|e| format!("cannot open the key store: {e}"))?;
+    let mut stmt = conn
+        .prepare("SELECT record FROM audit ORDER BY seq")
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(|e| e.to_string())?;
+    rows.map(|r| {
+        let text = r.map_err(|e| e.to_string())?;
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    })
+    .collect()
+}

@@ -18,7 +18,10 @@ mod ops;
 mod policy;
 mod store;
 
-pub use audit::{VerifyReport, rechain as rechain_audit_log, verify as verify_audit_log};
+pub use audit::{
+    VerifyReport, rechain as rechain_audit_log, records as audit_records,
+    verify as verify_audit_log,
+};
 pub use error::KmsError;
 
 use sealdb_common::{Clock, Principal, RootKey};

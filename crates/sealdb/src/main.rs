@@ -58,6 +58,11 @@ enum AuditAction {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Print every record (one CloudTrail-style JSON object a line), oldest first.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -144,6 +149,9 @@ fn main() -> ExitCode {
         Command::Audit {
             action: AuditAction::Verify { data },
         } => audit_verify(&data),
+        Command::Audit {
+            action: AuditAction::List { data },
+        } => audit_list(&data),
         Command::RotateRootKey { data } => rotate_root_key(&data),
     };
     match result {
@@ -502,6 +510,17 @@ fn rotate_root_key(data: &DataArgs) -> Result<(), String> {
     println!(
         "root key rotated: catalog, key store and transaction log re-keyed; table files unchanged"
     );
+    Ok(())
+}
+
+fn audit_list(data: &DataArgs) -> Result<(), String> {
+    if !data.data_dir.join("keystore.db").exists() {
+        return Err(format!("no key store in {}", data.data_dir.display()));
+    }
+    let (root, _) = load_or_create_root_key(data)?;
+    for r in sealdb_kms::audit_records(&data.data_dir, &root)? {
+        println!("{r}");
+    }
     Ok(())
 }
 
