@@ -306,3 +306,31 @@ def test_audit_log_shows_dynamodb_calls(sse_server):
     assert grant["userIdentity"]["invokedBy"] == "dynamodb.amazonaws.com"
     assert "DescribeKey" in by_name and "RetireGrant" in by_name
     assert all("Plaintext" not in r["requestParameters"] for r in records)
+
+
+def test_archival_after_the_grace_period(tmp_path):
+    s = Server(tmp_path / "data", extra_args=["--key-check-interval-secs", "1", "--archive-after-secs", "2"]).start()
+    try:
+        ddb, kms = s.client(), s.client("kms")
+        key = kms.create_key()["KeyMetadata"]
+        create(ddb, "Doomed", SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["KeyId"]})
+        ddb.put_item(TableName="Doomed", Item={"Artist": {"S": "a"}, "SongTitle": {"S": "b"}})
+        kms.disable_key(KeyId=key["KeyId"])
+        deadline = time.time() + 20
+        desc = {}
+        while time.time() < deadline:
+            desc = ddb.describe_table(TableName="Doomed")["Table"]
+            if desc["TableStatus"] == "ARCHIVED":
+                break
+            time.sleep(0.5)
+        assert desc["TableStatus"] == "ARCHIVED"
+        summary = desc["ArchivalSummary"]
+        assert summary["ArchivalReason"] == "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
+        with pytest.raises(ClientError):
+            ddb.get_item(TableName="Doomed", Key={"Artist": {"S": "a"}, "SongTitle": {"S": "b"}})
+        kms.enable_key(KeyId=key["KeyId"])
+        r = ddb.restore_table_from_backup(TargetTableName="Revived", BackupArn=summary["ArchivalBackupArn"])
+        assert r["TableDescription"]["TableStatus"] == "ACTIVE"
+        assert "Item" in ddb.get_item(TableName="Revived", Key={"Artist": {"S": "a"}, "SongTitle": {"S": "b"}})
+    finally:
+        s.kill()

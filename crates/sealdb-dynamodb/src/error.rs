@@ -188,6 +188,9 @@ impl From<sealdb_storage::StorageError> for DynamoError {
             // The vault's message is the client-facing KMS text, as DynamoDB sends it.
             S::KeyUnavailable(m) => DynamoError::Validation(m),
             S::KeyAccessDenied(m) => DynamoError::AccessDenied(m),
+            S::Archived => DynamoError::Validation(
+                "Table is ARCHIVED: its encryption key was inaccessible too long; restore it from the backup in ArchivalSummary".into(),
+            ),
             other => {
                 tracing::error!(error = %other, "storage failure");
                 DynamoError::Internal

@@ -131,6 +131,9 @@ pub struct TableDef {
     /// When encryption settings changed (ms), for the 4-per-24-hours limit.
     #[serde(default)]
     pub sse_changes: Vec<i64>,
+    /// Set when the table was archived because its key stayed unusable: (when, backup ARN).
+    #[serde(default)]
+    pub archival: Option<(i64, String)>,
 }
 
 /// Stored stream settings (the stream itself comes with DynamoDB Streams support).

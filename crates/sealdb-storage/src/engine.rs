@@ -255,8 +255,11 @@ impl Engine {
             return Ok(Arc::clone(s));
         }
         let rec = handle.record();
-        let kms_key = None;
-        let ctx = Engine::context(&rec, kms_key, None);
+        if rec.wrapped_key.is_empty() {
+            // Archived: the file now lives among the backups.
+            return Err(StorageError::Archived);
+        }
+        let ctx = Engine::context(&rec, None, None);
         match self.vault.unwrap_key(&ctx, &rec.wrapped_key).await {
             Ok(key) => {
                 handle.validated_ms.store(now, Ordering::Relaxed);
@@ -387,6 +390,50 @@ impl Engine {
         };
         self.catalog.lock().map_err(lock_err)?.insert_backup(&rec)?;
         Ok(rec)
+    }
+
+    /// Archives a table whose key stayed unusable: its (still encrypted) file becomes a
+    /// backup with the table's own wrapped key, and the table record keeps no key.
+    pub async fn archive_table(
+        &self,
+        name: &str,
+        details: Vec<u8>,
+        now_ms: i64,
+    ) -> Result<BackupRecord, StorageError> {
+        let handle = self.table(name).ok_or(StorageError::TableNotFound)?;
+        if let Some(s) = handle.store.write().await.take() {
+            s.close();
+        }
+        let rec = handle.record();
+        if rec.wrapped_key.is_empty() {
+            return Err(StorageError::Archived);
+        }
+        std::fs::create_dir_all(self.dir.join("backups"))?;
+        // The backup keeps the table's id, so a root-sealed key still opens.
+        let backup = BackupRecord {
+            id: rec.id.clone(),
+            table_name: name.to_owned(),
+            created_ms: now_ms,
+            details,
+            wrapped_key: rec.wrapped_key.clone(),
+        };
+        let src = self.table_path(&rec.id);
+        let dst = self.backup_path(&rec.id);
+        for suffix in ["-wal", "-shm", ""] {
+            let mut a = src.clone().into_os_string();
+            a.push(suffix);
+            let mut b = dst.clone().into_os_string();
+            b.push(suffix);
+            if std::path::Path::new(&a).exists() {
+                std::fs::rename(&a, &b)?;
+            }
+        }
+        let catalog = self.catalog.lock().map_err(lock_err)?;
+        catalog.insert_backup(&backup)?;
+        let mut r = handle.record.write().map_err(lock_err)?;
+        catalog.update_table(name, &r.definition, &[])?;
+        r.wrapped_key = Vec::new();
+        Ok(backup)
     }
 
     /// Every backup.

@@ -16,6 +16,9 @@ pub enum StorageError {
     /// The caller may not use the table's KMS key (message is the client-facing text).
     #[error("table key access denied: {0}")]
     KeyAccessDenied(String),
+    /// The table was archived (its key stayed unusable too long).
+    #[error("table archived")]
+    Archived,
     /// A stored record failed its integrity or version check.
     #[error("corrupt or unsupported stored record: {0}")]
     Corrupt(String),

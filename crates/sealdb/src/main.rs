@@ -108,6 +108,10 @@ struct ServeArgs {
     /// How often an open table's KMS key is re-checked, in seconds (AWS: about 300).
     #[arg(long, env = "SEALDB_KEY_CHECK_INTERVAL_SECS", default_value_t = 300)]
     key_check_interval_secs: u64,
+    /// How long a table's KMS key may stay unusable before the table is archived, in
+    /// seconds (AWS: 7 days).
+    #[arg(long, env = "SEALDB_ARCHIVE_AFTER_SECS", default_value_t = 7 * 24 * 3600)]
+    archive_after_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -323,7 +327,11 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     )
     .map_err(|e| format!("cannot load tables: {e}"))?;
     service.resume_index_changes();
-    spawn_key_checker(Arc::clone(&engine), check_ms);
+    spawn_key_checker(
+        Arc::clone(&service),
+        check_ms,
+        i64::try_from(args.archive_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+    );
     let front = Arc::new(FrontDoor {
         dynamodb: Arc::new(wiring::DynamoBackend(Arc::clone(&service))),
         kms: Some(Arc::new(wiring::KmsBackend(Arc::clone(&kms)))),
@@ -392,18 +400,14 @@ fn print_banner(
 
 /// Re-checks every table's key on the interval even without traffic, so that a table
 /// whose KMS key became unusable shows INACCESSIBLE_ENCRYPTION_CREDENTIALS (and comes back
-/// when the key does).
-fn spawn_key_checker(engine: Arc<Engine>, interval_ms: i64) {
+/// when the key does), and is archived when the key stays unusable too long.
+fn spawn_key_checker(service: Arc<Service>, interval_ms: i64, archive_after_ms: i64) {
     let period =
         std::time::Duration::from_millis(u64::try_from(interval_ms.max(1000)).unwrap_or(300_000));
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(period).await;
-            for rec in engine.tables() {
-                if let Some(h) = engine.table(&rec.name) {
-                    let _ = engine.store(&h).await;
-                }
-            }
+            service.check_table_keys(archive_after_ms).await;
         }
     });
 }

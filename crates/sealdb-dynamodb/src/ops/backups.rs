@@ -205,6 +205,54 @@ impl Service {
         Ok(json!({ "BackupDescription": desc }))
     }
 
+    /// Re-checks every KMS-encrypted table's key (marking tables inaccessible or back),
+    /// and archives a table whose key stayed unusable for `archive_after_ms`.
+    pub async fn check_table_keys(&self, archive_after_ms: i64) {
+        let defs: Vec<Arc<TableDef>> = match self.defs.read() {
+            Ok(d) => d.values().cloned().collect(),
+            Err(_) => return,
+        };
+        for def in defs {
+            if def.sse_key_arn.is_none() || def.archival.is_some() {
+                continue;
+            }
+            let Some(handle) = self.engine.table(&def.name) else {
+                continue;
+            };
+            let _ = self.engine.store(&handle).await;
+            let now = self.now_ms();
+            let Some(since) = handle.inaccessible_since() else {
+                continue;
+            };
+            if now - since < archive_after_ms {
+                continue;
+            }
+            if let Err(e) = self.archive(&def, now).await {
+                tracing::error!(table = %def.name, error = ?e, "archiving failed");
+            }
+        }
+    }
+
+    async fn archive(&self, def: &TableDef, now: i64) -> Result<(), DynamoError> {
+        let _guard = self.ddl.lock().await;
+        let backup_arn = format!(
+            "{}/backup/{now:013}-archival",
+            def.arn(&self.cfg.region, &self.cfg.account_id)
+        );
+        let details = json!({
+            "BackupArn": backup_arn, "BackupName": format!("{}-archival", def.name),
+            "BackupSizeBytes": 0, "TableSizeBytes": 0, "ItemCount": 0,
+            "TableDef": serde_json::to_value(def).unwrap_or_default(),
+        });
+        self.engine
+            .archive_table(&def.name, encode_details(&details), now)
+            .await?;
+        let mut d = def.clone();
+        d.archival = Some((now, backup_arn));
+        self.save_def(d)?;
+        Ok(())
+    }
+
     pub(crate) async fn restore_table_from_backup(
         &self,
         input: &Input,
@@ -240,6 +288,7 @@ impl Service {
         def.created_ms = now;
         def.sse_key_arn.clone_from(&kms_key);
         def.sse_changes.clear();
+        def.archival = None;
         let rec = self
             .engine
             .restore_table(

@@ -390,7 +390,9 @@ impl Service {
             Err(e) => return Err(e),
         };
         let inaccessible = t.handle.inaccessible_since();
-        let status = if inaccessible.is_some() && status == "ACTIVE" {
+        let status = if t.def.archival.is_some() && status == "ACTIVE" {
+            "ARCHIVED"
+        } else if inaccessible.is_some() && status == "ACTIVE" {
             "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
         } else {
             status
@@ -402,6 +404,13 @@ impl Service {
             counts,
             &index_stats,
         );
+        if let Some((ms, backup)) = &t.def.archival {
+            d["ArchivalSummary"] = json!({
+                "ArchivalDateTime": crate::schema::ms_to_epoch_seconds(*ms),
+                "ArchivalReason": "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+                "ArchivalBackupArn": backup,
+            });
+        }
         if let Some(arn) = &t.def.sse_key_arn {
             let mut sse = json!({"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": arn});
             if let Some(ms) = inaccessible {
@@ -639,6 +648,7 @@ impl Service {
             indexes,
             sse_key_arn: None,
             sse_changes: Vec::new(),
+            archival: None,
         };
         // The id is chosen by the engine; store the definition, then record the id in it.
         def.sse_key_arn.clone_from(&sse_key_arn);
