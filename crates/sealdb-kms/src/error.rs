@@ -45,6 +45,14 @@ pub enum KmsError {
     Serialization(String),
     /// VerifyMac: the MAC does not match.
     InvalidMac(String),
+    /// Verify: the signature does not match.
+    InvalidSignature(String),
+    /// ImportKeyMaterial: the token is not for this key.
+    InvalidImportToken(String),
+    /// ImportKeyMaterial: the token has expired.
+    ExpiredImportToken(String),
+    /// ImportKeyMaterial: other material than the key had before.
+    IncorrectKeyMaterial(String),
     /// Failure on our side (details logged, not sent).
     Internal,
 }
@@ -74,6 +82,10 @@ impl KmsError {
             KmsError::UnknownOperation => "UnknownOperationException",
             KmsError::Serialization(_) => "SerializationException",
             KmsError::InvalidMac(_) => "KMSInvalidMacException",
+            KmsError::InvalidSignature(_) => "KMSInvalidSignatureException",
+            KmsError::InvalidImportToken(_) => "InvalidImportTokenException",
+            KmsError::ExpiredImportToken(_) => "ExpiredImportTokenException",
+            KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
             KmsError::Internal => "KMSInternalException",
         }
     }
@@ -102,7 +114,11 @@ impl KmsError {
             | KmsError::AccessDenied(_)
             | KmsError::UnknownOperation
             | KmsError::Serialization(_)
-            | KmsError::InvalidMac(_) => 400,
+            | KmsError::InvalidMac(_)
+            | KmsError::InvalidSignature(_)
+            | KmsError::InvalidImportToken(_)
+            | KmsError::ExpiredImportToken(_)
+            | KmsError::IncorrectKeyMaterial(_) => 400,
         }
     }
 
@@ -128,7 +144,11 @@ impl KmsError {
             | KmsError::UnsupportedOperation(m)
             | KmsError::AccessDenied(m)
             | KmsError::Serialization(m)
-            | KmsError::InvalidMac(m) => m.clone(),
+            | KmsError::InvalidMac(m)
+            | KmsError::InvalidSignature(m)
+            | KmsError::InvalidImportToken(m)
+            | KmsError::ExpiredImportToken(m)
+            | KmsError::IncorrectKeyMaterial(m) => m.clone(),
             KmsError::UnknownOperation => String::new(),
             KmsError::Internal => "Internal error".into(),
         }

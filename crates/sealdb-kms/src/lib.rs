@@ -11,6 +11,7 @@
 //! Key material lives only in `keystore.db` (SQLCipher under `HKDF(root, "keystore")`)
 //! and, while in use, in zeroizing buffers.
 
+mod asym;
 mod audit;
 mod crypto;
 mod error;

@@ -1,6 +1,7 @@
 //! The KMS operations.
 
 use crate::KmsConfig;
+use crate::asym;
 use crate::crypto;
 use crate::error::{KmsError, validation};
 use crate::policy::{self, Verdict};
@@ -12,7 +13,15 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 /// Every operation answered.
-pub(crate) const OPERATIONS: [&str; 36] = [
+pub(crate) const OPERATIONS: [&str; 44] = [
+    "GetPublicKey",
+    "Sign",
+    "Verify",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GetParametersForImport",
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
     "CreateKey",
     "DescribeKey",
     "ListKeys",
@@ -127,6 +136,13 @@ fn opt_int(input: &Value, k: &str) -> Result<Option<i64>, KmsError> {
     }
 }
 
+fn opt_f64(input: &Value, k: &str) -> Result<Option<f64>, KmsError> {
+    match input.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_f64().map(Some).ok_or_else(|| ser(k)),
+    }
+}
+
 fn blob(input: &Value, k: &str) -> Result<Option<Vec<u8>>, KmsError> {
     match opt_str(input, k)? {
         None => Ok(None),
@@ -188,9 +204,17 @@ impl Ctx<'_> {
     /// Deletes keys whose deletion window has passed.
     pub(crate) fn purge_deleted_keys(&self) -> Result<(), KmsError> {
         let t = now(self.cfg);
-        for k in self.store.keys()? {
+        for mut k in self.store.keys()? {
             if k.state == "PendingDeletion" && k.deletion_date.is_some_and(|d| d <= t) {
                 self.store.delete_key(&k.id)?;
+            } else if k.valid_to.is_some_and(|v| v <= t) && k.origin == "EXTERNAL" {
+                // Expired imported material: gone, as if deleted.
+                self.store.delete_material(&k.id, 1)?;
+                k.valid_to = None;
+                if k.state != "PendingDeletion" {
+                    k.state = "PendingImport".into();
+                }
+                self.store.put_key(&k)?;
             }
         }
         Ok(())
@@ -260,6 +284,10 @@ impl Ctx<'_> {
             last_rotation: t,
             current_version: 1,
             rotations: Vec::new(),
+            valid_to: None,
+            expiration_model: None,
+            imported_hash: None,
+            import_params: None,
         };
         self.store.put_key(&rec)?;
         self.store.put_material(&id, 1, &crypto::random(32)?)?;
@@ -383,6 +411,18 @@ impl Ctx<'_> {
             m["EncryptionAlgorithms"] = json!(["SYMMETRIC_DEFAULT"]);
         } else if let Some(alg) = mac_algorithm(&k.key_spec) {
             m["MacAlgorithms"] = json!([alg]);
+        } else if k.key_usage == "ENCRYPT_DECRYPT" {
+            m["EncryptionAlgorithms"] = json!(asym::RSA_ENCRYPTION_ALGORITHMS);
+        } else {
+            m["SigningAlgorithms"] = json!(asym::signing_algorithms(&k.key_spec));
+        }
+        if k.origin == "EXTERNAL" {
+            if let Some(e) = &k.expiration_model {
+                m["ExpirationModel"] = json!(e);
+            }
+            if let Some(v) = k.valid_to {
+                m["ValidTo"] = json!(v);
+            }
         }
         if let Some(d) = k.deletion_date {
             m["DeletionDate"] = json!(d);
@@ -592,6 +632,19 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             let ctx = context(input, "EncryptionContext")?;
             c.authorize(&k, "Encrypt", Some("Encrypt"), &ctx)?;
             c.usable(&k)?;
+            if asym::is_rsa(&k.key_spec) && k.key_usage == "ENCRYPT_DECRYPT" {
+                let alg = opt_str(input, "EncryptionAlgorithm")?.unwrap_or("SYMMETRIC_DEFAULT");
+                if !ctx.is_empty() {
+                    return Err(KmsError::InvalidKeyUsage(
+                        "EncryptionContext is not supported for asymmetric keys.".into(),
+                    ));
+                }
+                let m = c.material(&k, 1)?;
+                let ct = asym::rsa_encrypt(&m, alg, &plaintext)?;
+                return Ok(
+                    json!({"CiphertextBlob": B64.encode(ct), "KeyId": c.key_arn(&k.id), "EncryptionAlgorithm": alg}),
+                );
+            }
             c.symmetric(&k)?;
             c.rotate_if_due(&mut k)?;
             let m = c.material(&k, k.current_version)?;
@@ -606,6 +659,24 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
                 validation("Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
             })?;
             let ctx = context(input, "EncryptionContext")?;
+            if let Some(alg) = opt_str(input, "EncryptionAlgorithm")?
+                && alg != "SYMMETRIC_DEFAULT"
+            {
+                let k = c.resolve(req_str(input, "KeyId")?, true)?;
+                c.authorize(&k, "Decrypt", Some("Decrypt"), &ctx)?;
+                c.usable(&k)?;
+                if !asym::is_rsa(&k.key_spec) || k.key_usage != "ENCRYPT_DECRYPT" {
+                    return Err(KmsError::InvalidKeyUsage(format!(
+                        "{} is not an RSA encryption key.",
+                        c.key_arn(&k.id)
+                    )));
+                }
+                let m = c.material(&k, 1)?;
+                let pt = asym::rsa_decrypt(&m, alg, &ct)?;
+                return Ok(
+                    json!({"KeyId": c.key_arn(&k.id), "Plaintext": B64.encode(pt.as_slice()), "EncryptionAlgorithm": alg}),
+                );
+            }
             let (k, pt) =
                 decrypt_blob(c, &ct, opt_str(input, "KeyId")?, &ctx, "Decrypt", "Decrypt")?;
             Ok(
@@ -828,6 +899,225 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             Ok(json!({"Grants": grants, "Truncated": false}))
         }
         "RetireGrant" | "RevokeGrant" => retire_or_revoke(c, op, input),
+        "GetPublicKey" => {
+            let k = c.resolve(req_str(input, "KeyId")?, true)?;
+            c.authorize(&k, op, Some(op), &BTreeMap::new())?;
+            c.usable(&k)?;
+            if !asym::is_rsa(&k.key_spec) && !asym::is_ecc(&k.key_spec) {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "{} key spec {} is not valid for this operation.",
+                    c.key_arn(&k.id),
+                    k.key_spec
+                )));
+            }
+            let m = c.material(&k, 1)?;
+            let mut out = json!({"KeyId": c.key_arn(&k.id), "PublicKey": B64.encode(asym::public_key(&k.key_spec, &m)?),
+                                 "KeySpec": k.key_spec, "CustomerMasterKeySpec": k.key_spec, "KeyUsage": k.key_usage});
+            if k.key_usage == "ENCRYPT_DECRYPT" {
+                out["EncryptionAlgorithms"] = json!(asym::RSA_ENCRYPTION_ALGORITHMS);
+            } else {
+                out["SigningAlgorithms"] = json!(asym::signing_algorithms(&k.key_spec));
+            }
+            Ok(out)
+        }
+        "Sign" | "Verify" => {
+            let k = c.resolve(req_str(input, "KeyId")?, true)?;
+            let msg = blob(input, "Message")?.ok_or_else(|| {
+                validation(
+                    "Value null at 'message' failed to satisfy constraint: Member must not be null",
+                )
+            })?;
+            if msg.is_empty() || msg.len() > 4096 {
+                return Err(validation(
+                    "Value at 'message' failed to satisfy constraint: Member must have length less than or equal to 4096",
+                ));
+            }
+            let alg = req_str(input, "SigningAlgorithm")?;
+            let is_digest = match opt_str(input, "MessageType")?.unwrap_or("RAW") {
+                "RAW" => false,
+                "DIGEST" => true,
+                other => {
+                    return Err(validation(format!(
+                        "Value '{other}' at 'messageType' failed to satisfy constraint: Member must satisfy enum value set: [RAW, DIGEST]"
+                    )));
+                }
+            };
+            c.authorize(&k, op, Some(op), &BTreeMap::new())?;
+            c.usable(&k)?;
+            if k.key_usage != "SIGN_VERIFY" {
+                return Err(KmsError::InvalidKeyUsage(format!(
+                    "{} key usage is {} which is not valid for {op}.",
+                    c.key_arn(&k.id),
+                    k.key_usage
+                )));
+            }
+            let m = c.material(&k, 1)?;
+            if op == "Sign" {
+                let sig = asym::sign(&k.key_spec, &m, alg, &msg, is_digest)?;
+                return Ok(
+                    json!({"KeyId": c.key_arn(&k.id), "Signature": B64.encode(sig), "SigningAlgorithm": alg}),
+                );
+            }
+            let sig = blob(input, "Signature")?.unwrap_or_default();
+            if !asym::verify(&k.key_spec, &m, alg, &msg, is_digest, &sig)? {
+                return Err(KmsError::InvalidSignature(String::new()));
+            }
+            Ok(json!({"KeyId": c.key_arn(&k.id), "SignatureValid": true, "SigningAlgorithm": alg}))
+        }
+        "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, true)?;
+            let pair_spec = req_str(input, "KeyPairSpec")?;
+            if !asym::is_rsa(pair_spec) && !asym::is_ecc(pair_spec) {
+                return Err(validation(format!(
+                    "Value '{pair_spec}' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1]"
+                )));
+            }
+            let ctx = context(input, "EncryptionContext")?;
+            c.authorize(&k, op, Some(op), &ctx)?;
+            c.usable(&k)?;
+            c.symmetric(&k)?;
+            c.rotate_if_due(&mut k)?;
+            let (private, public) = asym::data_key_pair(pair_spec)?;
+            let m = c.material(&k, k.current_version)?;
+            let id = uuid::Uuid::parse_str(&k.id).map_err(|_| KmsError::Internal)?;
+            let ct = crypto::seal(&id, k.current_version, &m, &private, &ctx)?;
+            let mut out = json!({"PrivateKeyCiphertextBlob": B64.encode(ct), "PublicKey": B64.encode(public),
+                                 "KeyId": c.key_arn(&k.id), "KeyPairSpec": pair_spec});
+            if op == "GenerateDataKeyPair" {
+                out["PrivateKeyPlaintext"] = Value::from(B64.encode(private.as_slice()));
+            }
+            Ok(out)
+        }
+        "GetParametersForImport" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+            let alg = req_str(input, "WrappingAlgorithm")?;
+            let spec = req_str(input, "WrappingKeySpec")?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            if k.origin != "EXTERNAL" {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "{} origin is {} which is not valid for this operation.",
+                    c.key_arn(&k.id),
+                    k.origin
+                )));
+            }
+            c.not_pending_deletion(&k)?;
+            if ![
+                "RSAES_OAEP_SHA_1",
+                "RSAES_OAEP_SHA_256",
+                "RSA_AES_KEY_WRAP_SHA_1",
+                "RSA_AES_KEY_WRAP_SHA_256",
+            ]
+            .contains(&alg)
+            {
+                return Err(validation(format!(
+                    "Value '{alg}' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1, RSA_AES_KEY_WRAP_SHA_256]"
+                )));
+            }
+            if !asym::is_rsa(spec) {
+                return Err(validation(format!(
+                    "Value '{spec}' at 'wrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096]"
+                )));
+            }
+            let wrapping = asym::generate(spec)?;
+            let public = asym::public_key(spec, &wrapping)?;
+            // Version 0 holds the wrapping key of the outstanding import parameters.
+            c.store.put_material(&k.id, 0, &wrapping)?;
+            let token = hex::encode(crypto::random(24)?.as_slice());
+            let valid = now(c.cfg) + DAY;
+            k.import_params = Some((token.clone(), alg.to_owned(), valid));
+            c.store.put_key(&k)?;
+            Ok(
+                json!({"KeyId": c.key_arn(&k.id), "ImportToken": B64.encode(token.as_bytes()), "PublicKey": B64.encode(public), "ParametersValidTo": valid}),
+            )
+        }
+        "ImportKeyMaterial" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+            let token = blob(input, "ImportToken")?.unwrap_or_default();
+            let wrapped = blob(input, "EncryptedKeyMaterial")?.unwrap_or_default();
+            let model = opt_str(input, "ExpirationModel")?.unwrap_or("KEY_MATERIAL_EXPIRES");
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            if k.origin != "EXTERNAL" {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "{} origin is {} which is not valid for this operation.",
+                    c.key_arn(&k.id),
+                    k.origin
+                )));
+            }
+            c.not_pending_deletion(&k)?;
+            let valid_to = match (model, opt_f64(input, "ValidTo")?) {
+                ("KEY_MATERIAL_EXPIRES", Some(v)) if v > now(c.cfg) => Some(v),
+                ("KEY_MATERIAL_EXPIRES", _) => {
+                    return Err(KmsError::Validation("A ValidTo date in the future is required when ExpirationModel is KEY_MATERIAL_EXPIRES.".into()));
+                }
+                ("KEY_MATERIAL_DOES_NOT_EXPIRE", None) => None,
+                ("KEY_MATERIAL_DOES_NOT_EXPIRE", Some(_)) => {
+                    return Err(KmsError::Validation("ValidTo must not be set when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE.".into()));
+                }
+                (other, _) => {
+                    return Err(validation(format!(
+                        "Value '{other}' at 'expirationModel' failed to satisfy constraint: Member must satisfy enum value set: [KEY_MATERIAL_EXPIRES, KEY_MATERIAL_DOES_NOT_EXPIRE]"
+                    )));
+                }
+            };
+            let Some((want, alg, until)) = k.import_params.clone() else {
+                return Err(KmsError::InvalidImportToken(
+                    "The import token is not valid for this key.".into(),
+                ));
+            };
+            if token != want.as_bytes() {
+                return Err(KmsError::InvalidImportToken(
+                    "The import token is not valid for this key.".into(),
+                ));
+            }
+            if now(c.cfg) > until {
+                return Err(KmsError::ExpiredImportToken(
+                    "The import token has expired.".into(),
+                ));
+            }
+            let wrapping = c.store.material(&k.id, 0)?.ok_or(KmsError::Internal)?;
+            let material = asym::unwrap_import(&wrapping, &alg, &wrapped)?;
+            if material.len() != 32 {
+                return Err(KmsError::InvalidCiphertext(
+                    "Symmetric key material must be 32 bytes.".into(),
+                ));
+            }
+            let hash = hex::encode(
+                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &material).as_ref(),
+            );
+            if k.imported_hash.as_ref().is_some_and(|h| *h != hash) {
+                return Err(KmsError::IncorrectKeyMaterial(
+                    "The key material is not the material previously imported into this key."
+                        .into(),
+                ));
+            }
+            c.store.put_material(&k.id, 1, &material)?;
+            c.store.delete_material(&k.id, 0)?;
+            k.imported_hash = Some(hash);
+            k.valid_to = valid_to;
+            k.expiration_model = Some(model.to_owned());
+            k.import_params = None;
+            k.state = "Enabled".into();
+            c.store.put_key(&k)?;
+            Ok(json!({"KeyId": c.key_arn(&k.id), "KeyMaterialId": material_id(&k.id, 1)}))
+        }
+        "DeleteImportedKeyMaterial" => {
+            let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+            c.authorize(&k, op, None, &BTreeMap::new())?;
+            if k.origin != "EXTERNAL" {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "{} origin is {} which is not valid for this operation.",
+                    c.key_arn(&k.id),
+                    k.origin
+                )));
+            }
+            c.store.delete_material(&k.id, 1)?;
+            k.valid_to = None;
+            if k.state != "PendingDeletion" {
+                k.state = "PendingImport".into();
+            }
+            c.store.put_key(&k)?;
+            Ok(json!({"KeyId": c.key_arn(&k.id), "KeyMaterialId": material_id(&k.id, 1)}))
+        }
         _ => Err(KmsError::UnknownOperation),
     }
 }
@@ -900,10 +1190,17 @@ fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
                 "KeyUsage {usage} is not compatible with KeySpec {spec}"
             )));
         }
+        s if (asym::is_rsa(s) || asym::is_ecc(s)) && opt_str(input, "KeyUsage")?.is_none() => {
+            return Err(KmsError::Validation(
+                "You must specify a KeyUsage value for an asymmetric KMS key.".into(),
+            ));
+        }
+        s if asym::is_rsa(s) && (usage == "ENCRYPT_DECRYPT" || usage == "SIGN_VERIFY") => {}
+        s if asym::is_ecc(s) && usage == "SIGN_VERIFY" => {}
         "RSA_2048" | "RSA_3072" | "RSA_4096" | "ECC_NIST_P256" | "ECC_NIST_P384"
         | "ECC_NIST_P521" | "ECC_SECG_P256K1" => {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "KeySpec {spec} is not supported by this server yet"
+            return Err(KmsError::Validation(format!(
+                "KeyUsage {usage} is not compatible with KeySpec {spec}"
             )));
         }
         other => {
@@ -912,10 +1209,19 @@ fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
             )));
         }
     }
-    if origin != "AWS_KMS" {
-        return Err(KmsError::UnsupportedOperation(format!(
-            "Origin {origin} is not supported by this server yet"
-        )));
+    match origin {
+        "AWS_KMS" => {}
+        "EXTERNAL" if spec == "SYMMETRIC_DEFAULT" => {}
+        "EXTERNAL" => {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "KeySpec {spec} is not supported for keys with EXTERNAL origin"
+            )));
+        }
+        other => {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "Origin {other} (custom key stores) is not supported by this server"
+            )));
+        }
     }
     let description = opt_str(input, "Description")?.unwrap_or("");
     if description.chars().count() > 8192 {
@@ -934,6 +1240,7 @@ fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
     let id = uuid::Uuid::new_v4().to_string();
     let t = now(c.cfg);
     let material_len = crypto::hmac_algorithm(spec).map_or(32, |(_, n)| n);
+    let external = origin == "EXTERNAL";
     let rec = KeyRecord {
         id: id.clone(),
         created: t,
@@ -941,7 +1248,7 @@ fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
         key_usage: usage.to_owned(),
         key_spec: spec.to_owned(),
         origin: origin.to_owned(),
-        state: "Enabled".into(),
+        state: if external { "PendingImport" } else { "Enabled" }.into(),
         deletion_date: None,
         key_manager: "CUSTOMER".into(),
         policy: policy_text,
@@ -951,10 +1258,18 @@ fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
         last_rotation: t,
         current_version: 1,
         rotations: Vec::new(),
+        valid_to: None,
+        expiration_model: None,
+        imported_hash: None,
+        import_params: None,
     };
     c.store.put_key(&rec)?;
-    c.store
-        .put_material(&id, 1, &crypto::random(material_len)?)?;
+    if asym::is_rsa(spec) || asym::is_ecc(spec) {
+        c.store.put_material(&id, 1, &asym::generate(spec)?)?;
+    } else if !external {
+        c.store
+            .put_material(&id, 1, &crypto::random(material_len)?)?;
+    }
     c.resource = Some(c.key_arn(&id));
     Ok(json!({ "KeyMetadata": c.metadata(&rec) }))
 }

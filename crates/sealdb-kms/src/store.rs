@@ -40,6 +40,18 @@ pub(crate) struct KeyRecord {
     pub(crate) last_rotation: f64,
     pub(crate) current_version: u32,
     pub(crate) rotations: Vec<Rotation>,
+    /// Imported material: when it expires (epoch seconds).
+    #[serde(default)]
+    pub(crate) valid_to: Option<f64>,
+    /// Imported material: KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE.
+    #[serde(default)]
+    pub(crate) expiration_model: Option<String>,
+    /// Imported material: SHA-256 of the first material imported (re-imports must match).
+    #[serde(default)]
+    pub(crate) imported_hash: Option<String>,
+    /// Outstanding import parameters: (token, wrapping algorithm, valid until).
+    #[serde(default)]
+    pub(crate) import_params: Option<(String, String, f64)>,
 }
 
 /// A grant.
@@ -154,6 +166,14 @@ impl Store {
         Ok(m.map(Zeroizing::new))
     }
 
+    pub(crate) fn delete_material(&self, key_id: &str, version: u32) -> Result<(), KmsError> {
+        self.conn.execute(
+            "DELETE FROM materials WHERE key_id = ?1 AND version = ?2",
+            params![key_id, version],
+        )?;
+        Ok(())
+    }
+
     pub(crate) fn put_material(
         &self,
         key_id: &str,
@@ -161,7 +181,8 @@ impl Store {
         material: &[u8],
     ) -> Result<(), KmsError> {
         self.conn.execute(
-            "INSERT INTO materials (key_id, version, material) VALUES (?1, ?2, ?3)",
+            "INSERT INTO materials (key_id, version, material) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key_id, version) DO UPDATE SET material = excluded.material",
             params![key_id, version, material],
         )?;
         Ok(())

@@ -530,3 +530,233 @@ fn service_access_needs_its_grant() {
         .unwrap_err();
     assert_eq!(e.error_type(), "AccessDeniedException");
 }
+
+fn b64(s: &Value) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(s.as_str().unwrap())
+        .unwrap()
+}
+
+fn enc(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+#[test]
+fn asymmetric_sign_verify_and_rsa_encryption() {
+    let h = open();
+    for (spec, alg) in [
+        ("RSA_2048", "RSASSA_PSS_SHA_256"),
+        ("RSA_3072", "RSASSA_PKCS1_V1_5_SHA_384"),
+        ("ECC_NIST_P256", "ECDSA_SHA_256"),
+        ("ECC_NIST_P384", "ECDSA_SHA_384"),
+        ("ECC_SECG_P256K1", "ECDSA_SHA_256"),
+    ] {
+        let k = h
+            .call(
+                "CreateKey",
+                json!({"KeySpec": spec, "KeyUsage": "SIGN_VERIFY"}),
+            )
+            .unwrap()["KeyMetadata"]
+            .clone();
+        assert!(
+            k["SigningAlgorithms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == alg),
+            "{spec}"
+        );
+        let id = k["KeyId"].as_str().unwrap();
+        let sig = h
+            .call(
+                "Sign",
+                json!({"KeyId": id, "Message": enc(b"hello"), "SigningAlgorithm": alg}),
+            )
+            .unwrap()["Signature"]
+            .clone();
+        let ok = h.call("Verify", json!({"KeyId": id, "Message": enc(b"hello"), "SigningAlgorithm": alg, "Signature": sig})).unwrap();
+        assert_eq!(ok["SignatureValid"], true);
+        let bad = h.call("Verify", json!({"KeyId": id, "Message": enc(b"hellO"), "SigningAlgorithm": alg, "Signature": sig})).unwrap_err();
+        assert_eq!(bad.error_type(), "KMSInvalidSignatureException");
+        // A signature over a digest verifies as a signature over the raw message.
+        let d = aws_lc_rs::digest::digest(
+            if alg.ends_with("384") {
+                &aws_lc_rs::digest::SHA384
+            } else {
+                &aws_lc_rs::digest::SHA256
+            },
+            b"hello",
+        );
+        let dsig = h.call("Sign", json!({"KeyId": id, "Message": enc(d.as_ref()), "MessageType": "DIGEST", "SigningAlgorithm": alg})).unwrap()["Signature"].clone();
+        assert_eq!(h.call("Verify", json!({"KeyId": id, "Message": enc(b"hello"), "SigningAlgorithm": alg, "Signature": dsig})).unwrap()["SignatureValid"], true);
+        let pk = h.call("GetPublicKey", json!({"KeyId": id})).unwrap();
+        assert!(b64(&pk["PublicKey"]).len() > 60);
+        assert_eq!(
+            h.call("Encrypt", json!({"KeyId": id, "Plaintext": "YQ=="}))
+                .unwrap_err()
+                .error_type(),
+            "InvalidKeyUsageException"
+        );
+    }
+    assert_eq!(
+        h.call("CreateKey", json!({"KeySpec": "RSA_2048"}))
+            .unwrap_err()
+            .error_type(),
+        "ValidationException"
+    );
+    let rsa = h
+        .call(
+            "CreateKey",
+            json!({"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"}),
+        )
+        .unwrap()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ct = h.call("Encrypt", json!({"KeyId": rsa, "Plaintext": enc(b"secret"), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"})).unwrap()["CiphertextBlob"].clone();
+    let pt = h.call("Decrypt", json!({"KeyId": rsa, "CiphertextBlob": ct, "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"})).unwrap();
+    assert_eq!(b64(&pt["Plaintext"]), b"secret");
+    let wrong = h
+        .call(
+            "Decrypt",
+            json!({"KeyId": rsa, "CiphertextBlob": ct, "EncryptionAlgorithm": "RSAES_OAEP_SHA_1"}),
+        )
+        .unwrap_err();
+    assert_eq!(wrong.error_type(), "InvalidCiphertextException");
+}
+
+#[test]
+fn data_key_pairs() {
+    let h = open();
+    let k = h.key();
+    let out = h
+        .call(
+            "GenerateDataKeyPair",
+            json!({"KeyId": k, "KeyPairSpec": "ECC_NIST_P256", "EncryptionContext": {"a": "b"}}),
+        )
+        .unwrap();
+    let private = b64(&out["PrivateKeyPlaintext"]);
+    let back = h.call("Decrypt", json!({"CiphertextBlob": out["PrivateKeyCiphertextBlob"], "EncryptionContext": {"a": "b"}})).unwrap();
+    assert_eq!(b64(&back["Plaintext"]), private);
+    let without = h
+        .call(
+            "GenerateDataKeyPairWithoutPlaintext",
+            json!({"KeyId": k, "KeyPairSpec": "RSA_2048"}),
+        )
+        .unwrap();
+    assert!(without.get("PrivateKeyPlaintext").is_none());
+    assert!(!b64(&without["PublicKey"]).is_empty());
+}
+
+#[test]
+fn imported_key_material() {
+    use aws_lc_rs::rsa::{OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey};
+    let h = open();
+    let k = h.call("CreateKey", json!({"Origin": "EXTERNAL"})).unwrap()["KeyMetadata"].clone();
+    assert_eq!(k["KeyState"], "PendingImport");
+    let id = k["KeyId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.call("Encrypt", json!({"KeyId": id, "Plaintext": "YQ=="}))
+            .unwrap_err()
+            .error_type(),
+        "KMSInvalidStateException"
+    );
+    let material = [42u8; 32];
+    let wrap = |alg: &str| -> (Value, Vec<u8>) {
+        let p = h
+            .call(
+                "GetParametersForImport",
+                json!({"KeyId": id, "WrappingAlgorithm": alg, "WrappingKeySpec": "RSA_2048"}),
+            )
+            .unwrap();
+        let public = OaepPublicEncryptingKey::new(
+            PublicEncryptingKey::from_der(&b64(&p["PublicKey"])).unwrap(),
+        )
+        .unwrap();
+        let wrapped = if alg == "RSAES_OAEP_SHA_256" {
+            let mut out = vec![0u8; public.ciphertext_size()];
+            public
+                .encrypt(&OAEP_SHA256_MGF1SHA256, &material, &mut out, None)
+                .unwrap()
+                .to_vec()
+        } else {
+            use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
+            let aes = [7u8; 32];
+            let mut out = vec![0u8; public.ciphertext_size()];
+            let mut first = public
+                .encrypt(&OAEP_SHA256_MGF1SHA256, &aes, &mut out, None)
+                .unwrap()
+                .to_vec();
+            let mut kwp = vec![0u8; 48];
+            let w = AesKek::new(&AES_256, &aes)
+                .unwrap()
+                .wrap_with_padding(&material, &mut kwp)
+                .unwrap()
+                .to_vec();
+            first.extend(w);
+            first
+        };
+        (p["ImportToken"].clone(), wrapped)
+    };
+    let (token, wrapped) = wrap("RSAES_OAEP_SHA_256");
+    h.call(
+        "ImportKeyMaterial",
+        json!({"KeyId": id, "ImportToken": token, "EncryptedKeyMaterial": enc(&wrapped),
+                                        "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}),
+    )
+    .unwrap();
+    assert_eq!(
+        h.call("DescribeKey", json!({"KeyId": id})).unwrap()["KeyMetadata"]["KeyState"],
+        "Enabled"
+    );
+    let ct = h
+        .call("Encrypt", json!({"KeyId": id, "Plaintext": "YQ=="}))
+        .unwrap()["CiphertextBlob"]
+        .clone();
+    h.call("DeleteImportedKeyMaterial", json!({"KeyId": id}))
+        .unwrap();
+    assert_eq!(
+        h.call("Decrypt", json!({"CiphertextBlob": ct}))
+            .unwrap_err()
+            .error_type(),
+        "KMSInvalidStateException"
+    );
+    // The same material, re-imported (with the AES key-wrap algorithm), decrypts old ciphertexts.
+    let (token, wrapped) = wrap("RSA_AES_KEY_WRAP_SHA_256");
+    let valid_to = h.clock.now_epoch_seconds_f64() + 3600.0;
+    h.call("ImportKeyMaterial", json!({"KeyId": id, "ImportToken": token, "EncryptedKeyMaterial": enc(&wrapped),
+                                        "ExpirationModel": "KEY_MATERIAL_EXPIRES", "ValidTo": valid_to})).unwrap();
+    assert_eq!(
+        b64(&h.call("Decrypt", json!({"CiphertextBlob": ct})).unwrap()["Plaintext"]),
+        b"a"
+    );
+    // Expiry takes the material away again.
+    h.clock.advance_millis(2 * 3600 * 1000);
+    assert_eq!(
+        h.call("DescribeKey", json!({"KeyId": id})).unwrap()["KeyMetadata"]["KeyState"],
+        "PendingImport"
+    );
+    // Other material is refused.
+    let p = h.call("GetParametersForImport", json!({"KeyId": id, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"})).unwrap();
+    let public =
+        OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(&b64(&p["PublicKey"])).unwrap())
+            .unwrap();
+    let mut out = vec![0u8; public.ciphertext_size()];
+    let other = public
+        .encrypt(&OAEP_SHA256_MGF1SHA256, &[1u8; 32], &mut out, None)
+        .unwrap()
+        .to_vec();
+    let e = h.call("ImportKeyMaterial", json!({"KeyId": id, "ImportToken": p["ImportToken"], "EncryptedKeyMaterial": enc(&other),
+                                                "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"})).unwrap_err();
+    assert_eq!(e.error_type(), "IncorrectKeyMaterialException");
+    let e = h
+        .call(
+            "ImportKeyMaterial",
+            json!({"KeyId": id, "ImportToken": enc(b"bogus"), "EncryptedKeyMaterial": enc(&other),
+                                                "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}),
+        )
+        .unwrap_err();
+    assert_eq!(e.error_type(), "InvalidImportTokenException");
+}
