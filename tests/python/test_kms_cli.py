@@ -114,3 +114,43 @@ def test_keys_survive_restart_and_store_has_no_material(fresh_server):
     kms = s.client("kms")
     assert kms.decrypt(CiphertextBlob=dk["CiphertextBlob"])["Plaintext"] == dk["Plaintext"]
     assert kms.describe_key(KeyId=kid)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_cli_import_key_material(server, aws_cli, tmp_path):
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    kid = aws_cli("kms", "create-key", "--origin", "EXTERNAL")["KeyMetadata"]["KeyId"]
+    assert aws_cli("kms", "describe-key", "--key-id", kid)["KeyMetadata"]["KeyState"] == "PendingImport"
+    params = aws_cli("kms", "get-parameters-for-import", "--key-id", kid,
+                     "--wrapping-algorithm", "RSAES_OAEP_SHA_256", "--wrapping-key-spec", "RSA_2048")
+    public = serialization.load_der_public_key(base64.b64decode(params["PublicKey"]))
+    material = bytes(range(32))
+    wrapped = public.encrypt(material, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+    (tmp_path / "token.bin").write_bytes(base64.b64decode(params["ImportToken"]))
+    (tmp_path / "material.bin").write_bytes(wrapped)
+    aws_cli("kms", "import-key-material", "--key-id", kid,
+            "--import-token", f"fileb://{tmp_path / 'token.bin'}",
+            "--encrypted-key-material", f"fileb://{tmp_path / 'material.bin'}",
+            "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE")
+    assert aws_cli("kms", "describe-key", "--key-id", kid)["KeyMetadata"]["KeyState"] == "Enabled"
+    (tmp_path / "p.txt").write_bytes(b"imported")
+    ct = aws_cli("kms", "encrypt", "--key-id", kid, "--plaintext", f"fileb://{tmp_path / 'p.txt'}")["CiphertextBlob"]
+    (tmp_path / "ct.bin").write_bytes(base64.b64decode(ct))
+    aws_cli("kms", "delete-imported-key-material", "--key-id", kid)
+    gone = aws_cli("kms", "decrypt", "--ciphertext-blob", f"fileb://{tmp_path / 'ct.bin'}", check=False)
+    assert "KMSInvalidStateException" in gone.stderr
+
+
+def test_asymmetric_with_boto3(server):
+    kms = server.client("kms")
+    kid = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    sig = kms.sign(KeyId=kid, Message=b"msg", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    assert kms.verify(KeyId=kid, Message=b"msg", Signature=sig, SigningAlgorithm="ECDSA_SHA_256")["SignatureValid"]
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    public = serialization.load_der_public_key(kms.get_public_key(KeyId=kid)["PublicKey"])
+    public.verify(sig, b"msg", ec.ECDSA(hashes.SHA256()))  # raises if the signature is wrong
+    with pytest.raises(ClientError) as e:
+        kms.verify(KeyId=kid, Message=b"other", Signature=sig, SigningAlgorithm="ECDSA_SHA_256")
+    assert e.value.response["Error"]["Code"] == "KMSInvalidSignatureException"
