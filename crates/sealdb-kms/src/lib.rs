@@ -127,6 +127,21 @@ impl KmsService {
         result.map(|v| serde_json::to_vec(&v).unwrap_or_default())
     }
 
+    /// Deletes keys whose deletion window has passed and takes away expired imported
+    /// material (run periodically, so this happens without any call).
+    pub fn purge(&self) -> Result<(), KmsError> {
+        let store = self.store.lock().map_err(|_| KmsError::Internal)?;
+        let caller = Principal::root("", &self.cfg.account_id, &self.cfg.region, "");
+        let ctx = ops::Ctx {
+            store: &store,
+            cfg: &self.cfg,
+            caller: &caller,
+            via_service: None,
+            resource: None,
+        };
+        ctx.purge_deleted_keys()
+    }
+
     /// A call made by another service of this server on a user's behalf (DynamoDB
     /// asking for table keys): audited with `invokedBy`, and key policies see
     /// `kms:ViaService`.

@@ -89,6 +89,8 @@ fn condition_values(key: &str, req: &Request<'_>) -> Vec<String> {
         "kms:callingaccount" | "kms:calleraccount" => vec![req.account_id.to_owned()],
         "kms:viaservice" => req.via_service.map(str::to_owned).into_iter().collect(),
         "kms:encryptioncontextkeys" => req.context.keys().cloned().collect(),
+        // True when an AWS service (here: DynamoDB) creates the grant on the caller's behalf.
+        "kms:grantisforawsresource" => vec![req.via_service.is_some().to_string()],
         "aws:principalarn" => vec![req.principal_arn.to_owned()],
         _ => Vec::new(),
     }
@@ -115,6 +117,7 @@ fn conditions_hold(stmt: &Value, req: &Request<'_>) -> bool {
             let matches_one = |v: &str| {
                 wanted.iter().any(|w| match base {
                     "StringEquals" => v == *w,
+                    "Bool" => v.eq_ignore_ascii_case(w),
                     "StringEqualsIgnoreCase" => v.eq_ignore_ascii_case(w),
                     "StringLike" => glob(w, v),
                     "StringNotEquals" => v != *w,

@@ -329,6 +329,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     service.resume_index_changes();
     spawn_key_checker(
         Arc::clone(&service),
+        Arc::clone(&kms),
         check_ms,
         i64::try_from(args.archive_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
     );
@@ -401,12 +402,20 @@ fn print_banner(
 /// Re-checks every table's key on the interval even without traffic, so that a table
 /// whose KMS key became unusable shows INACCESSIBLE_ENCRYPTION_CREDENTIALS (and comes back
 /// when the key does), and is archived when the key stays unusable too long.
-fn spawn_key_checker(service: Arc<Service>, interval_ms: i64, archive_after_ms: i64) {
+fn spawn_key_checker(
+    service: Arc<Service>,
+    kms: Arc<sealdb_kms::KmsService>,
+    interval_ms: i64,
+    archive_after_ms: i64,
+) {
     let period =
         std::time::Duration::from_millis(u64::try_from(interval_ms.max(1000)).unwrap_or(300_000));
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(period).await;
+            if let Err(e) = kms.purge() {
+                tracing::warn!(error = ?e, "key deletion check failed");
+            }
             service.check_table_keys(archive_after_ms).await;
         }
     });

@@ -336,3 +336,227 @@ async fn keys_crypto_and_errors() {
         .unwrap_err();
     assert_eq!(err.code(), Some("InvalidKeyUsageException"));
 }
+
+#[tokio::test]
+async fn asymmetric_import_and_listing_operations() {
+    use aws_sdk_kms::types::{
+        AlgorithmSpec, DataKeyPairSpec, EncryptionAlgorithmSpec, ExpirationModelType, MessageType,
+        OriginType, SigningAlgorithmSpec, WrappingKeySpec,
+    };
+    let server = Server::start();
+    let kms = server.kms();
+    // Signing keys.
+    let sign_key = kms
+        .create_key()
+        .key_spec(KeySpec::Rsa2048)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_owned();
+    let sig = kms
+        .sign()
+        .key_id(&sign_key)
+        .message(Blob::new(b"doc".to_vec()))
+        .message_type(MessageType::Raw)
+        .signing_algorithm(SigningAlgorithmSpec::RsassaPssSha256)
+        .send()
+        .await
+        .unwrap();
+    let ok = kms
+        .verify()
+        .key_id(&sign_key)
+        .message(Blob::new(b"doc".to_vec()))
+        .signature(sig.signature().unwrap().clone())
+        .signing_algorithm(SigningAlgorithmSpec::RsassaPssSha256)
+        .send()
+        .await
+        .unwrap();
+    assert!(ok.signature_valid());
+    let err = kms
+        .verify()
+        .key_id(&sign_key)
+        .message(Blob::new(b"other".to_vec()))
+        .signature(sig.signature().unwrap().clone())
+        .signing_algorithm(SigningAlgorithmSpec::RsassaPssSha256)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("KMSInvalidSignatureException"));
+    let pk = kms.get_public_key().key_id(&sign_key).send().await.unwrap();
+    assert!(pk.public_key().unwrap().as_ref().len() > 200);
+
+    // RSA encryption.
+    let enc_key = kms
+        .create_key()
+        .key_spec(KeySpec::Rsa3072)
+        .key_usage(KeyUsageType::EncryptDecrypt)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_owned();
+    let ct = kms
+        .encrypt()
+        .key_id(&enc_key)
+        .plaintext(Blob::new(b"rsa".to_vec()))
+        .encryption_algorithm(EncryptionAlgorithmSpec::RsaesOaepSha256)
+        .send()
+        .await
+        .unwrap();
+    let pt = kms
+        .decrypt()
+        .key_id(&enc_key)
+        .ciphertext_blob(ct.ciphertext_blob().unwrap().clone())
+        .encryption_algorithm(EncryptionAlgorithmSpec::RsaesOaepSha256)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pt.plaintext().unwrap().as_ref(), b"rsa");
+
+    // Data key pairs under a symmetric key.
+    let sym = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_owned();
+    let pair = kms
+        .generate_data_key_pair()
+        .key_id(&sym)
+        .key_pair_spec(DataKeyPairSpec::EccNistP256)
+        .send()
+        .await
+        .unwrap();
+    assert!(pair.private_key_plaintext().is_some() && pair.public_key().is_some());
+    let pair = kms
+        .generate_data_key_pair_without_plaintext()
+        .key_id(&sym)
+        .key_pair_spec(DataKeyPairSpec::Rsa2048)
+        .send()
+        .await
+        .unwrap();
+    assert!(pair.private_key_ciphertext_blob().is_some());
+
+    // Imported material: the import itself needs a client-side RSA-OAEP wrap.
+    let ext = kms
+        .create_key()
+        .origin(OriginType::External)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_owned();
+    let params = kms
+        .get_parameters_for_import()
+        .key_id(&ext)
+        .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
+        .wrapping_key_spec(WrappingKeySpec::Rsa2048)
+        .send()
+        .await
+        .unwrap();
+    let public = aws_lc_rs::rsa::OaepPublicEncryptingKey::new(
+        aws_lc_rs::rsa::PublicEncryptingKey::from_der(params.public_key().unwrap().as_ref())
+            .unwrap(),
+    )
+    .unwrap();
+    let mut out = vec![0u8; public.ciphertext_size()];
+    let wrapped = public
+        .encrypt(
+            &aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256,
+            &[9u8; 32],
+            &mut out,
+            None,
+        )
+        .unwrap()
+        .to_vec();
+    kms.import_key_material()
+        .key_id(&ext)
+        .import_token(params.import_token().unwrap().clone())
+        .encrypted_key_material(Blob::new(wrapped))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap();
+    let md = kms.describe_key().key_id(&ext).send().await.unwrap();
+    assert_eq!(
+        md.key_metadata().unwrap().key_state(),
+        Some(&KeyState::Enabled)
+    );
+    kms.delete_imported_key_material()
+        .key_id(&ext)
+        .send()
+        .await
+        .unwrap();
+    let md = kms.describe_key().key_id(&ext).send().await.unwrap();
+    assert_eq!(
+        md.key_metadata().unwrap().key_state(),
+        Some(&KeyState::PendingImport)
+    );
+
+    // Listings.
+    kms.create_alias()
+        .alias_name("alias/listed")
+        .target_key_id(&sym)
+        .send()
+        .await
+        .unwrap();
+    let aliases = kms.list_aliases().key_id(&sym).send().await.unwrap();
+    assert_eq!(aliases.aliases()[0].alias_name(), Some("alias/listed"));
+    kms.tag_resource()
+        .key_id(&sym)
+        .tags(Tag::builder().tag_key("a").tag_value("1").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    kms.untag_resource()
+        .key_id(&sym)
+        .tag_keys("a")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        kms.list_resource_tags()
+            .key_id(&sym)
+            .send()
+            .await
+            .unwrap()
+            .tags()
+            .is_empty()
+    );
+    kms.create_grant()
+        .key_id(&sym)
+        .grantee_principal("arn:aws:iam::000000000000:user/x")
+        .retiring_principal("arn:aws:iam::000000000000:user/retirer")
+        .operations(GrantOperation::Encrypt)
+        .send()
+        .await
+        .unwrap();
+    let retirable = kms
+        .list_retirable_grants()
+        .retiring_principal("arn:aws:iam::000000000000:user/retirer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retirable.grants().len(), 1);
+    assert_eq!(
+        kms.list_key_rotations()
+            .key_id(&sym)
+            .send()
+            .await
+            .unwrap()
+            .rotations()
+            .len(),
+        0
+    );
+}
