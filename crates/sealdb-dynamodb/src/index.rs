@@ -247,5 +247,58 @@ pub fn mutations(
             });
         }
     }
+    if let Some(record) = stream_record(def, old, new) {
+        out.push(record);
+    }
     out
+}
+
+/// Version byte of a stream record (`docs/formats.md`, "Stream records").
+pub const STREAM_RECORD_V1: u8 = 1;
+
+/// The stream record for a change, if the table has a stream and the item really changed
+/// (DynamoDB writes no record for deleting a missing item or rewriting identical values).
+fn stream_record(def: &TableDef, old: Option<&Item>, new: Option<&Item>) -> Option<TxWrite> {
+    let settings = def.stream.as_ref()?;
+    let event = match (old, new) {
+        (None, None) => return None,
+        (Some(o), Some(n)) if o == n => return None,
+        (None, Some(_)) => "INSERT",
+        (Some(_), Some(_)) => "MODIFY",
+        (Some(_), None) => "REMOVE",
+    };
+    let any = new.or(old)?;
+    let keys: Item = def
+        .key_attrs()
+        .filter_map(|k| any.get(&k.name).map(|v| (k.name.clone(), v.clone())))
+        .collect();
+    let view = settings.view_type.as_str();
+    let mut size = item_size(&keys);
+    let mut record = json!({
+        "eventName": event,
+        "Keys": crate::value::item_to_json(&keys),
+        "StreamViewType": view,
+    });
+    if matches!(view, "NEW_IMAGE" | "NEW_AND_OLD_IMAGES")
+        && let Some(n) = new
+    {
+        size += item_size(n);
+        record["NewImage"] = crate::value::item_to_json(n);
+    }
+    if matches!(view, "OLD_IMAGE" | "NEW_AND_OLD_IMAGES")
+        && let Some(o) = old
+    {
+        size += item_size(o);
+        record["OldImage"] = crate::value::item_to_json(o);
+    }
+    record["SizeBytes"] = json!(size);
+    let mut bytes = vec![STREAM_RECORD_V1];
+    bytes.extend_from_slice(record.to_string().as_bytes());
+    Some(TxWrite::Stream {
+        // Wall time: retention is measured against it when the stream is read.
+        ts_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        record: bytes,
+    })
 }

@@ -82,6 +82,8 @@ pub trait WriteTx {
     fn index_delete(&mut self, ix: u32, key: &IndexEntryKey) -> Result<bool, StorageError>;
     /// Deletes up to `limit` entries of index `ix`; returns how many were deleted.
     fn index_drop_some(&mut self, ix: u32, limit: usize) -> Result<usize, StorageError>;
+    /// Appends a change record to the table's stream (same transaction as the change).
+    fn stream_append(&mut self, ts_ms: i64, record: &[u8]) -> Result<(), StorageError>;
     /// Whether this table's part of multi-table transaction `id` was applied.
     fn is_applied(&mut self, id: &str) -> Result<bool, StorageError>;
     /// Records that this table's part of transaction `id` is applied (same commit).
@@ -296,6 +298,39 @@ impl TableStore {
         self.read(move |conn| export(conn, &dest, &key)).await
     }
 
+    /// Stream records with a sequence number above `after`, oldest first, at most `limit`,
+    /// not older than `min_ts_ms` (records past retention are skipped).
+    pub async fn stream_read(
+        &self,
+        after: i64,
+        limit: usize,
+        min_ts_ms: i64,
+    ) -> Result<Vec<(i64, i64, Vec<u8>)>, StorageError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, ts, record FROM stream WHERE seq > ?1 AND ts >= ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(
+                params![after, min_ts_ms, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// The first and last stream sequence numbers (0, 0 when empty).
+    pub async fn stream_bounds(&self) -> Result<(i64, i64), StorageError> {
+        self.read(|conn| {
+            Ok(conn.query_row(
+                "SELECT COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0) FROM stream",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .await
+    }
+
     /// Item count and total size.
     pub async fn stats(&self) -> Result<TableStats, StorageError> {
         self.read(read_stats).await
@@ -380,7 +415,9 @@ fn init_schema(conn: &Connection) -> Result<(), StorageError> {
          CREATE TABLE IF NOT EXISTS idx (ix INTEGER NOT NULL, h INTEGER NOT NULL, ipk BLOB NOT NULL,
                                          isk BLOB NOT NULL, tpk BLOB NOT NULL, tsk BLOB NOT NULL,
                                          v BLOB NOT NULL, sz INTEGER NOT NULL);
-         CREATE UNIQUE INDEX IF NOT EXISTS idx_key ON idx (ix, h, ipk, isk, tpk, tsk);",
+         CREATE UNIQUE INDEX IF NOT EXISTS idx_key ON idx (ix, h, ipk, isk, tpk, tsk);
+         CREATE TABLE IF NOT EXISTS stream (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL,
+                                            record BLOB NOT NULL);",
     )?;
     let version: Option<i64> = conn
         .query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))
@@ -546,6 +583,13 @@ impl UnitTx<'_> {
 }
 
 impl WriteTx for UnitTx<'_> {
+    fn stream_append(&mut self, ts_ms: i64, record: &[u8]) -> Result<(), StorageError> {
+        self.conn
+            .prepare_cached("INSERT INTO stream (ts, record) VALUES (?1, ?2)")?
+            .execute(params![ts_ms, record])?;
+        Ok(())
+    }
+
     fn index_put(
         &mut self,
         ix: u32,
@@ -741,6 +785,9 @@ fn apply_stats(conn: &Connection, count: i64, size: i64) -> Result<(), StorageEr
 struct FailTx;
 
 impl WriteTx for FailTx {
+    fn stream_append(&mut self, _: i64, _: &[u8]) -> Result<(), StorageError> {
+        Err(StorageError::Closed)
+    }
     fn index_put(
         &mut self,
         _: u32,

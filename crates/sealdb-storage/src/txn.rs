@@ -43,6 +43,13 @@ pub enum TxWrite {
         /// `Some((encoded item, size))` to put, `None` to delete.
         value: Option<(Vec<u8>, u64)>,
     },
+    /// Append a stream record.
+    Stream {
+        /// Time of the change, ms since the epoch.
+        ts_ms: i64,
+        /// The encoded record.
+        record: Vec<u8>,
+    },
     /// Put or delete an entry of index number `ix`.
     Index {
         /// The index number.
@@ -172,6 +179,11 @@ pub(crate) fn encode_part(writes: &[TxWrite]) -> Vec<u8> {
                 bytes(&mut out, &key.tsk);
                 value(&mut out, v);
             }
+            TxWrite::Stream { ts_ms, record } => {
+                out.push(2);
+                out.extend_from_slice(&ts_ms.to_be_bytes());
+                bytes(&mut out, record);
+            }
         }
     }
     out
@@ -249,6 +261,13 @@ pub(crate) fn decode_part(data: &[u8]) -> Result<Vec<TxWrite>, StorageError> {
                     value: r.value()?,
                 }
             }
+            [2] => {
+                let ts = r.u64()?;
+                TxWrite::Stream {
+                    ts_ms: i64::from_be_bytes(ts.to_be_bytes()),
+                    record: r.bytes()?,
+                }
+            }
             _ => return Err(StorageError::Corrupt("transaction part kind".into())),
         };
         out.push(w);
@@ -284,6 +303,7 @@ pub fn apply(tx: &mut dyn WriteTx, writes: &[TxWrite]) -> Result<(), StorageErro
             } => {
                 tx.index_delete(*ix, key)?;
             }
+            TxWrite::Stream { ts_ms, record } => tx.stream_append(*ts_ms, record)?,
         }
     }
     Ok(())

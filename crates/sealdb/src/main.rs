@@ -336,7 +336,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     let front = Arc::new(FrontDoor {
         dynamodb: Arc::new(wiring::DynamoBackend(Arc::clone(&service))),
         kms: Some(Arc::new(wiring::KmsBackend(Arc::clone(&kms)))),
-        streams: None,
+        streams: Some(Arc::new(wiring::StreamsBackend(Arc::clone(&service)))),
         credentials: Arc::new(wiring::EngineCredentials(Arc::clone(&engine))),
         region: args.region.clone(),
         account_id: args.account_id.clone(),

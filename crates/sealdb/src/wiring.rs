@@ -44,6 +44,40 @@ impl Backend for DynamoBackend {
     }
 }
 
+/// DynamoDB Streams, served by the DynamoDB service (the records live in its tables).
+pub(crate) struct StreamsBackend(pub(crate) Arc<Service>);
+
+impl Backend for StreamsBackend {
+    fn has_operation(&self, operation: &str) -> bool {
+        Service::is_streams_operation(operation)
+    }
+
+    fn call<'a>(
+        &'a self,
+        operation: &'a str,
+        _caller: &'a Principal,
+        body: Bytes,
+    ) -> BoxFuture<'a, Result<Vec<u8>, WireError>> {
+        Box::pin(async move {
+            match self.0.call_streams(operation, &body).await {
+                None => Err(WireError::new(
+                    "com.amazon.coral.service#UnknownOperationException",
+                    400,
+                    "",
+                )),
+                Some(Ok(v)) => Ok(serde_json::to_vec(&v).unwrap_or_default()),
+                Some(Err(e)) => Err(WireError {
+                    type_name: e.wire_type().to_owned(),
+                    status: e.status(),
+                    message: e.message(),
+                    capital_message: e.capital_message(),
+                    extra: e.extra(),
+                }),
+            }
+        })
+    }
+}
+
 /// Credentials from the catalog.
 pub(crate) struct EngineCredentials(pub(crate) Arc<Engine>);
 

@@ -7,5 +7,6 @@ pub mod indexes;
 pub mod items;
 pub mod query;
 pub mod scan;
+pub mod streams;
 pub mod tables;
 pub mod transact;
