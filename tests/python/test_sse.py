@@ -201,20 +201,42 @@ def test_revoked_grant_and_audit(sse_server):
 
 
 def test_no_plaintext_on_disk_for_each_key_type(sse_server):
+    """Items, GSI keys, stream records (old and new images) and backups, for each key type."""
     s = sse_server
     ddb, kms = s.client(), s.client("kms")
     key = kms.create_key()["KeyMetadata"]
     specs = {"Owned": None, "Managed": {"Enabled": True}, "Customer": {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["KeyId"]}}
     for name, spec in specs.items():
         kwargs = {"SSESpecification": spec} if spec else {}
-        create(ddb, "Marker" + name, **kwargs)
-        ddb.put_item(TableName="Marker" + name, Item={"Artist": {"S": "ArtistMarker" + name}, "SongTitle": {"S": "SongMarkerQ9"},
-                                                      "lyrics": {"S": "LyricsMarkerZ7"}})
+        t = "Marker" + name
+        ddb.create_table(
+            TableName=t,
+            AttributeDefinitions=[{"AttributeName": "Artist", "AttributeType": "S"},
+                                  {"AttributeName": "SongTitle", "AttributeType": "S"},
+                                  {"AttributeName": "genre", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "Artist", "KeyType": "HASH"}, {"AttributeName": "SongTitle", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[{"IndexName": "ByGenre", "KeySchema": [{"AttributeName": "genre", "KeyType": "HASH"}],
+                                     "Projection": {"ProjectionType": "ALL"}}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            BillingMode="PAY_PER_REQUEST",
+            **kwargs,
+        )
+        item_key = {"Artist": {"S": "ArtistMarker" + name}, "SongTitle": {"S": "SongMarkerQ9"}}
+        ddb.put_item(TableName=t, Item={**item_key, "lyrics": {"S": "LyricsMarkerZ7"}, "genre": {"S": "GenreMarkerK4"}})
+        ddb.update_item(TableName=t, Key=item_key, UpdateExpression="SET lyrics = :l",
+                        ExpressionAttributeValues={":l": {"S": "UpdatedMarkerW2"}})
+        ddb.create_backup(TableName=t, BackupName="BackupOf" + name)
+        arn = ddb.describe_table(TableName=t)["Table"]["LatestStreamArn"]
+        streams = s.client("dynamodbstreams")
+        it = streams.get_shard_iterator(StreamArn=arn, ShardId=streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"],
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        assert [r["eventName"] for r in streams.get_records(ShardIterator=it)["Records"]] == ["INSERT", "MODIFY"]
     s.kill()
     for f in s.data_dir.rglob("*"):
         if f.is_file():
             raw = f.read_bytes()
-            for marker in (b"ArtistMarker", b"SongMarkerQ9", b"LyricsMarkerZ7", b"MarkerCustomer"):
+            for marker in (b"ArtistMarker", b"SongMarkerQ9", b"LyricsMarkerZ7", b"GenreMarkerK4", b"UpdatedMarkerW2",
+                           b"MarkerCustomer", b"NewImage", b"OldImage"):
                 assert marker not in raw, (marker, f)
 
 

@@ -2,8 +2,12 @@
 REMOVE with the images the view type asks for, iterators that resume, and no plaintext of
 stream records on disk."""
 
+import time
+
 import pytest
 from botocore.exceptions import ClientError
+
+from conftest import Server
 
 
 def stream_of(ddb, name):
@@ -94,3 +98,31 @@ def test_stream_records_not_readable_on_disk(fresh_server):
             data = f.read_bytes()
             assert marker.encode() not in data, f
             assert b"NewImage" not in data and b"eventName" not in data, f
+
+
+def test_stream_locked_with_its_kms_key(tmp_path):
+    s = Server(tmp_path / "data", extra_args=["--key-check-interval-secs", "1"]).start()
+    try:
+        ddb, kms, streams = s.client(), s.client("kms"), s.client("dynamodbstreams")
+        key = kms.create_key()["KeyMetadata"]
+        ddb.create_table(
+            TableName="locked", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+            SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["KeyId"]},
+        )
+        ddb.put_item(TableName="locked", Item={"pk": {"S": "a"}})
+        arn = stream_of(ddb, "locked")
+        kms.disable_key(KeyId=key["KeyId"])
+        time.sleep(1.5)
+        with pytest.raises(ClientError) as e:
+            read_all(streams, arn)
+        assert e.value.response["Error"]["Code"] == "ValidationException"
+        assert "is disabled." in e.value.response["Error"]["Message"]
+        kms.enable_key(KeyId=key["KeyId"])
+        time.sleep(1.5)
+        records, _ = read_all(streams, arn)
+        assert [r["dynamodb"]["NewImage"]["pk"]["S"] for r in records] == ["a"]
+    finally:
+        s.kill()
