@@ -126,3 +126,24 @@ def test_stream_locked_with_its_kms_key(tmp_path):
         assert [r["dynamodb"]["NewImage"]["pk"]["S"] for r in records] == ["a"]
     finally:
         s.kill()
+
+
+def test_reenabled_stream_starts_empty(server, ddb, table):
+    name = table("S", StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+    streams = server.client("dynamodbstreams")
+    first = stream_of(ddb, name)
+    ddb.put_item(TableName=name, Item={"pk": {"S": "old"}, "sk": {"S": "1"}})
+    ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+    with pytest.raises(ClientError) as e:
+        ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+    assert e.value.response["Error"]["Message"] == "Stream is already disabled for this table"
+    # Writes while the stream is off are not recorded.
+    ddb.put_item(TableName=name, Item={"pk": {"S": "off"}, "sk": {"S": "1"}})
+    time.sleep(0.01)  # the new stream's label is a millisecond timestamp
+    ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    second = stream_of(ddb, name)
+    assert second != first
+    ddb.put_item(TableName=name, Item={"pk": {"S": "new"}, "sk": {"S": "1"}})
+    records, _ = read_all(streams, second)
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in records] == ["new"]
+    assert records[0]["dynamodb"]["NewImage"]["pk"] == {"S": "new"}

@@ -143,6 +143,10 @@ pub struct StreamSettings {
     pub view_type: String,
     /// Label (creation timestamp) of the stream.
     pub label: String,
+    /// Records with this sequence number or lower belong to an earlier stream of the
+    /// table and are not served by this one.
+    #[serde(default)]
+    pub after_seq: i64,
 }
 
 impl TableDef {

@@ -151,7 +151,11 @@ impl Service {
             .unwrap_or_default();
         let t = self.table_by_name(&def.name)?;
         let store = self.store(&t).await?;
-        let (first, _) = store.stream_bounds().await?;
+        let first = store
+            .stream_bounds()
+            .await?
+            .0
+            .max(def.stream.as_ref().map_or(0, |s| s.after_seq) + 1);
         let mut key_schema = vec![json!({"AttributeName": def.hash_key.name, "KeyType": "HASH"})];
         if let Some(r) = &def.range_key {
             key_schema.push(json!({"AttributeName": r.name, "KeyType": "RANGE"}));
@@ -165,7 +169,7 @@ impl Service {
             "KeySchema": key_schema,
             "Shards": [{
                 "ShardId": SHARD_ID,
-                "SequenceNumberRange": {"StartingSequenceNumber": sequence_number(first.max(1))},
+                "SequenceNumberRange": {"StartingSequenceNumber": sequence_number(first)},
             }],
         }}))
     }
@@ -218,9 +222,11 @@ impl Service {
         }
         let (table, label, after) = decode_iterator(it).ok_or_else(invalid_iterator)?;
         let def = self.def(&table).ok_or_else(invalid_iterator)?;
-        if def.stream.as_ref().is_none_or(|s| s.label != label) {
-            return Err(invalid_iterator());
-        }
+        let floor = match &def.stream {
+            Some(s) if s.label == label => s.after_seq,
+            _ => return Err(invalid_iterator()),
+        };
+        let after = after.max(floor);
         let t = self.table_by_name(&table)?;
         let store = self.store(&t).await?;
         let min_ts = self.now_ms() - RETENTION_MS;

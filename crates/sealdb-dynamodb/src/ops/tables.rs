@@ -189,6 +189,7 @@ fn parse_stream_spec(
     Ok(Some(StreamSettings {
         view_type: view.to_owned(),
         label: iso_millis(now_ms),
+        after_seq: 0,
     }))
 }
 
@@ -896,7 +897,15 @@ impl Service {
                         "Stream is already disabled for this table",
                     ));
                 }
-                _ => def.stream = new,
+                (None, Some(_)) => {
+                    // Records of an earlier stream stay in the file until they age out.
+                    let last = self.store(&t).await?.stream_bounds().await?.1;
+                    def.stream = new.map(|s| crate::schema::StreamSettings {
+                        after_seq: last,
+                        ..s
+                    });
+                }
+                (Some(_), None) => def.stream = None,
             }
         }
         let def = self.save_def(def)?;
