@@ -24,6 +24,8 @@ pub use catalog::{BackupRecord, Credential, TableRecord};
 pub use engine::{DEFAULT_KEY_CHECK_MS, Engine, TableHandle};
 pub use error::StorageError;
 pub use index::{IndexEntry, IndexEntryKey};
-pub use table::{Decision, ItemKey, StoredItem, TableStats, TableStore, WriteTx};
+pub use table::{
+    Decision, ItemKey, STREAM_RETENTION_MS, StoredItem, TableStats, TableStore, WriteTx,
+};
 pub use txn::{PartFn, PartOutcome, TxResult, TxWrite, apply};
 pub use vault::{KeyVault, RootKeyVault, TableKeyContext};

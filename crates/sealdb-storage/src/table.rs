@@ -31,6 +31,8 @@ const TABLE_SCHEMA_V1: i64 = 1;
 const MAX_GROUP: usize = 256;
 /// Read connections kept open per table.
 const READ_POOL: usize = 4;
+/// How long DynamoDB Streams records are kept: 24 hours.
+pub const STREAM_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The storage key of an item: partition hash, then the order-preserving encodings of
 /// the partition and sort key values (the sort key is empty for hash-only tables).
@@ -587,6 +589,14 @@ impl WriteTx for UnitTx<'_> {
         self.conn
             .prepare_cached("INSERT INTO stream (ts, record) VALUES (?1, ?2)")?
             .execute(params![ts_ms, record])?;
+        // Each append drops a few of the oldest records past retention, so the stream
+        // stays about one retention period long without a separate sweeper.
+        self.conn
+            .prepare_cached(
+                "DELETE FROM stream WHERE seq IN (SELECT seq FROM stream ORDER BY seq LIMIT 8)
+                 AND ts < ?1",
+            )?
+            .execute(params![ts_ms.saturating_sub(STREAM_RETENTION_MS)])?;
         Ok(())
     }
 
@@ -897,6 +907,45 @@ mod tests {
             .unwrap();
         assert_eq!(page[0].key, all[10].key);
         assert_eq!(page.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn stream_appends_read_and_age_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            TableStore::open(&dir.path().join("s.db"), SecretKey32::from_bytes([3; 32])).unwrap();
+        let day = STREAM_RETENTION_MS;
+        // Twenty old records, then one new append per write: each drops old ones.
+        store
+            .write(move |tx| {
+                for i in 0..20 {
+                    tx.stream_append(i, format!("old{i}").as_bytes())?;
+                }
+                Ok(Decision::Commit(()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.stream_bounds().await.unwrap(), (1, 20));
+        let page = store.stream_read(5, 3, 0).await.unwrap();
+        assert_eq!(
+            page.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![6, 7, 8],
+            "ordered by sequence number, after the position"
+        );
+        for i in 0..3 {
+            store
+                .write(move |tx| {
+                    tx.stream_append(day + 100 + i, b"new")?;
+                    Ok(Decision::Commit(()))
+                })
+                .await
+                .unwrap();
+        }
+        // 3 appends × 8 trimmed = 20 old records gone; sequence numbers are never reused.
+        assert_eq!(store.stream_bounds().await.unwrap(), (21, 23));
+        let all = store.stream_read(0, 100, day).await.unwrap();
+        assert_eq!(all.len(), 3);
+        assert!(all.iter().all(|r| r.2 == b"new"));
     }
 
     #[tokio::test]

@@ -15,8 +15,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// How long records stay readable.
-const RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
 /// The single shard of every stream.
 const SHARD_ID: &str = "shardId-00000000000000000001-00000001";
 /// GetRecords' largest (and default) Limit.
@@ -229,7 +227,7 @@ impl Service {
         let after = after.max(floor);
         let t = self.table_by_name(&table)?;
         let store = self.store(&t).await?;
-        let min_ts = self.now_ms() - RETENTION_MS;
+        let min_ts = self.now_ms() - sealdb_storage::STREAM_RETENTION_MS;
         let rows = store
             .stream_read(after, usize::try_from(limit).unwrap_or(1000), min_ts)
             .await?;
