@@ -147,3 +147,14 @@ def test_reenabled_stream_starts_empty(server, ddb, table):
     records, _ = read_all(streams, second)
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in records] == ["new"]
     assert records[0]["dynamodb"]["NewImage"]["pk"] == {"S": "new"}
+
+
+def test_aws_cli_reads_a_stream(aws_cli, ddb, table):
+    name = table("S", StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    ddb.put_item(TableName=name, Item={"pk": {"S": "cli"}, "sk": {"S": "1"}, "n": {"N": "7"}})
+    arn = aws_cli("dynamodbstreams", "list-streams", "--table-name", name)["Streams"][0]["StreamArn"]
+    shard = aws_cli("dynamodbstreams", "describe-stream", "--stream-arn", arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = aws_cli("dynamodbstreams", "get-shard-iterator", "--stream-arn", arn, "--shard-id", shard,
+                 "--shard-iterator-type", "TRIM_HORIZON")["ShardIterator"]
+    records = aws_cli("dynamodbstreams", "get-records", "--shard-iterator", it)["Records"]
+    assert [r["dynamodb"]["NewImage"]["n"] for r in records] == [{"N": "7"}]
