@@ -549,6 +549,62 @@ async fn asymmetric_import_and_listing_operations() {
         .await
         .unwrap();
     assert_eq!(retirable.grants().len(), 1);
+    let grant_id = retirable.grants()[0].grant_id().unwrap().to_owned();
+    kms.retire_grant()
+        .key_id(&sym)
+        .grant_id(&grant_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        kms.list_grants()
+            .key_id(&sym)
+            .send()
+            .await
+            .unwrap()
+            .grants()
+            .iter()
+            .all(|g| g.grant_id() != Some(grant_id.as_str()))
+    );
+    let err = kms
+        .retire_grant()
+        .key_id(&sym)
+        .grant_id(&grant_id)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_not_found_exception(), "{err:?}");
+
+    // UpdateAlias points an alias at another key of the same type.
+    let other = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_owned();
+    kms.create_alias()
+        .alias_name("alias/moving")
+        .target_key_id(&sym)
+        .send()
+        .await
+        .unwrap();
+    kms.update_alias()
+        .alias_name("alias/moving")
+        .target_key_id(&other)
+        .send()
+        .await
+        .unwrap();
+    let described = kms
+        .describe_key()
+        .key_id("alias/moving")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.key_metadata().unwrap().key_id(), other);
     assert_eq!(
         kms.list_key_rotations()
             .key_id(&sym)
