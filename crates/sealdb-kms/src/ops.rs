@@ -1182,6 +1182,19 @@ fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
     };
     let usage = opt_str(input, "KeyUsage")?.unwrap_or(default_usage);
     let origin = opt_str(input, "Origin")?.unwrap_or("AWS_KMS");
+    // One server is one Region with no external key stores: refuse rather than pretend.
+    if input.get("MultiRegion").and_then(Value::as_bool) == Some(true) {
+        return Err(KmsError::UnsupportedOperation(
+            "Multi-Region keys are not supported by this key service.".into(),
+        ));
+    }
+    if input.get("CustomKeyStoreId").is_some_and(|v| !v.is_null())
+        || matches!(origin, "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE")
+    {
+        return Err(KmsError::UnsupportedOperation(
+            "Custom key stores are not supported by this key service.".into(),
+        ));
+    }
     match spec {
         "SYMMETRIC_DEFAULT" if usage == "ENCRYPT_DECRYPT" => {}
         s if crypto::hmac_algorithm(s).is_some() && usage == "GENERATE_VERIFY_MAC" => {}

@@ -760,3 +760,23 @@ fn imported_key_material() {
         .unwrap_err();
     assert_eq!(e.error_type(), "InvalidImportTokenException");
 }
+
+#[test]
+fn multi_region_and_custom_key_stores_are_refused() {
+    let h = open();
+    for body in [
+        json!({"MultiRegion": true}),
+        json!({"CustomKeyStoreId": "cks-1234567890abcdef0"}),
+        json!({"Origin": "EXTERNAL_KEY_STORE"}),
+    ] {
+        let err = h.call("CreateKey", body.clone()).unwrap_err();
+        assert!(matches!(err, KmsError::UnsupportedOperation(_)), "{body}");
+    }
+    let listed = h.call("ListKeys", json!({})).unwrap();
+    assert!(
+        listed["Keys"].as_array().unwrap().is_empty(),
+        "nothing created"
+    );
+    let ok = h.call("CreateKey", json!({"MultiRegion": false})).unwrap();
+    assert_eq!(ok["KeyMetadata"]["MultiRegion"], json!(false));
+}
