@@ -780,3 +780,20 @@ fn multi_region_and_custom_key_stores_are_refused() {
     let ok = h.call("CreateKey", json!({"MultiRegion": false})).unwrap();
     assert_eq!(ok["KeyMetadata"]["MultiRegion"], json!(false));
 }
+
+#[test]
+fn on_demand_rotations_are_limited_to_25() {
+    let h = open();
+    let k = h.key();
+    for _ in 0..25 {
+        h.call("RotateKeyOnDemand", json!({"KeyId": k})).unwrap();
+    }
+    let err = h
+        .call("RotateKeyOnDemand", json!({"KeyId": k}))
+        .unwrap_err();
+    assert_eq!(err.error_type(), "LimitExceededException");
+    let rotations = h
+        .call("ListKeyRotations", json!({"KeyId": k, "Limit": 1000}))
+        .unwrap();
+    assert_eq!(rotations["Rotations"].as_array().unwrap().len(), 25);
+}
