@@ -37,6 +37,8 @@ pub enum KmsError {
     Tag(String),
     /// The operation does not apply to this key.
     UnsupportedOperation(String),
+    /// `DryRun` was set and the request would have succeeded.
+    DryRunOperation,
     /// The caller is not allowed.
     AccessDenied(String),
     /// Not a KMS operation.
@@ -78,6 +80,7 @@ impl KmsError {
             KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
             KmsError::Tag(_) => "TagException",
             KmsError::UnsupportedOperation(_) => "UnsupportedOperationException",
+            KmsError::DryRunOperation => "DryRunOperationException",
             KmsError::AccessDenied(_) => "AccessDeniedException",
             KmsError::UnknownOperation => "UnknownOperationException",
             KmsError::Serialization(_) => "SerializationException",
@@ -94,6 +97,7 @@ impl KmsError {
     pub fn http_status(&self) -> u16 {
         match self {
             KmsError::Internal => 500,
+            KmsError::DryRunOperation => 412,
             KmsError::NotFound(_)
             | KmsError::Disabled(_)
             | KmsError::InvalidState(_)
@@ -151,6 +155,9 @@ impl KmsError {
             | KmsError::IncorrectKeyMaterial(m) => m.clone(),
             KmsError::UnknownOperation => String::new(),
             KmsError::Internal => "Internal error".into(),
+            KmsError::DryRunOperation => {
+                "The request would have succeeded, but the DryRun option is set.".into()
+            }
         }
     }
 }

@@ -108,7 +108,21 @@ impl KmsService {
             resource: None,
         };
         ctx.purge_deleted_keys()?;
-        let result = ops::dispatch(&mut ctx, operation, &input);
+        let dry_run = input.get("DryRun").and_then(serde_json::Value::as_bool) == Some(true);
+        let result =
+            if dry_run && matches!(operation, "CreateGrant" | "RetireGrant" | "RevokeGrant") {
+                // These change state, so a dry run stops before them (without the permission check).
+                Err(KmsError::DryRunOperation)
+            } else {
+                // The cryptographic operations change nothing: run them, including the
+                // permission and key-state checks, and answer as AWS does when they would succeed.
+                let r = ops::dispatch(&mut ctx, operation, &input);
+                if dry_run {
+                    r.and(Err(KmsError::DryRunOperation))
+                } else {
+                    r
+                }
+            };
         let resource = ctx.resource.clone();
         let record = audit_record(
             &self.cfg,

@@ -797,3 +797,32 @@ fn on_demand_rotations_are_limited_to_25() {
         .unwrap();
     assert_eq!(rotations["Rotations"].as_array().unwrap().len(), 25);
 }
+
+#[test]
+fn dry_run_answers_without_doing() {
+    let h = open();
+    let k = h.key();
+    let err = h
+        .call(
+            "Encrypt",
+            json!({"KeyId": k, "Plaintext": "aGVsbG8=", "DryRun": true}),
+        )
+        .unwrap_err();
+    assert_eq!(err.error_type(), "DryRunOperationException");
+    assert_eq!(err.http_status(), 412);
+    let grant = json!({"KeyId": k, "GranteePrincipal": "arn:aws:iam::000000000000:user/g",
+                       "Operations": ["Decrypt"], "DryRun": true});
+    let err = h.call("CreateGrant", grant).unwrap_err();
+    assert_eq!(err.error_type(), "DryRunOperationException");
+    let grants = h.call("ListGrants", json!({"KeyId": k})).unwrap();
+    assert!(grants["Grants"].as_array().unwrap().is_empty());
+    // A dry run that would fail answers the failure.
+    h.call("DisableKey", json!({"KeyId": k})).unwrap();
+    let err = h
+        .call(
+            "Encrypt",
+            json!({"KeyId": k, "Plaintext": "aGVsbG8=", "DryRun": true}),
+        )
+        .unwrap_err();
+    assert_eq!(err.error_type(), "DisabledException");
+}
