@@ -1,5 +1,7 @@
 //! The AWS DynamoDB Encryption Client's own vectors (copied under `tests/vectors/`):
 //! attribute serialization both ways and material descriptions, byte for byte.
+// Test helpers outside #[test] functions unwrap vector data that is part of the repository.
+#![allow(clippy::unwrap_used)]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
