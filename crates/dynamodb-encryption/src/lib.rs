@@ -5,13 +5,15 @@
 //! byte formats everything else is built on:
 //! - [`serialize`]: the canonical attribute serialization (encryption plaintext and
 //!   signature input), with Java's number canonicalization;
-//! - [`material_description`]: the `*amzn-ddb-map-desc*` attribute.
+//! - [`material_description`]: the `*amzn-ddb-map-desc*` attribute;
+//! - [`signature::string_to_sign`]: the bytes an item signature covers.
 //!
-//! Still to come: attribute encryption, signatures, the DirectKMS / Wrapped / MostRecent
+//! Still to come: attribute encryption, the signature algorithms, the DirectKMS / Wrapped / MostRecent
 //! providers and helpers over aws-sdk-dynamodb.
 
 pub mod material_description;
 pub mod serialize;
+pub mod signature;
 
 /// A DynamoDB attribute value, as the encryptor sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +39,22 @@ pub enum Attribute {
     /// Map.
     M(std::collections::BTreeMap<String, Attribute>),
 }
+
+/// What the encryptor does with an attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Encrypt the value and cover it with the signature.
+    EncryptAndSign,
+    /// Leave the value readable but cover it with the signature.
+    SignOnly,
+    /// Leave the value alone.
+    DoNothing,
+}
+
+/// The attribute holding the serialized material description.
+pub const MATERIAL_DESCRIPTION_ATTRIBUTE: &str = "*amzn-ddb-map-desc*";
+/// The attribute holding the signature.
+pub const SIGNATURE_ATTRIBUTE: &str = "*amzn-ddb-map-sig*";
 
 /// Why bytes or values could not be handled.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,11 @@
 //! The AWS DynamoDB Encryption Client's own vectors (copied under `tests/vectors/`):
-//! attribute serialization both ways and material descriptions, byte for byte.
+//! attribute serialization both ways, material descriptions and strings to sign, byte for byte.
 // Test helpers outside #[test] functions unwrap vector data that is part of the repository.
 #![allow(clippy::unwrap_used)]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use dynamodb_encryption::{Attribute, material_description, serialize};
+use dynamodb_encryption::{Action, Attribute, material_description, serialize, signature};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -86,5 +86,28 @@ fn material_description_vectors() {
             .collect();
         assert_eq!(material_description::serialize(&desc), want);
         assert_eq!(material_description::parse(&want).unwrap(), desc);
+    }
+}
+
+#[test]
+fn string_to_sign_vectors() {
+    let vectors = load("string_to_sign.json");
+    assert!(vectors.len() >= 3);
+    for v in &vectors {
+        let want = B64.decode(v["string_to_sign"].as_str().unwrap()).unwrap();
+        let mut item = BTreeMap::new();
+        let mut actions = BTreeMap::new();
+        for (name, entry) in v["item"].as_object().unwrap() {
+            item.insert(name.clone(), attribute(&entry["value"]));
+            let action = match entry["action"].as_str().unwrap() {
+                "encrypt" => Action::EncryptAndSign,
+                "sign" => Action::SignOnly,
+                "nothing" => Action::DoNothing,
+                other => panic!("unknown action {other}"),
+            };
+            actions.insert(name.clone(), action);
+        }
+        let got = signature::string_to_sign(v["table"].as_str(), &item, |n| actions[n]).unwrap();
+        assert_eq!(got, want, "{}", v["item"]);
     }
 }
