@@ -6,11 +6,13 @@
 //! - [`serialize`]: the canonical attribute serialization (encryption plaintext and
 //!   signature input), with Java's number canonicalization;
 //! - [`material_description`]: the `*amzn-ddb-map-desc*` attribute;
-//! - [`signature::string_to_sign`]: the bytes an item signature covers.
+//! - [`signature::string_to_sign`]: the bytes an item signature covers;
+//! - [`attribute_crypto`]: one attribute's AES-CBC encryption and the HMAC signatures.
 //!
 //! Still to come: attribute encryption, the signature algorithms, the DirectKMS / Wrapped / MostRecent
 //! providers and helpers over aws-sdk-dynamodb.
 
+pub mod attribute_crypto;
 pub mod material_description;
 pub mod serialize;
 pub mod signature;
@@ -65,6 +67,8 @@ pub enum FormatError {
     Unsupported(String),
     /// A value that is not valid (bad number, bad UTF-8, bad boolean byte).
     Invalid(String),
+    /// A key, ciphertext or signature that does not check out.
+    Crypto(&'static str),
 }
 
 impl std::fmt::Display for FormatError {
@@ -73,6 +77,7 @@ impl std::fmt::Display for FormatError {
             FormatError::Truncated => f.write_str("input ended too early"),
             FormatError::Unsupported(m) => write!(f, "unsupported: {m}"),
             FormatError::Invalid(m) => write!(f, "invalid: {m}"),
+            FormatError::Crypto(m) => write!(f, "cryptographic failure: {m}"),
         }
     }
 }

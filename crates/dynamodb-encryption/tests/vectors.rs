@@ -111,3 +111,17 @@ fn string_to_sign_vectors() {
         assert_eq!(got, want, "{}", v["item"]);
     }
 }
+
+/// One attribute of the Python-written `static-aes-hmac-1` item (hashKey 5, rangeKey 7,
+/// table `TableName`), under the vectors' static AES-128 key `00 01 … 0f`.
+#[test]
+fn python_written_attribute_decrypts() {
+    let stored = B64
+        .decode("e5lctO/PbxWTduoSqTWAWOMaM24lSVvNWQzvOfFAh6VSNNdqIY+XxsY/WbL9IfbF")
+        .unwrap();
+    let key: Vec<u8> = (0u8..16).collect();
+    assert_eq!(
+        dynamodb_encryption::attribute_crypto::decrypt_attribute(&key, &stored).unwrap(),
+        Attribute::S("Hello world!".into())
+    );
+}
