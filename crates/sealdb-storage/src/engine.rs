@@ -212,8 +212,18 @@ impl Engine {
             definition,
             wrapped_key,
         };
+        self.register_new_table(record, store)
+    }
+
+    /// Records a newly written table file in the catalog and the open-table map. A table
+    /// of that name created meanwhile wins: the new file is closed and removed.
+    fn register_new_table(
+        &self,
+        record: TableRecord,
+        store: Arc<TableStore>,
+    ) -> Result<TableRecord, StorageError> {
         let mut tables = self.tables.write().map_err(lock_err)?;
-        if tables.contains_key(name) {
+        if tables.contains_key(&record.name) {
             drop(tables);
             store.close();
             let _ = std::fs::remove_file(store.path());
@@ -224,7 +234,7 @@ impl Engine {
             .map_err(lock_err)?
             .insert_table(&record)?;
         tables.insert(
-            name.to_owned(),
+            record.name.clone(),
             Arc::new(TableHandle::new(
                 record.clone(),
                 Some(store),
@@ -507,26 +517,7 @@ impl Engine {
             definition,
             wrapped_key,
         };
-        let mut tables = self.tables.write().map_err(lock_err)?;
-        if tables.contains_key(name) {
-            drop(tables);
-            store.close();
-            let _ = std::fs::remove_file(&dest);
-            return Err(StorageError::TableExists);
-        }
-        self.catalog
-            .lock()
-            .map_err(lock_err)?
-            .insert_table(&record)?;
-        tables.insert(
-            name.to_owned(),
-            Arc::new(TableHandle::new(
-                record.clone(),
-                Some(store),
-                self.clock.now_millis(),
-            )),
-        );
-        Ok(record)
+        self.register_new_table(record, store)
     }
 
     /// Looks up a credential by access key id.

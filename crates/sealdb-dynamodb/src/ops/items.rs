@@ -12,7 +12,7 @@ use crate::input::{Input, validation_errors};
 use crate::ops::capacity::{ReturnCapacity, consumed, read_units, write_units};
 use crate::service::{KeySource, Service, item_key, key_only};
 use crate::value::{Item, item_size, item_to_json};
-use sealdb_storage::{Decision, WriteTx, apply};
+use sealdb_storage::{Decision, ItemKey, StorageError, WriteTx, apply};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -127,6 +127,86 @@ pub(crate) fn condition_holds(cond: Option<&Condition>, old: Option<&Item>) -> b
     }
 }
 
+/// The response options every single-item write takes, checked in AWS's order.
+struct WriteOptions {
+    return_values: ReturnValues,
+    capacity: ReturnCapacity,
+    want_old_on_fail: bool,
+}
+
+impl WriteOptions {
+    /// `update` allows the UPDATED_* and ALL_NEW return values.
+    fn parse(input: &Input, update: bool) -> Result<Self, DynamoError> {
+        let return_values = parse_return_values(input.str_opt("ReturnValues")?, update)?;
+        let capacity = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
+        let want_old_on_fail =
+            parse_return_on_failure(input.str_opt("ReturnValuesOnConditionCheckFailure")?)?;
+        check_item_collection_metrics(input)?;
+        Ok(WriteOptions {
+            return_values,
+            capacity,
+            want_old_on_fail,
+        })
+    }
+
+    /// The response body. `shown` is what UpdateItem computed for its return values;
+    /// Put and Delete (`None`) can only return ALL_OLD.
+    fn response(&self, table: &str, outcome: WriteOutcome, shown: Option<Option<Item>>) -> Value {
+        let mut out = json!({});
+        let shown = match shown {
+            Some(s) => s,
+            None if self.return_values == ReturnValues::AllOld => outcome.old,
+            None => None,
+        };
+        if let Some(item) = shown.filter(|i| !i.is_empty()) {
+            out["Attributes"] = item_to_json(&item);
+        }
+        if let Some(c) = consumed(self.capacity, table, write_units(outcome.size), true) {
+            out["ConsumedCapacity"] = c;
+        }
+        out
+    }
+}
+
+/// The ConditionExpression of a PutItem or DeleteItem, with its expression attributes.
+fn condition_only(input: &Input) -> Result<Option<Condition>, DynamoError> {
+    let cond_text = input.str_opt("ConditionExpression")?;
+    let mut attrs =
+        expression_attributes(input, cond_text.is_some(), "ConditionExpression is null")?;
+    let cond = cond_text
+        .map(|c| expr::parse_condition(c, &mut attrs, "ConditionExpression"))
+        .transpose()
+        .map_err(|e| expr_err(&e))?;
+    attrs.check_all_used().map_err(|e| expr_err(&e))?;
+    Ok(cond)
+}
+
+/// The `Key` member, required.
+fn key_member(input: &Input) -> Result<Item, DynamoError> {
+    input
+        .item_opt("Key")?
+        .ok_or_else(|| validation_errors(&[crate::input::null_member("key")]))
+}
+
+/// Inside a write unit: the current item if the condition holds on it, else the error
+/// the unit rolls back with (the old item attached when the request asked for it).
+fn checked_old(
+    tx: &mut dyn WriteTx,
+    key: &ItemKey,
+    cond: Option<&Condition>,
+    want_old_on_fail: bool,
+) -> Result<Result<Option<Item>, DynamoError>, StorageError> {
+    let old = match decode_stored(tx.get(key)?) {
+        Ok(o) => o,
+        Err(e) => return Ok(Err(e)),
+    };
+    if !condition_holds(cond, old.as_ref()) {
+        let item = if want_old_on_fail { old } else { None };
+        return Ok(Err(DynamoError::ConditionalCheckFailed { item }));
+    }
+    Ok(Ok(old))
+}
+
 /// What a write unit answers.
 struct WriteOutcome {
     old: Option<Item>,
@@ -137,19 +217,8 @@ struct WriteOutcome {
 
 impl Service {
     pub(crate) async fn put_item(&self, input: &Input) -> Result<Value, DynamoError> {
-        let rv = parse_return_values(input.str_opt("ReturnValues")?, false)?;
-        let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
-        let want_old_on_fail =
-            parse_return_on_failure(input.str_opt("ReturnValuesOnConditionCheckFailure")?)?;
-        check_item_collection_metrics(input)?;
-        let cond_text = input.str_opt("ConditionExpression")?;
-        let mut attrs =
-            expression_attributes(input, cond_text.is_some(), "ConditionExpression is null")?;
-        let cond = cond_text
-            .map(|c| expr::parse_condition(c, &mut attrs, "ConditionExpression"))
-            .transpose()
-            .map_err(|e| expr_err(&e))?;
-        attrs.check_all_used().map_err(|e| expr_err(&e))?;
+        let opts = WriteOptions::parse(input, false)?;
+        let cond = condition_only(input)?;
         let t = self.table(input)?;
         let item = input
             .item_opt("Item")?
@@ -164,20 +233,14 @@ impl Service {
         check_index_keys(&t.def, &item)?;
         let def = Arc::clone(&t.def);
         let store = self.store(&t).await?;
+        let want_old_on_fail = opts.want_old_on_fail;
         let outcome = store
             .write(move |tx: &mut dyn WriteTx| {
-                let old = decode_stored(tx.get(&key)?);
-                let old = match old {
+                let old = match checked_old(tx, &key, cond.as_ref(), want_old_on_fail)? {
                     Ok(o) => o,
                     Err(e) => return Ok(Decision::Rollback(Err(e))),
                 };
                 let old_size = old.as_ref().map_or(0, item_size);
-                if !condition_holds(cond.as_ref(), old.as_ref()) {
-                    let item = if want_old_on_fail { old } else { None };
-                    return Ok(Decision::Rollback(Err(
-                        DynamoError::ConditionalCheckFailed { item },
-                    )));
-                }
                 apply(tx, &mutations(&def, &key, old.as_ref(), Some(&item)))?;
                 Ok(Decision::Commit(Ok(WriteOutcome {
                     old,
@@ -186,17 +249,7 @@ impl Service {
                 })))
             })
             .await?;
-        let outcome = outcome?;
-        let mut out = json!({});
-        if rv == ReturnValues::AllOld
-            && let Some(old) = &outcome.old
-        {
-            out["Attributes"] = item_to_json(old);
-        }
-        if let Some(c) = consumed(rc, &t.def.name, write_units(outcome.size), true) {
-            out["ConsumedCapacity"] = c;
-        }
-        Ok(out)
+        Ok(opts.response(&t.def.name, outcome?, None))
     }
 
     pub(crate) async fn get_item(&self, input: &Input) -> Result<Value, DynamoError> {
@@ -211,9 +264,7 @@ impl Service {
             .map_err(|e| expr_err(&e))?;
         attrs.check_all_used().map_err(|e| expr_err(&e))?;
         let t = self.table(input)?;
-        let key_attrs = input
-            .item_opt("Key")?
-            .ok_or_else(|| validation_errors(&[crate::input::null_member("key")]))?;
+        let key_attrs = key_member(input)?;
         let key = item_key(&t.def, &key_attrs, KeySource::Key)?;
         let store = self.store(&t).await?;
         let item = decode_stored(store.get(&key).await?)?;
@@ -233,39 +284,21 @@ impl Service {
     }
 
     pub(crate) async fn delete_item(&self, input: &Input) -> Result<Value, DynamoError> {
-        let rv = parse_return_values(input.str_opt("ReturnValues")?, false)?;
-        let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
-        let want_old_on_fail =
-            parse_return_on_failure(input.str_opt("ReturnValuesOnConditionCheckFailure")?)?;
-        check_item_collection_metrics(input)?;
-        let cond_text = input.str_opt("ConditionExpression")?;
-        let mut attrs =
-            expression_attributes(input, cond_text.is_some(), "ConditionExpression is null")?;
-        let cond = cond_text
-            .map(|c| expr::parse_condition(c, &mut attrs, "ConditionExpression"))
-            .transpose()
-            .map_err(|e| expr_err(&e))?;
-        attrs.check_all_used().map_err(|e| expr_err(&e))?;
+        let opts = WriteOptions::parse(input, false)?;
+        let cond = condition_only(input)?;
         let t = self.table(input)?;
-        let key_attrs = input
-            .item_opt("Key")?
-            .ok_or_else(|| validation_errors(&[crate::input::null_member("key")]))?;
+        let key_attrs = key_member(input)?;
         let key = item_key(&t.def, &key_attrs, KeySource::Key)?;
         let def = Arc::clone(&t.def);
         let store = self.store(&t).await?;
+        let want_old_on_fail = opts.want_old_on_fail;
         let outcome = store
             .write(move |tx: &mut dyn WriteTx| {
-                let old = match decode_stored(tx.get(&key)?) {
+                let old = match checked_old(tx, &key, cond.as_ref(), want_old_on_fail)? {
                     Ok(o) => o,
                     Err(e) => return Ok(Decision::Rollback(Err(e))),
                 };
                 let old_size = old.as_ref().map_or(0, item_size);
-                if !condition_holds(cond.as_ref(), old.as_ref()) {
-                    let item = if want_old_on_fail { old } else { None };
-                    return Ok(Decision::Rollback(Err(
-                        DynamoError::ConditionalCheckFailed { item },
-                    )));
-                }
                 if old.is_some() {
                     apply(tx, &mutations(&def, &key, old.as_ref(), None))?;
                 }
@@ -276,25 +309,11 @@ impl Service {
                 })))
             })
             .await?;
-        let outcome = outcome?;
-        let mut out = json!({});
-        if rv == ReturnValues::AllOld
-            && let Some(old) = &outcome.old
-        {
-            out["Attributes"] = item_to_json(old);
-        }
-        if let Some(c) = consumed(rc, &t.def.name, write_units(outcome.size), true) {
-            out["ConsumedCapacity"] = c;
-        }
-        Ok(out)
+        Ok(opts.response(&t.def.name, outcome?, None))
     }
 
     pub(crate) async fn update_item(&self, input: &Input) -> Result<Value, DynamoError> {
-        let rv = parse_return_values(input.str_opt("ReturnValues")?, true)?;
-        let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
-        let want_old_on_fail =
-            parse_return_on_failure(input.str_opt("ReturnValuesOnConditionCheckFailure")?)?;
-        check_item_collection_metrics(input)?;
+        let opts = WriteOptions::parse(input, true)?;
         let cond_text = input.str_opt("ConditionExpression")?;
         let update_text = input.str_opt("UpdateExpression")?;
         let mut attrs = expression_attributes(
@@ -312,9 +331,7 @@ impl Service {
             .map_err(|e| expr_err(&e))?;
         attrs.check_all_used().map_err(|e| expr_err(&e))?;
         let t = self.table(input)?;
-        let key_attrs = input
-            .item_opt("Key")?
-            .ok_or_else(|| validation_errors(&[crate::input::null_member("key")]))?;
+        let key_attrs = key_member(input)?;
         let key = item_key(&t.def, &key_attrs, KeySource::Key)?;
         let paths = update
             .as_ref()
@@ -330,19 +347,14 @@ impl Service {
         }
         let def = t.def.clone();
         let store = self.store(&t).await?;
+        let want_old_on_fail = opts.want_old_on_fail;
         let outcome = store
             .write(move |tx: &mut dyn WriteTx| {
-                let old = match decode_stored(tx.get(&key)?) {
+                let old = match checked_old(tx, &key, cond.as_ref(), want_old_on_fail)? {
                     Ok(o) => o,
                     Err(e) => return Ok(Decision::Rollback(Err(e))),
                 };
                 let old_size = old.as_ref().map_or(0, item_size);
-                if !condition_holds(cond.as_ref(), old.as_ref()) {
-                    let item = if want_old_on_fail { old } else { None };
-                    return Ok(Decision::Rollback(Err(
-                        DynamoError::ConditionalCheckFailed { item },
-                    )));
-                }
                 let mut new = old.clone().unwrap_or_else(|| key_only(&def, &key_attrs));
                 if let Some(u) = &update
                     && let Err(e) = u.apply(&mut new)
@@ -367,8 +379,7 @@ impl Service {
             })
             .await?;
         let outcome = outcome?;
-        let mut out = json!({});
-        let shown = match rv {
+        let shown = match opts.return_values {
             ReturnValues::None => None,
             ReturnValues::AllOld => outcome.old.clone(),
             ReturnValues::AllNew => outcome.new.clone(),
@@ -381,12 +392,6 @@ impl Service {
                 .as_ref()
                 .map(|n| Projection::from_paths(paths.clone()).apply(n)),
         };
-        if let Some(item) = shown.filter(|i| !i.is_empty()) {
-            out["Attributes"] = item_to_json(&item);
-        }
-        if let Some(c) = consumed(rc, &t.def.name, write_units(outcome.size), true) {
-            out["ConsumedCapacity"] = c;
-        }
-        Ok(out)
+        Ok(opts.response(&t.def.name, outcome, Some(shown)))
     }
 }

@@ -148,6 +148,50 @@ fn parse_tags(
 
 const STREAM_VIEW_TYPES: &str = "NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY";
 
+/// Billing mode, (read, write) capacity units as given, table class.
+type CapacitySettings<'a> = (
+    Option<BillingMode>,
+    Option<(Option<i64>, Option<i64>)>,
+    Option<&'a str>,
+);
+
+/// BillingMode, ProvisionedThroughput and TableClass, shared by CreateTable and
+/// UpdateTable; member errors are collected into `errors`.
+fn parse_capacity_settings<'a>(
+    input: &'a Input,
+    errors: &mut Vec<String>,
+) -> Result<CapacitySettings<'a>, DynamoError> {
+    let billing = match input.str_opt("BillingMode")? {
+        None => None,
+        Some("PROVISIONED") => Some(BillingMode::Provisioned),
+        Some("PAY_PER_REQUEST") => Some(BillingMode::PayPerRequest),
+        Some(other) => {
+            errors.push(enum_error(
+                other,
+                "billingMode",
+                "PROVISIONED, PAY_PER_REQUEST",
+            ));
+            None
+        }
+    };
+    let throughput = match input.obj_opt("ProvisionedThroughput")? {
+        Some(m) => Some(parse_throughput(m, errors)?),
+        None => None,
+    };
+    let table_class = input.str_opt("TableClass")?;
+    if let Some(c) = table_class
+        && c != "STANDARD"
+        && c != "STANDARD_INFREQUENT_ACCESS"
+    {
+        errors.push(enum_error(
+            c,
+            "tableClass",
+            "STANDARD, STANDARD_INFREQUENT_ACCESS",
+        ));
+    }
+    Ok((billing, throughput, table_class))
+}
+
 fn parse_stream_spec(
     m: &Map<String, Value>,
     now_ms: i64,
@@ -535,34 +579,7 @@ impl Service {
             Some(n) => errors.extend(table_name_errors(n, "tableName", false)),
         }
         let schema = parse_key_schema(input, &mut errors)?;
-        let billing = match input.str_opt("BillingMode")? {
-            None => None,
-            Some("PROVISIONED") => Some(BillingMode::Provisioned),
-            Some("PAY_PER_REQUEST") => Some(BillingMode::PayPerRequest),
-            Some(other) => {
-                errors.push(enum_error(
-                    other,
-                    "billingMode",
-                    "PROVISIONED, PAY_PER_REQUEST",
-                ));
-                None
-            }
-        };
-        let throughput = match input.obj_opt("ProvisionedThroughput")? {
-            Some(m) => Some(parse_throughput(m, &mut errors)?),
-            None => None,
-        };
-        let table_class = input.str_opt("TableClass")?;
-        if let Some(c) = table_class
-            && c != "STANDARD"
-            && c != "STANDARD_INFREQUENT_ACCESS"
-        {
-            errors.push(enum_error(
-                c,
-                "tableClass",
-                "STANDARD, STANDARD_INFREQUENT_ACCESS",
-            ));
-        }
+        let (billing, throughput, table_class) = parse_capacity_settings(input, &mut errors)?;
         let tags = match input.list_opt("Tags")? {
             Some(list) => parse_tags(list, &mut errors)?,
             None => Vec::new(),
@@ -757,34 +774,7 @@ impl Service {
         validate_table_name_param(raw)?;
         let name = self.table_name_from(raw).to_owned();
         let mut errors = Vec::new();
-        let billing = match input.str_opt("BillingMode")? {
-            None => None,
-            Some("PROVISIONED") => Some(BillingMode::Provisioned),
-            Some("PAY_PER_REQUEST") => Some(BillingMode::PayPerRequest),
-            Some(other) => {
-                errors.push(enum_error(
-                    other,
-                    "billingMode",
-                    "PROVISIONED, PAY_PER_REQUEST",
-                ));
-                None
-            }
-        };
-        let throughput = match input.obj_opt("ProvisionedThroughput")? {
-            Some(m) => Some(parse_throughput(m, &mut errors)?),
-            None => None,
-        };
-        let table_class = input.str_opt("TableClass")?;
-        if let Some(c) = table_class
-            && c != "STANDARD"
-            && c != "STANDARD_INFREQUENT_ACCESS"
-        {
-            errors.push(enum_error(
-                c,
-                "tableClass",
-                "STANDARD, STANDARD_INFREQUENT_ACCESS",
-            ));
-        }
+        let (billing, throughput, table_class) = parse_capacity_settings(input, &mut errors)?;
         if !errors.is_empty() {
             return Err(validation_errors(&errors));
         }
