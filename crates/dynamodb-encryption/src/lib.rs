@@ -12,10 +12,29 @@
 //! Still to come: attribute encryption, the signature algorithms, the DirectKMS / Wrapped / MostRecent
 //! providers and helpers over aws-sdk-dynamodb.
 
+pub mod actions;
 pub mod attribute_crypto;
+pub mod error;
+pub mod item;
+pub mod keys;
 pub mod material_description;
+pub mod materials;
+pub mod providers;
 pub mod serialize;
 pub mod signature;
+
+pub use actions::AttributeActions;
+pub use error::{Error, Result};
+pub use item::{
+    decrypt_item, decrypt_item_with_materials, encrypt_item, encrypt_item_with_materials,
+};
+pub use keys::{SigningKey, SymmetricKey, VerificationKey};
+pub use materials::{
+    CryptographicMaterialsProvider, DecryptionMaterials, EncryptionContext, EncryptionMaterials,
+};
+
+/// An item: attribute name to value.
+pub type Item = std::collections::BTreeMap<String, Attribute>;
 
 /// A DynamoDB attribute value, as the encryptor sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]

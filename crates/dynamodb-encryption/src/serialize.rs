@@ -2,25 +2,73 @@
 //! input of its signature hash. Every value is a two-byte tag (`00` then an ASCII letter)
 //! and a body; sets are canonicalized and sorted, maps sorted by key, lists kept in order.
 //!
-//! Orders written here are Python's (unsigned bytes for binary sets, UTF-8 byte order for
-//! strings and map keys); Java differs only for binary members with a byte >= 0x80 and for
-//! supplementary-plane characters against U+E000..U+FFFF (reference §9.2).
+//! The two libraries render a few values differently (reference §9.1, §9.2); a [`Dialect`]
+//! picks one rendering. [`Dialect::Standard`] is what this crate writes: Java's canonical
+//! numbers with Python's orders (unsigned bytes for binary sets, UTF-8 byte order for
+//! strings and map keys).
 
 use crate::{Attribute, FormatError, Reader, put_lv};
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 /// Exponents beyond this are refused (DynamoDB's own range is -130..=125), which also bounds
 /// the length of a plain-notation number.
 const MAX_EXPONENT: i64 = 1000;
 
-/// Serializes one attribute value.
+/// Python's default decimal context keeps this many significant digits.
+const PYTHON_PRECISION: usize = 28;
+
+/// Which library's rendering a serialization follows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Dialect {
+    /// Java's canonical numbers, Python's sort orders: what this crate writes. It equals both
+    /// libraries' rendering for every value except those named in the other two variants.
+    #[default]
+    Standard,
+    /// Python 3.3.0: negative zero stays `-0`, more than 28 significant digits are rounded.
+    Python,
+    /// Java: binary set members in signed-byte order, strings in UTF-16 code-unit order.
+    Java,
+}
+
+impl Dialect {
+    /// Orders two strings (set members, map keys, attribute names) as the library does.
+    pub(crate) fn compare_str(self, a: &str, b: &str) -> Ordering {
+        match self {
+            Dialect::Java => a.encode_utf16().cmp(b.encode_utf16()),
+            Dialect::Standard | Dialect::Python => a.cmp(b),
+        }
+    }
+
+    fn compare_bytes(self, a: &[u8], b: &[u8]) -> Ordering {
+        match self {
+            // `ByteBuffer.compareTo` compares Java's signed bytes.
+            Dialect::Java => a.iter().map(|&x| x as i8).cmp(b.iter().map(|&x| x as i8)),
+            Dialect::Standard | Dialect::Python => a.cmp(b),
+        }
+    }
+
+    fn number(self, n: &str) -> Result<String, FormatError> {
+        match self {
+            Dialect::Python => python_number(n),
+            Dialect::Standard | Dialect::Java => canonical_number(n),
+        }
+    }
+}
+
+/// Serializes one attribute value in the standard rendering.
 pub fn serialize(v: &Attribute) -> Result<Vec<u8>, FormatError> {
+    serialize_as(v, Dialect::Standard)
+}
+
+/// Serializes one attribute value as the given library renders it.
+pub fn serialize_as(v: &Attribute, dialect: Dialect) -> Result<Vec<u8>, FormatError> {
     let mut out = Vec::new();
-    write(&mut out, v)?;
+    write(&mut out, v, dialect)?;
     Ok(out)
 }
 
-fn write(out: &mut Vec<u8>, v: &Attribute) -> Result<(), FormatError> {
+fn write(out: &mut Vec<u8>, v: &Attribute, dialect: Dialect) -> Result<(), FormatError> {
     match v {
         Attribute::B(b) => {
             out.extend_from_slice(b"\0b");
@@ -28,7 +76,7 @@ fn write(out: &mut Vec<u8>, v: &Attribute) -> Result<(), FormatError> {
         }
         Attribute::N(n) => {
             out.extend_from_slice(b"\0n");
-            put_lv(out, canonical_number(n)?.as_bytes());
+            put_lv(out, dialect.number(n)?.as_bytes());
         }
         Attribute::S(s) => {
             out.extend_from_slice(b"\0s");
@@ -36,20 +84,25 @@ fn write(out: &mut Vec<u8>, v: &Attribute) -> Result<(), FormatError> {
         }
         Attribute::Bs(members) => {
             out.extend_from_slice(b"\0B");
-            write_set(out, members.iter().map(|m| Ok(m.clone())))?;
+            let mut sorted: Vec<&[u8]> = members.iter().map(Vec::as_slice).collect();
+            sorted.sort_by(|a, b| dialect.compare_bytes(a, b));
+            write_members(out, &sorted);
         }
         Attribute::Ns(members) => {
             out.extend_from_slice(b"\0N");
-            write_set(
-                out,
-                members
-                    .iter()
-                    .map(|m| canonical_number(m).map(String::into_bytes)),
-            )?;
+            // Canonical numbers are ASCII, so every library's string order is byte order.
+            let mut encoded = members
+                .iter()
+                .map(|m| dialect.number(m))
+                .collect::<Result<Vec<_>, _>>()?;
+            encoded.sort();
+            write_members(out, &encoded);
         }
         Attribute::Ss(members) => {
             out.extend_from_slice(b"\0S");
-            write_set(out, members.iter().map(|m| Ok(m.as_bytes().to_vec())))?;
+            let mut sorted: Vec<&str> = members.iter().map(String::as_str).collect();
+            sorted.sort_by(|a, b| dialect.compare_str(a, b));
+            write_members(out, &sorted);
         }
         Attribute::Bool(b) => {
             out.extend_from_slice(b"\0?");
@@ -60,17 +113,18 @@ fn write(out: &mut Vec<u8>, v: &Attribute) -> Result<(), FormatError> {
             out.extend_from_slice(b"\0L");
             put_count(out, items.len());
             for item in items {
-                write(out, item)?;
+                write(out, item, dialect)?;
             }
         }
         Attribute::M(map) => {
             out.extend_from_slice(b"\0M");
             put_count(out, map.len());
-            // BTreeMap<String, _> iterates in UTF-8 byte order.
-            for (k, item) in map {
+            let mut entries: Vec<(&String, &Attribute)> = map.iter().collect();
+            entries.sort_by(|a, b| dialect.compare_str(a.0, b.0));
+            for (k, item) in entries {
                 out.extend_from_slice(b"\0s");
                 put_lv(out, k.as_bytes());
-                write(out, item)?;
+                write(out, item, dialect)?;
             }
         }
     }
@@ -81,18 +135,12 @@ fn put_count(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
 }
 
-/// Members as byte strings, sorted unsigned, each `LV`.
-fn write_set(
-    out: &mut Vec<u8>,
-    members: impl Iterator<Item = Result<Vec<u8>, FormatError>>,
-) -> Result<(), FormatError> {
-    let mut encoded = members.collect::<Result<Vec<_>, _>>()?;
-    encoded.sort();
-    put_count(out, encoded.len());
-    for m in &encoded {
-        put_lv(out, m);
+/// A set's members, already in order, each `LV`.
+fn write_members<T: AsRef<[u8]>>(out: &mut Vec<u8>, members: &[T]) {
+    put_count(out, members.len());
+    for m in members {
+        put_lv(out, m.as_ref());
     }
-    Ok(())
 }
 
 /// Reads one serialized value (trailing bytes are ignored, as both libraries do).
@@ -162,10 +210,17 @@ fn read(r: &mut Reader<'_>, depth: usize) -> Result<Attribute, FormatError> {
     })
 }
 
-/// Java's canonical number: plain notation, no exponent, no `+`, no leading or trailing
-/// zeros, `0` for any zero (including negative zero).
-pub fn canonical_number(s: &str) -> Result<String, FormatError> {
-    let bad = || FormatError::Invalid(format!("number {s:?}"));
+/// A non-zero decimal: `digits × 10^scale`, `digits` without leading or trailing zeros.
+struct Decimal {
+    negative: bool,
+    digits: String,
+    scale: i64,
+}
+
+/// Parses a DynamoDB number; a zero comes back as `Err(written_negative)`.
+fn parse_decimal(s: &str) -> Result<Result<Decimal, bool>, FormatError> {
+    // The value itself stays out of the message: it may be plaintext.
+    let bad = || FormatError::Invalid("number is not a decimal".into());
     let (negative, rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -203,38 +258,99 @@ pub fn canonical_number(s: &str) -> Result<String, FormatError> {
     let all: String = format!("{int_part}{frac_part}");
     let digits = all.trim_start_matches('0');
     if digits.is_empty() {
-        return Ok("0".into());
+        return Ok(Err(negative));
     }
     let significant = digits.trim_end_matches('0');
-    // value = significant × 10^scale
     let frac_len = i64::try_from(frac_part.len()).map_err(|_| bad())?;
     let stripped = i64::try_from(digits.len() - significant.len()).map_err(|_| bad())?;
-    let scale = exponent - frac_len + stripped;
+    Ok(Ok(Decimal {
+        negative,
+        digits: significant.to_owned(),
+        scale: exponent - frac_len + stripped,
+    }))
+}
+
+/// Plain notation: no exponent, no leading zeros, no trailing `.`.
+fn render_plain(d: &Decimal) -> Result<String, FormatError> {
+    let bad = || FormatError::Invalid("number out of range".into());
     let mut out = String::new();
-    if negative {
+    if d.negative {
         out.push('-');
     }
-    let len = i64::try_from(significant.len()).map_err(|_| bad())?;
-    if scale >= 0 {
-        out.push_str(significant);
+    let len = i64::try_from(d.digits.len()).map_err(|_| bad())?;
+    if d.scale >= 0 {
+        out.push_str(&d.digits);
         out.extend(std::iter::repeat_n(
             '0',
-            usize::try_from(scale).map_err(|_| bad())?,
+            usize::try_from(d.scale).map_err(|_| bad())?,
         ));
-    } else if len + scale > 0 {
-        let point = usize::try_from(len + scale).map_err(|_| bad())?;
-        out.push_str(&significant[..point]);
+    } else if len + d.scale > 0 {
+        let point = usize::try_from(len + d.scale).map_err(|_| bad())?;
+        out.push_str(&d.digits[..point]);
         out.push('.');
-        out.push_str(&significant[point..]);
+        out.push_str(&d.digits[point..]);
     } else {
         out.push_str("0.");
         out.extend(std::iter::repeat_n(
             '0',
-            usize::try_from(-(len + scale)).map_err(|_| bad())?,
+            usize::try_from(-(len + d.scale)).map_err(|_| bad())?,
         ));
-        out.push_str(significant);
+        out.push_str(&d.digits);
     }
     Ok(out)
+}
+
+/// Java's canonical number: plain notation, no exponent, no `+`, no leading or trailing
+/// zeros, `0` for any zero (including negative zero).
+pub fn canonical_number(s: &str) -> Result<String, FormatError> {
+    match parse_decimal(s)? {
+        Ok(d) => render_plain(&d),
+        Err(_) => Ok("0".into()),
+    }
+}
+
+/// Python 3.3.0's rendering: as Java's, except that negative zero stays `-0` and values
+/// with more than 28 significant digits are rounded half-even to 28 (its decimal context).
+pub fn python_number(s: &str) -> Result<String, FormatError> {
+    let d = match parse_decimal(s)? {
+        Ok(d) => d,
+        Err(negative) => return Ok(if negative { "-0" } else { "0" }.into()),
+    };
+    if d.digits.len() <= PYTHON_PRECISION {
+        return render_plain(&d);
+    }
+    let out_of_range = || FormatError::Invalid("number out of range".into());
+    let (kept, rest) = d.digits.split_at(PYTHON_PRECISION);
+    let first_dropped = rest.as_bytes()[0];
+    let rest_nonzero = rest.bytes().skip(1).any(|b| b != b'0');
+    let last_kept_odd = kept.as_bytes()[PYTHON_PRECISION - 1] % 2 == 1;
+    let round_up = first_dropped > b'5' || first_dropped == b'5' && (rest_nonzero || last_kept_odd);
+    let mut kept = kept.as_bytes().to_vec();
+    let mut carry = round_up;
+    for digit in kept.iter_mut().rev() {
+        if !carry {
+            break;
+        }
+        if *digit == b'9' {
+            *digit = b'0';
+        } else {
+            *digit += 1;
+            carry = false;
+        }
+    }
+    if carry {
+        kept.insert(0, b'1');
+    }
+    // `kept` is ASCII digits; value = kept × 10^(scale + dropped digits).
+    let kept: String = kept.into_iter().map(char::from).collect();
+    let digits = kept.trim_end_matches('0');
+    let shift =
+        i64::try_from(rest.len() + kept.len() - digits.len()).map_err(|_| out_of_range())?;
+    render_plain(&Decimal {
+        negative: d.negative,
+        digits: digits.to_owned(),
+        scale: d.scale + shift,
+    })
 }
 
 #[cfg(test)]
@@ -307,7 +423,59 @@ mod tests {
         assert_eq!(tiny, format!("0.{}99", "0".repeat(129)));
         for bad in ["", "-", "1e", "1.2.3", "abc", "1e99999999999999999999", "١"] {
             assert!(canonical_number(bad).is_err(), "{bad}");
+            assert!(python_number(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn python_renders_negative_zero_and_rounds_to_28_digits() {
+        assert_eq!(python_number("-0.0").unwrap(), "-0");
+        assert_eq!(python_number("0.00").unwrap(), "0");
+        assert_eq!(python_number("55.00").unwrap(), "55");
+        assert_eq!(
+            python_number("12345678901234567890123456789012345678").unwrap(),
+            "12345678901234567890123456790000000000"
+        );
+        // Half-even: an exact half rounds to the even neighbour; a carry moves the point.
+        let halfway = format!("{}25", "1".repeat(27));
+        assert_eq!(
+            python_number(&halfway).unwrap(),
+            format!("{}20", "1".repeat(27))
+        );
+        let nines = format!("0.{}", "9".repeat(30));
+        assert_eq!(python_number(&nines).unwrap(), "1");
+        assert_eq!(canonical_number(&nines).unwrap(), nines);
+    }
+
+    #[test]
+    fn dialects_order_sets_and_map_keys_as_each_library() {
+        let bs = Attribute::Bs(vec![vec![0x80], vec![0x01], vec![0x01, 0x00], vec![0x7f]]);
+        let members = |bytes: Vec<u8>| -> Vec<Vec<u8>> {
+            let Attribute::Bs(m) = deserialize(&bytes).unwrap() else {
+                panic!("not a binary set")
+            };
+            m
+        };
+        assert_eq!(
+            members(serialize(&bs).unwrap()),
+            [vec![0x01], vec![0x01, 0x00], vec![0x7f], vec![0x80]]
+        );
+        assert_eq!(
+            members(serialize_as(&bs, Dialect::Java).unwrap()),
+            [vec![0x80], vec![0x01], vec![0x01, 0x00], vec![0x7f]]
+        );
+        // U+1F600 (surrogates D83D DE00) sorts before U+FF61 in UTF-16 order, after it in
+        // code-point order.
+        let ss = Attribute::Ss(vec!["\u{1F600}".into(), "\u{FF61}".into()]);
+        let Attribute::Ss(java) = deserialize(&serialize_as(&ss, Dialect::Java).unwrap()).unwrap()
+        else {
+            panic!("not a string set")
+        };
+        assert_eq!(java, ["\u{1F600}", "\u{FF61}"]);
+        let Attribute::Ss(python) = deserialize(&serialize(&ss).unwrap()).unwrap() else {
+            panic!("not a string set")
+        };
+        assert_eq!(python, ["\u{FF61}", "\u{1F600}"]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::{
     Action, Attribute, FormatError, MATERIAL_DESCRIPTION_ATTRIBUTE, SIGNATURE_ATTRIBUTE,
-    serialize::serialize,
+    serialize::{Dialect, serialize_as},
 };
 use aws_lc_rs::digest::{SHA256, digest};
 use std::collections::BTreeMap;
@@ -24,10 +24,23 @@ pub fn string_to_sign(
     item: &BTreeMap<String, Attribute>,
     action: impl Fn(&str) -> Action,
 ) -> Result<Vec<u8>, FormatError> {
+    string_to_sign_as(table, item, action, Dialect::Standard)
+}
+
+/// [`string_to_sign`] as one library renders it: values per [`Dialect`], and attribute
+/// names in that library's string order.
+pub fn string_to_sign_as(
+    table: Option<&str>,
+    item: &BTreeMap<String, Attribute>,
+    action: impl Fn(&str) -> Action,
+    dialect: Dialect,
+) -> Result<Vec<u8>, FormatError> {
     let table = table.unwrap_or("None");
     let mut out = Vec::with_capacity(32 * (1 + 3 * item.len()));
     out.extend_from_slice(&sha256(format!("TABLE>{table}<TABLE").as_bytes()));
-    for (name, value) in item {
+    let mut names: Vec<(&String, &Attribute)> = item.iter().collect();
+    names.sort_by(|a, b| dialect.compare_str(a.0, b.0));
+    for (name, value) in names {
         if name == SIGNATURE_ATTRIBUTE || name == MATERIAL_DESCRIPTION_ATTRIBUTE {
             continue;
         }
@@ -38,7 +51,7 @@ pub fn string_to_sign(
         };
         out.extend_from_slice(&sha256(name.as_bytes()));
         out.extend_from_slice(&sha256(marker));
-        out.extend_from_slice(&sha256(&serialize(value)?));
+        out.extend_from_slice(&sha256(&serialize_as(value, dialect)?));
     }
     Ok(out)
 }

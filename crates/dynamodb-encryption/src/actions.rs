@@ -1,0 +1,140 @@
+//! Which action applies to which attribute (reference §7.1).
+
+use crate::error::{Error, Result};
+use crate::{Action, MATERIAL_DESCRIPTION_ATTRIBUTE, SIGNATURE_ATTRIBUTE};
+use std::collections::BTreeMap;
+
+/// A default action plus per-attribute overrides, as Python's `AttributeActions`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttributeActions {
+    default: Action,
+    overrides: BTreeMap<String, Action>,
+}
+
+impl Default for AttributeActions {
+    /// Everything encrypted and signed (Python's default).
+    fn default() -> Self {
+        AttributeActions::new(Action::EncryptAndSign)
+    }
+}
+
+/// The weaker of two actions: DO_NOTHING < SIGN_ONLY < ENCRYPT_AND_SIGN.
+fn strength(a: Action) -> u8 {
+    match a {
+        Action::DoNothing => 0,
+        Action::SignOnly => 1,
+        Action::EncryptAndSign => 2,
+    }
+}
+
+impl AttributeActions {
+    /// Every attribute gets `default`.
+    pub fn new(default: Action) -> Self {
+        AttributeActions {
+            default,
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    /// Gives `name` its own action. The two reserved attributes cannot have one.
+    pub fn with_action(mut self, name: impl Into<String>, action: Action) -> Result<Self> {
+        let name = name.into();
+        if name == SIGNATURE_ATTRIBUTE || name == MATERIAL_DESCRIPTION_ATTRIBUTE {
+            return Err(Error::InvalidConfiguration(format!(
+                "{name} is reserved and cannot have an action"
+            )));
+        }
+        self.overrides.insert(name, action);
+        Ok(self)
+    }
+
+    /// The action for an attribute.
+    pub fn action(&self, name: &str) -> Action {
+        self.overrides.get(name).copied().unwrap_or(self.default)
+    }
+
+    /// True when nothing is signed or encrypted: items then pass through untouched.
+    pub fn takes_no_action(&self) -> bool {
+        self.default == Action::DoNothing
+            && self.overrides.values().all(|a| *a == Action::DoNothing)
+    }
+
+    /// The actions with the primary-key attributes lowered to at most SIGN_ONLY (key values
+    /// must stay readable). An explicit ENCRYPT_AND_SIGN override on a key is an error, as in
+    /// Python's `set_index_keys`.
+    pub fn for_primary_key<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Result<Self> {
+        let mut out = self.clone();
+        for key in keys {
+            let lowered = if strength(self.action(key)) > strength(Action::SignOnly) {
+                Action::SignOnly
+            } else {
+                self.action(key)
+            };
+            match self.overrides.get(key) {
+                Some(explicit) if *explicit != lowered => {
+                    return Err(Error::InvalidConfiguration(format!(
+                        "primary-key attribute {key} cannot be encrypted"
+                    )));
+                }
+                _ => {
+                    out.overrides.insert(key.to_owned(), lowered);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_default_and_reserved_names() {
+        let actions = AttributeActions::new(Action::EncryptAndSign)
+            .with_action("v", Action::SignOnly)
+            .unwrap();
+        assert_eq!(actions.action("v"), Action::SignOnly);
+        assert_eq!(actions.action("other"), Action::EncryptAndSign);
+        assert!(!actions.takes_no_action());
+        for reserved in [SIGNATURE_ATTRIBUTE, MATERIAL_DESCRIPTION_ATTRIBUTE] {
+            assert!(
+                AttributeActions::default()
+                    .with_action(reserved, Action::DoNothing)
+                    .is_err()
+            );
+        }
+        assert!(AttributeActions::new(Action::DoNothing).takes_no_action());
+        assert!(
+            !AttributeActions::new(Action::DoNothing)
+                .with_action("x", Action::SignOnly)
+                .unwrap()
+                .takes_no_action()
+        );
+    }
+
+    #[test]
+    fn primary_keys_are_at_most_signed() {
+        let keyed = AttributeActions::default()
+            .for_primary_key(["pk", "sk"])
+            .unwrap();
+        assert_eq!(keyed.action("pk"), Action::SignOnly);
+        assert_eq!(keyed.action("sk"), Action::SignOnly);
+        assert_eq!(keyed.action("data"), Action::EncryptAndSign);
+        let nothing = AttributeActions::new(Action::DoNothing)
+            .for_primary_key(["pk"])
+            .unwrap();
+        assert_eq!(nothing.action("pk"), Action::DoNothing);
+        let explicit = AttributeActions::default()
+            .with_action("pk", Action::EncryptAndSign)
+            .unwrap();
+        assert!(explicit.for_primary_key(["pk"]).is_err());
+        let signed = AttributeActions::default()
+            .with_action("pk", Action::SignOnly)
+            .unwrap();
+        assert_eq!(
+            signed.for_primary_key(["pk"]).unwrap().action("pk"),
+            Action::SignOnly
+        );
+    }
+}

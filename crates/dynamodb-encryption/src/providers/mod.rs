@@ -1,0 +1,9 @@
+//! The cryptographic materials providers (reference §6).
+
+pub mod most_recent;
+pub mod static_provider;
+pub mod wrapped;
+
+pub use most_recent::{InMemoryMetaStore, MetaStore, MostRecentProvider, ProviderStoreRows};
+pub use static_provider::StaticProvider;
+pub use wrapped::{UnwrappingKey, WrappedProvider, WrappingKey};
