@@ -124,3 +124,27 @@ impl Server {
         aws_sdk_kms::Client::from_conf(conf)
     }
 }
+
+/// An attribute definition for CreateTable.
+pub fn attr_def(
+    name: &str,
+    t: aws_sdk_dynamodb::types::ScalarAttributeType,
+) -> aws_sdk_dynamodb::types::AttributeDefinition {
+    aws_sdk_dynamodb::types::AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(t)
+        .build()
+        .unwrap()
+}
+
+/// A key schema element for CreateTable and index definitions.
+pub fn key_elem(
+    name: &str,
+    t: aws_sdk_dynamodb::types::KeyType,
+) -> aws_sdk_dynamodb::types::KeySchemaElement {
+    aws_sdk_dynamodb::types::KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(t)
+        .build()
+        .unwrap()
+}

@@ -6,8 +6,7 @@
 mod common;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
-    ScalarAttributeType, TransactWriteItem, Update,
+    AttributeValue, BillingMode, KeyType, Put, ScalarAttributeType, TransactWriteItem, Update,
 };
 use common::Server;
 use std::collections::HashSet;
@@ -22,20 +21,8 @@ async fn create(c: &aws_sdk_dynamodb::Client, name: &str) {
     c.create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
+        .attribute_definitions(common::attr_def("pk", ScalarAttributeType::S))
+        .key_schema(common::key_elem("pk", KeyType::Hash))
         .send()
         .await
         .unwrap();

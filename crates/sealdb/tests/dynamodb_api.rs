@@ -5,8 +5,7 @@ mod common;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ProvisionedThroughput, ReturnValue, ScalarAttributeType,
+    AttributeValue, BillingMode, KeyType, ProvisionedThroughput, ReturnValue, ScalarAttributeType,
 };
 use common::Server;
 use std::collections::HashMap;
@@ -22,34 +21,10 @@ fn n(v: &str) -> AttributeValue {
 async fn create_pk_sk_table(c: &aws_sdk_dynamodb::Client, name: &str) {
     c.create_table()
         .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("sk")
-                .attribute_type(ScalarAttributeType::N)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("sk")
-                .key_type(KeyType::Range)
-                .build()
-                .unwrap(),
-        )
+        .attribute_definitions(common::attr_def("pk", ScalarAttributeType::S))
+        .attribute_definitions(common::attr_def("sk", ScalarAttributeType::N))
+        .key_schema(common::key_elem("pk", KeyType::Hash))
+        .key_schema(common::key_elem("sk", KeyType::Range))
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
@@ -86,20 +61,8 @@ async fn table_lifecycle() {
     let err = c
         .create_table()
         .table_name("lifecycle")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
+        .attribute_definitions(common::attr_def("pk", ScalarAttributeType::S))
+        .key_schema(common::key_elem("pk", KeyType::Hash))
         .provisioned_throughput(
             ProvisionedThroughput::builder()
                 .read_capacity_units(1)

@@ -8,10 +8,9 @@ mod common;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction, Get,
-    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, TransactGetItem,
-    TransactWriteItem, Update,
+    AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction, Get, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeyType, LocalSecondaryIndex, Projection,
+    ProjectionType, ScalarAttributeType, TransactGetItem, TransactWriteItem, Update,
 };
 use common::Server;
 use std::time::Duration;
@@ -24,22 +23,6 @@ fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn def(name: &str, t: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(t)
-        .build()
-        .unwrap()
-}
-
-fn key(name: &str, t: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(t)
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn gsi_and_lsi_queries_and_type_checks() {
     let server = Server::start();
@@ -47,17 +30,17 @@ async fn gsi_and_lsi_queries_and_type_checks() {
     c.create_table()
         .table_name("orders")
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(def("customer", ScalarAttributeType::S))
-        .attribute_definitions(def("order", ScalarAttributeType::N))
-        .attribute_definitions(def("status", ScalarAttributeType::S))
-        .attribute_definitions(def("amount", ScalarAttributeType::N))
-        .key_schema(key("customer", KeyType::Hash))
-        .key_schema(key("order", KeyType::Range))
+        .attribute_definitions(common::attr_def("customer", ScalarAttributeType::S))
+        .attribute_definitions(common::attr_def("order", ScalarAttributeType::N))
+        .attribute_definitions(common::attr_def("status", ScalarAttributeType::S))
+        .attribute_definitions(common::attr_def("amount", ScalarAttributeType::N))
+        .key_schema(common::key_elem("customer", KeyType::Hash))
+        .key_schema(common::key_elem("order", KeyType::Range))
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name("by_status")
-                .key_schema(key("status", KeyType::Hash))
-                .key_schema(key("amount", KeyType::Range))
+                .key_schema(common::key_elem("status", KeyType::Hash))
+                .key_schema(common::key_elem("amount", KeyType::Range))
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::KeysOnly)
@@ -69,8 +52,8 @@ async fn gsi_and_lsi_queries_and_type_checks() {
         .local_secondary_indexes(
             LocalSecondaryIndex::builder()
                 .index_name("by_amount")
-                .key_schema(key("customer", KeyType::Hash))
-                .key_schema(key("amount", KeyType::Range))
+                .key_schema(common::key_elem("customer", KeyType::Hash))
+                .key_schema(common::key_elem("amount", KeyType::Range))
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::Include)
@@ -208,8 +191,8 @@ async fn gsi_created_online_is_backfilled_while_writes_continue() {
     c.create_table()
         .table_name("events")
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(def("id", ScalarAttributeType::S))
-        .key_schema(key("id", KeyType::Hash))
+        .attribute_definitions(common::attr_def("id", ScalarAttributeType::S))
+        .key_schema(common::key_elem("id", KeyType::Hash))
         .send()
         .await
         .unwrap();
@@ -224,13 +207,13 @@ async fn gsi_created_online_is_backfilled_while_writes_continue() {
     }
     c.update_table()
         .table_name("events")
-        .attribute_definitions(def("kind", ScalarAttributeType::S))
+        .attribute_definitions(common::attr_def("kind", ScalarAttributeType::S))
         .global_secondary_index_updates(
             GlobalSecondaryIndexUpdate::builder()
                 .create(
                     CreateGlobalSecondaryIndexAction::builder()
                         .index_name("by_kind")
-                        .key_schema(key("kind", KeyType::Hash))
+                        .key_schema(common::key_elem("kind", KeyType::Hash))
                         .projection(
                             Projection::builder()
                                 .projection_type(ProjectionType::All)
@@ -295,8 +278,8 @@ async fn transact_get_never_sees_half_a_transaction_and_tokens_are_idempotent() 
         c.create_table()
             .table_name(t)
             .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(def("id", ScalarAttributeType::S))
-            .key_schema(key("id", KeyType::Hash))
+            .attribute_definitions(common::attr_def("id", ScalarAttributeType::S))
+            .key_schema(common::key_elem("id", KeyType::Hash))
             .send()
             .await
             .unwrap();

@@ -5,8 +5,7 @@
 mod common;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
-    ScalarAttributeType, WriteRequest,
+    AttributeValue, BillingMode, KeyType, PutRequest, ScalarAttributeType, WriteRequest,
 };
 use common::Server;
 use std::collections::HashSet;
@@ -19,27 +18,13 @@ const BIG_PARTITION: usize = 20_000;
 async fn hundred_thousand_items_page_exactly_once() {
     let server = Server::start();
     let c = server.client();
-    let def = |n: &str, t| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(t)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, t| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
     c.create_table()
         .table_name("large")
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(def("pk", ScalarAttributeType::S))
-        .attribute_definitions(def("sk", ScalarAttributeType::N))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(common::attr_def("pk", ScalarAttributeType::S))
+        .attribute_definitions(common::attr_def("sk", ScalarAttributeType::N))
+        .key_schema(common::key_elem("pk", KeyType::Hash))
+        .key_schema(common::key_elem("sk", KeyType::Range))
         .send()
         .await
         .unwrap();

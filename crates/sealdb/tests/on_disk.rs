@@ -8,8 +8,8 @@ mod common;
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
+    AttributeValue, BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 use common::Server;
 
@@ -66,30 +66,16 @@ async fn no_marker_reaches_the_disk() {
     let dir = tmp.path().join("data");
     let mut server = Server::start_on(&dir);
     let c = server.client();
-    let def = |n: &str, t| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(t)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, t| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
     c.create_table()
         .table_name(TABLE)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(def("pk", ScalarAttributeType::S))
-        .attribute_definitions(def("g", ScalarAttributeType::S))
-        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(common::attr_def("pk", ScalarAttributeType::S))
+        .attribute_definitions(common::attr_def("g", ScalarAttributeType::S))
+        .key_schema(common::key_elem("pk", KeyType::Hash))
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name("by_g")
-                .key_schema(key("g", KeyType::Hash))
+                .key_schema(common::key_elem("g", KeyType::Hash))
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::All)

@@ -5,9 +5,8 @@ mod common;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Get, KeySchemaElement,
-    KeyType, KeysAndAttributes, Put, PutRequest, ScalarAttributeType, TransactGetItem,
-    TransactWriteItem, Update, WriteRequest,
+    AttributeValue, BillingMode, ConditionCheck, Get, KeyType, KeysAndAttributes, Put, PutRequest,
+    ScalarAttributeType, TransactGetItem, TransactWriteItem, Update, WriteRequest,
 };
 use common::Server;
 use std::collections::{HashMap, HashSet};
@@ -25,36 +24,12 @@ async fn create(c: &aws_sdk_dynamodb::Client, name: &str, sort: Option<ScalarAtt
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        );
+        .attribute_definitions(common::attr_def("pk", ScalarAttributeType::S))
+        .key_schema(common::key_elem("pk", KeyType::Hash));
     if let Some(t) = sort {
         req = req
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("sk")
-                    .attribute_type(t)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("sk")
-                    .key_type(KeyType::Range)
-                    .build()
-                    .unwrap(),
-            );
+            .attribute_definitions(common::attr_def("sk", t))
+            .key_schema(common::key_elem("sk", KeyType::Range));
     }
     req.send().await.unwrap();
 }
