@@ -69,6 +69,29 @@ pub trait MetaStore: Send + Sync {
     ) -> impl Future<Output = Result<VersionKeys>> + Send;
 }
 
+/// A store shared between providers (e.g. one per material name).
+impl<T: MetaStore> MetaStore for Arc<T> {
+    fn max_version(&self, material_name: &str) -> impl Future<Output = Result<Option<u64>>> + Send {
+        (**self).max_version(material_name)
+    }
+
+    fn version(
+        &self,
+        material_name: &str,
+        version: u64,
+    ) -> impl Future<Output = Result<VersionKeys>> + Send {
+        (**self).version(material_name, version)
+    }
+
+    fn create_version(
+        &self,
+        material_name: &str,
+        version: u64,
+    ) -> impl Future<Output = Result<VersionKeys>> + Send {
+        (**self).create_version(material_name, version)
+    }
+}
+
 /// Encodes and decodes provider-store rows: `N`, `V` signed, `t`, `encAlg`, `enc`, `intAlg`,
 /// `int` encrypted, under the store's own provider and table name.
 #[derive(Debug)]
