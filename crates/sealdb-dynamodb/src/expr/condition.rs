@@ -90,7 +90,30 @@ pub(crate) fn compare(a: &AttributeValue, b: &AttributeValue) -> Option<Ordering
     }
 }
 
+impl Operand {
+    fn mentions(&self, name: &str) -> bool {
+        match self {
+            Operand::Path(p) | Operand::Size(p) => p.top_level() == name,
+            Operand::Value(_) => false,
+        }
+    }
+}
+
 impl Cond {
+    /// Whether any path of the condition starts at the top-level attribute `name`.
+    pub(crate) fn mentions(&self, name: &str) -> bool {
+        match self {
+            Cond::Cmp(a, _, b) | Cond::BeginsWith(a, b) | Cond::Contains(a, b) => {
+                a.mentions(name) || b.mentions(name)
+            }
+            Cond::Between(v, lo, hi) => [v, lo, hi].iter().any(|o| o.mentions(name)),
+            Cond::In(v, list) => v.mentions(name) || list.iter().any(|o| o.mentions(name)),
+            Cond::And(a, b) | Cond::Or(a, b) => a.mentions(name) || b.mentions(name),
+            Cond::Not(a) => a.mentions(name),
+            Cond::Exists(p) | Cond::NotExists(p) | Cond::Type(p, _) => p.top_level() == name,
+        }
+    }
+
     pub(crate) fn eval(&self, item: &Item) -> bool {
         match self {
             Cond::Cmp(a, op, b) => {

@@ -142,6 +142,11 @@ impl Condition {
     pub fn evaluate(&self, item: &Item) -> bool {
         self.0.eval(item)
     }
+
+    /// Whether the condition reads the top-level attribute `name` anywhere.
+    pub fn mentions(&self, name: &str) -> bool {
+        self.0.mentions(name)
+    }
 }
 
 /// Parses a ConditionExpression or FilterExpression (`param` names it in errors).

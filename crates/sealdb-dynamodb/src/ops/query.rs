@@ -121,6 +121,18 @@ impl Service {
             Some(ix) => (&ix.hash_key, ix.range_key.as_ref()),
             None => (&def.hash_key, def.range_key.as_ref()),
         };
+        // The key attributes of what is queried (the table or the index) belong in the key
+        // condition; AWS refuses them in the filter.
+        if let Some(filter) = &opts.filter
+            && let Some(key) = std::iter::once(hash_attr)
+                .chain(range_attr)
+                .find(|k| filter.mentions(&k.name))
+        {
+            return Err(DynamoError::validation(format!(
+                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {}",
+                key.name
+            )));
+        }
         let (pk_value, sort) = key_cond.split(&hash_attr.name).map_err(|e| expr_err(&e))?;
         let pk = encode_operand(hash_attr, pk_value)?;
         let (mut lo, mut hi) = (Bound::Unbounded, Bound::Unbounded);
