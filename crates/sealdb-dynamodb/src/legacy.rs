@@ -252,13 +252,12 @@ fn conditions(
     Ok(join(parts, op))
 }
 
-const EXPRESSION_MEMBERS: [&str; 6] = [
+const EXPRESSION_MEMBERS: [&str; 5] = [
     "ConditionExpression",
     "UpdateExpression",
     "ProjectionExpression",
     "FilterExpression",
     "KeyConditionExpression",
-    "ExpressionAttributeValues",
 ];
 
 /// Rewrites the legacy members of a request body into expressions (in place).
@@ -278,10 +277,11 @@ pub fn rewrite(op: Operation, obj: &mut Map<String, Value>) -> Result<(), Dynamo
     if legacy.is_empty() {
         return Ok(());
     }
+    let present = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
+    // AWS names only the expressions themselves here, never the names/values maps.
     let expression: Vec<&str> = EXPRESSION_MEMBERS
         .into_iter()
-        .chain(["ExpressionAttributeNames"])
-        .filter(|k| obj.get(*k).is_some_and(|v| !v.is_null()))
+        .filter(|k| present(k))
         .collect();
     if !expression.is_empty() {
         return Err(DynamoError::validation(format!(
@@ -289,6 +289,18 @@ pub fn rewrite(op: Operation, obj: &mut Map<String, Value>) -> Result<(), Dynamo
             legacy.join(", "),
             expression.join(", ")
         )));
+    }
+    // Legacy members are rewritten into expressions with names/values of our own, so a
+    // caller's maps could only collide with them; AWS refuses them without expressions.
+    if present("ExpressionAttributeNames") {
+        return Err(DynamoError::validation(
+            "ExpressionAttributeNames can only be specified when using expressions",
+        ));
+    }
+    if present("ExpressionAttributeValues") {
+        return Err(DynamoError::validation(
+            "ExpressionAttributeValues can only be specified when using expressions",
+        ));
     }
     let mut b = Builder {
         names: Map::new(),
