@@ -14,9 +14,13 @@
 
 pub mod actions;
 pub mod attribute_crypto;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 pub mod error;
 pub mod item;
 pub mod keys;
+#[cfg(feature = "kms")]
+pub mod kms;
 pub mod material_description;
 pub mod materials;
 pub mod providers;

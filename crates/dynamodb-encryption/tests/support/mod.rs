@@ -55,3 +55,6 @@ pub fn most_recent() -> MostRecentProvider<InMemoryMetaStore<StaticProvider>> {
     let store = InMemoryMetaStore::new(ProviderStoreRows::new("metastore", static_provider()));
     MostRecentProvider::new(store, "material", Duration::from_secs(60))
 }
+
+#[cfg(all(feature = "kms", feature = "dynamodb"))]
+pub mod server;
