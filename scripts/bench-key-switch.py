@@ -46,6 +46,13 @@ def reader():
         i += 7919
 
 
+# Baseline: the same reads with no switch running, for the ratio.
+th = threading.Thread(target=reader)
+th.start()
+time.sleep(2)
+stop.set()
+th.join()
+base, lat, stop = sorted(lat), [], threading.Event()
 th = threading.Thread(target=reader)
 th.start()
 time.sleep(0.5)
@@ -62,5 +69,7 @@ after = hashlib.sha256(table_file.read_bytes()).hexdigest()
 lat.sort()
 print("switch times (K1->K2, ->AWS managed, ->owned): " + ", ".join(f"{x * 1000:.1f} ms" for x in switches))
 print(f"table file {table_file.stat().st_size} bytes, unchanged by the switches: {before == after}")
+print(f"GetItem without switches: {len(base)} reads, p50 {statistics.median(base) * 1000:.2f} ms, "
+      f"p99 {base[int(len(base) * 0.99)] * 1000:.2f} ms")
 print(f"GetItem during switches: {len(lat)} reads, p50 {statistics.median(lat) * 1000:.2f} ms, "
       f"p99 {lat[int(len(lat) * 0.99)] * 1000:.2f} ms, max {lat[-1] * 1000:.2f} ms")
