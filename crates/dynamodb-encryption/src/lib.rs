@@ -1,16 +1,240 @@
 //! Client-side item encryption, byte-compatible with the legacy AWS DynamoDB Encryption
-//! Client for Python and Java (`../shared/reference/legacy-client-format.md`).
+//! Client for Python (`dynamodb-encryption-sdk` 1.x–3.x) and Java
+//! (`aws-dynamodb-encryption-java` 1.x–2.x). The byte format is specified in
+//! `../shared/reference/legacy-client-format.md`; this crate stands alone (it depends on no
+//! server crate).
 //!
-//! This crate stands alone: it does not depend on the server. Work so far covers the two
-//! byte formats everything else is built on:
+//! An item is a map of attribute name to [`Attribute`]. [`encrypt_item`] replaces every
+//! ENCRYPT_AND_SIGN attribute with `B(IV ‖ AES-CBC(serialized value))`, signs the table
+//! name and every signed attribute, and adds `*amzn-ddb-map-sig*` and
+//! `*amzn-ddb-map-desc*`. [`decrypt_item`] verifies the signature first and decrypts only
+//! then. Keys come from a [`CryptographicMaterialsProvider`]:
+//!
+//! | provider | keys | module |
+//! |---|---|---|
+//! | Static | one AES key + HMAC (or RSA) key for every item | [`providers::StaticProvider`] |
+//! | Wrapped | fresh AES-256 key per item, wrapped with AESWrap or RSA-OAEP | [`providers::WrappedProvider`] |
+//! | MostRecent | versioned AES/HMAC pairs in a provider store, cached with a TTL | [`providers::MostRecentProvider`] |
+//! | DirectKMS | one KMS data key per item, HKDF-derived AES and HMAC keys (feature `kms`) | `kms::DirectKmsProvider` |
+//!
+//! With the `dynamodb` feature, `dynamodb::EncryptedClient` wraps an
+//! `aws_sdk_dynamodb::Client` and `dynamodb::DynamoDbMetaStore` keeps a provider store in a
+//! table. Both features are on by default.
+//!
+//! # Examples
+//!
+//! Static materials:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> dynamodb_encryption::Result<()> {
+//! use dynamodb_encryption::providers::StaticProvider;
+//! use dynamodb_encryption::{
+//!     Action, Attribute, AttributeActions, EncryptionContext, Item, SigningKey, SymmetricKey,
+//!     decrypt_item, encrypt_item,
+//! };
+//!
+//! let provider = StaticProvider::new(
+//!     Some(SymmetricKey::new([1u8; 32])),
+//!     SigningKey::hmac_sha256([2u8; 32]),
+//!     Default::default(),
+//! );
+//! // The partition (and sort) key is always signed only, never encrypted.
+//! let context = EncryptionContext::new("Orders", "id", None);
+//! let actions = AttributeActions::default().with_action("status", Action::SignOnly)?;
+//! let item: Item = [
+//!     ("id", Attribute::S("o-1".into())),
+//!     ("card", Attribute::S("4111 1111 1111 1111".into())),
+//!     ("status", Attribute::S("paid".into())),
+//! ]
+//! .into_iter()
+//! .map(|(k, v)| (k.to_owned(), v))
+//! .collect();
+//!
+//! let stored = encrypt_item(&item, &context, &actions, &provider).await?;
+//! assert!(matches!(stored["card"], Attribute::B(_)));
+//! assert_eq!(stored["status"], Attribute::S("paid".into()));
+//! assert_eq!(decrypt_item(&stored, &context, &actions, &provider).await?, item);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Wrapped, with an AES wrapping key and an HMAC key, or with an RSA key pair (RSA-OAEP
+//! key wrap, `SHA256withRSA` signatures):
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+//! use aws_lc_rs::rsa::{KeyPair, KeySize};
+//! use dynamodb_encryption::providers::{UnwrappingKey, WrappedProvider, WrappingKey};
+//! use dynamodb_encryption::{
+//!     Attribute, AttributeActions, EncryptionContext, Item, SigningKey, SymmetricKey,
+//!     VerificationKey, decrypt_item, encrypt_item,
+//! };
+//!
+//! let aes = WrappedProvider::aes_hmac(SymmetricKey::new([3u8; 32]), SymmetricKey::new([4u8; 32]));
+//!
+//! // DER keys as the Python and Java clients take them: PKCS#8 private, SPKI public.
+//! let pair = KeyPair::generate(KeySize::Rsa2048)?;
+//! let private = AsDer::<Pkcs8V1Der>::as_der(&pair)?.as_ref().to_vec();
+//! let public = aws_lc_rs::signature::KeyPair::public_key(&pair).as_der()?.as_ref().to_vec();
+//! let rsa = WrappedProvider::new(
+//!     Some(WrappingKey::rsa_from_der(&public)?),
+//!     Some(UnwrappingKey::rsa_from_pkcs8(&private)?),
+//!     Some(SigningKey::rsa_sha256_from_pkcs8(&private)?),
+//!     Some(VerificationKey::rsa_sha256_from_der(&public)),
+//! );
+//!
+//! let context = EncryptionContext::new("Users", "user", None);
+//! let item: Item = [
+//!     ("user".to_owned(), Attribute::S("ada".into())),
+//!     ("ssn".to_owned(), Attribute::S("078-05-1120".into())),
+//! ]
+//! .into_iter()
+//! .collect();
+//! let actions = AttributeActions::default();
+//! for stored in [
+//!     encrypt_item(&item, &context, &actions, &aes).await?,
+//!     encrypt_item(&item, &context, &actions, &rsa).await?,
+//! ] {
+//!     let back = match decrypt_item(&stored, &context, &actions, &aes).await {
+//!         Ok(back) => back,
+//!         Err(_) => decrypt_item(&stored, &context, &actions, &rsa).await?,
+//!     };
+//!     assert_eq!(back, item);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! MostRecent over a provider store (in memory here; `dynamodb::DynamoDbMetaStore` for a
+//! table). The store's rows are themselves encrypted items, protected by their own provider:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> dynamodb_encryption::Result<()> {
+//! use dynamodb_encryption::providers::{
+//!     InMemoryMetaStore, MostRecentProvider, ProviderStoreRows, WrappedProvider,
+//! };
+//! use dynamodb_encryption::{
+//!     Attribute, AttributeActions, EncryptionContext, Item, SymmetricKey, decrypt_item,
+//!     encrypt_item,
+//! };
+//! use std::time::Duration;
+//!
+//! let store_provider =
+//!     WrappedProvider::aes_hmac(SymmetricKey::new([5u8; 32]), SymmetricKey::new([6u8; 32]));
+//! let store = InMemoryMetaStore::new(ProviderStoreRows::new("meta", store_provider));
+//! let provider = MostRecentProvider::new(store, "orders", Duration::from_secs(300));
+//!
+//! let context = EncryptionContext::new("Orders", "id", None);
+//! let item: Item = [("id".to_owned(), Attribute::N("7".into()))].into_iter().collect();
+//! let actions = AttributeActions::default();
+//! let old = encrypt_item(&item, &context, &actions, &provider).await?; // creates version 0
+//! assert_eq!(provider.rotate().await?, 1);
+//! let new = encrypt_item(&item, &context, &actions, &provider).await?;
+//! for stored in [&old, &new] {
+//!     assert_eq!(decrypt_item(stored, &context, &actions, &provider).await?, item);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! DirectKMS through the encrypted client (needs a DynamoDB and KMS endpoint, so not run
+//! here; `tests/server.rs` runs the same against a sealdb server):
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "kms", feature = "dynamodb"))]
+//! # async fn example(
+//! #     ddb: aws_sdk_dynamodb::Client,
+//! #     kms: aws_sdk_kms::Client,
+//! # ) -> dynamodb_encryption::Result<()> {
+//! use aws_sdk_dynamodb::types::AttributeValue;
+//! use dynamodb_encryption::dynamodb::EncryptedClient;
+//! use dynamodb_encryption::kms::DirectKmsProvider;
+//! use dynamodb_encryption::{Action, AttributeActions};
+//!
+//! let provider = DirectKmsProvider::new(kms, "alias/orders");
+//! let actions = AttributeActions::default().with_action("status", Action::SignOnly)?;
+//! let client = EncryptedClient::new(ddb, provider, actions);
+//! // Requests are the SDK's own builders; the items in them are plaintext.
+//! client
+//!     .put_item(
+//!         client
+//!             .client()
+//!             .put_item()
+//!             .table_name("Orders")
+//!             .item("id", AttributeValue::S("o-1".into()))
+//!             .item("card", AttributeValue::S("4111 1111 1111 1111".into())),
+//!     )
+//!     .await?;
+//! let got = client
+//!     .get_item(client.client().get_item().table_name("Orders").key("id", AttributeValue::S("o-1".into())))
+//!     .await?;
+//! assert_eq!(got.item.unwrap()["card"], AttributeValue::S("4111 1111 1111 1111".into()));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Compatibility
+//!
+//! Checked against the upstream vectors (`tests/vectors.rs`: every Python-written offline
+//! scenario, 144 items) and, through a sealdb server, against the Python
+//! `dynamodb-encryption-sdk` 3.3.0 in both directions
+//! (`tests/python/test_ddbec_interop.py`). The Java-written vectors were not available here,
+//! so Java compatibility rests on the specification only.
+//!
+//! | feature | Python 3.3.0 | Java 2.x | this crate |
+//! |---|---|---|---|
+//! | Static AES + HMAC / RSA signatures | yes | yes | yes |
+//! | Wrapped AESWrap, RSA-OAEP-SHA256 (MGF1-SHA1) | yes | yes | yes |
+//! | Wrapped legacy RSA PKCS#1 v1.5 (no `amzn-ddb-wrap-alg`) | no | reads | reads |
+//! | MIME base64 (CR/LF) in `amzn-ddb-env-key` | reads | reads | reads |
+//! | MostRecent + MetaStore (`N`/`V` table) | yes | yes | yes |
+//! | DirectKMS (KMS context, HKDF) | yes | yes | yes |
+//! | HmacSHA224 / SHA224withRSA | yes | yes | HMAC only |
+//! | ECDSA signatures | no | yes | no |
+//! | custom reserved attribute names | no | yes | no |
+//! | `amzn-ddb-env-alg` written as | `AES/256` | `AES` | `AES/256` (reads both) |
+//! | `amzn-ddb-map-signingAlg` written for HMAC | yes | no | yes |
+//! | UpdateItem / projections in the helper client | refused | n/a (mapper) | refused |
+//!
+//! # Known differences (reference §9)
+//!
+//! - **Numbers.** Signed numbers are written in Java's canonical form (plain notation, no
+//!   trailing zeros, `0` for negative zero) so both libraries render them alike. Python
+//!   signs negative zero as `-0` and rounds numbers beyond 28 significant digits; when a
+//!   signature does not verify, [`decrypt_item`] retries with Python's rendering. A signed
+//!   number of more than 28 significant digits written by this crate (or Java) does not
+//!   verify in Python. An *encrypted* number of that size written by Python decrypts to
+//!   Python's rounded value, since that is what Python encrypted. A signed `-0` written by
+//!   Python verifies nowhere once DynamoDB (or sealdb) has normalized it to `0`.
+//! - **Sort orders.** Written in Python's order (unsigned bytes for binary sets, code points
+//!   for strings, map keys and attribute names). Java orders binary set members as signed
+//!   bytes and strings by UTF-16 units; verification retries in Java's order, but a signed
+//!   binary set with a byte ≥ 0x80, or signed strings mixing U+E000–U+FFFF with
+//!   supplementary characters, written by this crate will not verify in Java.
+//! - **The material description is not signed** (the format's design): tampering with it
+//!   shows up only as failed unwrapping, failed verification, or is harmless (entries the
+//!   reader ignores, such as `amzn-ddb-map-signingAlg`).
+//! - The table name is bound into the signature: an item copied to another table does not
+//!   verify unless the old name is given in the [`EncryptionContext`]. An unset table name
+//!   signs as Python's `None` (Java signs `null`).
+//! - Items written with all actions DO_NOTHING pass through untouched, as in Python.
+//! - RSA-OAEP uses the RustCrypto `rsa` crate (aws-lc-rs has no SHA-256/MGF1-SHA-1 OAEP).
+//!   Unwrapping is blinded, but that crate's arithmetic is not constant-time
+//!   (RUSTSEC-2023-0071); prefer AESWrap, MostRecent or DirectKMS where timing attacks on
+//!   the unwrapping host matter.
+//!
+//! # Modules
+//!
 //! - [`serialize`]: the canonical attribute serialization (encryption plaintext and
-//!   signature input), with Java's number canonicalization;
+//!   signature input) in each library's rendering;
 //! - [`material_description`]: the `*amzn-ddb-map-desc*` attribute;
-//! - [`signature::string_to_sign`]: the bytes an item signature covers;
-//! - [`attribute_crypto`]: one attribute's AES-CBC encryption and the HMAC signatures.
-//!
-//! Still to come: attribute encryption, the signature algorithms, the DirectKMS / Wrapped / MostRecent
-//! providers and helpers over aws-sdk-dynamodb.
+//! - [`signature`]: the bytes an item signature covers;
+//! - [`attribute_crypto`]: one attribute's AES-CBC encryption and the HMAC primitives;
+//! - [`item`], [`actions`], [`materials`], [`keys`], [`providers`], [`error`].
 
 pub mod actions;
 pub mod attribute_crypto;
