@@ -9,7 +9,7 @@ use std::future::Future;
 
 /// What the encryptor knows about the item: where it lives, its key attribute names, and
 /// (filled in by the encryptor) its attributes and stored material description.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct EncryptionContext {
     /// The table name bound into the signature (`None` signs as Python's `None`).
     pub table_name: Option<String>,
@@ -22,6 +22,19 @@ pub struct EncryptionContext {
     pub attributes: Item,
     /// On decrypt: the item's material description. Empty on encrypt.
     pub material_description: BTreeMap<String, String>,
+}
+
+/// Shows attribute names only: the values are plaintext.
+impl std::fmt::Debug for EncryptionContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptionContext")
+            .field("table_name", &self.table_name)
+            .field("partition_key_name", &self.partition_key_name)
+            .field("sort_key_name", &self.sort_key_name)
+            .field("attributes", &self.attributes.keys().collect::<Vec<_>>())
+            .field("material_description", &self.material_description)
+            .finish()
+    }
 }
 
 impl EncryptionContext {
