@@ -97,6 +97,15 @@ async fn encrypts_signs_and_round_trips() {
     ));
 }
 
+#[test]
+fn context_debug_shows_no_values() {
+    let mut context = context();
+    context.attributes = item();
+    let shown = format!("{context:?}");
+    assert!(shown.contains("secret"), "{shown}");
+    assert!(!shown.contains("hello"), "{shown}");
+}
+
 #[tokio::test]
 async fn reserved_names_and_nothing_to_do() {
     for reserved in [SIGNATURE_ATTRIBUTE, MATERIAL_DESCRIPTION_ATTRIBUTE] {
@@ -166,6 +175,27 @@ async fn verification_falls_back_to_python_and_java_renderings() {
             Dialect::Java,
         ),
     ];
+    // Attribute names in Java's UTF-16 order: the signature covers names in that order.
+    let mut java_names = item();
+    java_names.insert("\u{1F600}".into(), Attribute::Null);
+    java_names.insert("\u{FF61}".into(), Attribute::Null);
+    let stored = signed_as(&java_names, &sign_all, Dialect::Java);
+    assert_ne!(
+        signature::string_to_sign(Some("TableName"), &java_names, |n| sign_all.action(n)).unwrap(),
+        signature::string_to_sign_as(
+            Some("TableName"),
+            &java_names,
+            |n| sign_all.action(n),
+            Dialect::Java
+        )
+        .unwrap()
+    );
+    assert_eq!(
+        decrypt_item(&stored, &context(), &sign_all, &provider())
+            .await
+            .unwrap(),
+        java_names
+    );
     for (what, value, dialect) in cases {
         let mut plain = item();
         plain.insert("odd".into(), value);
