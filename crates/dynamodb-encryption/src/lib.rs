@@ -227,6 +227,25 @@
 //!   (RUSTSEC-2023-0071); prefer AESWrap, MostRecent or DirectKMS where timing attacks on
 //!   the unwrapping host matter.
 //!
+//! # Performance
+//!
+//! `cargo bench -p dynamodb-encryption --bench item` (criterion) times encrypt+sign and
+//! verify+decrypt of one ~1 KB item with 10 attributes (S partition key, N sort key, two
+//! 100-byte S, N, 300-byte B, SS, M, L, BOOL; everything ENCRYPT_AND_SIGN but the keys)
+//! with a Static provider (AES-256 + HMAC-SHA256) and a Wrapped one (AESWrap + HMAC-SHA256).
+//! `"$(scripts/python-env)/bin/python" scripts/bench-ddbec-python.py` times the same item,
+//! actions and providers with the Python client 3.3.0 (both print the item's size and a
+//! fingerprint, to show the items match). Medians of three interleaved rounds on a shared
+//! 2-core AMD EPYC VM, 2026-12-01 (Rust 1.95 release build: criterion mean; Python 3.11.7:
+//! best of 5 × 2000 calls), µs per item:
+//!
+//! | operation | Rust | Python | Python / Rust |
+//! |---|---|---|---|
+//! | encrypt+sign, Static | 14.3 | 212 | 14.8× |
+//! | verify+decrypt, Static | 7.5 | 229 | 30.6× |
+//! | encrypt+sign, Wrapped | 16.4 | 240 | 14.6× |
+//! | verify+decrypt, Wrapped | 8.6 | 254 | 29.5× |
+//!
 //! # Modules
 //!
 //! - [`serialize`]: the canonical attribute serialization (encryption plaintext and
