@@ -25,39 +25,72 @@ fn cipher_key(key: &[u8]) -> Result<UnboundCipherKey, FormatError> {
     UnboundCipherKey::new(alg, key).map_err(|_| FormatError::Crypto("content key"))
 }
 
+/// One item's content key, ready to encrypt its attributes: the AES key schedule is built
+/// once per item, not once per attribute.
+pub struct AttributeEncryptor(PaddedBlockEncryptingKey);
+
+impl AttributeEncryptor {
+    /// Prepares `key` (16 or 32 bytes).
+    pub fn new(key: &[u8]) -> Result<Self, FormatError> {
+        PaddedBlockEncryptingKey::cbc_pkcs7(cipher_key(key)?)
+            .map(AttributeEncryptor)
+            .map_err(|_| FormatError::Crypto("content key"))
+    }
+
+    /// Encrypts one attribute value for storage as a `B` attribute, under a fresh IV.
+    pub fn encrypt(&self, value: &Attribute) -> Result<Vec<u8>, FormatError> {
+        let mut body = serialize(value)?;
+        let ctx = self
+            .0
+            .encrypt(&mut body)
+            .map_err(|_| FormatError::Crypto("encryption failed"))?;
+        let iv: &[u8] = (&ctx)
+            .try_into()
+            .map_err(|_| FormatError::Crypto("encryption failed"))?;
+        let mut out = Vec::with_capacity(IV_LEN + body.len());
+        out.extend_from_slice(iv);
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+}
+
+/// One item's content key, ready to decrypt its attributes (key schedule built once).
+pub struct AttributeDecryptor(PaddedBlockDecryptingKey);
+
+impl AttributeDecryptor {
+    /// Prepares `key` (16 or 32 bytes).
+    pub fn new(key: &[u8]) -> Result<Self, FormatError> {
+        PaddedBlockDecryptingKey::cbc_pkcs7(cipher_key(key)?)
+            .map(AttributeDecryptor)
+            .map_err(|_| FormatError::Crypto("content key"))
+    }
+
+    /// Decrypts a stored `B` attribute back to its value.
+    pub fn decrypt(&self, stored: &[u8]) -> Result<Attribute, FormatError> {
+        if stored.len() < 2 * IV_LEN || stored.len() % IV_LEN != 0 {
+            return Err(FormatError::Crypto("encrypted attribute has a bad length"));
+        }
+        let (iv, body) = stored.split_at(IV_LEN);
+        let iv: [u8; IV_LEN] = iv
+            .try_into()
+            .map_err(|_| FormatError::Crypto("encrypted attribute has a bad length"))?;
+        let mut buf = body.to_vec();
+        let plain = self
+            .0
+            .decrypt(&mut buf, DecryptionContext::Iv128(FixedLength::from(iv)))
+            .map_err(|_| FormatError::Crypto("attribute decryption failed"))?;
+        deserialize(plain)
+    }
+}
+
 /// Encrypts one attribute value for storage as a `B` attribute.
 pub fn encrypt_attribute(key: &[u8], value: &Attribute) -> Result<Vec<u8>, FormatError> {
-    let mut body = serialize(value)?;
-    let enc = PaddedBlockEncryptingKey::cbc_pkcs7(cipher_key(key)?)
-        .map_err(|_| FormatError::Crypto("content key"))?;
-    let ctx = enc
-        .encrypt(&mut body)
-        .map_err(|_| FormatError::Crypto("encryption failed"))?;
-    let iv: &[u8] = (&ctx)
-        .try_into()
-        .map_err(|_| FormatError::Crypto("encryption failed"))?;
-    let mut out = Vec::with_capacity(IV_LEN + body.len());
-    out.extend_from_slice(iv);
-    out.extend_from_slice(&body);
-    Ok(out)
+    AttributeEncryptor::new(key)?.encrypt(value)
 }
 
 /// Decrypts a stored `B` attribute back to its value.
 pub fn decrypt_attribute(key: &[u8], stored: &[u8]) -> Result<Attribute, FormatError> {
-    if stored.len() < 2 * IV_LEN || stored.len() % IV_LEN != 0 {
-        return Err(FormatError::Crypto("encrypted attribute has a bad length"));
-    }
-    let (iv, body) = stored.split_at(IV_LEN);
-    let iv: [u8; IV_LEN] = iv
-        .try_into()
-        .map_err(|_| FormatError::Crypto("encrypted attribute has a bad length"))?;
-    let dec = PaddedBlockDecryptingKey::cbc_pkcs7(cipher_key(key)?)
-        .map_err(|_| FormatError::Crypto("content key"))?;
-    let mut buf = body.to_vec();
-    let plain = dec
-        .decrypt(&mut buf, DecryptionContext::Iv128(FixedLength::from(iv)))
-        .map_err(|_| FormatError::Crypto("attribute decryption failed"))?;
-    deserialize(plain)
+    AttributeDecryptor::new(key)?.decrypt(stored)
 }
 
 /// The HMAC algorithms a signing key may name (`HmacSHA256` is the normal one).

@@ -1,7 +1,7 @@
 //! Encrypting and decrypting whole items (reference §5.3, §10).
 
 use crate::actions::AttributeActions;
-use crate::attribute_crypto::{decrypt_attribute, encrypt_attribute};
+use crate::attribute_crypto::{AttributeDecryptor, AttributeEncryptor};
 use crate::error::{Error, Result};
 use crate::materials::{
     CryptographicMaterialsProvider, DecryptionMaterials, EncryptionContext, EncryptionMaterials,
@@ -117,13 +117,22 @@ fn seal(
     materials: &EncryptionMaterials,
 ) -> Result<Item> {
     let mut description = materials.material_description.clone();
+    // Built on the first attribute to encrypt, then shared by the others.
+    let mut encryptor: Option<AttributeEncryptor> = None;
     for (name, value) in item.iter_mut() {
-        if actions.action(name) == Action::EncryptAndSign {
-            let key = materials.encryption_key.as_ref().ok_or_else(|| {
-                Error::MissingMaterials(format!("no encryption key for attribute {name}"))
-            })?;
-            *value = Attribute::B(encrypt_attribute(key.bytes(), value)?);
+        if actions.action(name) != Action::EncryptAndSign {
+            continue;
         }
+        let encryptor = match &mut encryptor {
+            Some(e) => e,
+            None => {
+                let key = materials.encryption_key.as_ref().ok_or_else(|| {
+                    Error::MissingMaterials(format!("no encryption key for attribute {name}"))
+                })?;
+                encryptor.insert(AttributeEncryptor::new(key.bytes())?)
+            }
+        };
+        *value = Attribute::B(encryptor.encrypt(value)?);
     }
     if materials.encryption_key.is_some() {
         description.insert(SYM_MODE_KEY.into(), SYM_MODE_CBC.into());
@@ -255,30 +264,42 @@ fn verify(opened: &Opened, materials: &DecryptionMaterials) -> Result<()> {
 
 fn unseal(opened: Opened, materials: &DecryptionMaterials) -> Result<Item> {
     verify(&opened, materials)?;
-    let description = &opened.context.material_description;
     let mut item = opened.item;
-    for (name, value) in item.iter_mut() {
-        if opened.actions.action(name) != Action::EncryptAndSign {
-            continue;
+    let mut encrypted = item
+        .iter_mut()
+        .filter(|(name, _)| opened.actions.action(name) == Action::EncryptAndSign)
+        .peekable();
+    let Some((first, _)) = encrypted.peek() else {
+        return Ok(item);
+    };
+    // Mode and key are the same for every attribute: check them once.
+    match opened
+        .context
+        .material_description
+        .get(SYM_MODE_KEY)
+        .map(String::as_str)
+    {
+        Some(SYM_MODE_CBC) => {}
+        Some(other) => return Err(Error::UnsupportedAlgorithm(format!("AES{other}"))),
+        None => {
+            return Err(Error::Malformed(
+                "encrypted attributes but no cipher mode in the description".into(),
+            ));
         }
+    }
+    let key = materials.decryption_key.as_ref().ok_or_else(|| {
+        Error::MissingMaterials(format!("no decryption key for attribute {first}"))
+    })?;
+    let decryptor = AttributeDecryptor::new(key.bytes())
+        .map_err(|_| Error::Malformed(format!("attribute {first} does not decrypt")))?;
+    for (name, value) in encrypted {
         let Attribute::B(stored) = value else {
             return Err(Error::Malformed(format!(
                 "encrypted attribute {name} is not binary"
             )));
         };
-        match description.get(SYM_MODE_KEY).map(String::as_str) {
-            Some(SYM_MODE_CBC) => {}
-            Some(other) => return Err(Error::UnsupportedAlgorithm(format!("AES{other}"))),
-            None => {
-                return Err(Error::Malformed(
-                    "encrypted attributes but no cipher mode in the description".into(),
-                ));
-            }
-        }
-        let key = materials.decryption_key.as_ref().ok_or_else(|| {
-            Error::MissingMaterials(format!("no decryption key for attribute {name}"))
-        })?;
-        *value = decrypt_attribute(key.bytes(), stored)
+        *value = decryptor
+            .decrypt(stored)
             .map_err(|_| Error::Malformed(format!("attribute {name} does not decrypt")))?;
     }
     Ok(item)
