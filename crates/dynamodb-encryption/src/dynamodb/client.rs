@@ -142,34 +142,59 @@ impl<P: CryptographicMaterialsProvider> EncryptedClient<P> {
     /// Encrypts one item as this client would write it to `table`.
     pub async fn encrypt(&self, table: &str, item: &SdkItem) -> Result<SdkItem> {
         let context = self.context(table).await?;
-        let stored = encrypt_item(
-            &item_from_sdk(item)?,
-            &context,
-            self.actions(table),
-            &self.provider,
-        )
-        .await?;
-        Ok(item_to_sdk(&stored))
+        self.encrypt_in(&context, self.actions(table), item).await
     }
 
     /// Verifies and decrypts one item read from `table`.
     pub async fn decrypt(&self, table: &str, stored: &SdkItem) -> Result<SdkItem> {
         let context = self.context(table).await?;
-        let item = decrypt_item(
-            &item_from_sdk(stored)?,
-            &context,
-            self.actions(table),
-            &self.provider,
-        )
-        .await?;
+        self.decrypt_in(&context, self.actions(table), stored).await
+    }
+
+    async fn encrypt_in(
+        &self,
+        context: &EncryptionContext,
+        actions: &AttributeActions,
+        item: &SdkItem,
+    ) -> Result<SdkItem> {
+        let stored = encrypt_item(&item_from_sdk(item)?, context, actions, &self.provider).await?;
+        Ok(item_to_sdk(&stored))
+    }
+
+    async fn decrypt_in(
+        &self,
+        context: &EncryptionContext,
+        actions: &AttributeActions,
+        stored: &SdkItem,
+    ) -> Result<SdkItem> {
+        let item = decrypt_item(&item_from_sdk(stored)?, context, actions, &self.provider).await?;
         Ok(item_to_sdk(&item))
     }
 
+    /// Decrypts every item of one table's page, looking the table's context up once.
     async fn decrypt_all(&self, table: &str, items: &mut [SdkItem]) -> Result<()> {
+        let context = self.context(table).await?;
         for item in items.iter_mut() {
-            *item = self.decrypt(table, item).await?;
+            *item = self.decrypt_in(&context, self.actions(table), item).await?;
         }
         Ok(())
+    }
+
+    /// The checks every Query or Scan needs before it is sent: no projection, a table.
+    fn whole_item_read(
+        select: Option<&Select>,
+        has_projection: bool,
+        table: &Option<String>,
+    ) -> Result<String> {
+        if has_projection
+            || matches!(
+                select,
+                Some(Select::SpecificAttributes | Select::AllProjectedAttributes)
+            )
+        {
+            return Err(projection_refused("a read with a projection"));
+        }
+        required_table(table)
     }
 
     /// PutItem with the item encrypted (old attributes, if returned, are decrypted).
@@ -208,12 +233,12 @@ impl<P: CryptographicMaterialsProvider> EncryptedClient<P> {
 
     /// Query with every returned item verified and decrypted.
     pub async fn query(&self, request: QueryFluentBuilder) -> Result<QueryOutput> {
-        check_selection(
+        let table = Self::whole_item_read(
             request.get_select().as_ref(),
             request.get_projection_expression().is_some()
                 || request.get_attributes_to_get().is_some(),
+            request.get_table_name(),
         )?;
-        let table = required_table(request.get_table_name())?;
         let mut out = request.send().await.map_err(dynamodb_error)?;
         if let Some(items) = out.items.as_mut() {
             self.decrypt_all(&table, items).await?;
@@ -223,12 +248,12 @@ impl<P: CryptographicMaterialsProvider> EncryptedClient<P> {
 
     /// Scan with every returned item verified and decrypted.
     pub async fn scan(&self, request: ScanFluentBuilder) -> Result<ScanOutput> {
-        check_selection(
+        let table = Self::whole_item_read(
             request.get_select().as_ref(),
             request.get_projection_expression().is_some()
                 || request.get_attributes_to_get().is_some(),
+            request.get_table_name(),
         )?;
-        let table = required_table(request.get_table_name())?;
         let mut out = request.send().await.map_err(dynamodb_error)?;
         if let Some(items) = out.items.as_mut() {
             self.decrypt_all(&table, items).await?;
@@ -263,9 +288,12 @@ impl<P: CryptographicMaterialsProvider> EncryptedClient<P> {
     ) -> Result<BatchWriteItemOutput> {
         let mut items = request.get_request_items().clone().unwrap_or_default();
         for (table, writes) in items.iter_mut() {
+            let context = self.context(table).await?;
             for write in writes.iter_mut() {
                 if let Some(put) = write.put_request.as_mut() {
-                    put.item = self.encrypt(table, &put.item).await?;
+                    put.item = self
+                        .encrypt_in(&context, self.actions(table), &put.item)
+                        .await?;
                 }
             }
         }
@@ -276,9 +304,12 @@ impl<P: CryptographicMaterialsProvider> EncryptedClient<P> {
             .map_err(dynamodb_error)?;
         if let Some(unprocessed) = out.unprocessed_items.as_mut() {
             for (table, writes) in unprocessed.iter_mut() {
+                let context = self.context(table).await?;
                 for write in writes.iter_mut() {
                     if let Some(put) = write.put_request.as_mut() {
-                        put.item = self.decrypt(table, &put.item).await?;
+                        put.item = self
+                            .decrypt_in(&context, self.actions(table), &put.item)
+                            .await?;
                     }
                 }
             }
@@ -352,16 +383,4 @@ fn required_table(table: &Option<String>) -> Result<String> {
     table
         .clone()
         .ok_or_else(|| Error::InvalidConfiguration("request has no table name".into()))
-}
-
-fn check_selection(select: Option<&Select>, has_projection: bool) -> Result<()> {
-    if has_projection
-        || matches!(
-            select,
-            Some(Select::SpecificAttributes | Select::AllProjectedAttributes)
-        )
-    {
-        return Err(projection_refused("a read with a projection"));
-    }
-    Ok(())
 }
