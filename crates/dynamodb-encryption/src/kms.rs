@@ -1,6 +1,7 @@
 //! The DirectKMS provider (reference §6.1): one KMS data key per item, from which HKDF
 //! derives the AES content key and the HMAC signing key.
 
+use crate::Attribute;
 use crate::error::{Error, Result};
 use crate::keys::{SigningKey, SymmetricKey, VerificationKey};
 use crate::materials::{
@@ -9,7 +10,6 @@ use crate::materials::{
 use crate::providers::wrapped::{
     CONTENT_ALGORITHM_KEY, ENVELOPE_KEY, WRAPPING_ALGORITHM_KEY, decode_base64_lenient,
 };
-use crate::{Attribute, Item};
 use aws_lc_rs::hkdf::{HKDF_SHA256, KeyType, Salt};
 use aws_sdk_kms::primitives::Blob;
 use base64::Engine as _;
@@ -82,9 +82,9 @@ fn context_value(name: &str, value: &Attribute) -> Result<String> {
     }
 }
 
+/// The KMS encryption context for the item in `context.attributes`.
 fn kms_context(
     context: &EncryptionContext,
-    item: &Item,
     content: &str,
     signing: &str,
 ) -> Result<HashMap<String, String>> {
@@ -92,7 +92,7 @@ fn kms_context(
     ec.insert("*amzn-ddb-env-alg*".to_owned(), content.to_owned());
     ec.insert("*amzn-ddb-sig-alg*".to_owned(), signing.to_owned());
     for name in context.key_names() {
-        if let Some(value) = item.get(name) {
+        if let Some(value) = context.attributes.get(name) {
             ec.insert(name.to_owned(), context_value(name, value)?);
         }
     }
@@ -122,6 +122,13 @@ fn materials_from(
             key: derive(data_key, b"Signing", signing_len)?,
         },
     ))
+}
+
+/// The plaintext data key of a KMS answer, in a zeroizing buffer.
+fn data_key(plaintext: Option<Blob>, operation: &str) -> Result<Zeroizing<Vec<u8>>> {
+    plaintext
+        .map(|blob| Zeroizing::new(blob.into_inner()))
+        .ok_or_else(|| Error::Kms(format!("{operation} returned no plaintext")))
 }
 
 fn kms_error(e: impl std::error::Error) -> Error {
@@ -171,7 +178,7 @@ impl CryptographicMaterialsProvider for DirectKmsProvider {
     ) -> Result<EncryptionMaterials> {
         let content = self.configured(CONTENT_ALGORITHM_KEY, DEFAULT_CONTENT);
         let signing = self.configured(SIGNING_ALGORITHM_KEY, DEFAULT_SIGNING);
-        let ec = kms_context(context, &context.attributes, &content, &signing)?;
+        let ec = kms_context(context, &content, &signing)?;
         let out = self
             .client
             .generate_data_key()
@@ -182,11 +189,7 @@ impl CryptographicMaterialsProvider for DirectKmsProvider {
             .send()
             .await
             .map_err(kms_error)?;
-        let data_key = Zeroizing::new(
-            out.plaintext
-                .ok_or_else(|| Error::Kms("GenerateDataKey returned no plaintext".into()))?
-                .into_inner(),
-        );
+        let data_key = data_key(out.plaintext, "GenerateDataKey")?;
         let blob = out
             .ciphertext_blob
             .ok_or_else(|| Error::Kms("GenerateDataKey returned no ciphertext".into()))?;
@@ -220,7 +223,7 @@ impl CryptographicMaterialsProvider for DirectKmsProvider {
         let blob = decode_base64_lenient(description.get(ENVELOPE_KEY).ok_or_else(|| {
             Error::Malformed("material description has no KMS ciphertext".into())
         })?)?;
-        let ec = kms_context(context, &context.attributes, &content, &signing)?;
+        let ec = kms_context(context, &content, &signing)?;
         // No key id: legacy symmetric KMS ciphertexts name their key themselves.
         let out = self
             .client
@@ -231,11 +234,7 @@ impl CryptographicMaterialsProvider for DirectKmsProvider {
             .send()
             .await
             .map_err(kms_error)?;
-        let data_key = Zeroizing::new(
-            out.plaintext
-                .ok_or_else(|| Error::Kms("Decrypt returned no plaintext".into()))?
-                .into_inner(),
-        );
+        let data_key = data_key(out.plaintext, "Decrypt")?;
         let (decryption_key, signing_key) = materials_from(&data_key, &content, &signing)?;
         let verification_key: VerificationKey = signing_key.verification_key();
         Ok(DecryptionMaterials {
