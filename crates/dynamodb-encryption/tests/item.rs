@@ -2,6 +2,8 @@
 //! the reserved names, and the compatibility fallbacks of verification.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use dynamodb_encryption::providers::StaticProvider;
 use dynamodb_encryption::serialize::Dialect;
 use dynamodb_encryption::{
@@ -23,16 +25,13 @@ fn context() -> EncryptionContext {
 }
 
 fn item() -> Item {
-    [
+    support::item_of([
         ("pk", Attribute::S("key".into())),
         ("sk", Attribute::N("7.0".into())),
         ("secret", Attribute::S("hello".into())),
         ("signed", Attribute::Ns(vec!["1.50".into(), "-0".into()])),
         ("loose", Attribute::Bool(true)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    ])
 }
 
 fn actions() -> AttributeActions {

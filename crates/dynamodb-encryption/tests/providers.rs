@@ -18,13 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn item(n: u32) -> Item {
-    [
+    support::item_of([
         ("pk", Attribute::S(format!("item-{n}"))),
         ("data", Attribute::S("payload".into())),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    ])
 }
 
 fn context() -> EncryptionContext {

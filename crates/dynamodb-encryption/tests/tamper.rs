@@ -11,17 +11,14 @@ use dynamodb_encryption::{
 };
 
 fn plaintext() -> Item {
-    [
+    support::item_of([
         ("pk", Attribute::S("partition".into())),
         ("sk", Attribute::N("42".into())),
         ("secret", Attribute::S("attack at dawn".into())),
         ("signed", Attribute::S("visible".into())),
         ("count", Attribute::N("12.5".into())),
         ("blob", Attribute::Bs(vec![vec![0xff, 0x00], vec![0x01]])),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    ])
 }
 
 fn actions() -> AttributeActions {

@@ -8,8 +8,17 @@ use dynamodb_encryption::providers::{
     InMemoryMetaStore, MostRecentProvider, ProviderStoreRows, StaticProvider, UnwrappingKey,
     WrappedProvider, WrappingKey,
 };
+use dynamodb_encryption::{Attribute, Item};
 use std::sync::OnceLock;
 use std::time::Duration;
+
+/// An item from (name, value) pairs.
+pub fn item_of<const N: usize>(pairs: [(&str, Attribute); N]) -> Item {
+    pairs
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+}
 
 /// One RSA-2048 key pair per test binary: (PKCS#8 private, SubjectPublicKeyInfo public).
 pub fn rsa_key() -> &'static (Vec<u8>, Vec<u8>) {
