@@ -235,16 +235,19 @@
 //! with a Static provider (AES-256 + HMAC-SHA256) and a Wrapped one (AESWrap + HMAC-SHA256).
 //! `"$(scripts/python-env)/bin/python" scripts/bench-ddbec-python.py` times the same item,
 //! actions and providers with the Python client 3.3.0 (both print the item's size and a
-//! fingerprint, to show the items match). Medians of three interleaved rounds on a shared
-//! 2-core AMD EPYC VM, 2026-12-01 (Rust 1.95 release build: criterion mean; Python 3.11.7:
-//! best of 5 × 2000 calls), µs per item:
+//! fingerprint, to show the items match). Two interleaved rounds on a shared 2-core AMD
+//! EPYC VM, 2026-12-01, after the AES key schedule was shared by an item's attributes (Rust
+//! 1.95 release build: criterion mean; Python 3.11.7: best of 5 × 2000 calls), µs per item:
 //!
 //! | operation | Rust | Python | Python / Rust |
 //! |---|---|---|---|
-//! | encrypt+sign, Static | 14.3 | 212 | 14.8× |
-//! | verify+decrypt, Static | 7.5 | 229 | 30.6× |
-//! | encrypt+sign, Wrapped | 16.4 | 240 | 14.6× |
-//! | verify+decrypt, Wrapped | 8.6 | 254 | 29.5× |
+//! | encrypt+sign, Static | 13.4 | 212 | 15.8× |
+//! | verify+decrypt, Static | 6.3 | 230 | 36.5× |
+//! | encrypt+sign, Wrapped | 15.3 | 239 | 15.6× |
+//! | verify+decrypt, Wrapped | 7.3 | 251 | 34.4× |
+//!
+//! Encryption costs about twice decryption in Rust: CBC encryption is serial, and every
+//! attribute draws a fresh random IV.
 //!
 //! # Modules
 //!
