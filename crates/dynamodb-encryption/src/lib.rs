@@ -199,6 +199,7 @@
 //! | `amzn-ddb-env-alg` written as | `AES/256` | `AES` | `AES/256` (reads both) |
 //! | `amzn-ddb-map-signingAlg` written for HMAC | yes | no | yes |
 //! | UpdateItem / projections in the helper client | refused | n/a (mapper) | refused |
+//! | Query / Scan paginators in the helper client | yes | n/a (mapper) | `query_pages`, `scan_pages` |
 //!
 //! # Known differences (reference §9)
 //!

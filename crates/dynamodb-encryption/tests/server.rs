@@ -180,6 +180,43 @@ async fn exercise<P: CryptographicMaterialsProvider>(enc: &EncryptedClient<P>, t
     let scanned = enc.scan(raw.scan().table_name(table)).await.unwrap();
     assert_eq!(scanned.items().len(), 4);
 
+    // Page by page: three items in pages of two, every one decrypted, then the end.
+    let mut pages = enc.query_pages(
+        raw.query()
+            .table_name(table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", AttributeValue::S("a".into()))
+            .limit(2),
+    );
+    let mut sort_keys = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.unwrap();
+        assert!(page.items().len() <= 2);
+        for got in page.items() {
+            assert_eq!(got["secret"], item("a", 1)["secret"]);
+            sort_keys.push(got["sk"].clone());
+        }
+    }
+    assert_eq!(
+        sort_keys,
+        (1..=3)
+            .map(|n| AttributeValue::N(n.to_string()))
+            .collect::<Vec<_>>()
+    );
+    let mut pages = enc.scan_pages(raw.scan().table_name(table).limit(3));
+    let (mut page_count, mut scanned) = (0, 0);
+    while let Some(page) = pages.next().await {
+        let page = page.unwrap();
+        page_count += 1;
+        scanned += page.items().len();
+        assert!(
+            page.items()
+                .iter()
+                .all(|i| i["secret"] == item("a", 1)["secret"])
+        );
+    }
+    assert_eq!((page_count, scanned), (2, 4));
+
     let batch = enc
         .batch_get_item(
             raw.batch_get_item().request_items(

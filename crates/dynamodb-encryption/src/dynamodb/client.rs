@@ -261,6 +261,23 @@ impl<P: CryptographicMaterialsProvider> EncryptedClient<P> {
         Ok(out)
     }
 
+    /// Query page by page, as the SDK's paginator: each page verified and decrypted, the
+    /// next one started after the last key of the one before.
+    pub fn query_pages(&self, request: QueryFluentBuilder) -> Pages<'_, P, QueryFluentBuilder> {
+        Pages {
+            client: self,
+            next: Some(request),
+        }
+    }
+
+    /// Scan page by page, as [`query_pages`](Self::query_pages).
+    pub fn scan_pages(&self, request: ScanFluentBuilder) -> Pages<'_, P, ScanFluentBuilder> {
+        Pages {
+            client: self,
+            next: Some(request),
+        }
+    }
+
     /// BatchGetItem with every returned item verified and decrypted.
     pub async fn batch_get_item(
         &self,
@@ -376,6 +393,45 @@ impl<P: CryptographicMaterialsProvider> EncryptedClient<P> {
         Err(Error::NotSupported(
             "UpdateItem would break the item signature; put the whole item".into(),
         ))
+    }
+}
+
+/// The pages of a Query or Scan through an [`EncryptedClient`]; `next` gives `None` after
+/// the last page.
+#[derive(Debug)]
+pub struct Pages<'a, P, R> {
+    client: &'a EncryptedClient<P>,
+    /// The request for the next page; `None` once a page came without LastEvaluatedKey.
+    next: Option<R>,
+}
+
+impl<P: CryptographicMaterialsProvider> Pages<'_, P, QueryFluentBuilder> {
+    /// The next page of plaintext items.
+    pub async fn next(&mut self) -> Option<Result<QueryOutput>> {
+        let request = self.next.take()?;
+        let page = self.client.query(request.clone()).await;
+        if let Ok(out) = &page {
+            self.next = out
+                .last_evaluated_key
+                .clone()
+                .map(|key| request.set_exclusive_start_key(Some(key)));
+        }
+        Some(page)
+    }
+}
+
+impl<P: CryptographicMaterialsProvider> Pages<'_, P, ScanFluentBuilder> {
+    /// The next page of plaintext items.
+    pub async fn next(&mut self) -> Option<Result<ScanOutput>> {
+        let request = self.next.take()?;
+        let page = self.client.scan(request.clone()).await;
+        if let Ok(out) = &page {
+            self.next = out
+                .last_evaluated_key
+                .clone()
+                .map(|key| request.set_exclusive_start_key(Some(key)));
+        }
+        Some(page)
     }
 }
 

@@ -4,7 +4,7 @@
 mod client;
 mod meta_store;
 
-pub use client::EncryptedClient;
+pub use client::{EncryptedClient, Pages};
 pub use meta_store::DynamoDbMetaStore;
 
 use crate::error::{Error, Result};
