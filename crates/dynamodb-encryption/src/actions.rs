@@ -4,11 +4,14 @@ use crate::error::{Error, Result};
 use crate::{Action, MATERIAL_DESCRIPTION_ATTRIBUTE, SIGNATURE_ATTRIBUTE};
 use std::collections::BTreeMap;
 
-/// A default action plus per-attribute overrides, as Python's `AttributeActions`.
+/// A default action plus per-attribute overrides, as Python's `AttributeActions`, and the
+/// names of the two attributes the encryptor adds (Java lets a deployment rename them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttributeActions {
     default: Action,
     overrides: BTreeMap<String, Action>,
+    signature_attribute: String,
+    description_attribute: String,
 }
 
 impl Default for AttributeActions {
@@ -33,19 +36,63 @@ impl AttributeActions {
         AttributeActions {
             default,
             overrides: BTreeMap::new(),
+            signature_attribute: SIGNATURE_ATTRIBUTE.to_owned(),
+            description_attribute: MATERIAL_DESCRIPTION_ATTRIBUTE.to_owned(),
         }
     }
 
     /// Gives `name` its own action. The two reserved attributes cannot have one.
     pub fn with_action(mut self, name: impl Into<String>, action: Action) -> Result<Self> {
         let name = name.into();
-        if name == SIGNATURE_ATTRIBUTE || name == MATERIAL_DESCRIPTION_ATTRIBUTE {
+        if self.is_reserved(&name) {
             return Err(Error::InvalidConfiguration(format!(
                 "{name} is reserved and cannot have an action"
             )));
         }
         self.overrides.insert(name, action);
         Ok(self)
+    }
+
+    /// Other names for the signature and material-description attributes, as Java's
+    /// `setSignatureFieldName` / `setMaterialDescriptionFieldName`; both sides of a
+    /// deployment must use the same ones.
+    pub fn with_reserved_names(
+        mut self,
+        signature: impl Into<String>,
+        material_description: impl Into<String>,
+    ) -> Result<Self> {
+        let (signature, description) = (signature.into(), material_description.into());
+        if signature.is_empty() || description.is_empty() || signature == description {
+            return Err(Error::InvalidConfiguration(
+                "the signature and material-description attributes need two distinct names".into(),
+            ));
+        }
+        if let Some(name) = [&signature, &description]
+            .into_iter()
+            .find(|n| self.overrides.contains_key(n.as_str()))
+        {
+            return Err(Error::InvalidConfiguration(format!(
+                "{name} has an action and cannot be reserved"
+            )));
+        }
+        self.signature_attribute = signature;
+        self.description_attribute = description;
+        Ok(self)
+    }
+
+    /// The attribute holding the signature (`*amzn-ddb-map-sig*` unless renamed).
+    pub fn signature_attribute(&self) -> &str {
+        &self.signature_attribute
+    }
+
+    /// The attribute holding the material description (`*amzn-ddb-map-desc*` unless
+    /// renamed).
+    pub fn description_attribute(&self) -> &str {
+        &self.description_attribute
+    }
+
+    fn is_reserved(&self, name: &str) -> bool {
+        name == self.signature_attribute || name == self.description_attribute
     }
 
     /// The action for an attribute.

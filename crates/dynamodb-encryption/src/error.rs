@@ -31,7 +31,7 @@ pub enum Error {
     Malformed(String),
     /// The item to encrypt already holds one of the reserved attribute names.
     #[error("item already contains the reserved attribute {0}")]
-    ReservedAttribute(&'static str),
+    ReservedAttribute(String),
     /// The actions, keys or context are not usable together.
     #[error("invalid configuration: {0}")]
     InvalidConfiguration(String),

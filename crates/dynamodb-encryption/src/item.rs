@@ -8,10 +8,7 @@ use crate::materials::{
 };
 use crate::serialize::{Dialect, canonical_number};
 use crate::signature::string_to_sign_as;
-use crate::{
-    Action, Attribute, Item, MATERIAL_DESCRIPTION_ATTRIBUTE, SIGNATURE_ATTRIBUTE,
-    material_description,
-};
+use crate::{Action, Attribute, Item, material_description};
 
 /// Description key naming the attribute cipher's mode and padding.
 pub const SYM_MODE_KEY: &str = "amzn-ddb-map-sym-mode";
@@ -58,9 +55,12 @@ fn prepare_encrypt(
     context: &EncryptionContext,
     actions: &AttributeActions,
 ) -> Result<Option<(Item, AttributeActions)>> {
-    for reserved in [SIGNATURE_ATTRIBUTE, MATERIAL_DESCRIPTION_ATTRIBUTE] {
+    for reserved in [
+        actions.signature_attribute(),
+        actions.description_attribute(),
+    ] {
         if item.contains_key(reserved) {
-            return Err(Error::ReservedAttribute(reserved));
+            return Err(Error::ReservedAttribute(reserved.to_owned()));
         }
     }
     if actions.takes_no_action() {
@@ -150,9 +150,12 @@ fn seal(
         Dialect::Standard,
     )?;
     let signature = materials.signing_key.sign(&to_sign)?;
-    item.insert(SIGNATURE_ATTRIBUTE.into(), Attribute::B(signature));
     item.insert(
-        MATERIAL_DESCRIPTION_ATTRIBUTE.into(),
+        actions.signature_attribute().into(),
+        Attribute::B(signature),
+    );
+    item.insert(
+        actions.description_attribute().into(),
         Attribute::B(material_description::serialize(&description)),
     );
     Ok(item)
@@ -176,12 +179,12 @@ fn open(
     }
     let actions = effective_actions(context, actions)?;
     let mut item = stored.clone();
-    let signature = match item.remove(SIGNATURE_ATTRIBUTE) {
+    let signature = match item.remove(actions.signature_attribute()) {
         Some(Attribute::B(sig)) => sig,
         Some(_) => return Err(Error::Malformed("signature attribute is not binary".into())),
         None => return Err(Error::Malformed("item has no signature attribute".into())),
     };
-    let description = match item.remove(MATERIAL_DESCRIPTION_ATTRIBUTE) {
+    let description = match item.remove(actions.description_attribute()) {
         Some(Attribute::B(bytes)) => material_description::parse(&bytes)?,
         Some(_) => {
             return Err(Error::Malformed(

@@ -195,7 +195,8 @@
 //! | DirectKMS (KMS context, HKDF) | yes | yes | yes |
 //! | HmacSHA224 / SHA224withRSA | yes | yes | HMAC only |
 //! | ECDSA signatures | no | yes | no |
-//! | custom reserved attribute names | no | yes | no |
+//! | custom reserved attribute names | no | yes | yes (`AttributeActions::with_reserved_names`) |
+//! | custom `amzn-ddb-map-` description prefix | no | yes | no |
 //! | `amzn-ddb-env-alg` written as | `AES/256` | `AES` | `AES/256` (reads both) |
 //! | `amzn-ddb-map-signingAlg` written for HMAC | yes | no | yes |
 //! | UpdateItem / projections in the helper client | refused | n/a (mapper) | refused |

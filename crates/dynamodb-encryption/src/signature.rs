@@ -4,7 +4,7 @@
 //! signature primitive, which hashes it again itself.
 
 use crate::{
-    Action, Attribute, FormatError, MATERIAL_DESCRIPTION_ATTRIBUTE, SIGNATURE_ATTRIBUTE,
+    Action, Attribute, FormatError,
     serialize::{Dialect, serialize_as},
 };
 use aws_lc_rs::digest::{SHA256, digest};
@@ -17,8 +17,9 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// The string to sign for `item` (as stored: encrypted attributes already replaced by their
-/// ciphertext) in table `table` (`None` renders as Python's `None`). The two reserved
-/// attributes never take part. Names are taken in UTF-8 byte order, which is Python's.
+/// ciphertext, the signature and material-description attributes not in it) in table
+/// `table` (`None` renders as Python's `None`). Names are taken in UTF-8 byte order, which
+/// is Python's.
 pub fn string_to_sign(
     table: Option<&str>,
     item: &BTreeMap<String, Attribute>,
@@ -41,9 +42,6 @@ pub fn string_to_sign_as(
     let mut names: Vec<(&String, &Attribute)> = item.iter().collect();
     names.sort_by(|a, b| dialect.compare_str(a.0, b.0));
     for (name, value) in names {
-        if name == SIGNATURE_ATTRIBUTE || name == MATERIAL_DESCRIPTION_ATTRIBUTE {
-            continue;
-        }
         let marker: &[u8] = match action(name) {
             Action::DoNothing => continue,
             Action::EncryptAndSign => b"ENCRYPTED",

@@ -106,6 +106,55 @@ fn context_debug_shows_no_values() {
 }
 
 #[tokio::test]
+async fn reserved_attributes_renamed_as_java_allows() {
+    let renamed = actions().with_reserved_names("sig", "desc").unwrap();
+    let stored = encrypt_item(&item(), &context(), &renamed, &provider())
+        .await
+        .unwrap();
+    assert!(matches!(stored.get("sig"), Some(Attribute::B(s)) if s.len() == 32));
+    assert!(matches!(stored.get("desc"), Some(Attribute::B(_))));
+    assert!(!stored.contains_key(SIGNATURE_ATTRIBUTE));
+    assert!(!stored.contains_key(MATERIAL_DESCRIPTION_ATTRIBUTE));
+    let back = decrypt_item(&stored, &context(), &renamed, &provider())
+        .await
+        .unwrap();
+    assert_eq!(back["secret"], item()["secret"]);
+    // A reader with the default names finds no signature.
+    assert!(matches!(
+        decrypt_item(&stored, &context(), &actions(), &provider()).await,
+        Err(Error::Malformed(_))
+    ));
+    // With other names, the default names are ordinary attributes: encrypted and signed.
+    let mut with_default_name = item();
+    with_default_name.insert(SIGNATURE_ATTRIBUTE.into(), Attribute::S("plain".into()));
+    let stored = encrypt_item(&with_default_name, &context(), &renamed, &provider())
+        .await
+        .unwrap();
+    assert!(matches!(&stored[SIGNATURE_ATTRIBUTE], Attribute::B(b) if b.len() >= 32));
+    let mut changed = stored.clone();
+    changed.insert(SIGNATURE_ATTRIBUTE.into(), Attribute::B(vec![0; 32]));
+    assert!(matches!(
+        decrypt_item(&changed, &context(), &renamed, &provider()).await,
+        Err(Error::SignatureMismatch)
+    ));
+    // The new names are reserved in turn; names must be distinct and free of actions.
+    let mut with_new_name = item();
+    with_new_name.insert("sig".into(), Attribute::S("x".into()));
+    assert!(matches!(
+        encrypt_item(&with_new_name, &context(), &renamed, &provider()).await,
+        Err(Error::ReservedAttribute(name)) if name == "sig"
+    ));
+    assert!(
+        renamed
+            .clone()
+            .with_action("desc", Action::SignOnly)
+            .is_err()
+    );
+    assert!(actions().with_reserved_names("same", "same").is_err());
+    assert!(actions().with_reserved_names("signed", "desc").is_err());
+}
+
+#[tokio::test]
 async fn reserved_names_and_nothing_to_do() {
     for reserved in [SIGNATURE_ATTRIBUTE, MATERIAL_DESCRIPTION_ATTRIBUTE] {
         let mut with_reserved = item();
