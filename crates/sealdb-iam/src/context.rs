@@ -235,13 +235,18 @@ impl RequestContext {
 
     /// Adds `aws:CurrentTime` (ISO 8601) and `aws:EpochTime` from `epoch_secs`.
     pub fn add_time_keys(&mut self, epoch_secs: i64) {
-        let current = time::OffsetDateTime::from_unix_timestamp(epoch_secs)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            });
-        if let Some(current) = current {
+        // Written by hand so the `time` crate's formatting feature (and a rebuild of
+        // every crate that shares `time`) is not needed for one format.
+        if let Ok(t) = time::OffsetDateTime::from_unix_timestamp(epoch_secs) {
+            let current = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
             self.keys.set_default("aws:CurrentTime", current);
         }
         self.keys
