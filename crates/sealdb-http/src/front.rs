@@ -1,26 +1,38 @@
-//! The front door: one request in, one response out.
+//! The front door: one request in, one response out, with DynamoDB's checks in its order.
 //!
 //! ```text
-//! POST /  X-Amz-Target: <prefix>.<Operation>
-//!   → protocol (DynamoDB / KMS / Streams) from the prefix
-//!   → SigV4: header parsed, scope checked (region, service), date within 15 min,
-//!            credential looked up, signature compared in constant time → Principal
-//!   → backend.call(operation, principal, body) → JSON body or WireError
-//!   → response with x-amzn-RequestId, and x-amz-crc32 for DynamoDB
+//! Origin?           → Access-Control-Allow-Origin: * on whatever is answered
+//! OPTIONS + Origin  → CORS preflight (200, empty)       other OPTIONS, PUT, … → 404
+//! GET /             → "healthy: <host> "               GET elsewhere → 404
+//! POST: body read (16 MiB)                              → 413
+//!   content type of the protocol (JSON 1.0 / 1.1)     else 404 <UnknownOperationException/>
+//!   Content-Encoding gzip/deflate inflated (capped)    else 500 / 413
+//!   body is JSON                                       else SerializationException
+//!   X-Amz-Target names an operation                    else UnknownOperationException
+//!   SigV4 (authn.rs) over the bytes as sent            → Principal
+//!   backend.call(operation, principal, body)           → JSON body or WireError
+//! response: x-amzn-RequestId; for DynamoDB and Streams gzip/deflate on Accept-Encoding
+//!           (≥ 4 KiB) and x-amz-crc32 over the bytes sent
 //! ```
 
-use crate::sigv4::{self, ParseError, RequestParts};
+use crate::authn::Verifier;
+use crate::encoding::{self, Coding, DecodeError};
 use crate::wire::{Backend, CredentialLookup, WireError};
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use sealdb_common::{Clock, Principal};
+use sealdb_common::Clock;
 use std::sync::Arc;
 
-/// Largest request body accepted (DynamoDB's BatchWriteItem limit is 16 MB).
+/// Largest request body accepted, as sent and once inflated (DynamoDB's limit: 16 MB).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-/// How far the request time may be from ours.
-const MAX_SKEW_SECS: i64 = 15 * 60;
+
+/// The body DynamoDB answers to what is not an API request (wrong method, path or
+/// content type).
+const NOT_FOUND_BODY: &[u8] = b"<UnknownOperationException/>\n";
+
+/// How long a browser may cache a preflight answer (DynamoDB's value: two days).
+const PREFLIGHT_MAX_AGE: &str = "172800";
 
 /// The protocols served on the one listener.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,15 +65,31 @@ impl Protocol {
         }
     }
 
-    fn signing_service(self) -> &'static str {
+    /// The request content types the protocol accepts (media type only, any parameters).
+    fn accepts_content_type(self, media_type: &str) -> bool {
+        media_type.eq_ignore_ascii_case("application/json")
+            || media_type.eq_ignore_ascii_case(self.content_type())
+    }
+
+    pub(crate) fn signing_service(self) -> &'static str {
         match self {
             Protocol::DynamoDb | Protocol::Streams => "dynamodb",
             Protocol::Kms => "kms",
         }
     }
 
+    /// DynamoDB and its streams checksum and compress their replies; KMS does neither.
+    fn is_dynamodb(self) -> bool {
+        matches!(self, Protocol::DynamoDb | Protocol::Streams)
+    }
+
     /// Errors raised by the front door itself (authentication, framing).
-    fn front_error(self, name: &str, status: u16, message: impl Into<String>) -> WireError {
+    pub(crate) fn front_error(
+        self,
+        name: &str,
+        status: u16,
+        message: impl Into<String>,
+    ) -> WireError {
         let type_name = match self {
             Protocol::DynamoDb | Protocol::Streams => format!("com.amazon.coral.service#{name}"),
             Protocol::Kms => name.to_owned(),
@@ -90,6 +118,14 @@ pub struct FrontDoor {
 
 type HttpResponse = Response<Full<Bytes>>;
 
+/// How a JSON reply is to be sent: its protocol, the content type to label it with, and
+/// the coding the client accepts.
+struct Reply {
+    protocol: Protocol,
+    content_type: &'static str,
+    coding: Option<Coding>,
+}
+
 impl FrontDoor {
     /// Answers one HTTP request.
     pub async fn handle<B>(&self, req: Request<B>, remote_ip: &str) -> HttpResponse
@@ -98,25 +134,19 @@ impl FrontDoor {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let started = std::time::Instant::now();
-        let target = req
+        let has_origin = req.headers().contains_key(http::header::ORIGIN);
+        let operation = req
             .headers()
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let parsed = target.as_deref().and_then(Protocol::from_target);
-        let protocol = parsed.map_or(Protocol::DynamoDb, |(p, _)| p);
-        let operation = parsed.map(|(_, op)| op.to_owned());
-
-        if req.method() == Method::GET && target.is_none() {
-            return health_response();
+        let mut response = self.route(req, remote_ip).await;
+        if has_origin {
+            response.headers_mut().insert(
+                http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
         }
-        let result = self
-            .dispatch(req, protocol, operation.as_deref(), remote_ip)
-            .await;
-        let response = match result {
-            Ok(body) => ok_response(protocol, body),
-            Err(err) => error_response(protocol, &err),
-        };
         tracing::debug!(
             operation = operation.as_deref().unwrap_or("-"),
             status = response.status().as_u16(),
@@ -126,29 +156,79 @@ impl FrontDoor {
         response
     }
 
-    async fn dispatch<B>(
-        &self,
-        req: Request<B>,
-        protocol: Protocol,
-        operation: Option<&str>,
-        remote_ip: &str,
-    ) -> Result<Vec<u8>, WireError>
+    async fn route<B>(&self, req: Request<B>, remote_ip: &str) -> HttpResponse
     where
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let (parts, body) = req.into_parts();
-        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => {
-                return Err(protocol.front_error(
-                    "RequestEntityTooLarge",
-                    413,
-                    format!("Request size exceeded {MAX_BODY_BYTES} bytes"),
-                ));
+        match *req.method() {
+            Method::POST => {}
+            Method::OPTIONS if req.headers().contains_key(http::header::ORIGIN) => {
+                return preflight_response(req.headers());
             }
+            Method::GET if req.uri().path() == "/" => {
+                return self.health_response(req.headers());
+            }
+            _ => return not_found_response(),
+        }
+        let target = req
+            .headers()
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let parsed = target.as_deref().and_then(Protocol::from_target);
+        let protocol = parsed.map_or(Protocol::DynamoDb, |(p, _)| p);
+        let media_type = req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let media_type = media_type.split(';').next().unwrap_or("").trim();
+        let reply = Reply {
+            protocol,
+            // A client that sent plain JSON is answered in plain JSON, as DynamoDB does.
+            content_type: if media_type.eq_ignore_ascii_case("application/json") {
+                "application/json"
+            } else {
+                protocol.content_type()
+            },
+            coding: if protocol.is_dynamodb() {
+                encoding::negotiate(last_header(req.headers(), "accept-encoding").as_deref())
+            } else {
+                None
+            },
         };
-        let caller = self.authenticate(&parts, &body, protocol, remote_ip)?;
+        let accepted_type = protocol.accepts_content_type(media_type);
+
+        let (parts, body) = req.into_parts();
+        let raw = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return finish(&reply, 413, too_large(protocol).body()),
+        };
+        if !raw.is_empty() && !accepted_type {
+            return not_found_response();
+        }
+        let result = self
+            .dispatch(&parts, raw, protocol, parsed.map(|(_, op)| op), remote_ip)
+            .await;
+        match result {
+            Ok(body) => finish(&reply, 200, body),
+            Err(err) => finish(&reply, err.status, err.body()),
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        parts: &http::request::Parts,
+        raw: Bytes,
+        protocol: Protocol,
+        operation: Option<&str>,
+        remote_ip: &str,
+    ) -> Result<Vec<u8>, WireError> {
+        let body = decode_request_body(&parts.headers, &raw, protocol)?;
+        if !body.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+            return Err(protocol.front_error("SerializationException", 400, ""));
+        }
         let backend = match protocol {
             Protocol::DynamoDb => Some(&self.dynamodb),
             Protocol::Kms => self.kms.as_ref(),
@@ -157,166 +237,75 @@ impl FrontDoor {
         let (Some(backend), Some(op)) = (backend, operation) else {
             return Err(unknown_operation(protocol));
         };
-        if parts.method != Method::POST || !backend.has_operation(op) {
+        if !backend.has_operation(op) {
             return Err(unknown_operation(protocol));
         }
+        let verifier = Verifier {
+            credentials: self.credentials.as_ref(),
+            region: &self.region,
+            account_id: &self.account_id,
+            now_secs: self.clock.now_secs(),
+        };
+        // The signature covers the body as sent, compressed or not.
+        let caller = verifier.authenticate(parts, &raw, protocol, remote_ip)?;
         backend.call(op, &caller, body).await
     }
 
-    /// Verifies SigV4 and returns the caller.
-    fn authenticate(
-        &self,
-        parts: &http::request::Parts,
-        body: &Bytes,
-        protocol: Protocol,
-        remote_ip: &str,
-    ) -> Result<Principal, WireError> {
-        let err = |name: &str, msg: String| protocol.front_error(name, 400, msg);
-        let Some(auth_value) = parts.headers.get(http::header::AUTHORIZATION) else {
-            return Err(protocol.front_error(
-                "MissingAuthenticationTokenException",
-                400,
-                "Request is missing Authentication Token",
-            ));
-        };
-        let auth_str = auth_value.to_str().unwrap_or("");
-        let auth = sigv4::parse_authorization(auth_str).map_err(|e| match e {
-            ParseError::UnsupportedAlgorithm => err(
-                "IncompleteSignatureException",
-                format!(
-                    "Unsupported AWS 'algorithm': '{}'",
-                    auth_str.split(' ').next().unwrap_or("")
-                ),
-            ),
-            ParseError::Incomplete(m) => err("IncompleteSignatureException", m),
-        })?;
-        if !auth.signed_headers.iter().any(|h| h == "host") {
-            return Err(err(
-                "IncompleteSignatureException",
-                "'Host' must be a 'SignedHeader' in the AWS Authorization.".into(),
-            ));
-        }
-        let amz_date = parts
-            .headers
-            .get("x-amz-date")
+    /// DynamoDB's health check: `healthy: <its host name> ` (the trailing space is AWS's).
+    fn health_response(&self, headers: &HeaderMap) -> HttpResponse {
+        let host = headers
+            .get(http::header::HOST)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                err(
-                    "IncompleteSignatureException",
-                    format!(
-                        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization={auth_str}"
-                    ),
-                )
-            })?;
-        let Some(request_time) = sigv4::parse_amz_date(amz_date) else {
-            return Err(err(
-                "IncompleteSignatureException",
-                format!(
-                    "Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See http://en.wikipedia.org/wiki/ISO_8601"
-                ),
-            ));
-        };
-        if auth.service != protocol.signing_service() {
-            return Err(err(
-                "InvalidSignatureException",
-                format!(
-                    "Credential should be scoped to correct service: '{}'. ",
-                    protocol.signing_service()
-                ),
-            ));
+            .map_or_else(
+                || format!("dynamodb.{}.amazonaws.com", self.region),
+                str::to_owned,
+            );
+        plain_response(200, format!("healthy: {host} ").into_bytes())
+    }
+}
+
+/// The request body with its `Content-Encoding` undone. AWS answers a coding it does not
+/// know and a body that does not inflate with a 500, and an inflated body over the limit
+/// with a 413.
+fn decode_request_body(
+    headers: &HeaderMap,
+    raw: &Bytes,
+    protocol: Protocol,
+) -> Result<Bytes, WireError> {
+    let header = headers
+        .get(http::header::CONTENT_ENCODING)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let decoded = encoding::request_codings(header.as_deref()).and_then(|codings| {
+        if codings.is_empty() {
+            Ok(None)
+        } else {
+            encoding::decode_body(raw, &codings, MAX_BODY_BYTES).map(Some)
         }
-        if auth.region != self.region {
-            return Err(err(
-                "InvalidSignatureException",
-                format!(
-                    "Credential should be scoped to a valid region, not '{}'. ",
-                    auth.region
-                ),
-            ));
-        }
-        let Some((secret, user_name)) = self.credentials.lookup(&auth.access_key_id) else {
-            return Err(err(
-                "UnrecognizedClientException",
-                "The security token included in the request is invalid.".into(),
-            ));
-        };
-        let now = self.clock.now_secs();
-        if request_time < now - MAX_SKEW_SECS {
-            return Err(err(
-                "InvalidSignatureException",
-                format!(
-                    "Signature expired: {amz_date} is now earlier than {} ({} - 15 min.)",
-                    sigv4::format_amz_date(now - MAX_SKEW_SECS),
-                    sigv4::format_amz_date(now)
-                ),
-            ));
-        }
-        if request_time > now + MAX_SKEW_SECS {
-            return Err(err(
-                "InvalidSignatureException",
-                format!(
-                    "Signature not yet current: {amz_date} is still later than {} ({} + 15 min.)",
-                    sigv4::format_amz_date(now + MAX_SKEW_SECS),
-                    sigv4::format_amz_date(now)
-                ),
-            ));
-        }
-        if !amz_date.starts_with(&auth.date) {
-            return Err(err(
-                "InvalidSignatureException",
-                format!(
-                    "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{amz_date}'.",
-                    auth.date,
-                    amz_date.get(..8).unwrap_or(amz_date)
-                ),
-            ));
-        }
-        let headers: Vec<(String, String)> = parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let payload_hash = match parts
-            .headers
-            .get("x-amz-content-sha256")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some("UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_owned(),
-            _ => sigv4::sha256_hex(body),
-        };
-        let req_parts = RequestParts {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query().unwrap_or(""),
-            headers: &headers,
-            payload_hash: &payload_hash,
-        };
-        if !sigv4::verify(&auth, &secret, amz_date, &req_parts) {
-            return Err(err(
-                "InvalidSignatureException",
-                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
-            ));
-        }
-        Ok(match user_name {
-            None => Principal::root(
-                &auth.access_key_id,
-                &self.account_id,
-                &self.region,
-                remote_ip,
-            ),
-            Some(name) => Principal::user(
-                &auth.access_key_id,
-                &self.account_id,
-                &name,
-                &self.region,
-                remote_ip,
-            ),
-        })
+    });
+    match decoded {
+        Ok(None) => Ok(raw.clone()),
+        Ok(Some(body)) => Ok(Bytes::from(body)),
+        Err(DecodeError::TooLarge) => Err(too_large(protocol)),
+        Err(DecodeError::UnsupportedCoding | DecodeError::Corrupt) => Err(internal_error(protocol)),
+    }
+}
+
+fn too_large(protocol: Protocol) -> WireError {
+    protocol.front_error(
+        "RequestEntityTooLarge",
+        413,
+        format!("Request size exceeded {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+fn internal_error(protocol: Protocol) -> WireError {
+    match protocol {
+        Protocol::DynamoDb | Protocol::Streams => WireError::new(
+            "com.amazonaws.dynamodb.v20120810#InternalServerError",
+            500,
+            "Internal server error",
+        ),
+        Protocol::Kms => WireError::new("KMSInternalException", 500, "Internal server error"),
     }
 }
 
@@ -324,10 +313,55 @@ fn unknown_operation(protocol: Protocol) -> WireError {
     protocol.front_error("UnknownOperationException", 400, "")
 }
 
-fn health_response() -> HttpResponse {
-    let mut resp = Response::new(Full::new(Bytes::from_static(b"healthy: sealdb")));
-    resp.headers_mut()
-        .insert("content-type", HeaderValue::from_static("text/plain"));
+/// The last value of a header (DynamoDB reads a repeated `Accept-Encoding` that way).
+fn last_header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .next_back()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+/// A CORS preflight: every origin, the method and headers asked for, cached two days.
+fn preflight_response(headers: &HeaderMap) -> HttpResponse {
+    let mut resp = plain_response(200, Vec::new());
+    let h = resp.headers_mut();
+    h.remove("x-amz-crc32");
+    for (asked, allowed) in [
+        (
+            http::header::ACCESS_CONTROL_REQUEST_HEADERS,
+            http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+        ),
+        (
+            http::header::ACCESS_CONTROL_REQUEST_METHOD,
+            http::header::ACCESS_CONTROL_ALLOW_METHODS,
+        ),
+    ] {
+        if let Some(v) = headers.get(&asked) {
+            h.insert(allowed, v.clone());
+        }
+    }
+    h.insert(
+        http::header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static(PREFLIGHT_MAX_AGE),
+    );
+    resp
+}
+
+fn not_found_response() -> HttpResponse {
+    plain_response(404, NOT_FOUND_BODY.to_vec())
+}
+
+/// A reply outside the JSON protocols, with a request id and checksum as DynamoDB sends.
+fn plain_response(status: u16, body: Vec<u8>) -> HttpResponse {
+    let crc = crc32fast::hash(&body);
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND);
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id(Protocol::DynamoDb)) {
+        h.insert("x-amzn-requestid", v);
+    }
+    h.insert("x-amz-crc32", HeaderValue::from(crc));
     resp
 }
 
@@ -348,30 +382,34 @@ fn request_id(protocol: Protocol) -> String {
     }
 }
 
-fn finish(protocol: Protocol, status: u16, body: Vec<u8>) -> HttpResponse {
+fn finish(reply: &Reply, status: u16, body: Vec<u8>) -> HttpResponse {
+    let protocol = reply.protocol;
+    let (body, coding) = match reply.coding {
+        Some(coding) if body.len() >= encoding::COMPRESSION_THRESHOLD => {
+            match encoding::encode_body(&body, coding) {
+                Ok(compressed) => (compressed, Some(coding)),
+                Err(_) => (body, None),
+            }
+        }
+        _ => (body, None),
+    };
+    // The checksum is over the bytes on the wire, compressed when they are.
     let crc = crc32fast::hash(&body);
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let h = resp.headers_mut();
-    h.insert(
-        "content-type",
-        HeaderValue::from_static(protocol.content_type()),
-    );
+    h.insert("content-type", HeaderValue::from_static(reply.content_type));
     if let Ok(v) = HeaderValue::from_str(&request_id(protocol)) {
         h.insert("x-amzn-requestid", v);
     }
-    if protocol != Protocol::Kms
-        && let Ok(v) = HeaderValue::from_str(&crc.to_string())
-    {
-        h.insert("x-amz-crc32", v);
+    if protocol.is_dynamodb() {
+        h.insert("x-amz-crc32", HeaderValue::from(crc));
+    }
+    if let Some(coding) = coding {
+        h.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static(coding.token()),
+        );
     }
     resp
-}
-
-fn ok_response(protocol: Protocol, body: Vec<u8>) -> HttpResponse {
-    finish(protocol, 200, body)
-}
-
-fn error_response(protocol: Protocol, err: &WireError) -> HttpResponse {
-    finish(protocol, err.status, err.body())
 }

@@ -3,8 +3,11 @@
 //! Only this crate touches HTTP. It routes by `X-Amz-Target`, verifies SigV4 into a
 //! [`sealdb_common::Principal`], hands the body to the protocol's [`Backend`], and
 //! writes AWS's envelope: JSON error bodies with `__type`, `x-amzn-RequestId`, and
-//! `x-amz-crc32` on DynamoDB responses (the SDKs check it).
+//! `x-amz-crc32` on DynamoDB responses (the SDKs check it). It also speaks HTTP as
+//! DynamoDB does: gzip/deflate bodies both ways, CORS, the health check.
 
+mod authn;
+pub mod encoding;
 pub mod front;
 pub mod server;
 pub mod sigv4;

@@ -1,6 +1,7 @@
 //! AWS Signature Version 4 verification, as pure functions.
 //!
-//! The front door parses the `Authorization` header ([`parse_authorization`]), builds
+//! `authn.rs` checks the `Authorization` header in AWS's order ([`parse_authorization`]
+//! parses a well-formed one), builds
 //! the canonical request from what it received ([`canonical_request`]), and compares
 //! the signature it computes with the one given, in constant time ([`verify`]).
 //! No I/O here; tests run AWS's published signing examples.

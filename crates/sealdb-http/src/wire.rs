@@ -47,7 +47,10 @@ impl WireError {
         } else {
             "message"
         };
-        obj.insert(key.into(), self.message.clone().into());
+        // AWS leaves the member out when there is nothing to say (framing errors).
+        if !self.message.is_empty() {
+            obj.insert(key.into(), self.message.clone().into());
+        }
         for (k, v) in &self.extra {
             obj.insert(k.clone(), v.clone());
         }

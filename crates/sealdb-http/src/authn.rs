@@ -1,0 +1,279 @@
+//! SigV4 authentication of one request, with AWS's checks in AWS's order:
+//!
+//! ```text
+//! Authorization present and "AWS4-…"        else MissingAuthenticationTokenException
+//! Credential / Signature / SignedHeaders and a date header present
+//!                                           else IncompleteSignatureException (all missing named)
+//! date in ISO 8601 basic format             else IncompleteSignatureException
+//! date within 15 minutes of ours            else InvalidSignatureException "Signature expired"
+//! host among the signed headers             else InvalidSignatureException
+//! algorithm AWS4-HMAC-SHA256                else IncompleteSignatureException
+//! credential of five elements               else IncompleteSignatureException
+//! region, service, terminator, date of the scope   else InvalidSignatureException (all wrong named)
+//! access key known                          else UnrecognizedClientException
+//! signature matches (constant time)         else InvalidSignatureException
+//! ```
+//! So a request signed at the wrong time is told so before anything else in its
+//! signature is looked at.
+
+use crate::front::Protocol;
+use crate::sigv4::{self, AuthorizationHeader, RequestParts};
+use crate::wire::{CredentialLookup, WireError};
+use bytes::Bytes;
+use sealdb_common::Principal;
+use std::fmt::Write as _;
+
+/// How far the request time may be from ours.
+const MAX_SKEW_SECS: i64 = 15 * 60;
+
+/// What the checks need besides the request.
+pub(crate) struct Verifier<'a> {
+    pub(crate) credentials: &'a dyn CredentialLookup,
+    pub(crate) region: &'a str,
+    pub(crate) account_id: &'a str,
+    pub(crate) now_secs: i64,
+}
+
+/// The `key=value` parameters of an `Authorization` header, split on commas and spaces.
+struct AuthorizationParams<'a> {
+    algorithm: &'a str,
+    credential: Option<&'a str>,
+    signed_headers: Option<&'a str>,
+    signature: Option<&'a str>,
+}
+
+fn split_authorization(value: &str) -> AuthorizationParams<'_> {
+    let value = value.trim();
+    let (algorithm, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let mut params = AuthorizationParams {
+        algorithm,
+        credential: None,
+        signed_headers: None,
+        signature: None,
+    };
+    for part in rest.split([',', ' ']).filter(|p| !p.is_empty()) {
+        let (key, val) = part.split_once('=').unwrap_or((part, ""));
+        let slot = match key {
+            "Credential" => &mut params.credential,
+            "SignedHeaders" => &mut params.signed_headers,
+            "Signature" => &mut params.signature,
+            _ => continue,
+        };
+        *slot = Some(val).filter(|v| !v.is_empty());
+    }
+    params
+}
+
+impl Verifier<'_> {
+    /// Verifies SigV4 and returns the caller.
+    pub(crate) fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+        body: &Bytes,
+        protocol: Protocol,
+        remote_ip: &str,
+    ) -> Result<Principal, WireError> {
+        let err = |name: &str, msg: String| protocol.front_error(name, 400, msg);
+        let auth_value = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .filter(|v| v.trim_start().starts_with("AWS4-"));
+        let Some(auth_str) = auth_value else {
+            return Err(err(
+                "MissingAuthenticationTokenException",
+                "Request is missing Authentication Token".into(),
+            ));
+        };
+        let params = split_authorization(&auth_str);
+        let date_header = ["x-amz-date", "date"]
+            .iter()
+            .find_map(|name| parts.headers.get(*name))
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+
+        let mut missing = String::new();
+        for (name, value) in [
+            ("Credential", params.credential),
+            ("Signature", params.signature),
+            ("SignedHeaders", params.signed_headers),
+        ] {
+            if value.is_none() {
+                let _ = write!(
+                    missing,
+                    "Authorization header requires '{name}' parameter. "
+                );
+            }
+        }
+        if date_header.is_none() {
+            missing.push_str(
+                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
+            );
+        }
+        let (Some(credential), Some(signature), Some(signed), Some(amz_date)) = (
+            params.credential,
+            params.signature,
+            params.signed_headers,
+            date_header,
+        ) else {
+            let _ = write!(missing, "Authorization={auth_str}");
+            return Err(err("IncompleteSignatureException", missing));
+        };
+
+        let Some(request_time) = sigv4::parse_amz_date(&amz_date) else {
+            return Err(err(
+                "IncompleteSignatureException",
+                format!(
+                    "Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See http://en.wikipedia.org/wiki/ISO_8601"
+                ),
+            ));
+        };
+        let now = self.now_secs;
+        if request_time < now - MAX_SKEW_SECS {
+            return Err(err(
+                "InvalidSignatureException",
+                format!(
+                    "Signature expired: {amz_date} is now earlier than {} ({} - 15 min.)",
+                    sigv4::format_amz_date(now - MAX_SKEW_SECS),
+                    sigv4::format_amz_date(now)
+                ),
+            ));
+        }
+        if request_time > now + MAX_SKEW_SECS {
+            return Err(err(
+                "InvalidSignatureException",
+                format!(
+                    "Signature not yet current: {amz_date} is still later than {} ({} + 15 min.)",
+                    sigv4::format_amz_date(now + MAX_SKEW_SECS),
+                    sigv4::format_amz_date(now)
+                ),
+            ));
+        }
+        let signed_headers: Vec<String> = signed.split(';').map(str::to_ascii_lowercase).collect();
+        if !signed_headers.iter().any(|h| h == "host") {
+            return Err(err(
+                "InvalidSignatureException",
+                "'Host' must be a 'SignedHeader' in the AWS Authorization.".into(),
+            ));
+        }
+        if params.algorithm != sigv4::ALGORITHM {
+            return Err(err(
+                "IncompleteSignatureException",
+                format!(
+                    "Unsupported AWS 'algorithm': '{}' (only AWS4-HMAC-SHA256 for now). ",
+                    params.algorithm
+                ),
+            ));
+        }
+        let scope: Vec<&str> = credential.trim_end_matches('/').split('/').collect();
+        let [key_id, date, region, service, terminator] = scope[..] else {
+            return Err(err(
+                "IncompleteSignatureException",
+                format!(
+                    "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{credential}'"
+                ),
+            ));
+        };
+        let mut wrong = String::new();
+        if region != self.region {
+            let _ = write!(
+                wrong,
+                "Credential should be scoped to a valid region, not '{region}'. "
+            );
+        }
+        if service != protocol.signing_service() {
+            let _ = write!(
+                wrong,
+                "Credential should be scoped to correct service: '{}'. ",
+                protocol.signing_service()
+            );
+        }
+        if terminator != "aws4_request" {
+            let _ = write!(
+                wrong,
+                "Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'. "
+            );
+        }
+        if !amz_date.starts_with(date) || date.len() != 8 {
+            let _ = write!(
+                wrong,
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{date}' != '{}', from '{amz_date}'.",
+                amz_date.get(..8).unwrap_or(&amz_date)
+            );
+        }
+        if !wrong.is_empty() {
+            return Err(err("InvalidSignatureException", wrong));
+        }
+        let Some((secret, user_name)) = self.credentials.lookup(key_id) else {
+            return Err(err(
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.".into(),
+            ));
+        };
+        let auth = AuthorizationHeader {
+            access_key_id: key_id.to_owned(),
+            date: date.to_owned(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+            signed_headers,
+            signature: signature.to_owned(),
+        };
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let payload_hash = match parts
+            .headers
+            .get("x-amz-content-sha256")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some("UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_owned(),
+            _ => sigv4::sha256_hex(body),
+        };
+        let req_parts = RequestParts {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &headers,
+            payload_hash: &payload_hash,
+        };
+        if !sigv4::verify(&auth, &secret, &amz_date, &req_parts) {
+            return Err(err(
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
+            ));
+        }
+        Ok(match user_name {
+            None => Principal::root(key_id, self.account_id, self.region, remote_ip),
+            Some(name) => Principal::user(key_id, self.account_id, &name, self.region, remote_ip),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_split_on_commas_and_spaces() {
+        let p = split_authorization("AWS4- Signature=b Credential=a");
+        assert_eq!(p.algorithm, "AWS4-");
+        assert_eq!(p.signature, Some("b"));
+        assert_eq!(p.credential, Some("a"));
+        assert_eq!(p.signed_headers, None);
+        let p = split_authorization(
+            "AWS4-HMAC-SHA256 Credential=k/d/r/s/aws4_request, SignedHeaders=host;x-amz-date, Signature=ab",
+        );
+        assert_eq!(p.algorithm, "AWS4-HMAC-SHA256");
+        assert_eq!(p.credential, Some("k/d/r/s/aws4_request"));
+        assert_eq!(p.signed_headers, Some("host;x-amz-date"));
+        assert_eq!(p.signature, Some("ab"));
+        let p = split_authorization("AWS4-HMAC-SHA256 Credential=, Signature=x");
+        assert_eq!(p.credential, None);
+    }
+}
