@@ -154,3 +154,50 @@ def test_asymmetric_with_boto3(server):
     with pytest.raises(ClientError) as e:
         kms.verify(KeyId=kid, Message=b"other", Signature=sig, SigningAlgorithm="ECDSA_SHA_256")
     assert e.value.response["Error"]["Code"] == "KMSInvalidSignatureException"
+
+
+def test_grant_delegation_cannot_widen_and_lockout_is_refused(fresh_server):
+    s = fresh_server.start()
+    s.stop()
+    alice, bob = make_user(s, "alice"), make_user(s, "bob")
+    s.start()
+    admin = s.client("kms")
+    kms_alice = s.client("kms", key=alice[0], secret=alice[1])
+    root_only = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalArn": "arn:aws:iam::000000000000:root"}}}]}
+    kid = admin.create_key(Policy=json.dumps(root_only))["KeyMetadata"]["KeyId"]
+    admin.create_grant(KeyId=kid, GranteePrincipal="arn:aws:iam::000000000000:user/alice",
+                       Operations=["CreateGrant", "Decrypt"],
+                       Constraints={"EncryptionContextSubset": {"app": "x"}})
+    bob_arn = "arn:aws:iam::000000000000:user/bob"
+    for ops, constraints in ((["Decrypt", "Encrypt"], {"EncryptionContextSubset": {"app": "x"}}),
+                             (["Decrypt"], None)):
+        kwargs = {"Constraints": constraints} if constraints else {}
+        with pytest.raises(ClientError) as e:
+            kms_alice.create_grant(KeyId=kid, GranteePrincipal=bob_arn, Operations=ops, **kwargs)
+        assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    kms_alice.create_grant(KeyId=kid, GranteePrincipal=bob_arn, Operations=["Decrypt"],
+                           Constraints={"EncryptionContextEquals": {"app": "x"}})
+    grants = admin.list_grants(KeyId=kid)["Grants"]
+    assert sorted(g["GranteePrincipal"] for g in grants) == ["arn:aws:iam::000000000000:user/alice", bob_arn]
+
+    # A policy that would lock the caller (root) out is refused, and the key keeps its policy.
+    only_bob = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": bob_arn}, "Action": "kms:*", "Resource": "*"}]}
+    with pytest.raises(ClientError) as e:
+        admin.put_key_policy(KeyId=kid, PolicyName="default", Policy=json.dumps(only_bob))
+    assert e.value.response["Error"]["Code"] == "MalformedPolicyDocumentException"
+    assert e.value.response["Error"]["Message"] == \
+        "The new key policy will not allow you to update the key policy in the future."
+    assert json.loads(admin.get_key_policy(KeyId=kid, PolicyName="default")["Policy"]) == root_only
+    with pytest.raises(ClientError) as e:
+        admin.create_key(Policy=json.dumps(only_bob))
+    assert e.value.response["Error"]["Code"] == "MalformedPolicyDocumentException"
+    admin.put_key_policy(KeyId=kid, PolicyName="default", Policy=json.dumps(only_bob),
+                         BypassPolicyLockoutSafetyCheck=True)
+    with pytest.raises(ClientError) as e:
+        admin.get_key_policy(KeyId=kid, PolicyName="default")
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    kms_bob = s.client("kms", key=bob[0], secret=bob[1])
+    assert json.loads(kms_bob.get_key_policy(KeyId=kid, PolicyName="default")["Policy"]) == only_bob

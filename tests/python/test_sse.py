@@ -305,6 +305,10 @@ def test_backups_keep_their_key(sse_server):
     assert any((s.data_dir / "backups").glob("*.db"))
 
 
+def grant_id_of(record):
+    return record["requestParameters"]["grantId"]
+
+
 def test_audit_log_shows_dynamodb_calls(sse_server):
     s = sse_server
     ddb, kms = s.client(), s.client("kms")
@@ -319,15 +323,21 @@ def test_audit_log_shows_dynamodb_calls(sse_server):
         by_name.setdefault(r["eventName"], []).append(r)
     gdk = by_name["GenerateDataKey"][0]
     assert gdk["userIdentity"]["invokedBy"] == "dynamodb.amazonaws.com"
-    assert gdk["requestParameters"]["EncryptionContext"] == {
-        "aws:dynamodb:tableName": "Audited", "aws:dynamodb:subscriberId": "000000000000"}
-    assert gdk["requestParameters"]["KeySpec"] == "AES_256"
+    # CloudTrail's members for GenerateDataKey, under its lowerCamel names.
+    assert gdk["requestParameters"] == {
+        "keyId": key["Arn"], "keySpec": "AES_256",
+        "encryptionContext": {"aws:dynamodb:tableName": "Audited", "aws:dynamodb:subscriberId": "000000000000"}}
+    assert gdk["readOnly"] is True and gdk["eventCategory"] == "Management"
     assert gdk["resources"][0]["ARN"] == key["Arn"]
     grant = by_name["CreateGrant"][0]
     assert grant["userIdentity"]["arn"] == "arn:aws:iam::000000000000:root"
     assert grant["userIdentity"]["invokedBy"] == "dynamodb.amazonaws.com"
     assert "DescribeKey" in by_name and "RetireGrant" in by_name
-    assert all("Plaintext" not in r["requestParameters"] for r in records)
+    assert grant["requestParameters"]["operations"][0] == "DescribeKey"
+    assert grant["responseElements"]["grantId"] == grant_id_of(by_name["RetireGrant"][0])
+    for r in records:
+        params = json.dumps(r["requestParameters"])
+        assert "plaintext" not in params.lower() and "ciphertextBlob" not in params
 
 
 def test_archival_after_the_grace_period(tmp_path):

@@ -15,19 +15,25 @@ mod asym;
 mod audit;
 mod crypto;
 mod error;
+mod kms_event;
+mod operation;
 mod ops;
 mod policy;
 mod store;
+mod trail;
 
 pub use audit::{
     VerifyReport, rechain as rechain_audit_log, records as audit_records,
     verify as verify_audit_log,
 };
 pub use error::KmsError;
+pub use operation::Operation;
+pub use trail::{AuditError, AuditEvent, AuditResource, iso8601};
 
 use sealdb_common::{Clock, Principal, RootKey};
+use serde_json::Value;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Settings of the key service.
 #[derive(Clone, Debug)]
@@ -42,8 +48,13 @@ pub struct KmsConfig {
     pub clock: Clock,
 }
 
-/// The KMS service.
+/// The KMS service. Its SQLite work runs on tokio's blocking threads, never on the
+/// async workers; every call commits its changes and its audit record together.
 pub struct KmsService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     store: Mutex<store::Store>,
     cfg: KmsConfig,
     audit_key: aws_lc_rs::hmac::Key,
@@ -67,15 +78,17 @@ impl KmsService {
             KmsOpenError(format!("cannot open {}: {}", path.display(), e.message()))
         })?;
         Ok(KmsService {
-            store: Mutex::new(store),
-            audit_key: audit::chain_key(root),
-            cfg,
+            inner: Arc::new(Inner {
+                store: Mutex::new(store),
+                audit_key: audit::chain_key(root),
+                cfg,
+            }),
         })
     }
 
     /// True if `operation` is a KMS operation this service answers.
     pub fn has_operation(operation: &str) -> bool {
-        ops::OPERATIONS.contains(&operation)
+        Operation::from_name(operation).is_some()
     }
 
     /// Runs one operation: `body` is the JSON 1.1 request; returns the JSON response.
@@ -85,10 +98,8 @@ impl KmsService {
         caller: &Principal,
         body: &[u8],
     ) -> Result<Vec<u8>, KmsError> {
-        if !Self::has_operation(operation) {
-            return Err(KmsError::UnknownOperation);
-        }
-        let input: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+        let op = Operation::from_name(operation).ok_or(KmsError::UnknownOperation)?;
+        let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
             serde_json::json!({})
         } else {
             serde_json::from_slice(body)
@@ -99,61 +110,31 @@ impl KmsService {
                 "Start of structure or map found where not expected.".into(),
             ));
         }
-        let store = self.store.lock().map_err(|_| KmsError::Internal)?;
-        let mut ctx = ops::Ctx {
-            store: &store,
-            cfg: &self.cfg,
-            caller,
-            via_service: None,
-            resource: None,
-        };
-        ctx.purge_deleted_keys()?;
-        let dry_run = input.get("DryRun").and_then(serde_json::Value::as_bool) == Some(true);
-        let result =
-            if dry_run && matches!(operation, "CreateGrant" | "RetireGrant" | "RevokeGrant") {
-                // These change state, so a dry run stops before them (without the permission check).
-                Err(KmsError::DryRunOperation)
-            } else {
-                // The cryptographic operations change nothing: run them, including the
-                // permission and key-state checks, and answer as AWS does when they would succeed.
-                let r = ops::dispatch(&mut ctx, operation, &input);
-                if dry_run {
-                    r.and(Err(KmsError::DryRunOperation))
-                } else {
-                    r
-                }
-            };
-        let resource = ctx.resource.clone();
-        let record = audit_record(
-            &self.cfg,
-            caller,
-            operation,
-            &input,
-            resource.as_deref(),
-            &result,
-            None,
-        );
-        if let Err(e) = audit::append(&store.conn, &self.audit_key, &record) {
-            tracing::error!(error = %e, "audit append failed");
-            return Err(KmsError::Internal);
-        }
-        drop(store);
-        result.map(|v| serde_json::to_vec(&v).unwrap_or_default())
+        let caller = caller.clone();
+        let out = self
+            .blocking(move |inner| inner.run(op, &caller, &input, None))
+            .await?;
+        serde_json::to_vec(&out).map_err(|_| KmsError::Internal)
+    }
+
+    /// Runs `f` on a blocking thread (the key store is SQLite).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> Result<T, KmsError> + Send + 'static,
+    ) -> Result<T, KmsError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "key service task failed");
+                KmsError::Internal
+            })?
     }
 
     /// Deletes keys whose deletion window has passed and takes away expired imported
     /// material (run periodically, so this happens without any call).
     pub fn purge(&self) -> Result<(), KmsError> {
-        let store = self.store.lock().map_err(|_| KmsError::Internal)?;
-        let caller = Principal::root("", &self.cfg.account_id, &self.cfg.region, "");
-        let ctx = ops::Ctx {
-            store: &store,
-            cfg: &self.cfg,
-            caller: &caller,
-            via_service: None,
-            resource: None,
-        };
-        ctx.purge_deleted_keys()
+        self.inner.purge()
     }
 
     /// A call made by another service of this server on a user's behalf (DynamoDB
@@ -164,96 +145,120 @@ impl KmsService {
         service: &str,
         operation: &str,
         caller: &Principal,
-        input: &serde_json::Value,
-    ) -> Result<serde_json::Value, KmsError> {
-        let store = self.store.lock().map_err(|_| KmsError::Internal)?;
-        let via = format!("{service}.{}.amazonaws.com", self.cfg.region);
-        let mut ctx = ops::Ctx {
-            store: &store,
+        input: &Value,
+    ) -> Result<Value, KmsError> {
+        let op = Operation::from_name(operation).ok_or(KmsError::UnknownOperation)?;
+        self.inner.run(op, caller, input, Some(service))
+    }
+
+    /// Appends an event of another service (DynamoDB, IAM, STS) to the audit log.
+    pub async fn record(&self, event: AuditEvent) -> Result<(), KmsError> {
+        self.blocking(move |inner| inner.record(&event)).await
+    }
+}
+
+impl Inner {
+    fn ctx<'a>(
+        &'a self,
+        store: &'a store::Store,
+        caller: &'a Principal,
+        via: Option<&str>,
+    ) -> ops::Ctx<'a> {
+        ops::Ctx {
+            store,
             cfg: &self.cfg,
             caller,
-            via_service: Some(via.clone()),
+            via_service: via.map(|s| format!("{s}.{}.amazonaws.com", self.cfg.region)),
             resource: None,
-        };
-        ctx.purge_deleted_keys()?;
-        let result = ops::dispatch(&mut ctx, operation, input);
-        let resource = ctx.resource.clone();
-        let record = audit_record(
+        }
+    }
+
+    /// One KMS call in one transaction with its audit record. A failed call changes
+    /// nothing, and its record (with errorCode) is committed alone.
+    fn run(
+        &self,
+        op: Operation,
+        caller: &Principal,
+        input: &Value,
+        via: Option<&str>,
+    ) -> Result<Value, KmsError> {
+        let store = self.store.lock().map_err(|_| KmsError::Internal)?;
+        store.begin()?;
+        let mut ctx = self.ctx(&store, caller, via);
+        let dry_run = input.get("DryRun").and_then(Value::as_bool) == Some(true);
+        let result = ctx.purge_deleted_keys().and_then(|()| {
+            if dry_run && op.dry_run_stops_early() {
+                // These change state, so a dry run stops before them (without the permission check).
+                return Err(KmsError::DryRunOperation);
+            }
+            // The cryptographic operations change nothing: run them, including the
+            // permission and key-state checks, and answer as AWS does when they would
+            // succeed (the rollback below undoes any side effect, such as a rotation).
+            let r = ops::dispatch(&mut ctx, op, input);
+            if dry_run {
+                r.and(Err(KmsError::DryRunOperation))
+            } else {
+                r
+            }
+        });
+        let resource = ctx.resource.take();
+        if result.is_err() {
+            store.rollback()?;
+            store.begin()?;
+        }
+        let event = kms_event::audit_event(
             &self.cfg,
+            op,
             caller,
-            operation,
             input,
             resource.as_deref(),
             &result,
-            Some(&via),
+            via,
         );
-        if let Err(e) = audit::append(&store.conn, &self.audit_key, &record) {
-            tracing::error!(error = %e, "audit append failed");
+        let recorded = audit::append(
+            &store.conn,
+            &self.audit_key,
+            &event.to_record(&self.cfg.region, self.cfg.clock.now_millis()),
+        )
+        .map_err(KmsError::from)
+        .and_then(|()| store.commit());
+        if let Err(e) = recorded {
+            tracing::error!(error = ?e, "audit append failed");
+            let _ = store.rollback();
             return Err(KmsError::Internal);
         }
         result
     }
-}
 
-/// Request members that never go into the audit log.
-const SECRET_MEMBERS: [&str; 4] = [
-    "Plaintext",
-    "CiphertextBlob",
-    "Message",
-    "EncryptedKeyMaterial",
-];
-
-fn audit_record(
-    cfg: &KmsConfig,
-    caller: &Principal,
-    operation: &str,
-    input: &serde_json::Value,
-    resource: Option<&str>,
-    result: &Result<serde_json::Value, KmsError>,
-    via: Option<&str>,
-) -> serde_json::Value {
-    let mut params = input.clone();
-    if let Some(m) = params.as_object_mut() {
-        for s in SECRET_MEMBERS {
-            m.remove(s);
+    fn record(&self, event: &AuditEvent) -> Result<(), KmsError> {
+        let store = self.store.lock().map_err(|_| KmsError::Internal)?;
+        store.begin()?;
+        let appended = audit::append(
+            &store.conn,
+            &self.audit_key,
+            &event.to_record(&self.cfg.region, self.cfg.clock.now_millis()),
+        )
+        .map_err(KmsError::from)
+        .and_then(|()| store.commit());
+        if appended.is_err() {
+            let _ = store.rollback();
         }
+        appended
     }
-    let seconds = cfg.clock.now_millis().div_euclid(1000);
-    let mut user = serde_json::json!({
-        "type": if caller.is_root() { "Root" } else { "IAMUser" },
-        "arn": caller.arn,
-        "accountId": caller.account_id,
-        "accessKeyId": caller.access_key_id,
-    });
-    if let Some(name) = &caller.user_name {
-        user["userName"] = serde_json::Value::from(name.clone());
+
+    fn purge(&self) -> Result<(), KmsError> {
+        let store = self.store.lock().map_err(|_| KmsError::Internal)?;
+        let caller = Principal::root("", &self.cfg.account_id, &self.cfg.region, "");
+        store.begin()?;
+        let done = self
+            .ctx(&store, &caller, None)
+            .purge_deleted_keys()
+            .and_then(|()| store.commit());
+        if done.is_err() {
+            let _ = store.rollback();
+        }
+        done
     }
-    if via.is_some() {
-        user["invokedBy"] = serde_json::Value::from("dynamodb.amazonaws.com");
-    }
-    let mut rec = serde_json::json!({
-        "eventVersion": "1.08",
-        "userIdentity": user,
-        "eventTime": seconds,
-        "eventSource": "kms.amazonaws.com",
-        "eventName": operation,
-        "awsRegion": cfg.region,
-        "sourceIPAddress": if via.is_some() { "dynamodb.amazonaws.com".to_owned() } else { caller.source_ip.clone() },
-        "requestParameters": params,
-        "eventID": uuid::Uuid::new_v4().to_string(),
-        "readOnly": matches!(operation, "Decrypt" | "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" | "DescribeKey" | "ListKeys" | "ListAliases" | "GetKeyPolicy" | "GetKeyRotationStatus" | "ListGrants" | "ListResourceTags" | "ListKeyRotations" | "ListKeyPolicies" | "GenerateRandom"),
-        "eventType": "AwsApiCall",
-        "recipientAccountId": cfg.account_id,
-    });
-    if let Some(r) = resource {
-        rec["resources"] =
-            serde_json::json!([{"ARN": r, "accountId": cfg.account_id, "type": "AWS::KMS::Key"}]);
-    }
-    if let Err(e) = result {
-        rec["errorCode"] = serde_json::Value::from(e.error_type());
-        rec["errorMessage"] = serde_json::Value::from(e.message());
-    }
-    rec
 }
 
 #[cfg(test)]

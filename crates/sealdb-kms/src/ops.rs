@@ -4,6 +4,7 @@ use crate::KmsConfig;
 use crate::asym;
 use crate::crypto;
 use crate::error::{KmsError, validation};
+use crate::operation::Operation;
 use crate::policy::{self, Verdict};
 use crate::store::{Alias, Grant, KeyRecord, Rotation, Store};
 use base64::Engine as _;
@@ -11,54 +12,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use sealdb_common::Principal;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-
-/// Every operation answered.
-pub(crate) const OPERATIONS: [&str; 44] = [
-    "GetPublicKey",
-    "Sign",
-    "Verify",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GetParametersForImport",
-    "ImportKeyMaterial",
-    "DeleteImportedKeyMaterial",
-    "CreateKey",
-    "DescribeKey",
-    "ListKeys",
-    "UpdateKeyDescription",
-    "EnableKey",
-    "DisableKey",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-    "CreateAlias",
-    "UpdateAlias",
-    "DeleteAlias",
-    "ListAliases",
-    "Encrypt",
-    "Decrypt",
-    "ReEncrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateRandom",
-    "GenerateMac",
-    "VerifyMac",
-    "EnableKeyRotation",
-    "DisableKeyRotation",
-    "GetKeyRotationStatus",
-    "RotateKeyOnDemand",
-    "ListKeyRotations",
-    "TagResource",
-    "UntagResource",
-    "ListResourceTags",
-    "GetKeyPolicy",
-    "PutKeyPolicy",
-    "ListKeyPolicies",
-    "CreateGrant",
-    "ListGrants",
-    "ListRetirableGrants",
-    "RetireGrant",
-    "RevokeGrant",
-];
 
 const DAY: f64 = 86_400.0;
 const DYNAMODB_ALIAS: &str = "alias/aws/dynamodb";
@@ -95,6 +48,37 @@ pub(crate) struct Ctx<'a> {
     pub(crate) resource: Option<String>,
 }
 
+/// What a requested grant would allow (checked against the caller's own grant).
+pub(crate) struct GrantShape<'a> {
+    pub(crate) operations: &'a [String],
+    pub(crate) subset: Option<&'a BTreeMap<String, String>>,
+    pub(crate) equals: Option<&'a BTreeMap<String, String>>,
+}
+
+impl GrantShape<'_> {
+    /// True when everything this grant allows, `parent` allows too.
+    fn is_covered_by(&self, parent: &Grant) -> bool {
+        let ops_ok = self
+            .operations
+            .iter()
+            .all(|o| parent.operations.iter().any(|p| p == o));
+        let includes = |wide: &BTreeMap<String, String>, narrow: &BTreeMap<String, String>| {
+            wide.iter().all(|(k, v)| narrow.get(k) == Some(v))
+        };
+        let constraints_ok = match (&parent.context_equals, &parent.context_subset) {
+            // An exact context stays exact.
+            (Some(e), _) => self.equals == Some(e) && self.subset.is_none_or(|s| includes(s, e)),
+            // Pairs the parent requires must be required by the child too.
+            (None, Some(s)) => {
+                self.equals.is_some_and(|e| includes(s, e))
+                    || self.subset.is_some_and(|c| includes(s, c))
+            }
+            (None, None) => true,
+        };
+        ops_ok && constraints_ok
+    }
+}
+
 fn now(cfg: &KmsConfig) -> f64 {
     cfg.clock.now_epoch_seconds_f64()
 }
@@ -127,6 +111,14 @@ fn req_str<'v>(input: &'v Value, k: &str) -> Result<&'v str, KmsError> {
             lower_camel(k)
         ))
     })
+}
+
+fn opt_bool(input: &Value, k: &str) -> Result<Option<bool>, KmsError> {
+    match input.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(ser(k)),
+    }
 }
 
 fn opt_int(input: &Value, k: &str) -> Result<Option<i64>, KmsError> {
@@ -300,6 +292,41 @@ impl Ctx<'_> {
         Ok(id)
     }
 
+    /// The key policy's verdict on `kms:<action>` by the caller.
+    fn policy_verdict(
+        &self,
+        key: &KeyRecord,
+        action: &str,
+        ctx: &BTreeMap<String, String>,
+    ) -> Verdict {
+        let req = policy::Request {
+            principal_arn: &self.caller.arn,
+            account_id: &self.cfg.account_id,
+            action: &format!("kms:{action}"),
+            context: ctx,
+            via_service: self.via_service.as_deref(),
+        };
+        policy::evaluate(&key.policy, &req)
+    }
+
+    /// Who grants are matched against: the service when one acts, else the caller.
+    fn grantee(&self) -> String {
+        self.via_service
+            .clone()
+            .unwrap_or_else(|| self.caller.arn.clone())
+    }
+
+    /// The caller's grants on `key` that include `op`.
+    fn grants_with(&self, key: &KeyRecord, op: &str) -> Result<Vec<Grant>, KmsError> {
+        let grantee = self.grantee();
+        Ok(self
+            .store
+            .grants(Some(&key.id))?
+            .into_iter()
+            .filter(|g| g.grantee == grantee && g.operations.iter().any(|o| o == op))
+            .collect())
+    }
+
     /// Key policy, then grants. `grant_op` is the grant operation that would allow it.
     fn authorize(
         &self,
@@ -308,27 +335,13 @@ impl Ctx<'_> {
         grant_op: Option<&str>,
         ctx: &BTreeMap<String, String>,
     ) -> Result<(), KmsError> {
-        let req = policy::Request {
-            principal_arn: &self.caller.arn,
-            account_id: &self.cfg.account_id,
-            action: &format!("kms:{action}"),
-            context: ctx,
-            via_service: self.via_service.as_deref(),
-        };
-        match policy::evaluate(&key.policy, &req) {
+        match self.policy_verdict(key, action, ctx) {
             Verdict::Deny => return Err(self.denied(key, action, true)),
             Verdict::Allow => return Ok(()),
             Verdict::NoMatch => {}
         }
         if let Some(op) = grant_op {
-            let grantee = self
-                .via_service
-                .clone()
-                .unwrap_or_else(|| self.caller.arn.clone());
-            for g in self.store.grants(Some(&key.id))? {
-                if g.grantee != grantee || !g.operations.iter().any(|o| o == op) {
-                    continue;
-                }
+            for g in self.grants_with(key, op)? {
                 let subset_ok = g
                     .context_subset
                     .as_ref()
@@ -340,6 +353,66 @@ impl Ctx<'_> {
             }
         }
         Err(self.denied(key, action, false))
+    }
+
+    /// CreateGrant: the key policy, or a grant of the caller's that allows CreateGrant
+    /// and covers the new grant (its operations a subset, its constraints at least as
+    /// strict), so a grant can never be passed on wider than it is.
+    fn authorize_create_grant(
+        &self,
+        key: &KeyRecord,
+        child: &GrantShape<'_>,
+    ) -> Result<(), KmsError> {
+        let ctx = child.subset.cloned().unwrap_or_default();
+        match self.policy_verdict(key, "CreateGrant", &ctx) {
+            Verdict::Deny => return Err(self.denied(key, "CreateGrant", true)),
+            Verdict::Allow => return Ok(()),
+            Verdict::NoMatch => {}
+        }
+        if self
+            .grants_with(key, "CreateGrant")?
+            .iter()
+            .any(|parent| child.is_covered_by(parent))
+        {
+            return Ok(());
+        }
+        Err(self.denied(key, "CreateGrant", false))
+    }
+
+    /// AWS's lockout safety check: a new key policy must let the caller change the policy
+    /// again later, unless the request sets `BypassPolicyLockoutSafetyCheck`.
+    fn lockout_check(&self, policy_text: &str, input: &Value) -> Result<(), KmsError> {
+        if opt_bool(input, "BypassPolicyLockoutSafetyCheck")? == Some(true) {
+            return Ok(());
+        }
+        let req = policy::Request {
+            principal_arn: &self.caller.arn,
+            account_id: &self.cfg.account_id,
+            action: "kms:PutKeyPolicy",
+            context: &BTreeMap::new(),
+            via_service: None,
+        };
+        if policy::evaluate(policy_text, &req) == Verdict::Allow {
+            return Ok(());
+        }
+        Err(KmsError::MalformedPolicyDocument(
+            "The new key policy will not allow you to update the key policy in the future.".into(),
+        ))
+    }
+
+    /// An action authorized by identity (IAM) policies alone, with no key involved
+    /// (ListRetirableGrants). Until identity policies exist, the account's own
+    /// principals are allowed, as the default key policy allows them; services acting
+    /// on someone's behalf and other accounts are not.
+    fn authorize_identity(&self, action: &str) -> Result<(), KmsError> {
+        let own = format!("arn:aws:iam::{}:", self.cfg.account_id);
+        if self.via_service.is_none() && self.caller.arn.starts_with(&own) {
+            return Ok(());
+        }
+        Err(KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: kms:{action} on resource: * because no identity-based policy allows the kms:{action} action",
+            self.caller.arn
+        )))
     }
 
     fn denied(&self, key: &KeyRecord, action: &str, explicit: bool) -> KmsError {
@@ -532,16 +605,22 @@ fn data_key_length(input: &Value) -> Result<usize, KmsError> {
     }
 }
 
-pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
-    match op {
-        "CreateKey" => create_key(c, input),
-        "DescribeKey" => {
+pub(crate) fn dispatch(
+    c: &mut Ctx<'_>,
+    operation: Operation,
+    input: &Value,
+) -> Result<Value, KmsError> {
+    use Operation as O;
+    let op = operation.name();
+    match operation {
+        O::CreateKey => create_key(c, input),
+        O::DescribeKey => {
             let k = c.resolve(req_str(input, "KeyId")?, true)?;
             c.authorize(&k, "DescribeKey", Some("DescribeKey"), &BTreeMap::new())?;
             Ok(json!({ "KeyMetadata": c.metadata(&k) }))
         }
-        "ListKeys" => list_keys(c, input),
-        "UpdateKeyDescription" => {
+        O::ListKeys => list_keys(c, input),
+        O::UpdateKeyDescription => {
             let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
             let d = req_str(input, "Description")?;
             c.authorize(&k, "UpdateKeyDescription", None, &BTreeMap::new())?;
@@ -550,7 +629,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             c.store.put_key(&k)?;
             Ok(json!({}))
         }
-        "EnableKey" | "DisableKey" => {
+        O::EnableKey | O::DisableKey => {
             let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
             c.authorize(&k, op, None, &BTreeMap::new())?;
             c.not_pending_deletion(&k)?;
@@ -569,7 +648,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             c.store.put_key(&k)?;
             Ok(json!({}))
         }
-        "ScheduleKeyDeletion" => {
+        O::ScheduleKeyDeletion => {
             let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
             let days = opt_int(input, "PendingWindowInDays")?.unwrap_or(30);
             int_range(days, 7, 30, "pendingWindowInDays")?;
@@ -584,7 +663,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
                 json!({"KeyId": c.key_arn(&k.id), "DeletionDate": date, "KeyState": "PendingDeletion", "PendingWindowInDays": days}),
             )
         }
-        "CancelKeyDeletion" => {
+        O::CancelKeyDeletion => {
             let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
             c.authorize(&k, op, None, &BTreeMap::new())?;
             if k.state != "PendingDeletion" {
@@ -598,8 +677,8 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             c.store.put_key(&k)?;
             Ok(json!({"KeyId": c.key_arn(&k.id)}))
         }
-        "CreateAlias" | "UpdateAlias" => alias_write(c, op, input),
-        "DeleteAlias" => {
+        O::CreateAlias | O::UpdateAlias => alias_write(c, op, input),
+        O::DeleteAlias => {
             let name = req_str(input, "AliasName")?;
             if name.starts_with("alias/aws/") {
                 return Err(KmsError::AccessDenied(format!(
@@ -618,8 +697,8 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             c.store.delete_alias(name)?;
             Ok(json!({}))
         }
-        "ListAliases" => list_aliases(c, input),
-        "Encrypt" => {
+        O::ListAliases => list_aliases(c, input),
+        O::Encrypt => {
             let mut k = c.resolve(req_str(input, "KeyId")?, true)?;
             let plaintext = blob(input, "Plaintext")?.ok_or_else(|| {
                 validation("Value null at 'plaintext' failed to satisfy constraint: Member must not be null")
@@ -654,7 +733,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
                 json!({"CiphertextBlob": B64.encode(ct), "KeyId": c.key_arn(&k.id), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
             )
         }
-        "Decrypt" => {
+        O::Decrypt => {
             let ct = blob(input, "CiphertextBlob")?.ok_or_else(|| {
                 validation("Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
             })?;
@@ -684,7 +763,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
                       "KeyMaterialId": material_id(&k.id, crypto::blob_key(&ct)?.1)}),
             )
         }
-        "ReEncrypt" => {
+        O::ReEncrypt => {
             let ct = blob(input, "CiphertextBlob")?.ok_or_else(|| {
                 validation("Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
             })?;
@@ -711,7 +790,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
                       "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
             )
         }
-        "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
+        O::GenerateDataKey | O::GenerateDataKeyWithoutPlaintext => {
             let mut k = c.resolve(req_str(input, "KeyId")?, true)?;
             let len = data_key_length(input)?;
             let ctx = context(input, "EncryptionContext")?;
@@ -730,14 +809,14 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             }
             Ok(out)
         }
-        "GenerateRandom" => {
+        O::GenerateRandom => {
             let n = opt_int(input, "NumberOfBytes")?.unwrap_or(32);
             int_range(n, 1, 1024, "numberOfBytes")?;
             let bytes = crypto::random(usize::try_from(n).unwrap_or(1))?;
             Ok(json!({"Plaintext": B64.encode(bytes.as_slice())}))
         }
-        "GenerateMac" | "VerifyMac" => mac(c, op, input),
-        "EnableKeyRotation" | "DisableKeyRotation" => {
+        O::GenerateMac | O::VerifyMac => mac(c, op, input),
+        O::EnableKeyRotation | O::DisableKeyRotation => {
             let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
             c.authorize(&k, op, None, &BTreeMap::new())?;
             rotation_allowed(c, &k)?;
@@ -753,7 +832,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             c.store.put_key(&k)?;
             Ok(json!({}))
         }
-        "GetKeyRotationStatus" => {
+        O::GetKeyRotationStatus => {
             let k = c.resolve(req_str(input, "KeyId")?, false)?;
             c.authorize(&k, op, None, &BTreeMap::new())?;
             if k.origin == "EXTERNAL" {
@@ -771,7 +850,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             }
             Ok(out)
         }
-        "RotateKeyOnDemand" => {
+        O::RotateKeyOnDemand => {
             let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
             c.authorize(&k, op, None, &BTreeMap::new())?;
             rotation_allowed(c, &k)?;
@@ -790,7 +869,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             c.rotate(&mut k, true)?;
             Ok(json!({"KeyId": k.id}))
         }
-        "ListKeyRotations" => {
+        O::ListKeyRotations => {
             let k = c.resolve(req_str(input, "KeyId")?, false)?;
             c.authorize(&k, op, None, &BTreeMap::new())?;
             let rotations: Vec<Value> = k
@@ -802,7 +881,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
                 .collect();
             Ok(json!({"Rotations": rotations, "Truncated": false}))
         }
-        "TagResource" | "UntagResource" => {
+        O::TagResource | O::UntagResource => {
             let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
             c.authorize(&k, op, None, &BTreeMap::new())?;
             c.not_pending_deletion(&k)?;
@@ -828,7 +907,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             c.store.put_key(&k)?;
             Ok(json!({}))
         }
-        "ListResourceTags" => {
+        O::ListResourceTags => {
             let k = c.resolve(req_str(input, "KeyId")?, false)?;
             c.authorize(&k, op, None, &BTreeMap::new())?;
             let tags: Vec<Value> = k
@@ -838,7 +917,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
                 .collect();
             Ok(json!({"Tags": tags, "Truncated": false}))
         }
-        "GetKeyPolicy" => {
+        O::GetKeyPolicy => {
             let k = c.resolve(req_str(input, "KeyId")?, false)?;
             let name = opt_str(input, "PolicyName")?.unwrap_or("default");
             c.authorize(&k, op, None, &BTreeMap::new())?;
@@ -847,7 +926,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             }
             Ok(json!({"Policy": k.policy, "PolicyName": "default"}))
         }
-        "PutKeyPolicy" => {
+        O::PutKeyPolicy => {
             let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
             let name = opt_str(input, "PolicyName")?.unwrap_or("default");
             let p = req_str(input, "Policy")?;
@@ -866,17 +945,18 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
                 ));
             }
             policy::validate(p).map_err(KmsError::MalformedPolicyDocument)?;
+            c.lockout_check(p, input)?;
             k.policy = p.to_owned();
             c.store.put_key(&k)?;
             Ok(json!({}))
         }
-        "ListKeyPolicies" => {
+        O::ListKeyPolicies => {
             let k = c.resolve(req_str(input, "KeyId")?, false)?;
             c.authorize(&k, op, None, &BTreeMap::new())?;
             Ok(json!({"PolicyNames": ["default"], "Truncated": false}))
         }
-        "CreateGrant" => create_grant(c, input),
-        "ListGrants" => {
+        O::CreateGrant => create_grant(c, input),
+        O::ListGrants => {
             let k = c.resolve(req_str(input, "KeyId")?, false)?;
             c.authorize(&k, op, None, &BTreeMap::new())?;
             let grants: Vec<Value> = c
@@ -887,8 +967,9 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
                 .collect();
             Ok(json!({"Grants": grants, "Truncated": false}))
         }
-        "ListRetirableGrants" => {
+        O::ListRetirableGrants => {
             let who = req_str(input, "RetiringPrincipal")?;
+            c.authorize_identity("ListRetirableGrants")?;
             let grants: Vec<Value> = c
                 .store
                 .grants(None)?
@@ -898,8 +979,8 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
                 .collect();
             Ok(json!({"Grants": grants, "Truncated": false}))
         }
-        "RetireGrant" | "RevokeGrant" => retire_or_revoke(c, op, input),
-        "GetPublicKey" => {
+        O::RetireGrant | O::RevokeGrant => retire_or_revoke(c, op, input),
+        O::GetPublicKey => {
             let k = c.resolve(req_str(input, "KeyId")?, true)?;
             c.authorize(&k, op, Some(op), &BTreeMap::new())?;
             c.usable(&k)?;
@@ -920,7 +1001,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             }
             Ok(out)
         }
-        "Sign" | "Verify" => {
+        O::Sign | O::Verify => {
             let k = c.resolve(req_str(input, "KeyId")?, true)?;
             let msg = blob(input, "Message")?.ok_or_else(|| {
                 validation(
@@ -964,7 +1045,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             }
             Ok(json!({"KeyId": c.key_arn(&k.id), "SignatureValid": true, "SigningAlgorithm": alg}))
         }
-        "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
+        O::GenerateDataKeyPair | O::GenerateDataKeyPairWithoutPlaintext => {
             let mut k = c.resolve(req_str(input, "KeyId")?, true)?;
             let pair_spec = req_str(input, "KeyPairSpec")?;
             if !asym::is_rsa(pair_spec) && !asym::is_ecc(pair_spec) {
@@ -988,7 +1069,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             }
             Ok(out)
         }
-        "GetParametersForImport" => {
+        O::GetParametersForImport => {
             let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
             let alg = req_str(input, "WrappingAlgorithm")?;
             let spec = req_str(input, "WrappingKeySpec")?;
@@ -1030,7 +1111,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
                 json!({"KeyId": c.key_arn(&k.id), "ImportToken": B64.encode(token.as_bytes()), "PublicKey": B64.encode(public), "ParametersValidTo": valid}),
             )
         }
-        "ImportKeyMaterial" => {
+        O::ImportKeyMaterial => {
             let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
             let token = blob(input, "ImportToken")?.unwrap_or_default();
             let wrapped = blob(input, "EncryptedKeyMaterial")?.unwrap_or_default();
@@ -1064,7 +1145,10 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
                     "The import token is not valid for this key.".into(),
                 ));
             };
-            if token != want.as_bytes() {
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                token.as_slice(),
+                want.as_bytes(),
+            )) {
                 return Err(KmsError::InvalidImportToken(
                     "The import token is not valid for this key.".into(),
                 ));
@@ -1100,7 +1184,7 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             c.store.put_key(&k)?;
             Ok(json!({"KeyId": c.key_arn(&k.id), "KeyMaterialId": material_id(&k.id, 1)}))
         }
-        "DeleteImportedKeyMaterial" => {
+        O::DeleteImportedKeyMaterial => {
             let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
             c.authorize(&k, op, None, &BTreeMap::new())?;
             if k.origin != "EXTERNAL" {
@@ -1118,7 +1202,6 @@ pub(crate) fn dispatch(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value
             c.store.put_key(&k)?;
             Ok(json!({"KeyId": c.key_arn(&k.id), "KeyMaterialId": material_id(&k.id, 1)}))
         }
-        _ => Err(KmsError::UnknownOperation),
     }
 }
 
@@ -1245,6 +1328,7 @@ fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
     let policy_text = match opt_str(input, "Policy")? {
         Some(p) => {
             policy::validate(p).map_err(KmsError::MalformedPolicyDocument)?;
+            c.lockout_check(p, input)?;
             p.to_owned()
         }
         None => policy::default_policy(&c.cfg.account_id),
@@ -1503,11 +1587,13 @@ fn create_grant(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
             "EncryptionContext is supported only when creating a grant for a symmetric encryption KMS key.".into(),
         ));
     }
-    c.authorize(
+    c.authorize_create_grant(
         &k,
-        "CreateGrant",
-        Some("CreateGrant"),
-        subset.as_ref().unwrap_or(&BTreeMap::new()),
+        &GrantShape {
+            operations: &ops,
+            subset: subset.as_ref(),
+            equals: equals.as_ref(),
+        },
     )?;
     c.usable(&k)?;
     let name = opt_str(input, "Name")?.map(str::to_owned);

@@ -114,21 +114,29 @@ fn conditions_hold(stmt: &Value, req: &Request<'_>) -> bool {
         for (key, wanted) in tests {
             let wanted = as_list(wanted);
             let have = condition_values(key, req);
+            // A negated operator (StringNotEquals, StringNotLike) holds for a value that
+            // matches none of the listed values, and holds when the key is absent.
+            let (negated, positive) = match base {
+                "StringNotEquals" => (true, "StringEquals"),
+                "StringNotLike" => (true, "StringLike"),
+                "StringNotEqualsIgnoreCase" => (true, "StringEqualsIgnoreCase"),
+                other => (false, other),
+            };
             let matches_one = |v: &str| {
-                wanted.iter().any(|w| match base {
+                let any = wanted.iter().any(|w| match positive {
                     "StringEquals" => v == *w,
                     "Bool" => v.eq_ignore_ascii_case(w),
                     "StringEqualsIgnoreCase" => v.eq_ignore_ascii_case(w),
                     "StringLike" => glob(w, v),
-                    "StringNotEquals" => v != *w,
-                    "StringNotLike" => !glob(w, v),
                     _ => false,
-                })
+                });
+                any != negated
             };
             let ok = match set_mode {
                 Some(true) => have.iter().any(|v| matches_one(v)),
                 Some(false) => have.iter().all(|v| matches_one(v)),
-                None => !have.is_empty() && have.iter().all(|v| matches_one(v)),
+                None if have.is_empty() => negated,
+                None => have.iter().all(|v| matches_one(v)),
             };
             if !ok {
                 return false;
@@ -170,6 +178,17 @@ pub(crate) fn evaluate(policy: &str, req: &Request<'_>) -> Verdict {
     }
 }
 
+/// The condition operators evaluated here.
+const SUPPORTED_OPERATORS: [&str; 7] = [
+    "StringEquals",
+    "StringNotEquals",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
+    "StringLike",
+    "StringNotLike",
+    "Bool",
+];
+
 /// Checks that a policy document parses as a policy.
 pub(crate) fn validate(policy: &str) -> Result<(), String> {
     let doc: Value =
@@ -187,6 +206,24 @@ pub(crate) fn validate(policy: &str) -> Result<(), String> {
         }
         if s.get("Action").is_none() {
             return Err("Each statement needs an Action".into());
+        }
+        if let Some(conds) = s.get("Condition") {
+            let Value::Object(conds) = conds else {
+                return Err("Condition must be an object".into());
+            };
+            for (op, tests) in conds {
+                let base = op
+                    .strip_prefix("ForAnyValue:")
+                    .or_else(|| op.strip_prefix("ForAllValues:"))
+                    .unwrap_or(op);
+                // Refused rather than silently never matching (a Deny that stops applying).
+                if !SUPPORTED_OPERATORS.contains(&base) {
+                    return Err(format!("Condition operator {op} is not supported"));
+                }
+                if !tests.is_object() {
+                    return Err(format!("Condition {op} must map keys to values"));
+                }
+            }
         }
     }
     Ok(())
@@ -272,11 +309,58 @@ mod tests {
         );
         assert_eq!(evaluate(p, &req(bob, "kms:Decrypt", &ctx)), Verdict::Allow);
         assert_eq!(evaluate(p, &req(bob, "kms:Encrypt", &db)), Verdict::Allow);
-        // No "team" key at all: StringNotEquals has nothing to compare, so the Deny does
-        // not apply (IAM semantics for a missing key), and the Allow does.
-        assert_eq!(evaluate(p, &req(bob, "kms:Encrypt", &ctx)), Verdict::Allow);
+        // No "team" key at all: a negated operator holds when the key is absent (IAM's
+        // rule), so the Deny applies.
+        assert_eq!(evaluate(p, &req(bob, "kms:Encrypt", &ctx)), Verdict::Deny);
         let other: BTreeMap<String, String> = [("team".to_owned(), "web".to_owned())].into();
         assert_eq!(evaluate(p, &req(bob, "kms:Encrypt", &other)), Verdict::Deny);
+    }
+
+    #[test]
+    fn negated_operators_with_several_values_match_none_of_them() {
+        let p = r#"{"Statement":[
+            {"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"},
+            {"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*",
+             "Condition":{"StringNotEquals":{"kms:EncryptionContext:team":["db","web"]}}},
+            {"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*",
+             "Condition":{"StringNotLike":{"kms:EncryptionContext:app":["db-*","web-*"]}}}
+        ]}"#;
+        let bob = "arn:aws:iam::000000000000:user/bob";
+        let team =
+            |t: &str| -> BTreeMap<String, String> { [("team".to_owned(), t.to_owned())].into() };
+        let app =
+            |a: &str| -> BTreeMap<String, String> { [("app".to_owned(), a.to_owned())].into() };
+        // "db" is one of the listed values: not "not equal to all of them", so no Deny.
+        assert_eq!(
+            evaluate(p, &req(bob, "kms:Decrypt", &team("db"))),
+            Verdict::Allow
+        );
+        assert_eq!(
+            evaluate(p, &req(bob, "kms:Decrypt", &team("web"))),
+            Verdict::Allow
+        );
+        assert_eq!(
+            evaluate(p, &req(bob, "kms:Decrypt", &team("ops"))),
+            Verdict::Deny
+        );
+        assert_eq!(
+            evaluate(p, &req(bob, "kms:Encrypt", &app("web-1"))),
+            Verdict::Allow
+        );
+        assert_eq!(
+            evaluate(p, &req(bob, "kms:Encrypt", &app("ops-1"))),
+            Verdict::Deny
+        );
+    }
+
+    #[test]
+    fn unknown_condition_operators_are_refused() {
+        let p = r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*",
+             "Condition":{"NumericGreaterThanButFuzzy":{"kms:EncryptionContext:n":"1"}}}]}"#;
+        assert!(validate(p).is_err());
+        let ok = r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*",
+             "Condition":{"ForAnyValue:StringLike":{"kms:EncryptionContextKeys":"x*"}}}]}"#;
+        assert!(validate(ok).is_ok());
     }
 
     #[test]

@@ -110,6 +110,23 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// Starts the transaction of one call (IMMEDIATE: the write lock is taken now, so
+    /// the call never fails half way for want of it).
+    pub(crate) fn begin(&self) -> Result<(), KmsError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    pub(crate) fn commit(&self) -> Result<(), KmsError> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    pub(crate) fn rollback(&self) -> Result<(), KmsError> {
+        self.conn.execute_batch("ROLLBACK")?;
+        Ok(())
+    }
+
     pub(crate) fn key(&self, id: &str) -> Result<Option<KeyRecord>, KmsError> {
         let rec: Option<String> = self
             .conn
