@@ -210,6 +210,23 @@ pub fn mutations(
     old: Option<&Item>,
     new: Option<&Item>,
 ) -> Vec<TxWrite> {
+    mutations_by(def, key, old, new, None)
+}
+
+/// The writes that delete an expired item on behalf of Time to Live: its stream record
+/// names DynamoDB itself as the actor, as AWS's TTL deletions do.
+pub fn ttl_deletion(def: &TableDef, key: &ItemKey, old: &Item) -> Vec<TxWrite> {
+    let identity = json!({"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"});
+    mutations_by(def, key, Some(old), None, Some(identity))
+}
+
+fn mutations_by(
+    def: &TableDef,
+    key: &ItemKey,
+    old: Option<&Item>,
+    new: Option<&Item>,
+    user_identity: Option<Value>,
+) -> Vec<TxWrite> {
     let mut out = Vec::with_capacity(1 + 2 * def.indexes.len());
     out.push(TxWrite::Item {
         key: key.clone(),
@@ -247,7 +264,7 @@ pub fn mutations(
             });
         }
     }
-    if let Some(record) = stream_record(def, old, new) {
+    if let Some(record) = stream_record(def, old, new, user_identity) {
         out.push(record);
     }
     out
@@ -258,7 +275,12 @@ pub const STREAM_RECORD_V1: u8 = 1;
 
 /// The stream record for a change, if the table has a stream and the item really changed
 /// (DynamoDB writes no record for deleting a missing item or rewriting identical values).
-fn stream_record(def: &TableDef, old: Option<&Item>, new: Option<&Item>) -> Option<TxWrite> {
+fn stream_record(
+    def: &TableDef,
+    old: Option<&Item>,
+    new: Option<&Item>,
+    user_identity: Option<Value>,
+) -> Option<TxWrite> {
     let settings = def.stream.as_ref()?;
     let event = match (old, new) {
         (None, None) => return None,
@@ -292,6 +314,9 @@ fn stream_record(def: &TableDef, old: Option<&Item>, new: Option<&Item>) -> Opti
         record["OldImage"] = crate::value::item_to_json(o);
     }
     record["SizeBytes"] = json!(size);
+    if let Some(identity) = user_identity {
+        record["userIdentity"] = identity;
+    }
     let mut bytes = vec![STREAM_RECORD_V1];
     bytes.extend_from_slice(record.to_string().as_bytes());
     Some(TxWrite::Stream {

@@ -17,6 +17,7 @@ pub mod ops;
 pub mod schema;
 pub mod service;
 pub mod sse;
+pub mod ttl;
 pub mod value;
 
 pub use error::DynamoError;

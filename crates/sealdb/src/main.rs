@@ -112,6 +112,10 @@ struct ServeArgs {
     /// seconds (AWS: 7 days).
     #[arg(long, env = "SEALDB_ARCHIVE_AFTER_SECS", default_value_t = 7 * 24 * 3600)]
     archive_after_secs: u64,
+    /// How often Time to Live deletes expired items, in seconds (AWS: within days; the
+    /// sweep reads every TTL-enabled table, paced behind foreground work).
+    #[arg(long, env = "SEALDB_TTL_SWEEP_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    ttl_sweep_interval: u64,
 }
 
 #[derive(Subcommand)]
@@ -327,6 +331,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     )
     .map_err(|e| format!("cannot load tables: {e}"))?;
     service.resume_index_changes();
+    service.start_ttl_sweeper(std::time::Duration::from_secs(args.ttl_sweep_interval));
     spawn_key_checker(
         Arc::clone(&service),
         Arc::clone(&kms),

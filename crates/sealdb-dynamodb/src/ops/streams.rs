@@ -242,20 +242,26 @@ impl Service {
             let mut r: Value = serde_json::from_slice(body).map_err(|_| DynamoError::Internal)?;
             let event = r["eventName"].take();
             let mut dynamodb = r;
-            if let Some(m) = dynamodb.as_object_mut() {
+            // Who made the change sits beside the record's `dynamodb` member (TTL deletions).
+            let user_identity = dynamodb.as_object_mut().and_then(|m| {
                 m.remove("eventName");
-            }
+                m.remove("userIdentity")
+            });
             dynamodb["SequenceNumber"] = Value::from(sequence_number(seq));
             // Whole seconds, as DynamoDB sends ApproximateCreationDateTime.
             dynamodb["ApproximateCreationDateTime"] = Value::from(ts / 1000);
-            records.push(json!({
+            let mut record = json!({
                 "eventID": format!("{seq:032x}"),
                 "eventName": event,
                 "eventVersion": "1.1",
                 "eventSource": "aws:dynamodb",
                 "awsRegion": self.cfg.region,
                 "dynamodb": dynamodb,
-            }));
+            });
+            if let Some(identity) = user_identity {
+                record["userIdentity"] = identity;
+            }
+            records.push(record);
         }
         Ok(json!({
             "Records": records,
