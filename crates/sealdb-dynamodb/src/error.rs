@@ -35,6 +35,10 @@ pub enum DynamoError {
     },
     /// A ClientRequestToken was reused with different parameters.
     IdempotentParameterMismatch(String),
+    /// A stream read reached before the oldest record still kept (Streams).
+    TrimmedDataAccess(String),
+    /// A shard iterator older than 15 minutes (Streams).
+    ExpiredIterator(String),
     /// Something failed on our side; details are logged, not sent.
     Internal,
 }
@@ -77,6 +81,12 @@ impl DynamoError {
             DynamoError::TableNotFound(_) => {
                 "com.amazonaws.dynamodb.v20120810#TableNotFoundException"
             }
+            DynamoError::TrimmedDataAccess(_) => {
+                "com.amazonaws.dynamodb.v20120810#TrimmedDataAccessException"
+            }
+            DynamoError::ExpiredIterator(_) => {
+                "com.amazonaws.dynamodb.v20120810#ExpiredIteratorException"
+            }
             DynamoError::Internal => "com.amazonaws.dynamodb.v20120810#InternalServerError",
         }
     }
@@ -94,7 +104,9 @@ impl DynamoError {
             | DynamoError::BackupNotFound(_)
             | DynamoError::TableNotFound(_)
             | DynamoError::TransactionCanceled { .. }
-            | DynamoError::IdempotentParameterMismatch(_) => 400,
+            | DynamoError::IdempotentParameterMismatch(_)
+            | DynamoError::TrimmedDataAccess(_)
+            | DynamoError::ExpiredIterator(_) => 400,
             DynamoError::Internal => 500,
         }
     }
@@ -110,7 +122,9 @@ impl DynamoError {
             | DynamoError::AccessDenied(m)
             | DynamoError::BackupNotFound(m)
             | DynamoError::TableNotFound(m)
-            | DynamoError::IdempotentParameterMismatch(m) => m.clone(),
+            | DynamoError::IdempotentParameterMismatch(m)
+            | DynamoError::TrimmedDataAccess(m)
+            | DynamoError::ExpiredIterator(m) => m.clone(),
             DynamoError::ConditionalCheckFailed { .. } => "The conditional request failed".into(),
             DynamoError::TransactionCanceled { reasons } => {
                 let codes: Vec<&str> = reasons
@@ -144,6 +158,8 @@ impl DynamoError {
             | DynamoError::AccessDenied(_)
             | DynamoError::BackupNotFound(_)
             | DynamoError::TableNotFound(_)
+            | DynamoError::TrimmedDataAccess(_)
+            | DynamoError::ExpiredIterator(_)
             | DynamoError::Internal => false,
         }
     }
@@ -171,6 +187,8 @@ impl DynamoError {
             | DynamoError::AccessDenied(_)
             | DynamoError::BackupNotFound(_)
             | DynamoError::TableNotFound(_)
+            | DynamoError::TrimmedDataAccess(_)
+            | DynamoError::ExpiredIterator(_)
             | DynamoError::Internal => {}
         }
         extra

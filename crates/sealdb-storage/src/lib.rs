@@ -16,6 +16,7 @@ pub mod error;
 pub mod index;
 mod seal;
 pub mod sqlcipher;
+pub mod stream;
 pub mod table;
 pub mod txn;
 pub mod vault;

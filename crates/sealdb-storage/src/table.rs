@@ -321,6 +321,11 @@ impl TableStore {
         .await
     }
 
+    /// Where the stream's shards start after rollovers: `(first_seq, opened at ms)`.
+    pub async fn stream_shard_starts(&self) -> Result<Vec<(i64, i64)>, StorageError> {
+        self.read(crate::stream::boundaries).await
+    }
+
     /// The first and last stream sequence numbers (0, 0 when empty).
     pub async fn stream_bounds(&self) -> Result<(i64, i64), StorageError> {
         self.read(|conn| {
@@ -421,6 +426,7 @@ fn init_schema(conn: &Connection) -> Result<(), StorageError> {
          CREATE TABLE IF NOT EXISTS stream (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL,
                                             record BLOB NOT NULL);",
     )?;
+    conn.execute_batch(crate::stream::SHARD_SCHEMA)?;
     let version: Option<i64> = conn
         .query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))
         .optional()?;
@@ -589,6 +595,7 @@ impl WriteTx for UnitTx<'_> {
         self.conn
             .prepare_cached("INSERT INTO stream (ts, record) VALUES (?1, ?2)")?
             .execute(params![ts_ms, record])?;
+        crate::stream::after_append(self.conn, self.conn.last_insert_rowid(), ts_ms)?;
         // Each append drops a few of the oldest records past retention, so the stream
         // stays about one retention period long without a separate sweeper.
         self.conn

@@ -116,6 +116,10 @@ struct ServeArgs {
     /// sweep reads every TTL-enabled table, paced behind foreground work).
     #[arg(long, env = "SEALDB_TTL_SWEEP_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     ttl_sweep_interval: u64,
+    /// How long a stream shard stays open before the next write opens a child shard, in
+    /// seconds (DynamoDB: about 4 hours).
+    #[arg(long, env = "SEALDB_STREAM_SHARD_ROLLOVER_SECS", default_value_t = 4 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    stream_shard_rollover_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -331,6 +335,9 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     )
     .map_err(|e| format!("cannot load tables: {e}"))?;
     service.resume_index_changes();
+    sealdb_storage::stream::set_shard_rollover_ms(
+        i64::try_from(args.stream_shard_rollover_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+    );
     service.start_ttl_sweeper(std::time::Duration::from_secs(args.ttl_sweep_interval));
     spawn_key_checker(
         Arc::clone(&service),

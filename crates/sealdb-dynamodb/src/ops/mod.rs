@@ -7,6 +7,7 @@ pub mod indexes;
 pub mod items;
 pub mod query;
 pub mod scan;
+pub(crate) mod shards;
 pub mod streams;
 pub mod tables;
 pub mod transact;
