@@ -6,6 +6,7 @@
 //! to storage through `sealdb_storage` in DynamoDB terms (keys, items, conditional
 //! write units), never SQL.
 
+mod audit;
 pub mod codec;
 pub mod error;
 pub mod expr;

@@ -182,7 +182,7 @@ impl Service {
         let mut input = Input::parse(body)?;
         crate::legacy::rewrite(op, input.raw_mut())?;
         use Operation as O;
-        match op {
+        let result = match op {
             O::CreateTable => self.create_table(&input, caller).await,
             O::DescribeTable => self.describe_table(&input).await,
             O::ListTables => self.list_tables(&input),
@@ -210,7 +210,10 @@ impl Service {
             O::ListBackups => self.list_backups(&input),
             O::DeleteBackup => self.delete_backup(&input).await,
             O::RestoreTableFromBackup => self.restore_table_from_backup(&input, caller).await,
-        }
+        };
+        self.record_management_event(op, caller, &input, &result)
+            .await;
+        result
     }
 
     /// Stops all table writers after their queued work.

@@ -11,13 +11,10 @@
 //! Wrapped-key record v2 (KMS): `0x02 ‖ 0x01 ‖ u16 len ‖ key ARN ‖ u16 len ‖ grant id ‖
 //! KMS ciphertext blob`; v1 is the root-sealed form of `sealdb_storage::vault`.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use sealdb_common::{Principal, RootKey, SecretKey32};
-use sealdb_kms::{KmsError, KmsService};
+use sealdb_kms::{EncryptionContext, GrantRequest, KeyState, KmsError, KmsService, ServiceCall};
 use sealdb_storage::vault::BoxFuture;
 use sealdb_storage::{KeyVault, RootKeyVault, StorageError, TableKeyContext};
-use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Version byte of the KMS-wrapped table key record. DO NOT CHANGE.
@@ -95,6 +92,11 @@ impl KmsVault {
         }
     }
 
+    /// The key service behind this vault (its audit log takes DynamoDB's management events).
+    pub fn service(&self) -> &KmsService {
+        &self.kms
+    }
+
     /// DynamoDB itself, acting under its grants.
     fn service_principal(&self) -> Principal {
         Principal {
@@ -107,33 +109,46 @@ impl KmsVault {
         }
     }
 
-    fn context(&self, table: &str) -> Value {
-        json!({"aws:dynamodb:tableName": table, "aws:dynamodb:subscriberId": self.account_id})
+    fn context(&self, table: &str) -> EncryptionContext {
+        [
+            ("aws:dynamodb:tableName".to_owned(), table.to_owned()),
+            (
+                "aws:dynamodb:subscriberId".to_owned(),
+                self.account_id.clone(),
+            ),
+        ]
+        .into()
+    }
+
+    /// A call through DynamoDB: for the user (`caller`), or DynamoDB itself under its grant.
+    fn via(&self, caller: Option<&Principal>) -> ServiceCall {
+        ServiceCall {
+            service: "dynamodb".into(),
+            caller: caller.cloned().unwrap_or_else(|| self.service_principal()),
+        }
     }
 
     /// Resolves a KMSMasterKeyId (id, ARN, alias name or alias ARN) to the key ARN,
     /// checking what DynamoDB checks at CreateTable/UpdateTable.
-    pub fn resolve_key(&self, caller: &Principal, key_id: &str) -> Result<String, KmsError> {
-        let md = self.kms.call_via_service(
-            "dynamodb",
-            "DescribeKey",
-            caller,
-            &json!({"KeyId": key_id}),
-        )?;
-        let m = &md["KeyMetadata"];
-        let arn = m["Arn"].as_str().unwrap_or_default().to_owned();
-        match m["KeyState"].as_str() {
-            Some("Enabled") => {}
-            Some("Disabled") => return Err(KmsError::Disabled(format!("{arn} is disabled."))),
-            Some("PendingDeletion") => {
+    pub async fn resolve_key(&self, caller: &Principal, key_id: &str) -> Result<String, KmsError> {
+        let key = self
+            .kms
+            .describe_key(&self.via(Some(caller)), key_id)
+            .await?;
+        let arn = key.arn;
+        match key.state {
+            KeyState::Enabled => {}
+            KeyState::Disabled => return Err(KmsError::Disabled(format!("{arn} is disabled."))),
+            KeyState::PendingDeletion => {
                 return Err(KmsError::InvalidState(format!(
                     "{arn} is pending deletion."
                 )));
             }
-            Some(other) => return Err(KmsError::InvalidState(format!("{arn} is {other}."))),
-            None => return Err(KmsError::Internal),
+            KeyState::PendingImport => {
+                return Err(KmsError::InvalidState(format!("{arn} is pending import.")));
+            }
         }
-        if m["KeySpec"] != "SYMMETRIC_DEFAULT" {
+        if !key.symmetric {
             return Err(KmsError::InvalidKeyUsage(
                 "EncryptionContext is supported only when creating a grant for a symmetric encryption KMS key.".into(),
             ));
@@ -142,21 +157,32 @@ impl KmsVault {
     }
 
     /// CreateGrant for DynamoDB on the table's key, as the caller.
-    fn grant(&self, caller: &Principal, key_arn: &str, table: &str) -> Result<String, KmsError> {
+    async fn grant(
+        &self,
+        caller: &Principal,
+        key_arn: &str,
+        table: &str,
+    ) -> Result<String, KmsError> {
         let service = format!("dynamodb.{}.amazonaws.com", self.region);
-        let out = self.kms.call_via_service(
-            "dynamodb",
-            "CreateGrant",
-            caller,
-            &json!({
-                "KeyId": key_arn,
-                "GranteePrincipal": service,
-                "RetiringPrincipal": service,
-                "Operations": ["DescribeKey", "GenerateDataKey", "Decrypt", "Encrypt", "ReEncryptFrom", "ReEncryptTo", "RetireGrant"],
-                "Constraints": {"EncryptionContextSubset": self.context(table)},
-            }),
-        )?;
-        Ok(out["GrantId"].as_str().unwrap_or_default().to_owned())
+        let operations = [
+            "DescribeKey",
+            "GenerateDataKey",
+            "Decrypt",
+            "Encrypt",
+            "ReEncryptFrom",
+            "ReEncryptTo",
+            "RetireGrant",
+        ];
+        let request = GrantRequest {
+            key_id: key_arn.to_owned(),
+            grantee: service.clone(),
+            retiring: Some(service),
+            operations: operations.iter().map(|o| (*o).to_owned()).collect(),
+            context_subset: Some(self.context(table)),
+        };
+        self.kms
+            .create_grant(&self.via(Some(caller)), &request)
+            .await
     }
 
     fn record(key_arn: &str, grant: &str, blob: &[u8]) -> Vec<u8> {
@@ -167,7 +193,7 @@ impl KmsVault {
         out
     }
 
-    fn generate_kms(
+    async fn generate_kms(
         &self,
         ctx: &TableKeyContext,
         key_arn: &str,
@@ -176,42 +202,33 @@ impl KmsVault {
             .caller
             .clone()
             .unwrap_or_else(|| self.service_principal());
-        let grant = self.grant(&caller, key_arn, &ctx.table_name)?;
-        let out = self.kms.call_via_service(
-            "dynamodb",
-            "GenerateDataKey",
-            &self.service_principal(),
-            &json!({"KeyId": key_arn, "KeySpec": "AES_256", "EncryptionContext": self.context(&ctx.table_name)}),
-        )?;
-        let plain = zeroize::Zeroizing::new(
-            B64.decode(out["Plaintext"].as_str().unwrap_or_default())
-                .map_err(|_| KmsError::Internal)?,
-        );
-        let blob = B64
-            .decode(out["CiphertextBlob"].as_str().unwrap_or_default())
-            .map_err(|_| KmsError::Internal)?;
-        let key = SecretKey32::from_slice(&plain).ok_or(KmsError::Internal)?;
-        Ok((key, Self::record(key_arn, &grant, &blob)))
+        let grant = self.grant(&caller, key_arn, &ctx.table_name).await?;
+        let key = self
+            .kms
+            .generate_data_key(&self.via(None), key_arn, &self.context(&ctx.table_name))
+            .await?;
+        Ok((
+            key.plaintext,
+            Self::record(key_arn, &grant, &key.ciphertext),
+        ))
     }
 
-    fn unwrap_kms(&self, ctx: &TableKeyContext, wrapped: &[u8]) -> Result<SecretKey32, KmsError> {
+    async fn unwrap_kms(
+        &self,
+        ctx: &TableKeyContext,
+        wrapped: &[u8],
+    ) -> Result<SecretKey32, KmsError> {
         let Some((_arn, _grant, blob)) = parse_v2(wrapped) else {
             return Err(KmsError::InvalidCiphertext(String::new()));
         };
-        let out = self.kms.call_via_service(
-            "dynamodb",
-            "Decrypt",
-            &self.service_principal(),
-            &json!({"CiphertextBlob": B64.encode(blob), "EncryptionContext": self.context(&ctx.table_name)}),
-        )?;
-        let plain = zeroize::Zeroizing::new(
-            B64.decode(out["Plaintext"].as_str().unwrap_or_default())
-                .map_err(|_| KmsError::Internal)?,
-        );
-        SecretKey32::from_slice(&plain).ok_or(KmsError::Internal)
+        let plain = self
+            .kms
+            .decrypt(&self.via(None), &blob, &self.context(&ctx.table_name))
+            .await?;
+        SecretKey32::from_slice(plain.expose()).ok_or(KmsError::Internal)
     }
 
-    fn wrap_kms(
+    async fn wrap_kms(
         &self,
         ctx: &TableKeyContext,
         key_arn: &str,
@@ -221,16 +238,16 @@ impl KmsVault {
             .caller
             .clone()
             .unwrap_or_else(|| self.service_principal());
-        let grant = self.grant(&caller, key_arn, &ctx.table_name)?;
-        let out = self.kms.call_via_service(
-            "dynamodb",
-            "Encrypt",
-            &self.service_principal(),
-            &json!({"KeyId": key_arn, "Plaintext": B64.encode(key.expose()), "EncryptionContext": self.context(&ctx.table_name)}),
-        )?;
-        let blob = B64
-            .decode(out["CiphertextBlob"].as_str().unwrap_or_default())
-            .map_err(|_| KmsError::Internal)?;
+        let grant = self.grant(&caller, key_arn, &ctx.table_name).await?;
+        let blob = self
+            .kms
+            .encrypt(
+                &self.via(None),
+                key_arn,
+                key.expose(),
+                &self.context(&ctx.table_name),
+            )
+            .await?;
         Ok(Self::record(key_arn, &grant, &blob))
     }
 
@@ -245,11 +262,15 @@ impl KeyVault for KmsVault {
         &self,
         ctx: &TableKeyContext,
     ) -> BoxFuture<'_, Result<(SecretKey32, Vec<u8>), StorageError>> {
-        let result = match &ctx.kms_key {
-            None => return self.root.generate(ctx),
-            Some(arn) => self.generate_kms(ctx, arn).map_err(|e| storage_error(&e)),
+        let Some(arn) = ctx.kms_key.clone() else {
+            return self.root.generate(ctx);
         };
-        Box::pin(async move { result })
+        let ctx = ctx.clone();
+        Box::pin(async move {
+            self.generate_kms(&ctx, &arn)
+                .await
+                .map_err(|e| storage_error(&e))
+        })
     }
 
     fn unwrap_key<'a>(
@@ -260,8 +281,11 @@ impl KeyVault for KmsVault {
         if wrapped.first() != Some(&WRAPPED_KMS_V2) {
             return self.root.unwrap_key(ctx, wrapped);
         }
-        let result = self.unwrap_kms(ctx, wrapped).map_err(|e| storage_error(&e));
-        Box::pin(async move { result })
+        Box::pin(async move {
+            self.unwrap_kms(ctx, wrapped)
+                .await
+                .map_err(|e| storage_error(&e))
+        })
     }
 
     fn wrap_existing<'a>(
@@ -269,27 +293,24 @@ impl KeyVault for KmsVault {
         ctx: &'a TableKeyContext,
         key: &'a SecretKey32,
     ) -> BoxFuture<'a, Result<Vec<u8>, StorageError>> {
-        let result = match &ctx.kms_key {
-            None => return self.root.wrap_existing(ctx, key),
-            Some(arn) => self.wrap_kms(ctx, arn, key).map_err(|e| storage_error(&e)),
+        let Some(arn) = ctx.kms_key.as_deref() else {
+            return self.root.wrap_existing(ctx, key);
         };
-        Box::pin(async move { result })
+        Box::pin(async move {
+            self.wrap_kms(ctx, arn, key)
+                .await
+                .map_err(|e| storage_error(&e))
+        })
     }
 
     fn forget<'a>(&'a self, _ctx: &'a TableKeyContext, wrapped: &'a [u8]) -> BoxFuture<'a, ()> {
-        if let Some((arn, grant, _)) = parse_v2(wrapped)
-            && !grant.is_empty()
-        {
-            let r = self.kms.call_via_service(
-                "dynamodb",
-                "RetireGrant",
-                &self.service_principal(),
-                &json!({"KeyId": arn, "GrantId": grant}),
-            );
-            if let Err(e) = r {
+        Box::pin(async move {
+            if let Some((arn, grant, _)) = parse_v2(wrapped)
+                && !grant.is_empty()
+                && let Err(e) = self.kms.retire_grant(&self.via(None), &arn, &grant).await
+            {
                 tracing::warn!(error = ?e, "retiring the table's grant failed");
             }
-        }
-        Box::pin(async {})
+        })
     }
 }

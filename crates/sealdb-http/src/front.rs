@@ -43,16 +43,20 @@ pub enum Protocol {
     Streams,
     /// `TrentService.*`, JSON 1.1, signed for `kms`.
     Kms,
+    /// `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.*`, JSON 1.1, signed for `cloudtrail`.
+    CloudTrail,
 }
 
 impl Protocol {
     /// Splits `X-Amz-Target` into protocol and operation name.
     pub fn from_target(target: &str) -> Option<(Protocol, &str)> {
-        let (prefix, op) = target.split_once('.')?;
+        // The operation follows the last dot (CloudTrail's prefix has dots of its own).
+        let (prefix, op) = target.rsplit_once('.')?;
         let proto = match prefix {
             "DynamoDB_20120810" => Protocol::DynamoDb,
             "DynamoDBStreams_20120810" => Protocol::Streams,
             "TrentService" => Protocol::Kms,
+            "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101" => Protocol::CloudTrail,
             _ => return None,
         };
         Some((proto, op))
@@ -61,7 +65,7 @@ impl Protocol {
     fn content_type(self) -> &'static str {
         match self {
             Protocol::DynamoDb | Protocol::Streams => "application/x-amz-json-1.0",
-            Protocol::Kms => "application/x-amz-json-1.1",
+            Protocol::Kms | Protocol::CloudTrail => "application/x-amz-json-1.1",
         }
     }
 
@@ -75,6 +79,7 @@ impl Protocol {
         match self {
             Protocol::DynamoDb | Protocol::Streams => "dynamodb",
             Protocol::Kms => "kms",
+            Protocol::CloudTrail => "cloudtrail",
         }
     }
 
@@ -92,7 +97,7 @@ impl Protocol {
     ) -> WireError {
         let type_name = match self {
             Protocol::DynamoDb | Protocol::Streams => format!("com.amazon.coral.service#{name}"),
-            Protocol::Kms => name.to_owned(),
+            Protocol::Kms | Protocol::CloudTrail => name.to_owned(),
         };
         WireError::new(type_name, status, message)
     }
@@ -106,6 +111,8 @@ pub struct FrontDoor {
     pub kms: Option<Arc<dyn Backend>>,
     /// The DynamoDB Streams service, when enabled.
     pub streams: Option<Arc<dyn Backend>>,
+    /// CloudTrail (LookupEvents over the audit log), when enabled.
+    pub cloudtrail: Option<Arc<dyn Backend>>,
     /// Secrets of access keys.
     pub credentials: Arc<dyn CredentialLookup>,
     /// The region this server is.
@@ -233,6 +240,7 @@ impl FrontDoor {
             Protocol::DynamoDb => Some(&self.dynamodb),
             Protocol::Kms => self.kms.as_ref(),
             Protocol::Streams => self.streams.as_ref(),
+            Protocol::CloudTrail => self.cloudtrail.as_ref(),
         };
         let (Some(backend), Some(op)) = (backend, operation) else {
             return Err(unknown_operation(protocol));
@@ -306,6 +314,7 @@ fn internal_error(protocol: Protocol) -> WireError {
             "Internal server error",
         ),
         Protocol::Kms => WireError::new("KMSInternalException", 500, "Internal server error"),
+        Protocol::CloudTrail => WireError::new("InternalFailure", 500, "Internal server error"),
     }
 }
 
@@ -365,10 +374,11 @@ fn plain_response(status: u16, body: Vec<u8>) -> HttpResponse {
     resp
 }
 
-/// A request id: 52 upper-case alphanumerics for DynamoDB, a UUID for KMS, as AWS sends.
+/// A request id: 52 upper-case alphanumerics for DynamoDB, a UUID for KMS and
+/// CloudTrail, as AWS sends.
 fn request_id(protocol: Protocol) -> String {
     match protocol {
-        Protocol::Kms => uuid::Uuid::new_v4().to_string(),
+        Protocol::Kms | Protocol::CloudTrail => uuid::Uuid::new_v4().to_string(),
         Protocol::DynamoDb | Protocol::Streams => {
             const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
             let mut raw = [0u8; 52];
@@ -412,4 +422,29 @@ fn finish(reply: &Reply, status: u16, body: Vec<u8>) -> HttpResponse {
         );
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Protocol;
+
+    #[test]
+    fn targets_name_their_protocol_and_operation() {
+        assert_eq!(
+            Protocol::from_target("DynamoDB_20120810.PutItem"),
+            Some((Protocol::DynamoDb, "PutItem"))
+        );
+        assert_eq!(
+            Protocol::from_target("TrentService.Encrypt"),
+            Some((Protocol::Kms, "Encrypt"))
+        );
+        assert_eq!(
+            Protocol::from_target(
+                "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
+            ),
+            Some((Protocol::CloudTrail, "LookupEvents"))
+        );
+        assert_eq!(Protocol::from_target("cloudtrail.LookupEvents"), None);
+        assert_eq!(Protocol::from_target("nodot"), None);
+    }
 }

@@ -2,39 +2,39 @@
 //! event (see [`Operation::audited_members`]), under CloudTrail's lowerCamel names, and
 //! the few response elements it keeps.
 
-use crate::KmsConfig;
 use crate::error::KmsError;
 use crate::operation::Operation;
 use crate::trail::{AuditEvent, camel_members};
 use sealdb_common::Principal;
 use serde_json::{Map, Value, json};
 
-/// The event for `op` called by `caller` with `input`, ended with `result`.
+/// The event for `op` called by `caller`: `params` as CloudTrail records them, and the
+/// response elements of a success or the error of a failure.
 pub(crate) fn audit_event(
-    cfg: &KmsConfig,
     op: Operation,
     caller: &Principal,
-    input: &Value,
+    params: Value,
     resource: Option<&str>,
-    result: &Result<Value, KmsError>,
+    outcome: Result<Value, &KmsError>,
     via: Option<&str>,
 ) -> AuditEvent {
     let mut event = AuditEvent::new("kms.amazonaws.com", op.name(), op.is_read_only(), caller);
-    event.request_parameters = request_parameters(op, input);
+    event.request_parameters = params;
     if let Some(service) = via {
         event = event.invoked_by(&format!("{service}.amazonaws.com"));
     }
     if let Some(arn) = resource {
         event = event.with_resource(arn, "AWS::KMS::Key");
     }
-    match result {
-        Ok(out) => event.response_elements = response_elements(op, out, cfg),
+    match outcome {
+        Ok(response) => event.response_elements = response,
         Err(e) => event = event.with_error(e.error_type(), &e.message()),
     }
     event
 }
 
-fn request_parameters(op: Operation, input: &Value) -> Value {
+/// The members of `input` CloudTrail records for `op`, under its names.
+pub(crate) fn request_parameters(op: Operation, input: &Value) -> Value {
     let Some(m) = input.as_object() else {
         return Value::Null;
     };
@@ -51,13 +51,13 @@ fn request_parameters(op: Operation, input: &Value) -> Value {
 }
 
 /// CloudTrail keeps the identifiers a call created, not its data.
-fn response_elements(op: Operation, out: &Value, cfg: &KmsConfig) -> Value {
+pub(crate) fn response_elements(op: Operation, out: &Value, account_id: &str) -> Value {
     match op {
         Operation::CreateGrant => json!({"grantId": out["GrantId"]}),
         Operation::CreateKey => {
             let mut md = camel_members(&out["KeyMetadata"]);
             if let Some(m) = md.as_object_mut() {
-                m.insert("aWSAccountId".into(), cfg.account_id.clone().into());
+                m.insert("aWSAccountId".into(), account_id.into());
             }
             json!({"keyMetadata": md})
         }

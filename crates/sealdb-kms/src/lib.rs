@@ -13,12 +13,14 @@
 
 mod asym;
 mod audit;
+mod cloudtrail;
 mod crypto;
 mod error;
 mod kms_event;
 mod operation;
 mod ops;
 mod policy;
+mod seam;
 mod store;
 mod trail;
 
@@ -26,9 +28,13 @@ pub use audit::{
     VerifyReport, rechain as rechain_audit_log, records as audit_records,
     verify as verify_audit_log,
 };
+pub use cloudtrail::{CloudTrailError, LOOKUP_EVENTS};
 pub use error::KmsError;
 pub use operation::Operation;
-pub use trail::{AuditError, AuditEvent, AuditResource, iso8601};
+pub use seam::{DataKey, EncryptionContext, GrantRequest, KeyDescription, KeyState, ServiceCall};
+pub use trail::{
+    AuditError, AuditEvent, AuditResource, camel_members as cloudtrail_members, iso8601,
+};
 
 use sealdb_common::{Clock, Principal, RootKey};
 use serde_json::Value;
@@ -137,10 +143,11 @@ impl KmsService {
         self.inner.purge()
     }
 
-    /// A call made by another service of this server on a user's behalf (DynamoDB
-    /// asking for table keys): audited with `invokedBy`, and key policies see
+    /// A JSON call as another service of this server would make it (tests; services use
+    /// the typed seam in `seam.rs`): audited with `invokedBy`, and key policies see
     /// `kms:ViaService`.
-    pub fn call_via_service(
+    #[cfg(test)]
+    pub(crate) fn call_via_service(
         &self,
         service: &str,
         operation: &str,
@@ -149,6 +156,44 @@ impl KmsService {
     ) -> Result<Value, KmsError> {
         let op = Operation::from_name(operation).ok_or(KmsError::UnknownOperation)?;
         self.inner.run(op, caller, input, Some(service))
+    }
+
+    /// CloudTrail's LookupEvents over the audit log: `body` is the JSON 1.1 request.
+    pub async fn lookup_events(
+        &self,
+        caller: &Principal,
+        body: &[u8],
+    ) -> Result<Vec<u8>, CloudTrailError> {
+        // Until identity policies exist, the account's own principals may read the log.
+        if !caller
+            .arn
+            .starts_with(&format!("arn:aws:iam::{}:", self.inner.cfg.account_id))
+        {
+            return Err(CloudTrailError::AccessDenied(format!(
+                "User: {} is not authorized to perform: cloudtrail:LookupEvents because no identity-based policy allows the cloudtrail:LookupEvents action",
+                caller.arn
+            )));
+        }
+        let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
+            serde_json::json!({})
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|_| CloudTrailError::Serialization("Malformed JSON body".into()))?
+        };
+        if !input.is_object() {
+            return Err(CloudTrailError::Serialization(
+                "Start of structure or map found where not expected.".into(),
+            ));
+        }
+        let req = cloudtrail::LookupRequest::parse(&input)?;
+        let inner = Arc::clone(&self.inner);
+        let out = tokio::task::spawn_blocking(move || {
+            let store = inner.store.lock().map_err(|_| CloudTrailError::Internal)?;
+            cloudtrail::lookup(&store.conn, &req)
+        })
+        .await
+        .map_err(|_| CloudTrailError::Internal)??;
+        serde_json::to_vec(&out).map_err(|_| CloudTrailError::Internal)
     }
 
     /// Appends an event of another service (DynamoDB, IAM, STS) to the audit log.
@@ -173,8 +218,7 @@ impl Inner {
         }
     }
 
-    /// One KMS call in one transaction with its audit record. A failed call changes
-    /// nothing, and its record (with errorCode) is committed alone.
+    /// One KMS call from the wire (or from `call_via_service`).
     fn run(
         &self,
         op: Operation,
@@ -182,39 +226,59 @@ impl Inner {
         input: &Value,
         via: Option<&str>,
     ) -> Result<Value, KmsError> {
+        let dry_run = input.get("DryRun").and_then(Value::as_bool) == Some(true);
+        let params = kms_event::request_parameters(op, input);
+        let account = self.cfg.account_id.clone();
+        self.transact(
+            op,
+            caller,
+            via,
+            params,
+            |ctx| {
+                if dry_run && op.dry_run_stops_early() {
+                    // These change state, so a dry run stops before them (without the
+                    // permission check).
+                    return Err(KmsError::DryRunOperation);
+                }
+                // The cryptographic operations change nothing: run them, including the
+                // permission and key-state checks, and answer as AWS does when they would
+                // succeed (the rollback undoes any side effect, such as a rotation).
+                let r = ops::dispatch(ctx, op, input);
+                if dry_run {
+                    r.and(Err(KmsError::DryRunOperation))
+                } else {
+                    r
+                }
+            },
+            |out| kms_event::response_elements(op, out, &account),
+        )
+    }
+
+    /// Runs `body` in one transaction with the call's audit record. A failed call
+    /// changes nothing, and its record (with errorCode) is committed alone.
+    fn transact<T>(
+        &self,
+        op: Operation,
+        caller: &Principal,
+        via: Option<&str>,
+        params: Value,
+        body: impl FnOnce(&mut ops::Ctx<'_>) -> Result<T, KmsError>,
+        response: impl FnOnce(&T) -> Value,
+    ) -> Result<T, KmsError> {
         let store = self.store.lock().map_err(|_| KmsError::Internal)?;
         store.begin()?;
         let mut ctx = self.ctx(&store, caller, via);
-        let dry_run = input.get("DryRun").and_then(Value::as_bool) == Some(true);
-        let result = ctx.purge_deleted_keys().and_then(|()| {
-            if dry_run && op.dry_run_stops_early() {
-                // These change state, so a dry run stops before them (without the permission check).
-                return Err(KmsError::DryRunOperation);
-            }
-            // The cryptographic operations change nothing: run them, including the
-            // permission and key-state checks, and answer as AWS does when they would
-            // succeed (the rollback below undoes any side effect, such as a rotation).
-            let r = ops::dispatch(&mut ctx, op, input);
-            if dry_run {
-                r.and(Err(KmsError::DryRunOperation))
-            } else {
-                r
-            }
-        });
+        let result = ctx.purge_deleted_keys().and_then(|()| body(&mut ctx));
         let resource = ctx.resource.take();
         if result.is_err() {
             store.rollback()?;
             store.begin()?;
         }
-        let event = kms_event::audit_event(
-            &self.cfg,
-            op,
-            caller,
-            input,
-            resource.as_deref(),
-            &result,
-            via,
-        );
+        let outcome = match &result {
+            Ok(v) => Ok(response(v)),
+            Err(e) => Err(e),
+        };
+        let event = kms_event::audit_event(op, caller, params, resource.as_deref(), outcome, via);
         let recorded = audit::append(
             &store.conn,
             &self.audit_key,

@@ -190,7 +190,7 @@ pub(crate) fn lower_camel(s: &str) -> String {
 
 /// Renames the members of a structure (and of structures inside it) to CloudTrail's
 /// lowerCamel names. Maps that hold user data (encryption contexts) keep their keys.
-pub(crate) fn camel_members(v: &Value) -> Value {
+pub fn camel_members(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
@@ -230,7 +230,6 @@ pub fn iso8601(epoch_millis: i64) -> String {
 }
 
 /// Epoch seconds of a `YYYY-MM-DDTHH:MM:SSZ` time written by [`iso8601`].
-#[allow(dead_code)] // read by LookupEvents
 pub(crate) fn parse_iso8601(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
@@ -256,7 +255,6 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (y, m, d)
 }
 
-#[allow(dead_code)]
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);

@@ -349,6 +349,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         dynamodb: Arc::new(wiring::DynamoBackend(Arc::clone(&service))),
         kms: Some(Arc::new(wiring::KmsBackend(Arc::clone(&kms)))),
         streams: Some(Arc::new(wiring::StreamsBackend(Arc::clone(&service)))),
+        cloudtrail: Some(Arc::new(wiring::CloudTrailBackend(Arc::clone(&kms)))),
         credentials: Arc::new(wiring::EngineCredentials(Arc::clone(&engine))),
         region: args.region.clone(),
         account_id: args.account_id.clone(),

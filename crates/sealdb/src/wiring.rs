@@ -111,3 +111,26 @@ impl Backend for KmsBackend {
         })
     }
 }
+
+/// CloudTrail's LookupEvents, answered from the key service's audit log.
+pub(crate) struct CloudTrailBackend(pub(crate) Arc<sealdb_kms::KmsService>);
+
+impl Backend for CloudTrailBackend {
+    fn has_operation(&self, operation: &str) -> bool {
+        operation == sealdb_kms::LOOKUP_EVENTS
+    }
+
+    fn call<'a>(
+        &'a self,
+        _operation: &'a str,
+        caller: &'a Principal,
+        body: Bytes,
+    ) -> BoxFuture<'a, Result<Vec<u8>, WireError>> {
+        Box::pin(async move {
+            self.0
+                .lookup_events(caller, &body)
+                .await
+                .map_err(|e| WireError::new(e.error_type(), e.http_status(), e.message()))
+        })
+    }
+}

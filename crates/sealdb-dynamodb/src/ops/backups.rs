@@ -273,7 +273,7 @@ impl Service {
         let kms_key = match input.obj_opt("SSESpecificationOverride")? {
             Some(m) => {
                 let sse = parse_sse(m)?;
-                self.resolve_sse_public(&sse, caller)?
+                self.resolve_sse_public(&sse, caller).await?
             }
             None => def.sse_key_arn.clone(),
         };

@@ -468,17 +468,17 @@ impl Service {
     }
 
     /// [`Service::resolve_sse`] for the other operations of this crate.
-    pub(crate) fn resolve_sse_public(
+    pub(crate) async fn resolve_sse_public(
         &self,
         sse: &SseRequest,
         caller: &Principal,
     ) -> Result<Option<String>, DynamoError> {
-        self.resolve_sse(sse, caller)
+        self.resolve_sse(sse, caller).await
     }
 
     /// The KMS key ARN an SSE request resolves to (`None`: the service-owned key),
     /// with DynamoDB's wording of KMS failures.
-    fn resolve_sse(
+    async fn resolve_sse(
         &self,
         sse: &SseRequest,
         caller: &Principal,
@@ -495,6 +495,7 @@ impl Service {
         };
         vault
             .resolve_key(caller, key_id)
+            .await
             .map(Some)
             .map_err(|e| match e {
                 sealdb_kms::KmsError::AccessDenied(_) => {
@@ -545,7 +546,7 @@ impl Service {
                 crate::schema::iso_millis(recent.last().copied().unwrap_or(now))
             )));
         }
-        let new_arn = self.resolve_sse(&sse, caller)?;
+        let new_arn = self.resolve_sse(&sse, caller).await?;
         self.engine
             .rewrap_table(&name, new_arn.clone(), Some(caller.clone()))
             .await?;
@@ -634,7 +635,7 @@ impl Service {
             Some(m) => parse_sse(m)?,
             None => SseRequest::Owned,
         };
-        let sse_key_arn = self.resolve_sse(&sse, caller)?;
+        let sse_key_arn = self.resolve_sse(&sse, caller).await?;
         let _guard = self.ddl.lock().await;
         if self.def(name).is_some() {
             return Err(DynamoError::ResourceInUse(format!(

@@ -1,0 +1,227 @@
+//! Key administration: rotation, tags and key policies.
+
+use super::*;
+
+pub(super) fn parse_tags(input: &Value, member: &str) -> Result<Vec<(String, String)>, KmsError> {
+    let Some(list) = input.get(member) else {
+        return Ok(Vec::new());
+    };
+    let list = list.as_array().ok_or_else(|| ser(member))?;
+    let mut out: Vec<(String, String)> = Vec::new();
+    for t in list {
+        let k = t
+            .get("TagKey")
+            .and_then(Value::as_str)
+            .ok_or_else(|| KmsError::Tag("TagKey is required".into()))?;
+        let v = t
+            .get("TagValue")
+            .and_then(Value::as_str)
+            .ok_or_else(|| KmsError::Tag("TagValue is required".into()))?;
+        if k.is_empty()
+            || k.chars().count() > 128
+            || v.chars().count() > 256
+            || k.starts_with("aws:")
+        {
+            return Err(KmsError::Tag(format!("Tag key or value is invalid: {k}")));
+        }
+        if let Some(e) = out.iter_mut().find(|(ek, _)| ek == k) {
+            e.1 = v.to_owned();
+        } else {
+            out.push((k.to_owned(), v.to_owned()));
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn rotation_allowed(c: &Ctx<'_>, k: &KeyRecord) -> Result<(), KmsError> {
+    if k.origin == "EXTERNAL" {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "{} origin is EXTERNAL which is not valid for this operation.",
+            c.key_arn(&k.id)
+        )));
+    }
+    if k.key_spec != "SYMMETRIC_DEFAULT" {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "{} key spec {} is not valid for this operation.",
+            c.key_arn(&k.id),
+            k.key_spec
+        )));
+    }
+    c.not_pending_deletion(k)
+}
+
+/// EnableKeyRotation and DisableKeyRotation.
+pub(super) fn set_rotation(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
+    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+    c.authorize(&k, op, None, &BTreeMap::new())?;
+    rotation_allowed(c, &k)?;
+    c.usable(&k)?;
+    if op == "EnableKeyRotation" {
+        let days = opt_int(input, "RotationPeriodInDays")?.unwrap_or(365);
+        int_range(days, 90, 2560, "rotationPeriodInDays")?;
+        k.rotation_enabled = true;
+        k.rotation_period_days = u32::try_from(days).unwrap_or(365);
+    } else {
+        k.rotation_enabled = false;
+    }
+    c.store.put_key(&k)?;
+    Ok(json!({}))
+}
+
+/// GetKeyRotationStatus.
+pub(super) fn get_key_rotation_status(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &Value,
+) -> Result<Value, KmsError> {
+    let k = c.resolve(req_str(input, "KeyId")?, false)?;
+    c.authorize(&k, op, None, &BTreeMap::new())?;
+    if k.origin == "EXTERNAL" {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "{} origin is EXTERNAL which is not valid for this operation.",
+            c.key_arn(&k.id)
+        )));
+    }
+    let enabled = k.rotation_enabled && k.state != "PendingDeletion";
+    let mut out = json!({"KeyRotationEnabled": enabled, "KeyId": c.key_arn(&k.id)});
+    if enabled {
+        out["RotationPeriodInDays"] = json!(k.rotation_period_days);
+        out["NextRotationDate"] = json!(k.last_rotation + f64::from(k.rotation_period_days) * DAY);
+    }
+    Ok(out)
+}
+
+/// RotateKeyOnDemand.
+pub(super) fn rotate_key_on_demand(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &Value,
+) -> Result<Value, KmsError> {
+    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+    c.authorize(&k, op, None, &BTreeMap::new())?;
+    rotation_allowed(c, &k)?;
+    c.usable(&k)?;
+    if k.key_manager == "AWS" {
+        return Err(KmsError::UnsupportedOperation(
+            "AWS managed keys cannot be rotated on demand".into(),
+        ));
+    }
+    if k.rotations.iter().filter(|r| r.on_demand).count() >= 25 {
+        return Err(KmsError::LimitExceeded(format!(
+            "{} has reached the maximum number of on-demand rotations.",
+            c.key_arn(&k.id)
+        )));
+    }
+    c.rotate(&mut k, true)?;
+    Ok(json!({"KeyId": k.id}))
+}
+
+/// ListKeyRotations.
+pub(super) fn list_key_rotations(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &Value,
+) -> Result<Value, KmsError> {
+    let k = c.resolve(req_str(input, "KeyId")?, false)?;
+    c.authorize(&k, op, None, &BTreeMap::new())?;
+    let rotations: Vec<Value> = k
+        .rotations
+        .iter()
+        .map(|r| json!({"KeyId": k.id, "RotationDate": r.date, "RotationType": if r.on_demand { "ON_DEMAND" } else { "AUTOMATIC" },
+                        "KeyMaterialId": material_id(&k.id, r.version),
+                        "KeyMaterialState": if r.version == k.current_version { "CURRENT" } else { "NON_CURRENT" }}))
+        .collect();
+    Ok(json!({"Rotations": rotations, "Truncated": false}))
+}
+
+/// TagResource and UntagResource.
+pub(super) fn tag_or_untag(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
+    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+    c.authorize(&k, op, None, &BTreeMap::new())?;
+    c.not_pending_deletion(&k)?;
+    if op == "TagResource" {
+        for (tk, tv) in parse_tags(input, "Tags")? {
+            if let Some(e) = k.tags.iter_mut().find(|(ek, _)| *ek == tk) {
+                e.1 = tv;
+            } else {
+                k.tags.push((tk, tv));
+            }
+        }
+        if k.tags.len() > 50 {
+            return Err(KmsError::Tag("A key can have at most 50 tags".into()));
+        }
+    } else {
+        let keys: Vec<&str> = input
+            .get("TagKeys")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        k.tags.retain(|(tk, _)| !keys.contains(&tk.as_str()));
+    }
+    c.store.put_key(&k)?;
+    Ok(json!({}))
+}
+
+/// ListResourceTags.
+pub(super) fn list_resource_tags(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &Value,
+) -> Result<Value, KmsError> {
+    let k = c.resolve(req_str(input, "KeyId")?, false)?;
+    c.authorize(&k, op, None, &BTreeMap::new())?;
+    let tags: Vec<Value> = k
+        .tags
+        .iter()
+        .map(|(a, b)| json!({"TagKey": a, "TagValue": b}))
+        .collect();
+    Ok(json!({"Tags": tags, "Truncated": false}))
+}
+
+/// GetKeyPolicy.
+pub(super) fn get_key_policy(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
+    let k = c.resolve(req_str(input, "KeyId")?, false)?;
+    let name = opt_str(input, "PolicyName")?.unwrap_or("default");
+    c.authorize(&k, op, None, &BTreeMap::new())?;
+    if name != "default" {
+        return Err(KmsError::NotFound(format!("No such policy exists: {name}")));
+    }
+    Ok(json!({"Policy": k.policy, "PolicyName": "default"}))
+}
+
+/// PutKeyPolicy.
+pub(super) fn put_key_policy(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
+    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+    let name = opt_str(input, "PolicyName")?.unwrap_or("default");
+    let p = req_str(input, "Policy")?;
+    c.authorize(&k, op, None, &BTreeMap::new())?;
+    if name == "AWS_RAM" {
+        return Err(KmsError::Validation(
+            "The AWS_RAM policy can only be managed by the RAM service.".into(),
+        ));
+    }
+    if name != "default" {
+        return Err(KmsError::NotFound(format!("No such policy exists: {name}")));
+    }
+    if p.len() > 32 * 1024 {
+        return Err(KmsError::LimitExceeded(
+            "The key policy exceeds the maximum size of 32 KB".into(),
+        ));
+    }
+    policy::validate(p).map_err(KmsError::MalformedPolicyDocument)?;
+    c.lockout_check(p, input)?;
+    k.policy = p.to_owned();
+    c.store.put_key(&k)?;
+    Ok(json!({}))
+}
+
+/// ListKeyPolicies.
+pub(super) fn list_key_policies(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &Value,
+) -> Result<Value, KmsError> {
+    let k = c.resolve(req_str(input, "KeyId")?, false)?;
+    c.authorize(&k, op, None, &BTreeMap::new())?;
+    Ok(json!({"PolicyNames": ["default"], "Truncated": false}))
+}

@@ -1,0 +1,146 @@
+//! HMAC, signing and asymmetric keys: GenerateMac/VerifyMac, Sign/Verify, GetPublicKey, data key pairs.
+
+use super::*;
+
+pub(super) fn mac_algorithm(spec: &str) -> Option<&'static str> {
+    match spec {
+        "HMAC_224" => Some("HMAC_SHA_224"),
+        "HMAC_256" => Some("HMAC_SHA_256"),
+        "HMAC_384" => Some("HMAC_SHA_384"),
+        "HMAC_512" => Some("HMAC_SHA_512"),
+        _ => None,
+    }
+}
+
+pub(super) fn mac(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
+    let k = c.resolve(req_str(input, "KeyId")?, true)?;
+    let msg = blob(input, "Message")?.ok_or_else(|| {
+        validation("Value null at 'message' failed to satisfy constraint: Member must not be null")
+    })?;
+    let alg = req_str(input, "MacAlgorithm")?;
+    c.authorize(&k, op, Some(op), &BTreeMap::new())?;
+    c.usable(&k)?;
+    let Some((algorithm, _)) = crypto::hmac_algorithm(&k.key_spec) else {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "{} key usage is {} which is not valid for {op}.",
+            c.key_arn(&k.id),
+            k.key_usage
+        )));
+    };
+    if mac_algorithm(&k.key_spec) != Some(alg) {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "Algorithm {alg} is incompatible with key spec {}.",
+            k.key_spec
+        )));
+    }
+    let m = c.material(&k, 1)?;
+    let key = aws_lc_rs::hmac::Key::new(algorithm, &m);
+    if op == "GenerateMac" {
+        let tag = aws_lc_rs::hmac::sign(&key, &msg);
+        return Ok(
+            json!({"Mac": B64.encode(tag.as_ref()), "MacAlgorithm": alg, "KeyId": c.key_arn(&k.id)}),
+        );
+    }
+    let given = blob(input, "Mac")?.unwrap_or_default();
+    if aws_lc_rs::hmac::verify(&key, &msg, &given).is_err() {
+        return Err(KmsError::InvalidMac(String::new()));
+    }
+    Ok(json!({"KeyId": c.key_arn(&k.id), "MacValid": true, "MacAlgorithm": alg}))
+}
+
+/// GetPublicKey.
+pub(super) fn get_public_key(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
+    let k = c.resolve(req_str(input, "KeyId")?, true)?;
+    c.authorize(&k, op, Some(op), &BTreeMap::new())?;
+    c.usable(&k)?;
+    if !asym::is_rsa(&k.key_spec) && !asym::is_ecc(&k.key_spec) {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "{} key spec {} is not valid for this operation.",
+            c.key_arn(&k.id),
+            k.key_spec
+        )));
+    }
+    let m = c.material(&k, 1)?;
+    let mut out = json!({"KeyId": c.key_arn(&k.id), "PublicKey": B64.encode(asym::public_key(&k.key_spec, &m)?),
+                         "KeySpec": k.key_spec, "CustomerMasterKeySpec": k.key_spec, "KeyUsage": k.key_usage});
+    if k.key_usage == "ENCRYPT_DECRYPT" {
+        out["EncryptionAlgorithms"] = json!(asym::RSA_ENCRYPTION_ALGORITHMS);
+    } else {
+        out["SigningAlgorithms"] = json!(asym::signing_algorithms(&k.key_spec));
+    }
+    Ok(out)
+}
+
+/// Sign and Verify.
+pub(super) fn sign_or_verify(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
+    let k = c.resolve(req_str(input, "KeyId")?, true)?;
+    let msg = blob(input, "Message")?.ok_or_else(|| {
+        validation("Value null at 'message' failed to satisfy constraint: Member must not be null")
+    })?;
+    if msg.is_empty() || msg.len() > 4096 {
+        return Err(validation(
+            "Value at 'message' failed to satisfy constraint: Member must have length less than or equal to 4096",
+        ));
+    }
+    let alg = req_str(input, "SigningAlgorithm")?;
+    let is_digest = match opt_str(input, "MessageType")?.unwrap_or("RAW") {
+        "RAW" => false,
+        "DIGEST" => true,
+        other => {
+            return Err(validation(format!(
+                "Value '{other}' at 'messageType' failed to satisfy constraint: Member must satisfy enum value set: [RAW, DIGEST]"
+            )));
+        }
+    };
+    c.authorize(&k, op, Some(op), &BTreeMap::new())?;
+    c.usable(&k)?;
+    if k.key_usage != "SIGN_VERIFY" {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "{} key usage is {} which is not valid for {op}.",
+            c.key_arn(&k.id),
+            k.key_usage
+        )));
+    }
+    let m = c.material(&k, 1)?;
+    if op == "Sign" {
+        let sig = asym::sign(&k.key_spec, &m, alg, &msg, is_digest)?;
+        return Ok(
+            json!({"KeyId": c.key_arn(&k.id), "Signature": B64.encode(sig), "SigningAlgorithm": alg}),
+        );
+    }
+    let sig = blob(input, "Signature")?.unwrap_or_default();
+    if !asym::verify(&k.key_spec, &m, alg, &msg, is_digest, &sig)? {
+        return Err(KmsError::InvalidSignature(String::new()));
+    }
+    Ok(json!({"KeyId": c.key_arn(&k.id), "SignatureValid": true, "SigningAlgorithm": alg}))
+}
+
+/// GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext.
+pub(super) fn generate_data_key_pair(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &Value,
+) -> Result<Value, KmsError> {
+    let mut k = c.resolve(req_str(input, "KeyId")?, true)?;
+    let pair_spec = req_str(input, "KeyPairSpec")?;
+    if !asym::is_rsa(pair_spec) && !asym::is_ecc(pair_spec) {
+        return Err(validation(format!(
+            "Value '{pair_spec}' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1]"
+        )));
+    }
+    let ctx = context(input, "EncryptionContext")?;
+    c.authorize(&k, op, Some(op), &ctx)?;
+    c.usable(&k)?;
+    c.symmetric(&k)?;
+    c.rotate_if_due(&mut k)?;
+    let (private, public) = asym::data_key_pair(pair_spec)?;
+    let m = c.material(&k, k.current_version)?;
+    let id = uuid::Uuid::parse_str(&k.id).map_err(|_| KmsError::Internal)?;
+    let ct = crypto::seal(&id, k.current_version, &m, &private, &ctx)?;
+    let mut out = json!({"PrivateKeyCiphertextBlob": B64.encode(ct), "PublicKey": B64.encode(public),
+                         "KeyId": c.key_arn(&k.id), "KeyPairSpec": pair_spec});
+    if op == "GenerateDataKeyPair" {
+        out["PrivateKeyPlaintext"] = Value::from(B64.encode(private.as_slice()));
+    }
+    Ok(out)
+}

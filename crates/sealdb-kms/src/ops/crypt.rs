@@ -1,0 +1,250 @@
+//! Symmetric cryptography: Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, GenerateRandom.
+
+use super::*;
+
+pub(super) fn data_key_length(input: &Value) -> Result<usize, KmsError> {
+    let n = opt_int(input, "NumberOfBytes")?;
+    let spec = opt_str(input, "KeySpec")?;
+    match (n, spec) {
+        (Some(n), None) => {
+            int_range(n, 1, 1024, "numberOfBytes")?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        }
+        (None, Some("AES_256")) => Ok(32),
+        (None, Some("AES_128")) => Ok(16),
+        (None, Some(other)) => Err(validation(format!(
+            "Value '{other}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]"
+        ))),
+        _ => Err(KmsError::Validation(
+            "Please specify either number of bytes or key spec.".into(),
+        )),
+    }
+}
+
+pub(crate) fn decrypt_blob(
+    c: &mut Ctx<'_>,
+    ct: &[u8],
+    named: Option<&str>,
+    ctx: &BTreeMap<String, String>,
+    action: &str,
+    grant_op: &str,
+) -> Result<(KeyRecord, zeroize::Zeroizing<Vec<u8>>), KmsError> {
+    let (id, version) = crypto::blob_key(ct)?;
+    let k = match c.store.key(&id.to_string())? {
+        Some(k) => k,
+        None => return Err(KmsError::InvalidCiphertext(String::new())),
+    };
+    c.resource = Some(c.key_arn(&k.id));
+    if let Some(named) = named {
+        let want = c.resolve(named, true)?;
+        if want.id != k.id {
+            return Err(KmsError::IncorrectKey(
+                "The key ID in the request does not identify a CMK that can perform this operation.".into(),
+            ));
+        }
+    }
+    c.resource = Some(c.key_arn(&k.id));
+    c.authorize(&k, action, Some(grant_op), ctx)?;
+    c.usable(&k)?;
+    c.symmetric(&k)?;
+    let m = c.material(&k, version)?;
+    let pt = crypto::open(ct, &m, ctx)?;
+    Ok((k, pt))
+}
+
+/// Encrypt.
+pub(super) fn encrypt(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
+    let mut k = c.resolve(req_str(input, "KeyId")?, true)?;
+    let plaintext = blob(input, "Plaintext")?.ok_or_else(|| {
+        validation(
+            "Value null at 'plaintext' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    if plaintext.is_empty() || plaintext.len() > 4096 {
+        return Err(validation(
+            "Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096 and greater than or equal to 1",
+        ));
+    }
+    let ctx = context(input, "EncryptionContext")?;
+    c.authorize(&k, "Encrypt", Some("Encrypt"), &ctx)?;
+    c.usable(&k)?;
+    if asym::is_rsa(&k.key_spec) && k.key_usage == "ENCRYPT_DECRYPT" {
+        let alg = opt_str(input, "EncryptionAlgorithm")?.unwrap_or("SYMMETRIC_DEFAULT");
+        if !ctx.is_empty() {
+            return Err(KmsError::InvalidKeyUsage(
+                "EncryptionContext is not supported for asymmetric keys.".into(),
+            ));
+        }
+        let m = c.material(&k, 1)?;
+        let ct = asym::rsa_encrypt(&m, alg, &plaintext)?;
+        return Ok(
+            json!({"CiphertextBlob": B64.encode(ct), "KeyId": c.key_arn(&k.id), "EncryptionAlgorithm": alg}),
+        );
+    }
+    c.symmetric(&k)?;
+    let ct = seal_current(c, &mut k, &plaintext, &ctx)?;
+    Ok(
+        json!({"CiphertextBlob": B64.encode(ct), "KeyId": c.key_arn(&k.id), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
+    )
+}
+
+/// Seals `plaintext` under the key's current material (rotating first if it is due).
+fn seal_current(
+    c: &mut Ctx<'_>,
+    k: &mut KeyRecord,
+    plaintext: &[u8],
+    ctx: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, KmsError> {
+    c.rotate_if_due(k)?;
+    let m = c.material(k, k.current_version)?;
+    let id = uuid::Uuid::parse_str(&k.id).map_err(|_| KmsError::Internal)?;
+    crypto::seal(&id, k.current_version, &m, plaintext, ctx)
+}
+
+/// Encrypt with a symmetric key (the typed path other services use).
+pub(crate) fn encrypt_symmetric(
+    c: &mut Ctx<'_>,
+    key_id: &str,
+    plaintext: &[u8],
+    ctx: &BTreeMap<String, String>,
+) -> Result<(KeyRecord, Vec<u8>), KmsError> {
+    let mut k = c.resolve(key_id, true)?;
+    c.authorize(&k, "Encrypt", Some("Encrypt"), ctx)?;
+    c.usable(&k)?;
+    c.symmetric(&k)?;
+    let ct = seal_current(c, &mut k, plaintext, ctx)?;
+    Ok((k, ct))
+}
+
+/// Decrypt.
+pub(super) fn decrypt(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
+    let ct = blob(input, "CiphertextBlob")?.ok_or_else(|| {
+        validation(
+            "Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    let ctx = context(input, "EncryptionContext")?;
+    if let Some(alg) = opt_str(input, "EncryptionAlgorithm")?
+        && alg != "SYMMETRIC_DEFAULT"
+    {
+        let k = c.resolve(req_str(input, "KeyId")?, true)?;
+        c.authorize(&k, "Decrypt", Some("Decrypt"), &ctx)?;
+        c.usable(&k)?;
+        if !asym::is_rsa(&k.key_spec) || k.key_usage != "ENCRYPT_DECRYPT" {
+            return Err(KmsError::InvalidKeyUsage(format!(
+                "{} is not an RSA encryption key.",
+                c.key_arn(&k.id)
+            )));
+        }
+        let m = c.material(&k, 1)?;
+        let pt = asym::rsa_decrypt(&m, alg, &ct)?;
+        return Ok(
+            json!({"KeyId": c.key_arn(&k.id), "Plaintext": B64.encode(pt.as_slice()), "EncryptionAlgorithm": alg}),
+        );
+    }
+    let (k, pt) = decrypt_blob(c, &ct, opt_str(input, "KeyId")?, &ctx, "Decrypt", "Decrypt")?;
+    Ok(
+        json!({"KeyId": c.key_arn(&k.id), "Plaintext": B64.encode(pt.as_slice()), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+              "KeyMaterialId": material_id(&k.id, crypto::blob_key(&ct)?.1)}),
+    )
+}
+
+/// ReEncrypt.
+pub(super) fn re_encrypt(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
+    let ct = blob(input, "CiphertextBlob")?.ok_or_else(|| {
+        validation(
+            "Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    let src_ctx = context(input, "SourceEncryptionContext")?;
+    let dst_ctx = context(input, "DestinationEncryptionContext")?;
+    let (src, dst, new_ct) = re_encrypt_blob(
+        c,
+        &ct,
+        opt_str(input, "SourceKeyId")?,
+        &src_ctx,
+        req_str(input, "DestinationKeyId")?,
+        &dst_ctx,
+    )?;
+    Ok(
+        json!({"CiphertextBlob": B64.encode(new_ct), "SourceKeyId": c.key_arn(&src.id), "KeyId": c.key_arn(&dst.id),
+              "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
+    )
+}
+
+/// ReEncrypt of a symmetric blob: decrypt under its key (ReEncryptFrom), seal under the
+/// destination (ReEncryptTo). Returns both keys and the new blob.
+pub(crate) fn re_encrypt_blob(
+    c: &mut Ctx<'_>,
+    ct: &[u8],
+    source_key: Option<&str>,
+    src_ctx: &BTreeMap<String, String>,
+    destination_key: &str,
+    dst_ctx: &BTreeMap<String, String>,
+) -> Result<(KeyRecord, KeyRecord, Vec<u8>), KmsError> {
+    let (src, pt) = decrypt_blob(c, ct, source_key, src_ctx, "ReEncryptFrom", "ReEncryptFrom")?;
+    let mut dst = c.resolve(destination_key, true)?;
+    c.authorize(&dst, "ReEncryptTo", Some("ReEncryptTo"), dst_ctx)?;
+    c.usable(&dst)?;
+    c.symmetric(&dst)?;
+    let new_ct = seal_current(c, &mut dst, &pt, dst_ctx)?;
+    Ok((src, dst, new_ct))
+}
+
+/// GenerateDataKey and GenerateDataKeyWithoutPlaintext.
+pub(super) fn generate_data_key(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &Value,
+) -> Result<Value, KmsError> {
+    let key_id = req_str(input, "KeyId")?;
+    let len = data_key_length(input)?;
+    let ctx = context(input, "EncryptionContext")?;
+    let dk = new_data_key(c, op, key_id, len, &ctx)?;
+    let mut out = json!({"CiphertextBlob": B64.encode(&dk.ciphertext), "KeyId": c.key_arn(&dk.key.id),
+                         "KeyMaterialId": material_id(&dk.key.id, dk.version)});
+    if op == "GenerateDataKey" {
+        out["Plaintext"] = Value::from(B64.encode(dk.plaintext.as_slice()));
+    }
+    Ok(out)
+}
+
+/// A fresh data key of `len` bytes and its blob under `key_id`; `action` is
+/// GenerateDataKey or GenerateDataKeyWithoutPlaintext (what is authorized).
+pub(crate) fn new_data_key(
+    c: &mut Ctx<'_>,
+    action: &str,
+    key_id: &str,
+    len: usize,
+    ctx: &BTreeMap<String, String>,
+) -> Result<NewDataKey, KmsError> {
+    let mut k = c.resolve(key_id, true)?;
+    c.authorize(&k, action, Some(action), ctx)?;
+    c.usable(&k)?;
+    c.symmetric(&k)?;
+    let data_key = crypto::random(len)?;
+    let ct = seal_current(c, &mut k, &data_key, ctx)?;
+    Ok(NewDataKey {
+        version: k.current_version,
+        key: k,
+        plaintext: data_key,
+        ciphertext: ct,
+    })
+}
+
+/// A data key made by GenerateDataKey.
+pub(crate) struct NewDataKey {
+    pub(crate) key: KeyRecord,
+    /// The material version that sealed it.
+    pub(crate) version: u32,
+    pub(crate) plaintext: zeroize::Zeroizing<Vec<u8>>,
+    pub(crate) ciphertext: Vec<u8>,
+}
+
+/// GenerateRandom.
+pub(super) fn generate_random(input: &Value) -> Result<Value, KmsError> {
+    let n = opt_int(input, "NumberOfBytes")?.unwrap_or(32);
+    int_range(n, 1, 1024, "numberOfBytes")?;
+    let bytes = crypto::random(usize::try_from(n).unwrap_or(1))?;
+    Ok(json!({"Plaintext": B64.encode(bytes.as_slice())}))
+}

@@ -1,0 +1,247 @@
+//! Key lifecycle: CreateKey, DescribeKey, ListKeys, descriptions, enabling, scheduled deletion.
+
+use super::*;
+
+pub(super) fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
+    let spec = opt_str(input, "KeySpec")?
+        .or(opt_str(input, "CustomerMasterKeySpec")?)
+        .unwrap_or("SYMMETRIC_DEFAULT");
+    let is_hmac = crypto::hmac_algorithm(spec).is_some();
+    let default_usage = if is_hmac {
+        "GENERATE_VERIFY_MAC"
+    } else {
+        "ENCRYPT_DECRYPT"
+    };
+    let usage = opt_str(input, "KeyUsage")?.unwrap_or(default_usage);
+    let origin = opt_str(input, "Origin")?.unwrap_or("AWS_KMS");
+    // One server is one Region with no external key stores: refuse rather than pretend.
+    if input.get("MultiRegion").and_then(Value::as_bool) == Some(true) {
+        return Err(KmsError::UnsupportedOperation(
+            "Multi-Region keys are not supported by this key service.".into(),
+        ));
+    }
+    if input.get("CustomKeyStoreId").is_some_and(|v| !v.is_null())
+        || matches!(origin, "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE")
+    {
+        return Err(KmsError::UnsupportedOperation(
+            "Custom key stores are not supported by this key service.".into(),
+        ));
+    }
+    match spec {
+        "SYMMETRIC_DEFAULT" if usage == "ENCRYPT_DECRYPT" => {}
+        s if crypto::hmac_algorithm(s).is_some() && usage == "GENERATE_VERIFY_MAC" => {}
+        "SYMMETRIC_DEFAULT" | "HMAC_224" | "HMAC_256" | "HMAC_384" | "HMAC_512" => {
+            return Err(KmsError::Validation(format!(
+                "KeyUsage {usage} is not compatible with KeySpec {spec}"
+            )));
+        }
+        s if (asym::is_rsa(s) || asym::is_ecc(s)) && opt_str(input, "KeyUsage")?.is_none() => {
+            return Err(KmsError::Validation(
+                "You must specify a KeyUsage value for an asymmetric KMS key.".into(),
+            ));
+        }
+        s if asym::is_rsa(s) && (usage == "ENCRYPT_DECRYPT" || usage == "SIGN_VERIFY") => {}
+        s if asym::is_ecc(s) && usage == "SIGN_VERIFY" => {}
+        "RSA_2048" | "RSA_3072" | "RSA_4096" | "ECC_NIST_P256" | "ECC_NIST_P384"
+        | "ECC_NIST_P521" | "ECC_SECG_P256K1" => {
+            return Err(KmsError::Validation(format!(
+                "KeyUsage {usage} is not compatible with KeySpec {spec}"
+            )));
+        }
+        other => {
+            return Err(validation(format!(
+                "Value '{other}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, HMAC_224, HMAC_256, HMAC_384, HMAC_512, RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1]"
+            )));
+        }
+    }
+    match origin {
+        "AWS_KMS" => {}
+        "EXTERNAL" if spec == "SYMMETRIC_DEFAULT" => {}
+        "EXTERNAL" => {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "KeySpec {spec} is not supported for keys with EXTERNAL origin"
+            )));
+        }
+        other => {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "Origin {other} (custom key stores) is not supported by this server"
+            )));
+        }
+    }
+    let description = opt_str(input, "Description")?.unwrap_or("");
+    if description.chars().count() > 8192 {
+        return Err(validation(
+            "Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192",
+        ));
+    }
+    let policy_text = match opt_str(input, "Policy")? {
+        Some(p) => {
+            policy::validate(p).map_err(KmsError::MalformedPolicyDocument)?;
+            c.lockout_check(p, input)?;
+            p.to_owned()
+        }
+        None => policy::default_policy(&c.cfg.account_id),
+    };
+    let tags = parse_tags(input, "Tags")?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let t = now(c.cfg);
+    let material_len = crypto::hmac_algorithm(spec).map_or(32, |(_, n)| n);
+    let external = origin == "EXTERNAL";
+    let rec = KeyRecord {
+        id: id.clone(),
+        created: t,
+        description: description.to_owned(),
+        key_usage: usage.to_owned(),
+        key_spec: spec.to_owned(),
+        origin: origin.to_owned(),
+        state: if external { "PendingImport" } else { "Enabled" }.into(),
+        deletion_date: None,
+        key_manager: "CUSTOMER".into(),
+        policy: policy_text,
+        tags,
+        rotation_enabled: false,
+        rotation_period_days: 365,
+        last_rotation: t,
+        current_version: 1,
+        rotations: Vec::new(),
+        valid_to: None,
+        expiration_model: None,
+        imported_hash: None,
+        import_params: None,
+    };
+    c.store.put_key(&rec)?;
+    if asym::is_rsa(spec) || asym::is_ecc(spec) {
+        c.store.put_material(&id, 1, &asym::generate(spec)?)?;
+    } else if !external {
+        c.store
+            .put_material(&id, 1, &crypto::random(material_len)?)?;
+    }
+    c.resource = Some(c.key_arn(&id));
+    Ok(json!({ "KeyMetadata": c.metadata(&rec) }))
+}
+
+pub(super) fn page<T>(
+    items: Vec<T>,
+    input: &Value,
+    default_limit: i64,
+    max: i64,
+) -> Result<(Vec<T>, Option<String>), KmsError> {
+    let limit = opt_int(input, "Limit")?.unwrap_or(default_limit);
+    int_range(limit, 1, max, "limit")?;
+    let start = match opt_str(input, "Marker")? {
+        None => 0,
+        Some(m) => m
+            .parse::<usize>()
+            .map_err(|_| KmsError::InvalidMarker("Invalid marker".into()))?,
+    };
+    let limit = usize::try_from(limit).unwrap_or(100);
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    let next = (start + page.len() < total).then(|| (start + page.len()).to_string());
+    Ok((page, next))
+}
+
+pub(super) fn list_keys(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
+    let keys: Vec<Value> = c
+        .store
+        .keys()?
+        .iter()
+        .map(|k| json!({"KeyId": k.id, "KeyArn": c.key_arn(&k.id)}))
+        .collect();
+    let (page, next) = page(keys, input, 100, 1000)?;
+    let mut out = json!({"Keys": page, "Truncated": next.is_some()});
+    if let Some(n) = next {
+        out["NextMarker"] = Value::from(n);
+    }
+    Ok(out)
+}
+
+/// DescribeKey.
+pub(super) fn describe_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
+    let k = described_key(c, req_str(input, "KeyId")?)?;
+    Ok(json!({ "KeyMetadata": c.metadata(&k) }))
+}
+
+/// The key DescribeKey would describe, after its authorization.
+pub(crate) fn described_key(c: &mut Ctx<'_>, key_id: &str) -> Result<KeyRecord, KmsError> {
+    let k = c.resolve(key_id, true)?;
+    c.authorize(&k, "DescribeKey", Some("DescribeKey"), &BTreeMap::new())?;
+    Ok(k)
+}
+
+/// UpdateKeyDescription.
+pub(super) fn update_key_description(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
+    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+    let d = req_str(input, "Description")?;
+    c.authorize(&k, "UpdateKeyDescription", None, &BTreeMap::new())?;
+    c.not_pending_deletion(&k)?;
+    k.description = d.to_owned();
+    c.store.put_key(&k)?;
+    Ok(json!({}))
+}
+
+/// EnableKey and DisableKey.
+pub(super) fn enable_or_disable(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &Value,
+) -> Result<Value, KmsError> {
+    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+    c.authorize(&k, op, None, &BTreeMap::new())?;
+    c.not_pending_deletion(&k)?;
+    if k.state == "PendingImport" {
+        return Err(KmsError::InvalidState(format!(
+            "{} is pending import.",
+            c.key_arn(&k.id)
+        )));
+    }
+    k.state = if op == "EnableKey" {
+        "Enabled"
+    } else {
+        "Disabled"
+    }
+    .into();
+    c.store.put_key(&k)?;
+    Ok(json!({}))
+}
+
+/// ScheduleKeyDeletion.
+pub(super) fn schedule_key_deletion(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &Value,
+) -> Result<Value, KmsError> {
+    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+    let days = opt_int(input, "PendingWindowInDays")?.unwrap_or(30);
+    int_range(days, 7, 30, "pendingWindowInDays")?;
+    c.authorize(&k, op, None, &BTreeMap::new())?;
+    c.not_pending_deletion(&k)?;
+    #[allow(clippy::cast_precision_loss)]
+    let date = now(c.cfg) + days as f64 * DAY;
+    k.state = "PendingDeletion".into();
+    k.deletion_date = Some(date);
+    c.store.put_key(&k)?;
+    Ok(
+        json!({"KeyId": c.key_arn(&k.id), "DeletionDate": date, "KeyState": "PendingDeletion", "PendingWindowInDays": days}),
+    )
+}
+
+/// CancelKeyDeletion.
+pub(super) fn cancel_key_deletion(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &Value,
+) -> Result<Value, KmsError> {
+    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
+    c.authorize(&k, op, None, &BTreeMap::new())?;
+    if k.state != "PendingDeletion" {
+        return Err(KmsError::InvalidState(format!(
+            "{} is not pending deletion.",
+            c.key_arn(&k.id)
+        )));
+    }
+    k.state = "Disabled".into();
+    k.deletion_date = None;
+    c.store.put_key(&k)?;
+    Ok(json!({"KeyId": c.key_arn(&k.id)}))
+}

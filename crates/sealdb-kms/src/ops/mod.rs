@@ -1,0 +1,562 @@
+//! The KMS operations: the context of one call (key resolution, authorization, key
+//! state checks) and the dispatch to the files of each group of operations.
+
+mod admin;
+mod aliases;
+mod asymmetric;
+mod crypt;
+mod grants;
+mod import_material;
+mod keys;
+
+use admin::parse_tags;
+use asymmetric::mac_algorithm;
+pub(crate) use crypt::{decrypt_blob, encrypt_symmetric, new_data_key, re_encrypt_blob};
+use grants::GrantShape;
+pub(crate) use grants::{NewGrant, add_grant, end_grant};
+pub(crate) use keys::described_key;
+use keys::page;
+
+use crate::KmsConfig;
+use crate::asym;
+use crate::crypto;
+use crate::error::{KmsError, validation};
+use crate::operation::Operation;
+use crate::policy::{self, Verdict};
+use crate::store::{Alias, Grant, KeyRecord, Rotation, Store};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use sealdb_common::Principal;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+const DAY: f64 = 86_400.0;
+const DYNAMODB_ALIAS: &str = "alias/aws/dynamodb";
+const DYNAMODB_KEY_DESCRIPTION: &str =
+    "Default key that protects my DynamoDB data when no other key is defined";
+
+/// What one call works with.
+pub(crate) struct Ctx<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) cfg: &'a KmsConfig,
+    pub(crate) caller: &'a Principal,
+    pub(crate) via_service: Option<String>,
+    /// The key ARN the call acted on (for the audit record).
+    pub(crate) resource: Option<String>,
+}
+
+fn now(cfg: &KmsConfig) -> f64 {
+    cfg.clock.now_epoch_seconds_f64()
+}
+
+fn ser(member: &str) -> KmsError {
+    KmsError::Serialization(format!(
+        "Unexpected value type in payload for member {member}"
+    ))
+}
+
+fn lower_camel(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn opt_str<'v>(input: &'v Value, k: &str) -> Result<Option<&'v str>, KmsError> {
+    match input.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ser(k)),
+    }
+}
+
+fn req_str<'v>(input: &'v Value, k: &str) -> Result<&'v str, KmsError> {
+    opt_str(input, k)?.ok_or_else(|| {
+        validation(format!(
+            "Value null at '{}' failed to satisfy constraint: Member must not be null",
+            lower_camel(k)
+        ))
+    })
+}
+
+fn opt_bool(input: &Value, k: &str) -> Result<Option<bool>, KmsError> {
+    match input.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(ser(k)),
+    }
+}
+
+fn opt_int(input: &Value, k: &str) -> Result<Option<i64>, KmsError> {
+    match input.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_i64().map(Some).ok_or_else(|| ser(k)),
+    }
+}
+
+fn opt_f64(input: &Value, k: &str) -> Result<Option<f64>, KmsError> {
+    match input.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_f64().map(Some).ok_or_else(|| ser(k)),
+    }
+}
+
+fn blob(input: &Value, k: &str) -> Result<Option<Vec<u8>>, KmsError> {
+    match opt_str(input, k)? {
+        None => Ok(None),
+        Some(s) => B64
+            .decode(s)
+            .map(Some)
+            .map_err(|_| KmsError::Serialization(format!("Invalid base64 in member {k}"))),
+    }
+}
+
+fn context(input: &Value, k: &str) -> Result<BTreeMap<String, String>, KmsError> {
+    match input.get(k) {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(a, b)| {
+                b.as_str()
+                    .map(|s| (a.clone(), s.to_owned()))
+                    .ok_or_else(|| ser(k))
+            })
+            .collect(),
+        Some(_) => Err(ser(k)),
+    }
+}
+
+fn int_range(v: i64, lo: i64, hi: i64, member: &str) -> Result<(), KmsError> {
+    if v < lo {
+        return Err(validation(format!(
+            "Value '{v}' at '{member}' failed to satisfy constraint: Member must have value greater than or equal to {lo}"
+        )));
+    }
+    if v > hi {
+        return Err(validation(format!(
+            "Value '{v}' at '{member}' failed to satisfy constraint: Member must have value less than or equal to {hi}"
+        )));
+    }
+    Ok(())
+}
+
+impl Ctx<'_> {
+    pub(crate) fn key_arn(&self, id: &str) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:key/{id}",
+            self.cfg.region, self.cfg.account_id
+        )
+    }
+
+    fn alias_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:{name}",
+            self.cfg.region, self.cfg.account_id
+        )
+    }
+
+    fn not_found_key(&self, id: &str) -> KmsError {
+        KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(id)))
+    }
+
+    /// Deletes keys whose deletion window has passed.
+    pub(crate) fn purge_deleted_keys(&self) -> Result<(), KmsError> {
+        let t = now(self.cfg);
+        for mut k in self.store.keys()? {
+            if k.state == "PendingDeletion" && k.deletion_date.is_some_and(|d| d <= t) {
+                self.store.delete_key(&k.id)?;
+            } else if k.valid_to.is_some_and(|v| v <= t) && k.origin == "EXTERNAL" {
+                // Expired imported material: gone, as if deleted.
+                self.store.delete_material(&k.id, 1)?;
+                k.valid_to = None;
+                if k.state != "PendingDeletion" {
+                    k.state = "PendingImport".into();
+                }
+                self.store.put_key(&k)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a key identifier. `aliases` says whether alias names/ARNs are accepted.
+    fn resolve(&mut self, id: &str, aliases: bool) -> Result<KeyRecord, KmsError> {
+        let prefix = format!("arn:aws:kms:{}:{}:", self.cfg.region, self.cfg.account_id);
+        let rest = if let Some(r) = id.strip_prefix(&prefix) {
+            r
+        } else if let Some(r) = id.strip_prefix("arn:") {
+            let region = r.split(':').nth(2).unwrap_or("");
+            return Err(KmsError::NotFound(format!("Invalid arn {region}")));
+        } else {
+            id
+        };
+        let key_id = if let Some(k) = rest.strip_prefix("key/") {
+            k.to_owned()
+        } else if rest.starts_with("alias/") {
+            if !aliases {
+                return Err(KmsError::NotFound(format!("Invalid keyId {id}")));
+            }
+            match self.store.alias(rest)? {
+                Some(Alias {
+                    key_id: Some(k), ..
+                }) => k,
+                _ if rest == DYNAMODB_ALIAS => self.create_managed_dynamodb_key()?,
+                _ => {
+                    return Err(KmsError::NotFound(format!(
+                        "Alias {} is not found.",
+                        self.alias_arn(rest)
+                    )));
+                }
+            }
+        } else {
+            rest.to_owned()
+        };
+        if uuid::Uuid::parse_str(&key_id).is_err() {
+            return Err(KmsError::NotFound(format!("Invalid keyId {id}")));
+        }
+        let k = self
+            .store
+            .key(&key_id)?
+            .ok_or_else(|| self.not_found_key(&key_id))?;
+        self.resource = Some(self.key_arn(&k.id));
+        Ok(k)
+    }
+
+    /// The AWS managed key of DynamoDB, created the first time something asks for it.
+    fn create_managed_dynamodb_key(&self) -> Result<String, KmsError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let t = now(self.cfg);
+        let rec = KeyRecord {
+            id: id.clone(),
+            created: t,
+            description: DYNAMODB_KEY_DESCRIPTION.into(),
+            key_usage: "ENCRYPT_DECRYPT".into(),
+            key_spec: "SYMMETRIC_DEFAULT".into(),
+            origin: "AWS_KMS".into(),
+            state: "Enabled".into(),
+            deletion_date: None,
+            key_manager: "AWS".into(),
+            policy: policy::dynamodb_managed_policy(&self.cfg.account_id, &self.cfg.region),
+            tags: Vec::new(),
+            rotation_enabled: true,
+            rotation_period_days: 365,
+            last_rotation: t,
+            current_version: 1,
+            rotations: Vec::new(),
+            valid_to: None,
+            expiration_model: None,
+            imported_hash: None,
+            import_params: None,
+        };
+        self.store.put_key(&rec)?;
+        self.store.put_material(&id, 1, &crypto::random(32)?)?;
+        self.store.put_alias(&Alias {
+            name: DYNAMODB_ALIAS.into(),
+            key_id: Some(id.clone()),
+            created: t,
+            updated: t,
+        })?;
+        Ok(id)
+    }
+
+    /// The key policy's verdict on `kms:<action>` by the caller.
+    fn policy_verdict(
+        &self,
+        key: &KeyRecord,
+        action: &str,
+        ctx: &BTreeMap<String, String>,
+    ) -> Verdict {
+        let req = policy::Request {
+            principal_arn: &self.caller.arn,
+            account_id: &self.cfg.account_id,
+            action: &format!("kms:{action}"),
+            context: ctx,
+            via_service: self.via_service.as_deref(),
+        };
+        policy::evaluate(&key.policy, &req)
+    }
+
+    /// Who grants are matched against: the service when one acts, else the caller.
+    fn grantee(&self) -> String {
+        self.via_service
+            .clone()
+            .unwrap_or_else(|| self.caller.arn.clone())
+    }
+
+    /// The caller's grants on `key` that include `op`.
+    fn grants_with(&self, key: &KeyRecord, op: &str) -> Result<Vec<Grant>, KmsError> {
+        let grantee = self.grantee();
+        Ok(self
+            .store
+            .grants(Some(&key.id))?
+            .into_iter()
+            .filter(|g| g.grantee == grantee && g.operations.iter().any(|o| o == op))
+            .collect())
+    }
+
+    /// Key policy, then grants. `grant_op` is the grant operation that would allow it.
+    fn authorize(
+        &self,
+        key: &KeyRecord,
+        action: &str,
+        grant_op: Option<&str>,
+        ctx: &BTreeMap<String, String>,
+    ) -> Result<(), KmsError> {
+        match self.policy_verdict(key, action, ctx) {
+            Verdict::Deny => return Err(self.denied(key, action, true)),
+            Verdict::Allow => return Ok(()),
+            Verdict::NoMatch => {}
+        }
+        if let Some(op) = grant_op {
+            for g in self.grants_with(key, op)? {
+                let subset_ok = g
+                    .context_subset
+                    .as_ref()
+                    .is_none_or(|s| s.iter().all(|(k, v)| ctx.get(k) == Some(v)));
+                let equals_ok = g.context_equals.as_ref().is_none_or(|e| e == ctx);
+                if subset_ok && equals_ok {
+                    return Ok(());
+                }
+            }
+        }
+        Err(self.denied(key, action, false))
+    }
+
+    /// CreateGrant: the key policy, or a grant of the caller's that allows CreateGrant
+    /// and covers the new grant (its operations a subset, its constraints at least as
+    /// strict), so a grant can never be passed on wider than it is.
+    fn authorize_create_grant(
+        &self,
+        key: &KeyRecord,
+        child: &GrantShape<'_>,
+    ) -> Result<(), KmsError> {
+        let ctx = child.subset.cloned().unwrap_or_default();
+        match self.policy_verdict(key, "CreateGrant", &ctx) {
+            Verdict::Deny => return Err(self.denied(key, "CreateGrant", true)),
+            Verdict::Allow => return Ok(()),
+            Verdict::NoMatch => {}
+        }
+        if self
+            .grants_with(key, "CreateGrant")?
+            .iter()
+            .any(|parent| child.is_covered_by(parent))
+        {
+            return Ok(());
+        }
+        Err(self.denied(key, "CreateGrant", false))
+    }
+
+    /// AWS's lockout safety check: a new key policy must let the caller change the policy
+    /// again later, unless the request sets `BypassPolicyLockoutSafetyCheck`.
+    fn lockout_check(&self, policy_text: &str, input: &Value) -> Result<(), KmsError> {
+        if opt_bool(input, "BypassPolicyLockoutSafetyCheck")? == Some(true) {
+            return Ok(());
+        }
+        let req = policy::Request {
+            principal_arn: &self.caller.arn,
+            account_id: &self.cfg.account_id,
+            action: "kms:PutKeyPolicy",
+            context: &BTreeMap::new(),
+            via_service: None,
+        };
+        if policy::evaluate(policy_text, &req) == Verdict::Allow {
+            return Ok(());
+        }
+        Err(KmsError::MalformedPolicyDocument(
+            "The new key policy will not allow you to update the key policy in the future.".into(),
+        ))
+    }
+
+    /// An action authorized by identity (IAM) policies alone, with no key involved
+    /// (ListRetirableGrants). Until identity policies exist, the account's own
+    /// principals are allowed, as the default key policy allows them; services acting
+    /// on someone's behalf and other accounts are not.
+    fn authorize_identity(&self, action: &str) -> Result<(), KmsError> {
+        let own = format!("arn:aws:iam::{}:", self.cfg.account_id);
+        if self.via_service.is_none() && self.caller.arn.starts_with(&own) {
+            return Ok(());
+        }
+        Err(KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: kms:{action} on resource: * because no identity-based policy allows the kms:{action} action",
+            self.caller.arn
+        )))
+    }
+
+    fn denied(&self, key: &KeyRecord, action: &str, explicit: bool) -> KmsError {
+        let why = if explicit {
+            "with an explicit deny in a resource-based policy".to_owned()
+        } else {
+            format!("because no resource-based policy allows the kms:{action} action")
+        };
+        KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: kms:{action} on resource: {} {why}",
+            self.caller.arn,
+            self.key_arn(&key.id)
+        ))
+    }
+
+    /// The key must be Enabled for cryptographic use.
+    fn usable(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        let arn = self.key_arn(&key.id);
+        match key.state.as_str() {
+            "Enabled" => Ok(()),
+            "Disabled" => Err(KmsError::Disabled(format!("{arn} is disabled."))),
+            "PendingDeletion" => Err(KmsError::InvalidState(format!(
+                "{arn} is pending deletion."
+            ))),
+            "PendingImport" => Err(KmsError::InvalidState(format!("{arn} is pending import."))),
+            other => Err(KmsError::InvalidState(format!("{arn} is {other}."))),
+        }
+    }
+
+    fn not_pending_deletion(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        if key.state == "PendingDeletion" {
+            return Err(KmsError::InvalidState(format!(
+                "{} is pending deletion.",
+                self.key_arn(&key.id)
+            )));
+        }
+        Ok(())
+    }
+
+    fn symmetric(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        if key.key_spec != "SYMMETRIC_DEFAULT" || key.key_usage != "ENCRYPT_DECRYPT" {
+            return Err(KmsError::InvalidKeyUsage(format!(
+                "{} key usage is {} which is not valid for this operation.",
+                self.key_arn(&key.id),
+                key.key_usage
+            )));
+        }
+        Ok(())
+    }
+
+    fn metadata(&self, k: &KeyRecord) -> Value {
+        let mut m = json!({
+            "AWSAccountId": self.cfg.account_id,
+            "KeyId": k.id,
+            "Arn": self.key_arn(&k.id),
+            "CreationDate": k.created,
+            "Enabled": k.state == "Enabled",
+            "Description": k.description,
+            "KeyUsage": k.key_usage,
+            "KeyState": k.state,
+            "Origin": k.origin,
+            "KeyManager": k.key_manager,
+            "CustomerMasterKeySpec": k.key_spec,
+            "KeySpec": k.key_spec,
+            "MultiRegion": false,
+            "CurrentKeyMaterialId": material_id(&k.id, k.current_version),
+        });
+        if k.key_spec == "SYMMETRIC_DEFAULT" {
+            m["EncryptionAlgorithms"] = json!(["SYMMETRIC_DEFAULT"]);
+        } else if let Some(alg) = mac_algorithm(&k.key_spec) {
+            m["MacAlgorithms"] = json!([alg]);
+        } else if k.key_usage == "ENCRYPT_DECRYPT" {
+            m["EncryptionAlgorithms"] = json!(asym::RSA_ENCRYPTION_ALGORITHMS);
+        } else {
+            m["SigningAlgorithms"] = json!(asym::signing_algorithms(&k.key_spec));
+        }
+        if k.origin == "EXTERNAL" {
+            if let Some(e) = &k.expiration_model {
+                m["ExpirationModel"] = json!(e);
+            }
+            if let Some(v) = k.valid_to {
+                m["ValidTo"] = json!(v);
+            }
+        }
+        if let Some(d) = k.deletion_date {
+            m["DeletionDate"] = json!(d);
+        }
+        m
+    }
+
+    fn material(&self, k: &KeyRecord, version: u32) -> Result<crypto::Material, KmsError> {
+        self.store
+            .material(&k.id, version)?
+            .ok_or_else(|| KmsError::InvalidCiphertext(String::new()))
+    }
+
+    /// Rotates the key if its automatic rotation period has passed.
+    fn rotate_if_due(&self, k: &mut KeyRecord) -> Result<(), KmsError> {
+        let t = now(self.cfg);
+        if k.rotation_enabled
+            && k.state == "Enabled"
+            && t >= k.last_rotation + f64::from(k.rotation_period_days) * DAY
+        {
+            self.rotate(k, false)?;
+        }
+        Ok(())
+    }
+
+    fn rotate(&self, k: &mut KeyRecord, on_demand: bool) -> Result<(), KmsError> {
+        let t = now(self.cfg);
+        let v = k.current_version + 1;
+        self.store.put_material(&k.id, v, &crypto::random(32)?)?;
+        k.current_version = v;
+        k.last_rotation = t;
+        k.rotations.push(Rotation {
+            version: v,
+            date: t,
+            on_demand,
+        });
+        self.store.put_key(k)
+    }
+}
+
+/// `KeyMaterialId`: 64 hex characters naming one version of a key's material.
+fn material_id(key_id: &str, version: u32) -> String {
+    let d = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("{key_id}/{version}").as_bytes(),
+    );
+    hex::encode(d.as_ref())
+}
+
+pub(crate) fn dispatch(
+    c: &mut Ctx<'_>,
+    operation: Operation,
+    input: &Value,
+) -> Result<Value, KmsError> {
+    use Operation as O;
+    let op = operation.name();
+    match operation {
+        O::CreateKey => keys::create_key(c, input),
+        O::DescribeKey => keys::describe_key(c, input),
+        O::ListKeys => keys::list_keys(c, input),
+        O::UpdateKeyDescription => keys::update_key_description(c, input),
+        O::EnableKey | O::DisableKey => keys::enable_or_disable(c, op, input),
+        O::ScheduleKeyDeletion => keys::schedule_key_deletion(c, op, input),
+        O::CancelKeyDeletion => keys::cancel_key_deletion(c, op, input),
+        O::CreateAlias | O::UpdateAlias => aliases::alias_write(c, op, input),
+        O::DeleteAlias => aliases::delete_alias(c, op, input),
+        O::ListAliases => aliases::list_aliases(c, input),
+        O::Encrypt => crypt::encrypt(c, input),
+        O::Decrypt => crypt::decrypt(c, input),
+        O::ReEncrypt => crypt::re_encrypt(c, input),
+        O::GenerateDataKey | O::GenerateDataKeyWithoutPlaintext => {
+            crypt::generate_data_key(c, op, input)
+        }
+        O::GenerateRandom => crypt::generate_random(input),
+        O::GenerateMac | O::VerifyMac => asymmetric::mac(c, op, input),
+        O::EnableKeyRotation | O::DisableKeyRotation => admin::set_rotation(c, op, input),
+        O::GetKeyRotationStatus => admin::get_key_rotation_status(c, op, input),
+        O::RotateKeyOnDemand => admin::rotate_key_on_demand(c, op, input),
+        O::ListKeyRotations => admin::list_key_rotations(c, op, input),
+        O::TagResource | O::UntagResource => admin::tag_or_untag(c, op, input),
+        O::ListResourceTags => admin::list_resource_tags(c, op, input),
+        O::GetKeyPolicy => admin::get_key_policy(c, op, input),
+        O::PutKeyPolicy => admin::put_key_policy(c, op, input),
+        O::ListKeyPolicies => admin::list_key_policies(c, op, input),
+        O::CreateGrant => grants::create_grant(c, input),
+        O::ListGrants => grants::list_grants(c, op, input),
+        O::ListRetirableGrants => grants::list_retirable_grants(c, input),
+        O::RetireGrant | O::RevokeGrant => grants::retire_or_revoke(c, op, input),
+        O::GetPublicKey => asymmetric::get_public_key(c, op, input),
+        O::Sign | O::Verify => asymmetric::sign_or_verify(c, op, input),
+        O::GenerateDataKeyPair | O::GenerateDataKeyPairWithoutPlaintext => {
+            asymmetric::generate_data_key_pair(c, op, input)
+        }
+        O::GetParametersForImport => import_material::get_parameters_for_import(c, op, input),
+        O::ImportKeyMaterial => import_material::import_key_material(c, op, input),
+        O::DeleteImportedKeyMaterial => import_material::delete_imported_key_material(c, op, input),
+    }
+}
