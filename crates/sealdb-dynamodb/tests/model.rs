@@ -248,10 +248,12 @@ async fn apply(h: &Harness, model: &mut Model, s: &Step) {
                 }
             };
             h.call(Operation::UpdateItem, body).await.unwrap();
-            let e = model
-                .entry((pk(*p), i64::from(*sk)))
-                .or_insert(Lite { v: 0, g: None });
-            e.g = g.map(g_name);
+            let k = (pk(*p), i64::from(*sk));
+            // As on AWS, REMOVE alone on a missing item creates nothing.
+            if g.is_some() || model.contains_key(&k) {
+                let e = model.entry(k).or_insert(Lite { v: 0, g: None });
+                e.g = g.map(g_name);
+            }
         }
         Step::Delete { pk: p, sk } => {
             h.call(

@@ -171,6 +171,16 @@ impl UpdateExpression {
         update::apply(&self.0, item)
     }
 
+    /// True when the expression only takes attributes or set elements away (REMOVE,
+    /// DELETE): on a missing item AWS then creates nothing.
+    pub fn only_removes(&self) -> bool {
+        !self.0.is_empty()
+            && self
+                .0
+                .iter()
+                .all(|a| matches!(a, update::Action::Remove(_) | update::Action::Delete(..)))
+    }
+
     /// Every path the expression writes or removes.
     pub fn paths(&self) -> Vec<Path> {
         self.0

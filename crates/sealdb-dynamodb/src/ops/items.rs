@@ -355,6 +355,14 @@ impl Service {
                     Err(e) => return Ok(Decision::Rollback(Err(e))),
                 };
                 let old_size = old.as_ref().map_or(0, item_size);
+                // Taking attributes away from an item that is not there creates nothing.
+                if old.is_none() && update.as_ref().is_some_and(UpdateExpression::only_removes) {
+                    return Ok(Decision::Commit(Ok(WriteOutcome {
+                        old: None,
+                        new: None,
+                        size: 0,
+                    })));
+                }
                 let mut new = old.clone().unwrap_or_else(|| key_only(&def, &key_attrs));
                 if let Some(u) = &update
                     && let Err(e) = u.apply(&mut new)

@@ -748,7 +748,11 @@ impl Service {
                 "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
             ));
         }
-        let desc = self.live_description(&t, "DELETING").await?;
+        let mut desc = self.live_description(&t, "DELETING").await?;
+        // A table being deleted no longer lists its global indexes (they go first).
+        if let Some(m) = desc.as_object_mut() {
+            m.remove("GlobalSecondaryIndexes");
+        }
         if let Ok(mut defs) = self.defs.write() {
             defs.remove(&name);
         }
@@ -918,7 +922,9 @@ impl Service {
                 "Requested resource not found: ResourcArn: {arn} not found"
             ))
         };
-        if !arn.starts_with("arn:") {
+        // AWS checks the shape first: an index ARN, a stream ARN or a short name is not a
+        // table ARN whatever exists.
+        if !is_table_arn_shape(arn) {
             return Err(DynamoError::validation(format!(
                 "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
             )));
@@ -1100,6 +1106,25 @@ pub(crate) fn parse_sse(m: &Map<String, Value>) -> Result<SseRequest, DynamoErro
         Some(k) => Ok(SseRequest::Customer(k.to_owned())),
         None => Ok(SseRequest::AwsManaged),
     }
+}
+
+/// `arn:aws:dynamodb:<region>:<digits>:table/<name of 3+ characters, no slash>`, the
+/// shape AWS accepts for a table's tags.
+fn is_table_arn_shape(arn: &str) -> bool {
+    let Some(rest) = arn.strip_prefix("arn:aws:dynamodb:") else {
+        return false;
+    };
+    let Some((scope, name)) = rest.split_once(":table/") else {
+        return false;
+    };
+    let Some((region, account)) = scope.rsplit_once(':') else {
+        return false;
+    };
+    !region.is_empty()
+        && !account.is_empty()
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && name.len() >= 3
+        && !name.contains('/')
 }
 
 #[cfg(test)]

@@ -1,0 +1,107 @@
+"""Validation and edge cases answered as AWS answers them, one test per case."""
+
+import pytest
+from botocore.exceptions import ClientError
+
+
+def test_update_that_only_removes_creates_no_item(ddb, table):
+    name = table()
+    key = {"pk": {"S": "missing"}, "sk": {"S": "x"}}
+    # REMOVE on a missing item: nothing is created, and nothing is returned.
+    r = ddb.update_item(TableName=name, Key=key, UpdateExpression="REMOVE a, b", ReturnValues="ALL_NEW")
+    assert "Attributes" not in r
+    assert "Item" not in ddb.get_item(TableName=name, Key=key, ConsistentRead=True)
+    r = ddb.update_item(TableName=name, Key=key, UpdateExpression="DELETE s :v",
+                        ExpressionAttributeValues={":v": {"SS": ["a"]}}, ReturnValues="ALL_OLD")
+    assert "Attributes" not in r
+    assert "Item" not in ddb.get_item(TableName=name, Key=key, ConsistentRead=True)
+    # The legacy form too: AttributeUpdates DELETE.
+    ddb.update_item(TableName=name, Key=key, AttributeUpdates={"a": {"Action": "DELETE"}})
+    assert "Item" not in ddb.get_item(TableName=name, Key=key, ConsistentRead=True)
+    # An update that sets something, or nothing at all, creates the item.
+    ddb.update_item(TableName=name, Key=key)
+    assert ddb.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"] == key
+    # On an existing item REMOVE works as always.
+    ddb.update_item(TableName=name, Key=key, UpdateExpression="SET a = :one",
+                    ExpressionAttributeValues={":one": {"N": "1"}})
+    r = ddb.update_item(TableName=name, Key=key, UpdateExpression="REMOVE a", ReturnValues="ALL_NEW")
+    assert r["Attributes"] == key
+
+
+def test_query_select_with_key_condition_expression(ddb, table):
+    name = table()
+    for i in range(3):
+        ddb.put_item(TableName=name, Item={"pk": {"S": "q"}, "sk": {"S": str(i)}, "v": {"N": str(i)}})
+    r = ddb.query(TableName=name, KeyConditionExpression="pk = :p", Select="COUNT",
+                  ExpressionAttributeValues={":p": {"S": "q"}})
+    assert r["Count"] == 3 and "Items" not in r
+    r = ddb.query(TableName=name, KeyConditionExpression="pk = :p", Select="ALL_ATTRIBUTES",
+                  ExpressionAttributeValues={":p": {"S": "q"}})
+    assert len(r["Items"]) == 3
+    r = ddb.query(TableName=name, KeyConditionExpression="pk = :p", Select="SPECIFIC_ATTRIBUTES",
+                  ProjectionExpression="v", ExpressionAttributeValues={":p": {"S": "q"}})
+    assert r["Items"][0] == {"v": {"N": "0"}}
+
+
+def test_tags_on_index_stream_and_malformed_arns(ddb):
+    import uuid
+    name = "tg" + uuid.uuid4().hex[:8]
+    ddb.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                           {"AttributeName": "g", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+                     GlobalSecondaryIndexes=[{"IndexName": "gix", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                              "Projection": {"ProjectionType": "ALL"}}])
+    arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+    for bad in [arn + "/index/gix", arn + "/stream/2026-01-01T00:00:00.000", "arn:aws:dynamodb:us-east-1:x:table/abc",
+                "arn:aws:dynamodb:us-east-1:000000000000:table/ab", "a:b:c:d:e:f/g"]:
+        for call in (lambda: ddb.tag_resource(ResourceArn=bad, Tags=[{"Key": "a", "Value": "b"}]),
+                     lambda: ddb.list_tags_of_resource(ResourceArn=bad)):
+            with pytest.raises(ClientError) as e:
+                call()
+            assert e.value.response["Error"]["Code"] == "ValidationException", bad
+            assert e.value.response["Error"]["Message"] == f"Invalid TableArn: Invalid ResourceArn provided as input {bad}"
+    # A well-formed ARN of no table is not found.
+    missing = arn + "zz"
+    with pytest.raises(ClientError) as e:
+        ddb.tag_resource(ResourceArn=missing, Tags=[{"Key": "a", "Value": "b"}])
+    assert e.value.response["Error"]["Message"] == f"Requested resource not found: ResourcArn: {missing} not found"
+    ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "a", "Value": "b"}])
+    assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "a", "Value": "b"}]
+
+
+def test_delete_table_describes_it_deleting_without_global_indexes(ddb):
+    import uuid
+    name = "dt" + uuid.uuid4().hex[:8]
+    ddb.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                           {"AttributeName": "g", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+                     GlobalSecondaryIndexes=[{"IndexName": "gix", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                              "Projection": {"ProjectionType": "ALL"}}])
+    desc = ddb.delete_table(TableName=name)["TableDescription"]
+    assert desc["TableStatus"] == "DELETING" and desc["TableName"] == name
+    assert "GlobalSecondaryIndexes" not in desc
+
+
+def test_duplicate_attribute_definition_and_empty_update_table(ddb, table):
+    import uuid
+    with pytest.raises(ClientError) as e:
+        ddb.create_table(TableName="dup" + uuid.uuid4().hex[:8],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                               {"AttributeName": "pk", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
+    assert e.value.response["Error"]["Message"] == "Cannot have two attributes with the same name"
+    with pytest.raises(ClientError) as e:
+        ddb.update_table(TableName=table())
+    assert e.value.response["Error"]["Message"] == (
+        "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates "
+        "or SSESpecification or ReplicaUpdates is required")
+
+
+def test_expression_over_4_kb_is_reported_as_such(ddb, table):
+    name = table()
+    with pytest.raises(ClientError) as e:
+        ddb.update_item(TableName=name, Key={"pk": {"S": "a"}, "sk": {"S": "b"}},
+                        UpdateExpression="SET a = :v" + " " * 5000, ExpressionAttributeValues={":v": {"S": "x"}})
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert e.value.response["Error"]["Message"] == (
+        "Invalid UpdateExpression: Expression size has exceeded the maximum allowed size; expression size: 5010")
