@@ -65,5 +65,6 @@ pub fn most_recent() -> MostRecentProvider<InMemoryMetaStore<StaticProvider>> {
     MostRecentProvider::new(store, "material", Duration::from_secs(60))
 }
 
+pub mod ddb_json;
 #[cfg(all(feature = "kms", feature = "dynamodb"))]
 pub mod server;
