@@ -4,14 +4,20 @@ use crate::error::{Error, Result};
 use crate::{Action, MATERIAL_DESCRIPTION_ATTRIBUTE, SIGNATURE_ATTRIBUTE};
 use std::collections::BTreeMap;
 
+/// Java's default prefix of the two material-description keys the item encryptor writes
+/// (`amzn-ddb-map-sym-mode`, `amzn-ddb-map-signingAlg`).
+pub const DEFAULT_DESCRIPTION_PREFIX: &str = "amzn-ddb-map-";
+
 /// A default action plus per-attribute overrides, as Python's `AttributeActions`, and the
-/// names of the two attributes the encryptor adds (Java lets a deployment rename them).
+/// names the encryptor writes under, which Java lets a deployment change: the two
+/// attributes it adds and the prefix of its two material-description keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttributeActions {
     default: Action,
     overrides: BTreeMap<String, Action>,
     signature_attribute: String,
     description_attribute: String,
+    description_prefix: String,
 }
 
 impl Default for AttributeActions {
@@ -38,6 +44,7 @@ impl AttributeActions {
             overrides: BTreeMap::new(),
             signature_attribute: SIGNATURE_ATTRIBUTE.to_owned(),
             description_attribute: MATERIAL_DESCRIPTION_ATTRIBUTE.to_owned(),
+            description_prefix: DEFAULT_DESCRIPTION_PREFIX.to_owned(),
         }
     }
 
@@ -78,6 +85,31 @@ impl AttributeActions {
         self.signature_attribute = signature;
         self.description_attribute = description;
         Ok(self)
+    }
+
+    /// Another prefix for the cipher-mode and signature-algorithm keys of the material
+    /// description (`<prefix>sym-mode`, `<prefix>signingAlg`), as the `descriptionBase` of
+    /// Java's `DynamoDBEncryptor.getInstance(provider, descriptionBase)`. The providers'
+    /// own keys (`amzn-ddb-env-key`, `amzn-ddb-meta-id`, ...) keep their names, as in Java.
+    /// Both sides of a deployment must use the same prefix.
+    pub fn with_description_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.description_prefix = prefix.into();
+        self
+    }
+
+    /// The prefix of the encryptor's description keys (`amzn-ddb-map-` unless changed).
+    pub fn description_prefix(&self) -> &str {
+        &self.description_prefix
+    }
+
+    /// The description key naming the attribute cipher's mode and padding.
+    pub fn cipher_mode_key(&self) -> String {
+        format!("{}sym-mode", self.description_prefix)
+    }
+
+    /// The description key naming the signature algorithm.
+    pub fn signing_algorithm_key(&self) -> String {
+        format!("{}signingAlg", self.description_prefix)
     }
 
     /// The attribute holding the signature (`*amzn-ddb-map-sig*` unless renamed).

@@ -10,11 +10,13 @@ use crate::serialize::{Dialect, canonical_number};
 use crate::signature::string_to_sign_as;
 use crate::{Action, Attribute, Item, material_description};
 
-/// Description key naming the attribute cipher's mode and padding.
+/// Description key naming the attribute cipher's mode and padding (under the default
+/// prefix; see [`AttributeActions::with_description_prefix`]).
 pub const SYM_MODE_KEY: &str = "amzn-ddb-map-sym-mode";
 /// The only mode either library writes.
 pub const SYM_MODE_CBC: &str = "/CBC/PKCS5Padding";
-/// Description key naming the signature algorithm (written by Python for every key).
+/// Description key naming the signature algorithm (written by Python for every key), under
+/// the default prefix.
 pub const SIGNING_ALG_KEY: &str = "amzn-ddb-map-signingAlg";
 
 /// The same value with every number in Java-canonical form. Signed numbers are stored this
@@ -135,12 +137,12 @@ fn seal(
         *value = Attribute::B(encryptor.encrypt(value)?);
     }
     if materials.encryption_key.is_some() {
-        description.insert(SYM_MODE_KEY.into(), SYM_MODE_CBC.into());
+        description.insert(actions.cipher_mode_key(), SYM_MODE_CBC.into());
     }
     // Python writes the signature algorithm for every key, Java only for asymmetric ones;
     // both ignore it where it does not apply.
     description.insert(
-        SIGNING_ALG_KEY.into(),
+        actions.signing_algorithm_key(),
         materials.signing_key.algorithm().to_owned(),
     );
     let to_sign = string_to_sign_as(
@@ -237,6 +239,17 @@ pub fn decrypt_item_with_materials(
 /// Python's and Java's renderings where those differ (reference §9.1, §9.2): a signed
 /// number such as `-0` or a signed binary set with high bytes hashes differently in each.
 fn verify(opened: &Opened, materials: &DecryptionMaterials) -> Result<()> {
+    let described = opened
+        .context
+        .material_description
+        .get(&opened.actions.signing_algorithm_key())
+        .map(String::as_str);
+    let described_key = materials
+        .verification_key
+        .for_described_algorithm(described);
+    let key = described_key
+        .as_ref()
+        .unwrap_or(&materials.verification_key);
     let mut tried: Vec<Vec<u8>> = Vec::new();
     for dialect in [Dialect::Standard, Dialect::Python, Dialect::Java] {
         let to_sign = match string_to_sign_as(
@@ -253,10 +266,7 @@ fn verify(opened: &Opened, materials: &DecryptionMaterials) -> Result<()> {
         if tried.contains(&to_sign) {
             continue;
         }
-        match materials
-            .verification_key
-            .verify(&to_sign, &opened.signature)
-        {
+        match key.verify(&to_sign, &opened.signature) {
             Ok(()) => return Ok(()),
             Err(Error::SignatureMismatch) => tried.push(to_sign),
             Err(e) => return Err(e),
@@ -279,7 +289,7 @@ fn unseal(opened: Opened, materials: &DecryptionMaterials) -> Result<Item> {
     match opened
         .context
         .material_description
-        .get(SYM_MODE_KEY)
+        .get(&opened.actions.cipher_mode_key())
         .map(String::as_str)
     {
         Some(SYM_MODE_CBC) => {}

@@ -2,7 +2,7 @@
 //! AES key wrap or RSA-OAEP and stored in the material description.
 
 use crate::error::{Error, Result};
-use crate::keys::{SigningKey, SymmetricKey, VerificationKey};
+use crate::keys::{SigningKey, SymmetricKey, SystemRng, VerificationKey};
 use crate::materials::{
     CryptographicMaterialsProvider, DecryptionMaterials, EncryptionContext, EncryptionMaterials,
 };
@@ -11,7 +11,6 @@ use aws_lc_rs::rsa::{Pkcs1PrivateDecryptingKey, PrivateDecryptingKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
-use rsa::rand_core::{CryptoRng, RngCore};
 use rsa::{Oaep, RsaPrivateKey, RsaPublicKey};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -96,39 +95,6 @@ impl fmt::Debug for UnwrappingKey {
         }
     }
 }
-
-/// The RustCrypto RSA code asks for randomness through `rand_core`; this serves it from
-/// AWS-LC's generator.
-struct SystemRng;
-
-impl RngCore for SystemRng {
-    fn next_u32(&mut self) -> u32 {
-        let mut b = [0u8; 4];
-        self.fill_bytes(&mut b);
-        u32::from_le_bytes(b)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut b = [0u8; 8];
-        self.fill_bytes(&mut b);
-        u64::from_le_bytes(b)
-    }
-
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        // This interface cannot report failure, and continuing without randomness would
-        // weaken the padding; AWS-LC itself aborts when its generator fails.
-        if aws_lc_rs::rand::fill(dest).is_err() {
-            std::process::abort();
-        }
-    }
-
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rsa::rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl CryptoRng for SystemRng {}
 
 fn oaep() -> Oaep {
     Oaep::new_with_mgf_hash::<sha2::Sha256, sha1::Sha1>()
