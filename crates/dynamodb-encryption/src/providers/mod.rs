@@ -2,6 +2,7 @@
 
 pub mod most_recent;
 pub mod static_provider;
+mod version_cache;
 pub mod wrapped;
 
 pub use most_recent::{InMemoryMetaStore, MetaStore, MostRecentProvider, ProviderStoreRows};

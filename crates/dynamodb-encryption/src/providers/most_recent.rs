@@ -9,9 +9,10 @@ use crate::keys::{SigningKey, SymmetricKey};
 use crate::materials::{
     CryptographicMaterialsProvider, DecryptionMaterials, EncryptionContext, EncryptionMaterials,
 };
+use crate::providers::version_cache::{Freshness, Lifetime, LruCache};
 use crate::providers::wrapped::{UnwrappingKey, WrappedProvider, WrappingKey};
 use crate::{Attribute, Item};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -23,7 +24,10 @@ pub const NAME_ATTRIBUTE: &str = "N";
 /// Provider-store sort key: the version.
 pub const VERSION_ATTRIBUTE: &str = "V";
 /// Versions cached at most (Python's and Java's default LRU size).
-const CACHE_CAPACITY: usize = 1000;
+const DEFAULT_CACHE_CAPACITY: usize = 1000;
+/// How long past the TTL a cached entry may still serve while it is being refreshed
+/// (Python's `_GRACE_PERIOD`).
+const DEFAULT_GRACE_PERIOD: Duration = Duration::from_millis(500);
 
 /// One version's keys: `enc` wraps content keys (AES-256), `int` signs items.
 #[derive(Clone, Debug)]
@@ -280,27 +284,34 @@ impl<P: CryptographicMaterialsProvider> MetaStore for InMemoryMetaStore<P> {
     }
 }
 
-#[derive(Default)]
+/// What the provider caches: the newest version as last looked up (and when), and the
+/// providers of the versions it has used.
 struct Cache {
     current: Option<(u64, Instant)>,
-    versions: HashMap<u64, (Arc<WrappedProvider>, Instant)>,
+    versions: LruCache<(Arc<WrappedProvider>, Instant)>,
 }
 
 /// Encrypts with the newest version of one material name and decrypts with whichever
 /// version an item names, as the clients' `CachingMostRecentProvider`. The newest version
-/// number and each version's keys are cached for `ttl`.
+/// number and each version's keys are cached for `ttl`, in a least-recently-used cache of
+/// 1000 versions (both libraries' default). During the grace period after the TTL (Python's
+/// 0.5 s), one caller refreshes an entry while the others keep using the cached one; past
+/// it, callers wait for the refresh (one store lookup, not one per caller).
 pub struct MostRecentProvider<S> {
     store: S,
     material_name: String,
-    ttl: Duration,
+    lifetime: Lifetime,
     cache: Mutex<Cache>,
+    /// Held while the store is asked for a version (Python's provider lock).
+    refresh: tokio::sync::Mutex<()>,
 }
 
 impl<S> std::fmt::Debug for MostRecentProvider<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MostRecentProvider")
             .field("material_name", &self.material_name)
-            .field("ttl", &self.ttl)
+            .field("ttl", &self.lifetime.ttl)
+            .field("grace_period", &self.lifetime.grace_period)
             .finish_non_exhaustive()
     }
 }
@@ -311,9 +322,37 @@ impl<S: MetaStore> MostRecentProvider<S> {
         MostRecentProvider {
             store,
             material_name: material_name.into(),
-            ttl,
-            cache: Mutex::new(Cache::default()),
+            lifetime: Lifetime {
+                ttl,
+                grace_period: DEFAULT_GRACE_PERIOD,
+            },
+            cache: Mutex::new(Cache {
+                current: None,
+                versions: LruCache::new(DEFAULT_CACHE_CAPACITY),
+            }),
+            refresh: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Caches at most `capacity` versions (Python's `cache_size`, Java's `maxCacheSize`);
+    /// zero is [`Error::InvalidConfiguration`], as in Python.
+    pub fn with_cache_capacity(self, capacity: usize) -> Result<Self> {
+        if capacity == 0 {
+            return Err(Error::InvalidConfiguration(
+                "cache capacity must be at least 1".into(),
+            ));
+        }
+        let mut cache = self.lock();
+        cache.versions = LruCache::new(capacity);
+        drop(cache);
+        Ok(self)
+    }
+
+    /// Another grace period after the TTL (Python's is 0.5 s; zero gives Java's behaviour
+    /// of refreshing as soon as the TTL is over).
+    pub fn with_grace_period(mut self, grace_period: Duration) -> Self {
+        self.lifetime.grace_period = grace_period;
+        self
     }
 
     /// The store.
@@ -330,9 +369,11 @@ impl<S: MetaStore> MostRecentProvider<S> {
             None => 0,
         };
         let keys = self.store.create_version(&self.material_name, next).await?;
+        let provider = self.version_provider(next, &keys);
         let mut cache = self.lock();
-        cache.current = Some((next, Instant::now()));
-        self.remember(&mut cache, next, &keys);
+        let now = Instant::now();
+        cache.current = Some((next, now));
+        cache.versions.put(next, (provider, now));
         Ok(next)
     }
 
@@ -341,22 +382,13 @@ impl<S: MetaStore> MostRecentProvider<S> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn fresh(&self, at: Instant) -> bool {
-        at.elapsed() < self.ttl
-    }
-
-    fn remember(
-        &self,
-        cache: &mut Cache,
-        version: u64,
-        keys: &VersionKeys,
-    ) -> Arc<WrappedProvider> {
+    fn version_provider(&self, version: u64, keys: &VersionKeys) -> Arc<WrappedProvider> {
         let signing = SigningKey::Hmac {
             algorithm: keys.integrity_algorithm.clone(),
             key: keys.integrity_key.clone(),
         };
         let verification = signing.verification_key();
-        let provider = Arc::new(
+        Arc::new(
             WrappedProvider::new(
                 Some(WrappingKey::Aes(keys.wrapping_key.clone())),
                 Some(UnwrappingKey::Aes(keys.wrapping_key.clone())),
@@ -371,49 +403,104 @@ impl<S: MetaStore> MostRecentProvider<S> {
                 .into_iter()
                 .collect(),
             ),
-        );
-        if cache.versions.len() >= CACHE_CAPACITY {
-            let oldest = cache
-                .versions
-                .iter()
-                .min_by_key(|(_, (_, at))| *at)
-                .map(|(v, _)| *v);
-            if let Some(oldest) = oldest {
-                cache.versions.remove(&oldest);
-            }
-        }
-        cache
-            .versions
-            .insert(version, (Arc::clone(&provider), Instant::now()));
-        provider
+        )
     }
 
+    /// A cached version's provider and how fresh it is; an expired entry is dropped.
+    fn cached(&self, version: u64) -> Option<(Arc<WrappedProvider>, Freshness)> {
+        let mut cache = self.lock();
+        let (provider, fetched_at) = cache.versions.get(version)?;
+        let freshness = self.lifetime.freshness(fetched_at);
+        if freshness == Freshness::Expired {
+            cache.versions.remove(version);
+            return None;
+        }
+        Some((provider, freshness))
+    }
+
+    /// The provider of `version` (decryption), from the cache while it is fresh.
     async fn provider_for(&self, version: u64) -> Result<Arc<WrappedProvider>> {
-        if let Some((provider, at)) = self.lock().versions.get(&version) {
-            if self.fresh(*at) {
-                return Ok(Arc::clone(provider));
-            }
-        }
-        let keys = self.store.version(&self.material_name, version).await?;
-        Ok(self.remember(&mut self.lock(), version, &keys))
-    }
-
-    async fn current_version(&self) -> Result<u64> {
-        if let Some((version, at)) = self.lock().current {
-            if self.fresh(at) {
-                return Ok(version);
-            }
-        }
-        let version = match self.store.max_version(&self.material_name).await? {
-            Some(v) => v,
+        let _refreshing = match self.cached(version) {
+            Some((provider, Freshness::Live)) => return Ok(provider),
+            Some((provider, _in_grace)) => match self.refresh.try_lock() {
+                Ok(guard) => guard,
+                // Someone else is refreshing: keep using this one meanwhile.
+                Err(_) => return Ok(provider),
+            },
             None => {
-                let keys = self.store.create_version(&self.material_name, 0).await?;
-                self.remember(&mut self.lock(), 0, &keys);
-                0
+                let guard = self.refresh.lock().await;
+                // Whoever held the lock may have fetched this very version.
+                if let Some((provider, Freshness::Live)) = self.cached(version) {
+                    return Ok(provider);
+                }
+                guard
             }
         };
-        self.lock().current = Some((version, Instant::now()));
-        Ok(version)
+        let keys = self.store.version(&self.material_name, version).await?;
+        let provider = self.version_provider(version, &keys);
+        self.lock()
+            .versions
+            .put(version, (Arc::clone(&provider), Instant::now()));
+        Ok(provider)
+    }
+
+    /// The newest version's provider (encryption). Its freshness is that of the last
+    /// lookup of the newest version, which decryptions do not renew.
+    async fn current_provider(&self) -> Result<Arc<WrappedProvider>> {
+        let current = {
+            let mut cache = self.lock();
+            match cache.current {
+                None => None,
+                Some((version, looked_up)) => match self.lifetime.freshness(looked_up) {
+                    Freshness::Expired => {
+                        cache.versions.remove(version);
+                        None
+                    }
+                    freshness => cache
+                        .versions
+                        .get(version)
+                        .map(|(provider, _)| (provider, freshness)),
+                },
+            }
+        };
+        let _refreshing = match current {
+            Some((provider, Freshness::Live)) => return Ok(provider),
+            Some((provider, _in_grace)) => match self.refresh.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(provider),
+            },
+            None => {
+                let guard = self.refresh.lock().await;
+                let cache = &mut *self.lock();
+                if let Some((version, looked_up)) = cache.current {
+                    if self.lifetime.freshness(looked_up) == Freshness::Live {
+                        if let Some((provider, _)) = cache.versions.get(version) {
+                            return Ok(provider);
+                        }
+                    }
+                }
+                guard
+            }
+        };
+        let (version, keys) = match self.store.max_version(&self.material_name).await? {
+            Some(version) => match self.cached(version) {
+                Some((provider, _)) => {
+                    self.lock().current = Some((version, Instant::now()));
+                    return Ok(provider);
+                }
+                None => (
+                    version,
+                    self.store.version(&self.material_name, version).await?,
+                ),
+            },
+            None => (0, self.store.create_version(&self.material_name, 0).await?),
+        };
+        let provider = self.version_provider(version, &keys);
+        let mut cache = self.lock();
+        let now = Instant::now();
+        cache.current = Some((version, now));
+        cache.versions.put(version, (Arc::clone(&provider), now));
+        Ok(provider)
     }
 }
 
@@ -436,8 +523,7 @@ impl<S: MetaStore> CryptographicMaterialsProvider for MostRecentProvider<S> {
         &self,
         _context: &EncryptionContext,
     ) -> Result<EncryptionMaterials> {
-        let version = self.current_version().await?;
-        self.provider_for(version).await?.encryption()
+        self.current_provider().await?.encryption()
     }
 
     fn decryption_materials(
