@@ -12,9 +12,9 @@
 //!
 //! | provider | keys | module |
 //! |---|---|---|
-//! | Static | one AES key + HMAC (or RSA) key for every item | [`providers::StaticProvider`] |
+//! | Static | one AES key + HMAC (or RSA, or ECDSA) key for every item | [`providers::StaticProvider`] |
 //! | Wrapped | fresh AES-256 key per item, wrapped with AESWrap or RSA-OAEP | [`providers::WrappedProvider`] |
-//! | MostRecent | versioned AES/HMAC pairs in a provider store, cached with a TTL | [`providers::MostRecentProvider`] |
+//! | MostRecent | versioned AES/HMAC pairs in a provider store, cached (LRU, TTL + grace period) | [`providers::MostRecentProvider`] |
 //! | DirectKMS | one KMS data key per item, HKDF-derived AES and HMAC keys (feature `kms`) | `kms::DirectKmsProvider` |
 //!
 //! With the `dynamodb` feature, `dynamodb::EncryptedClient` wraps an
@@ -179,11 +179,14 @@
 //!
 //! # Compatibility
 //!
-//! Checked against the upstream vectors (`tests/vectors.rs`: every Python-written offline
-//! scenario, 144 items) and, through a sealdb server, against the Python
-//! `dynamodb-encryption-sdk` 3.3.0 in both directions
-//! (`tests/python/test_ddbec_interop.py`). The Java-written vectors were not available here,
-//! so Java compatibility rests on the specification only.
+//! Checked against every offline scenario of the upstream vectors, Python- and Java-written
+//! (`tests/encrypted_item_vectors.rs`: 292 items, 288 compared with their plaintext and 4
+//! Java items that have none verified and decrypted; the 4 scenarios that need AWS-owned KMS
+//! keys are skipped by name); against items laid out as Java writes them, built with the
+//! JDK's JCA for ECDSA, SHA224withRSA and a custom description prefix
+//! (`tests/java_format.rs`, from `tests/java/JavaFormatVectors.java`); and, through a sealdb
+//! server, against the Python `dynamodb-encryption-sdk` 3.3.0 in both directions
+//! (`tests/python/test_ddbec_interop.py`).
 //!
 //! | feature | Python 3.3.0 | Java 2.x | this crate |
 //! |---|---|---|---|
@@ -192,15 +195,27 @@
 //! | Wrapped legacy RSA PKCS#1 v1.5 (no `amzn-ddb-wrap-alg`) | no | reads | reads |
 //! | MIME base64 (CR/LF) in `amzn-ddb-env-key` | reads | reads | reads |
 //! | MostRecent + MetaStore (`N`/`V` table) | yes | yes | yes |
+//! | MostRecent cache: LRU of versions (1000 by default) | yes | yes | yes (`with_cache_capacity`) |
+//! | MostRecent refresh grace period after the TTL | 0.5 s | no | 0.5 s (`with_grace_period`) |
 //! | DirectKMS (KMS context, HKDF) | yes | yes | yes |
-//! | HmacSHA224 / SHA224withRSA | yes | yes | HMAC only |
-//! | ECDSA signatures | no | yes | no |
+//! | HmacSHA224 / SHA224withRSA | yes | yes | yes |
+//! | ECDSA (`SHA256/384/512withECDSA`, P-256/384/521, DER) | no | yes | yes (see below) |
+//! | reader takes the RSA/ECDSA algorithm from `amzn-ddb-map-signingAlg` | no | yes | yes |
 //! | custom reserved attribute names | no | yes | yes (`AttributeActions::with_reserved_names`) |
-//! | custom `amzn-ddb-map-` description prefix | no | yes | no |
+//! | custom `amzn-ddb-map-` description prefix | no | yes | yes (`AttributeActions::with_description_prefix`) |
 //! | `amzn-ddb-env-alg` written as | `AES/256` | `AES` | `AES/256` (reads both) |
 //! | `amzn-ddb-map-signingAlg` written for HMAC | yes | no | yes |
 //! | UpdateItem / projections in the helper client | refused | n/a (mapper) | refused |
 //! | Query / Scan paginators in the helper client | yes | n/a (mapper) | `query_pages`, `scan_pages` |
+//!
+//! ECDSA keys are PKCS#8 (private) and SubjectPublicKeyInfo (public) DER, as Java's
+//! `getEncoded()` gives them; the curve is the key's own. All nine hash/curve pairs
+//! verify; aws-lc-rs signs P-256 only with SHA-256, P-384 only with SHA-384 and P-521 with
+//! all three, so the four other pairs are refused for signing
+//! ([`Error::UnsupportedAlgorithm`]). A Java writer needs `amzn-ddb-map-signingAlg` in its
+//! provider's description to sign with ECDSA; this crate always writes it. SHA224withRSA
+//! signs and verifies through the RustCrypto `rsa` crate (aws-lc-rs has no SHA-224 PKCS#1
+//! signatures).
 //!
 //! # Known differences (reference §9)
 //!
@@ -224,10 +239,14 @@
 //!   verify unless the old name is given in the [`EncryptionContext`]. An unset table name
 //!   signs as Python's `None` (Java signs `null`).
 //! - Items written with all actions DO_NOTHING pass through untouched, as in Python.
-//! - RSA-OAEP uses the RustCrypto `rsa` crate (aws-lc-rs has no SHA-256/MGF1-SHA-1 OAEP).
-//!   Unwrapping is blinded, but that crate's arithmetic is not constant-time
-//!   (RUSTSEC-2023-0071); prefer AESWrap, MostRecent or DirectKMS where timing attacks on
-//!   the unwrapping host matter.
+//! - RSA-OAEP uses the RustCrypto `rsa` crate (aws-lc-rs has no SHA-256/MGF1-SHA-1 OAEP),
+//!   and so does SHA224withRSA signing. Unwrapping and signing are blinded, but that
+//!   crate's arithmetic is not constant-time (RUSTSEC-2023-0071); prefer AESWrap,
+//!   MostRecent or DirectKMS, and SHA-256 or larger RSA signatures (aws-lc-rs), where
+//!   timing attacks on the host holding the private key matter.
+//! - The signature algorithm named in the (unsigned) description only switches among the
+//!   RSA or ECDSA hashes this crate implements for the configured key; an unknown one
+//!   fails closed.
 //!
 //! # Performance
 //!
