@@ -31,6 +31,7 @@ pub use audit::{
 pub use cloudtrail::{CloudTrailError, LOOKUP_EVENTS};
 pub use error::KmsError;
 pub use operation::Operation;
+pub use policy::AccountUsersUnrestricted;
 pub use seam::{DataKey, EncryptionContext, GrantRequest, KeyDescription, KeyState, ServiceCall};
 pub use trail::{
     AuditError, AuditEvent, AuditResource, camel_members as cloudtrail_members, iso8601,
@@ -64,6 +65,9 @@ struct Inner {
     store: Mutex<store::Store>,
     cfg: KmsConfig,
     audit_key: aws_lc_rs::hmac::Key,
+    /// Key policies with the callers' identity policies (KMS's rule).
+    authorizer: sealdb_iam::Authorizer,
+    policies: policy::PolicyCache,
 }
 
 /// Why the key store could not be opened.
@@ -77,8 +81,21 @@ impl std::fmt::Display for KmsOpenError {
 }
 
 impl KmsService {
-    /// Opens (creating if needed) `keystore.db` in the data dir.
+    /// Opens (creating if needed) `keystore.db` in the data dir, with IAM's side of key
+    /// access given by [`AccountUsersUnrestricted`] until an identity store is wired in
+    /// ([`KmsService::open_with_identity`]).
     pub fn open(cfg: KmsConfig, root: &RootKey) -> Result<KmsService, KmsOpenError> {
+        let identity = Arc::new(AccountUsersUnrestricted::new(&cfg.account_id));
+        KmsService::open_with_identity(cfg, root, identity)
+    }
+
+    /// Opens the key store; `identity` gives each caller's IAM identity policies, which
+    /// count for a key only where its key policy allows the account.
+    pub fn open_with_identity(
+        cfg: KmsConfig,
+        root: &RootKey,
+        identity: Arc<dyn sealdb_iam::IdentityPolicies>,
+    ) -> Result<KmsService, KmsOpenError> {
         let path = cfg.data_dir.join("keystore.db");
         let store = store::Store::open(&path, &root.derive("keystore")).map_err(|e| {
             KmsOpenError(format!("cannot open {}: {}", path.display(), e.message()))
@@ -87,6 +104,8 @@ impl KmsService {
             inner: Arc::new(Inner {
                 store: Mutex::new(store),
                 audit_key: audit::chain_key(root),
+                authorizer: sealdb_iam::Authorizer::with_clock(identity, cfg.clock.clone()),
+                policies: policy::PolicyCache::default(),
                 cfg,
             }),
         })
@@ -215,6 +234,9 @@ impl Inner {
             caller,
             via_service: via.map(|s| format!("{s}.{}.amazonaws.com", self.cfg.region)),
             resource: None,
+            authorizer: &self.authorizer,
+            policies: &self.policies,
+            request_alias: None,
         }
     }
 

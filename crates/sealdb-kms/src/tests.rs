@@ -1091,3 +1091,46 @@ fn a_failed_call_changes_nothing_and_is_recorded_with_its_error() {
     assert_eq!(denied["errorMessage"], e.message());
     assert!(audit::verify(h.dir.path(), &h.root).is_ok());
 }
+
+#[test]
+fn list_retirable_grants_needs_an_identity_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = RootKey::from_key(sealdb_common::SecretKey32::from_bytes([5; 32]));
+    // No identity policies at all: only the account root may list.
+    let kms = KmsService::open_with_identity(
+        KmsConfig {
+            data_dir: dir.path().to_owned(),
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            clock: Clock::system(),
+        },
+        &root,
+        std::sync::Arc::new(sealdb_iam::NoIdentityPolicies),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let body = json!({"RetiringPrincipal": "arn:aws:iam::000000000000:user/bob"}).to_string();
+    let e = rt
+        .block_on(kms.call("ListRetirableGrants", &user("bob"), body.as_bytes()))
+        .unwrap_err();
+    assert_eq!(e.error_type(), "AccessDeniedException");
+    assert_eq!(
+        e.message(),
+        "User: arn:aws:iam::000000000000:user/bob is not authorized to perform: kms:ListRetirableGrants on resource: * because no identity-based policy allows the kms:ListRetirableGrants action"
+    );
+    assert!(
+        rt.block_on(kms.call("ListRetirableGrants", &admin(), body.as_bytes()))
+            .is_ok()
+    );
+    // The same user with the default key policy but no identity policy: IAM decides, so
+    // the account statement alone does not let bob use the key.
+    let key = rt.block_on(kms.call("CreateKey", &admin(), b"{}")).unwrap();
+    let id = serde_json::from_slice::<Value>(&key).unwrap()["KeyMetadata"]["KeyId"].clone();
+    let enc = json!({"KeyId": id, "Plaintext": "YQ=="}).to_string();
+    let e = rt
+        .block_on(kms.call("Encrypt", &user("bob"), enc.as_bytes()))
+        .unwrap_err();
+    assert_eq!(e.error_type(), "AccessDeniedException");
+}

@@ -208,8 +208,8 @@ pub(super) fn put_key_policy(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result
             "The key policy exceeds the maximum size of 32 KB".into(),
         ));
     }
-    policy::validate(p).map_err(KmsError::MalformedPolicyDocument)?;
-    c.lockout_check(p, input)?;
+    let doc = policy::parse(p).map_err(KmsError::MalformedPolicyDocument)?;
+    c.lockout_check(&k, &doc, input)?;
     k.policy = p.to_owned();
     c.store.put_key(&k)?;
     Ok(json!({}))

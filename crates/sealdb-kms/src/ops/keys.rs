@@ -74,13 +74,12 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsErr
             "Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192",
         ));
     }
-    let policy_text = match opt_str(input, "Policy")? {
+    let (policy_text, given_policy) = match opt_str(input, "Policy")? {
         Some(p) => {
-            policy::validate(p).map_err(KmsError::MalformedPolicyDocument)?;
-            c.lockout_check(p, input)?;
-            p.to_owned()
+            let doc = policy::parse(p).map_err(KmsError::MalformedPolicyDocument)?;
+            (p.to_owned(), Some(doc))
         }
-        None => policy::default_policy(&c.cfg.account_id),
+        None => (policy::default_policy(&c.cfg.account_id), None),
     };
     let tags = parse_tags(input, "Tags")?;
     let id = uuid::Uuid::new_v4().to_string();
@@ -109,6 +108,9 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsErr
         imported_hash: None,
         import_params: None,
     };
+    if let Some(doc) = &given_policy {
+        c.lockout_check(&rec, doc, input)?;
+    }
     c.store.put_key(&rec)?;
     if asym::is_rsa(spec) || asym::is_ecc(spec) {
         c.store.put_material(&id, 1, &asym::generate(spec)?)?;

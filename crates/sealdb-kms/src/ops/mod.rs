@@ -22,11 +22,12 @@ use crate::asym;
 use crate::crypto;
 use crate::error::{KmsError, validation};
 use crate::operation::Operation;
-use crate::policy::{self, Verdict};
+use crate::policy::{self, PolicyCache, Verdict};
 use crate::store::{Alias, Grant, KeyRecord, Rotation, Store};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use sealdb_common::Principal;
+use sealdb_iam::{Authorizer, ConditionKeys, RequestContext};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -43,6 +44,12 @@ pub(crate) struct Ctx<'a> {
     pub(crate) via_service: Option<String>,
     /// The key ARN the call acted on (for the audit record).
     pub(crate) resource: Option<String>,
+    /// Evaluates key policies (with the caller's identity policies).
+    pub(crate) authorizer: &'a Authorizer,
+    /// Parsed key policies.
+    pub(crate) policies: &'a PolicyCache,
+    /// The alias the request named the key by (`kms:RequestAlias`).
+    pub(crate) request_alias: Option<String>,
 }
 
 fn now(cfg: &KmsConfig) -> f64 {
@@ -195,6 +202,7 @@ impl Ctx<'_> {
             if !aliases {
                 return Err(KmsError::NotFound(format!("Invalid keyId {id}")));
             }
+            self.request_alias = Some(rest.to_owned());
             match self.store.alias(rest)? {
                 Some(Alias {
                     key_id: Some(k), ..
@@ -258,21 +266,78 @@ impl Ctx<'_> {
         Ok(id)
     }
 
-    /// The key policy's verdict on `kms:<action>` by the caller.
+    /// The key policy's verdict on `kms:<action>` by the caller (IAM included where the
+    /// key policy allows the account).
     fn policy_verdict(
         &self,
         key: &KeyRecord,
         action: &str,
         ctx: &BTreeMap<String, String>,
-    ) -> Verdict {
-        let req = policy::Request {
-            principal_arn: &self.caller.arn,
-            account_id: &self.cfg.account_id,
-            action: &format!("kms:{action}"),
-            context: ctx,
-            via_service: self.via_service.as_deref(),
+    ) -> Result<Verdict, KmsError> {
+        self.policy_verdict_with(key, action, ctx, ConditionKeys::new())
+    }
+
+    /// [`Ctx::policy_verdict`] with request keys of the operation (`kms:GrantOperations`).
+    fn policy_verdict_with(
+        &self,
+        key: &KeyRecord,
+        action: &str,
+        ctx: &BTreeMap<String, String>,
+        keys: ConditionKeys,
+    ) -> Result<Verdict, KmsError> {
+        let Some(doc) = self.policies.get(&key.id, &key.policy) else {
+            return Ok(Verdict::NoMatch);
         };
-        policy::evaluate(&key.policy, &req)
+        let request = self.request_context(key, action, ctx, keys)?;
+        Ok(policy::verdict(
+            self.authorizer,
+            self.caller,
+            &request,
+            &doc,
+        ))
+    }
+
+    /// The request as policies see it: action, key ARN and the kms:* condition keys.
+    fn request_context(
+        &self,
+        key: &KeyRecord,
+        action: &str,
+        ctx: &BTreeMap<String, String>,
+        mut keys: ConditionKeys,
+    ) -> Result<RequestContext, KmsError> {
+        keys.set("kms:CallerAccount", self.caller.account_id.clone());
+        if let Some(via) = &self.via_service {
+            keys.set("kms:ViaService", via.clone());
+        }
+        keys.set(
+            "kms:GrantIsForAWSResource",
+            self.via_service.is_some().to_string(),
+        );
+        for (k, v) in ctx {
+            keys.set(&format!("kms:EncryptionContext:{k}"), v.clone());
+        }
+        if !ctx.is_empty() {
+            keys.set_multi("kms:EncryptionContextKeys", ctx.keys().cloned());
+        }
+        keys.set("kms:KeySpec", key.key_spec.clone());
+        keys.set("kms:KeyUsage", key.key_usage.clone());
+        keys.set("kms:KeyOrigin", key.origin.clone());
+        if let Some(alias) = &self.request_alias {
+            keys.set("kms:RequestAlias", alias.clone());
+        }
+        let aliases: Vec<String> = self
+            .store
+            .aliases()?
+            .into_iter()
+            .filter(|a| a.key_id.as_deref() == Some(key.id.as_str()))
+            .map(|a| a.name)
+            .collect();
+        if !aliases.is_empty() {
+            keys.set_multi("kms:ResourceAliases", aliases);
+        }
+        let mut request = RequestContext::new(format!("kms:{action}"), self.key_arn(&key.id));
+        request.keys = keys;
+        Ok(request)
     }
 
     /// Who grants are matched against: the service when one acts, else the caller.
@@ -301,7 +366,7 @@ impl Ctx<'_> {
         grant_op: Option<&str>,
         ctx: &BTreeMap<String, String>,
     ) -> Result<(), KmsError> {
-        match self.policy_verdict(key, action, ctx) {
+        match self.policy_verdict(key, action, ctx)? {
             Verdict::Deny => return Err(self.denied(key, action, true)),
             Verdict::Allow => return Ok(()),
             Verdict::NoMatch => {}
@@ -330,7 +395,9 @@ impl Ctx<'_> {
         child: &GrantShape<'_>,
     ) -> Result<(), KmsError> {
         let ctx = child.subset.cloned().unwrap_or_default();
-        match self.policy_verdict(key, "CreateGrant", &ctx) {
+        let mut keys = ConditionKeys::new();
+        keys.set_multi("kms:GrantOperations", child.operations.iter().cloned());
+        match self.policy_verdict_with(key, "CreateGrant", &ctx, keys)? {
             Verdict::Deny => return Err(self.denied(key, "CreateGrant", true)),
             Verdict::Allow => return Ok(()),
             Verdict::NoMatch => {}
@@ -347,18 +414,18 @@ impl Ctx<'_> {
 
     /// AWS's lockout safety check: a new key policy must let the caller change the policy
     /// again later, unless the request sets `BypassPolicyLockoutSafetyCheck`.
-    fn lockout_check(&self, policy_text: &str, input: &Value) -> Result<(), KmsError> {
+    fn lockout_check(
+        &self,
+        key: &KeyRecord,
+        policy: &sealdb_iam::PolicyDocument,
+        input: &Value,
+    ) -> Result<(), KmsError> {
         if opt_bool(input, "BypassPolicyLockoutSafetyCheck")? == Some(true) {
             return Ok(());
         }
-        let req = policy::Request {
-            principal_arn: &self.caller.arn,
-            account_id: &self.cfg.account_id,
-            action: "kms:PutKeyPolicy",
-            context: &BTreeMap::new(),
-            via_service: None,
-        };
-        if policy::evaluate(policy_text, &req) == Verdict::Allow {
+        let request =
+            self.request_context(key, "PutKeyPolicy", &BTreeMap::new(), ConditionKeys::new())?;
+        if policy::verdict(self.authorizer, self.caller, &request, policy) == Verdict::Allow {
             return Ok(());
         }
         Err(KmsError::MalformedPolicyDocument(
@@ -366,19 +433,13 @@ impl Ctx<'_> {
         ))
     }
 
-    /// An action authorized by identity (IAM) policies alone, with no key involved
-    /// (ListRetirableGrants). Until identity policies exist, the account's own
-    /// principals are allowed, as the default key policy allows them; services acting
-    /// on someone's behalf and other accounts are not.
+    /// An action authorized by identity (IAM) policies alone, on no key
+    /// (ListRetirableGrants): the caller's identity policies must allow it on `*`.
     fn authorize_identity(&self, action: &str) -> Result<(), KmsError> {
-        let own = format!("arn:aws:iam::{}:", self.cfg.account_id);
-        if self.via_service.is_none() && self.caller.arn.starts_with(&own) {
-            return Ok(());
-        }
-        Err(KmsError::AccessDenied(format!(
-            "User: {} is not authorized to perform: kms:{action} on resource: * because no identity-based policy allows the kms:{action} action",
-            self.caller.arn
-        )))
+        let request = RequestContext::new(format!("kms:{action}"), "*");
+        self.authorizer
+            .authorize(self.caller, &request, None)
+            .map_err(|denied| KmsError::AccessDenied(denied.message().to_owned()))
     }
 
     fn denied(&self, key: &KeyRecord, action: &str, explicit: bool) -> KmsError {
