@@ -366,3 +366,61 @@ def test_archival_after_the_grace_period(tmp_path):
         assert "Item" in ddb.get_item(TableName="Revived", Key={"Artist": {"S": "a"}, "SongTitle": {"S": "b"}})
     finally:
         s.kill()
+
+
+def test_a_user_without_create_grant_cannot_put_a_table_under_the_key(tmp_path):
+    """DynamoDB creates the table's grant as the caller (reference §3.4): a user whose key
+    policy statement lacks kms:CreateGrant can neither create a table under the key nor
+    switch one to it, and nothing changes."""
+    s = Server(tmp_path / "data").start()
+    try:
+        s.stop()
+        from test_kms_cli import make_user
+        carol = make_user(s, "carol")
+        s.start()
+        kms, ddb = s.client("kms"), s.client()
+        ddb_carol = s.client(key=carol[0], secret=carol[1])
+        carol_arn = "arn:aws:iam::000000000000:user/carol"
+        via = {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}
+        def key_with(actions):
+            policy = {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*",
+                 "Condition": {"StringEquals": {"aws:PrincipalArn": "arn:aws:iam::000000000000:root"}}},
+                {"Effect": "Allow", "Principal": {"AWS": carol_arn}, "Action": actions, "Resource": "*",
+                 "Condition": via}]}
+            return kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]
+        no_grant = key_with(["kms:DescribeKey", "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"])
+        sse = {"SSESpecification": {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": no_grant["Arn"]}}
+        with pytest.raises(ClientError) as e:
+            create(ddb_carol, "Denied", **sse)
+        code, message = err(e)
+        assert code == "AccessDeniedException" and "kms:CreateGrant" in message
+        assert "Denied" not in ddb.list_tables()["TableNames"]
+        assert kms.list_grants(KeyId=no_grant["KeyId"])["Grants"] == []
+        # CloudTrail shows the denied CreateTable with its user and error, and the denied grant.
+        trail = s.client("cloudtrail")
+        denied = trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateTable"}])
+        event = json.loads(denied["Events"][0]["CloudTrailEvent"])
+        assert event["userIdentity"]["userName"] == "carol" and event["errorCode"] == "AccessDeniedException"
+        grant = json.loads(trail.lookup_events(LookupAttributes=[
+            {"AttributeKey": "EventName", "AttributeValue": "CreateGrant"}])["Events"][0]["CloudTrailEvent"])
+        assert grant["userIdentity"]["invokedBy"] == "dynamodb.amazonaws.com"
+        assert grant["userIdentity"]["arn"] == carol_arn and grant["errorCode"] == "AccessDeniedException"
+
+        # Switching an existing table to the key is refused the same way; the table keeps its key.
+        create(ddb_carol, "Mine")
+        with pytest.raises(ClientError) as e:
+            ddb_carol.update_table(TableName="Mine", **sse)
+        assert err(e)[0] == "AccessDeniedException"
+        assert "SSEDescription" not in ddb.describe_table(TableName="Mine")["Table"]
+
+        # With kms:CreateGrant through DynamoDB, the same user may.
+        ok = key_with(["kms:DescribeKey", "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                       "kms:CreateGrant"])
+        ddb_carol.update_table(TableName="Mine", SSESpecification={
+            "Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": ok["Arn"]})
+        assert ddb.describe_table(TableName="Mine")["Table"]["SSEDescription"]["KMSMasterKeyArn"] == ok["Arn"]
+        grants = kms.list_grants(KeyId=ok["KeyId"])["Grants"]
+        assert [g["GranteePrincipal"] for g in grants] == ["dynamodb.us-east-1.amazonaws.com"]
+    finally:
+        s.kill()
