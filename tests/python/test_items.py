@@ -69,11 +69,11 @@ def test_condition_failure_returns_old_item_and_changes_nothing(ddb, table):
     (dict(Item={"pk": {"S": ""}}), "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: pk"),
     (dict(Item={"pk": {"S": "x" * 2049}}), "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes"),
     (dict(Item={"pk": {"S": "k"}, "big": {"S": "x" * (400 * 1024)}}), "Item size has exceeded the maximum allowed size"),
-    (dict(Item={"pk": {"S": "k"}, "s": {"SS": []}}), "One or more parameter values were invalid: An string set  may not be empty"),
+    (dict(Item={"pk": {"S": "k"}, "s": {"SS": []}}), "1 validation error detected: One or more parameter values were invalid: An string set  may not be empty"),
     (dict(Item={"pk": {"S": "k"}, "n": {"N": "1E126"}}), "Number overflow. Attempting to store a number with magnitude larger than supported range"),
     (dict(Item={"pk": {"S": "k"}, "n": {"N": "1" * 39}}), "Attempting to store more than 38 significant digits in a Number"),
     (dict(Item={"pk": {"S": "k"}}, ConditionExpression="a = :v"), "Invalid ConditionExpression: An expression attribute value used in expression is not defined; attribute value: :v"),
-    (dict(Item={"pk": {"S": "k"}}, ConditionExpression="a = :v", ExpressionAttributeValues={":v": {"S": "1"}, ":w": {"S": "2"}}), "Value provided in ExpressionAttributeValues unused in expressions: keys: {:w}"),
+    (dict(Item={"pk": {"S": "k"}}, ConditionExpression="a = :v", ExpressionAttributeValues={":v": {"S": "1"}, ":w": {"S": "2"}}), "1 validation error detected: Value provided in ExpressionAttributeValues unused in expressions: keys: {:w}"),
 ])
 def test_put_validation(ddb, table, kwargs, expected):
     t = table(None)

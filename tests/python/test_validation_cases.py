@@ -105,3 +105,36 @@ def test_expression_over_4_kb_is_reported_as_such(ddb, table):
     assert e.value.response["Error"]["Code"] == "ValidationException"
     assert e.value.response["Error"]["Message"] == (
         "Invalid UpdateExpression: Expression size has exceeded the maximum allowed size; expression size: 5010")
+
+
+def test_request_checks_worded_per_operation(ddb, table):
+    """PutItem / UpdateItem / DeleteItem and Query report request checks as a one-error
+    validation report; GetItem and Scan send the same message bare (as AWS, 2026)."""
+    name = table()
+    key = {"pk": {"S": "a"}, "sk": {"S": "b"}}
+    unused = "Value provided in ExpressionAttributeNames unused in expressions: keys: {#n}"
+
+    def message(call):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert e.value.response["Error"]["Code"] == "ValidationException"
+        return e.value.response["Error"]["Message"]
+
+    prefixed = "1 validation error detected: " + unused
+    assert message(lambda: ddb.update_item(TableName=name, Key=key, UpdateExpression="SET a = :v",
+                                           ExpressionAttributeNames={"#n": "x"},
+                                           ExpressionAttributeValues={":v": {"S": "1"}})) == prefixed
+    assert message(lambda: ddb.delete_item(TableName=name, Key=key, ConditionExpression="attribute_exists(a)",
+                                           ExpressionAttributeNames={"#n": "x"})) == prefixed
+    assert message(lambda: ddb.get_item(TableName=name, Key=key, ProjectionExpression="a",
+                                        ExpressionAttributeNames={"#n": "x"})) == unused
+    assert message(lambda: ddb.update_item(TableName=name, Key=key, UpdateExpression="")) == (
+        "1 validation error detected: Invalid UpdateExpression: The expression can not be empty;")
+    select = "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
+    assert message(lambda: ddb.query(TableName=name, KeyConditionExpression="pk = :p", Select="ALL_PROJECTED_ATTRIBUTES",
+                                     ExpressionAttributeValues={":p": {"S": "a"}})) == "1 validation error detected: " + select
+    assert message(lambda: ddb.scan(TableName=name, Select="ALL_PROJECTED_ATTRIBUTES")) == select
+    # Checks made after the request is read stay bare.
+    assert message(lambda: ddb.update_item(TableName=name, Key={"pk": {"S": "x" * 2049}, "sk": {"S": "b"}},
+                                           UpdateExpression="SET a = :v", ExpressionAttributeValues={":v": {"S": "1"}})
+                   ).startswith("One or more parameter values were invalid: Size of hashkey")

@@ -15,6 +15,7 @@ pub mod input;
 pub mod legacy;
 pub mod number;
 pub mod ops;
+pub(crate) mod request_validation;
 pub mod schema;
 pub mod service;
 pub mod sse;

@@ -211,6 +211,7 @@ impl Service {
             O::DeleteBackup => self.delete_backup(&input).await,
             O::RestoreTableFromBackup => self.restore_table_from_backup(&input, caller).await,
         };
+        let result = result.map_err(|e| crate::request_validation::as_aws_words(op, e));
         self.record_management_event(op, caller, &input, &result)
             .await;
         result
