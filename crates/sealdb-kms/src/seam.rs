@@ -6,6 +6,7 @@
 use crate::error::KmsError;
 use crate::operation::Operation;
 use crate::ops;
+pub use crate::store::KeyState;
 use crate::{Inner, KmsService};
 use sealdb_common::{Principal, SecretBytes, SecretKey32};
 use serde::Serialize;
@@ -23,31 +24,6 @@ pub struct ServiceCall {
     pub service: String,
     /// The principal the call is made for (the user, or the service itself).
     pub caller: Principal,
-}
-
-/// The state of a key (KMS's KeyState).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyState {
-    /// Usable.
-    Enabled,
-    /// Disabled by its owner.
-    Disabled,
-    /// Scheduled for deletion.
-    PendingDeletion,
-    /// Created for imported material that is not there (yet, or any more).
-    PendingImport,
-}
-
-impl KeyState {
-    fn parse(s: &str) -> Option<KeyState> {
-        Some(match s {
-            "Enabled" => KeyState::Enabled,
-            "Disabled" => KeyState::Disabled,
-            "PendingDeletion" => KeyState::PendingDeletion,
-            "PendingImport" => KeyState::PendingImport,
-            _ => return None,
-        })
-    }
 }
 
 /// What DescribeKey tells another service about a key.
@@ -134,7 +110,7 @@ impl KmsService {
                 let k = ops::described_key(c, &key_id)?;
                 Ok(KeyDescription {
                     arn: c.key_arn(&k.id),
-                    state: KeyState::parse(&k.state).ok_or(KmsError::Internal)?,
+                    state: k.state,
                     symmetric: k.key_spec == "SYMMETRIC_DEFAULT"
                         && k.key_usage == "ENCRYPT_DECRYPT",
                     aws_managed: k.key_manager == "AWS",

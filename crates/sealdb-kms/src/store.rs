@@ -19,6 +19,31 @@ pub(crate) struct Rotation {
     pub(crate) on_demand: bool,
 }
 
+/// The state of a key (KMS's KeyState); stored under these names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyState {
+    /// Usable.
+    Enabled,
+    /// Disabled by its owner.
+    Disabled,
+    /// Scheduled for deletion.
+    PendingDeletion,
+    /// Created for imported material that is not there (yet, or any more).
+    PendingImport,
+}
+
+impl KeyState {
+    /// The wire name (`PendingDeletion`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Enabled => "Enabled",
+            KeyState::Disabled => "Disabled",
+            KeyState::PendingDeletion => "PendingDeletion",
+            KeyState::PendingImport => "PendingImport",
+        }
+    }
+}
+
 /// Everything but the material of a KMS key.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct KeyRecord {
@@ -28,8 +53,7 @@ pub(crate) struct KeyRecord {
     pub(crate) key_usage: String,
     pub(crate) key_spec: String,
     pub(crate) origin: String,
-    /// Enabled, Disabled, PendingDeletion, PendingImport.
-    pub(crate) state: String,
+    pub(crate) state: KeyState,
     pub(crate) deletion_date: Option<f64>,
     /// CUSTOMER or AWS.
     pub(crate) key_manager: String,

@@ -82,7 +82,7 @@ pub(super) fn get_key_rotation_status(
             c.key_arn(&k.id)
         )));
     }
-    let enabled = k.rotation_enabled && k.state != "PendingDeletion";
+    let enabled = k.rotation_enabled && k.state != KeyState::PendingDeletion;
     let mut out = json!({"KeyRotationEnabled": enabled, "KeyId": c.key_arn(&k.id)});
     if enabled {
         out["RotationPeriodInDays"] = json!(k.rotation_period_days);

@@ -125,7 +125,7 @@ pub(super) fn import_key_material(
     k.valid_to = valid_to;
     k.expiration_model = Some(model.to_owned());
     k.import_params = None;
-    k.state = "Enabled".into();
+    k.state = KeyState::Enabled;
     c.store.put_key(&k)?;
     Ok(json!({"KeyId": c.key_arn(&k.id), "KeyMaterialId": material_id(&k.id, 1)}))
 }
@@ -147,8 +147,8 @@ pub(super) fn delete_imported_key_material(
     }
     c.store.delete_material(&k.id, 1)?;
     k.valid_to = None;
-    if k.state != "PendingDeletion" {
-        k.state = "PendingImport".into();
+    if k.state != KeyState::PendingDeletion {
+        k.state = KeyState::PendingImport;
     }
     c.store.put_key(&k)?;
     Ok(json!({"KeyId": c.key_arn(&k.id), "KeyMaterialId": material_id(&k.id, 1)}))

@@ -93,7 +93,11 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsErr
         key_usage: usage.to_owned(),
         key_spec: spec.to_owned(),
         origin: origin.to_owned(),
-        state: if external { "PendingImport" } else { "Enabled" }.into(),
+        state: if external {
+            KeyState::PendingImport
+        } else {
+            KeyState::Enabled
+        },
         deletion_date: None,
         key_manager: "CUSTOMER".into(),
         policy: policy_text,
@@ -191,18 +195,17 @@ pub(super) fn enable_or_disable(
     let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
     c.authorize(&k, op, None, &BTreeMap::new())?;
     c.not_pending_deletion(&k)?;
-    if k.state == "PendingImport" {
+    if k.state == KeyState::PendingImport {
         return Err(KmsError::InvalidState(format!(
             "{} is pending import.",
             c.key_arn(&k.id)
         )));
     }
     k.state = if op == "EnableKey" {
-        "Enabled"
+        KeyState::Enabled
     } else {
-        "Disabled"
-    }
-    .into();
+        KeyState::Disabled
+    };
     c.store.put_key(&k)?;
     Ok(json!({}))
 }
@@ -220,7 +223,7 @@ pub(super) fn schedule_key_deletion(
     c.not_pending_deletion(&k)?;
     #[allow(clippy::cast_precision_loss)]
     let date = now(c.cfg) + days as f64 * DAY;
-    k.state = "PendingDeletion".into();
+    k.state = KeyState::PendingDeletion;
     k.deletion_date = Some(date);
     c.store.put_key(&k)?;
     Ok(
@@ -236,13 +239,13 @@ pub(super) fn cancel_key_deletion(
 ) -> Result<Value, KmsError> {
     let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
     c.authorize(&k, op, None, &BTreeMap::new())?;
-    if k.state != "PendingDeletion" {
+    if k.state != KeyState::PendingDeletion {
         return Err(KmsError::InvalidState(format!(
             "{} is not pending deletion.",
             c.key_arn(&k.id)
         )));
     }
-    k.state = "Disabled".into();
+    k.state = KeyState::Disabled;
     k.deletion_date = None;
     c.store.put_key(&k)?;
     Ok(json!({"KeyId": c.key_arn(&k.id)}))

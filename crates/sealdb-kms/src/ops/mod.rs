@@ -23,7 +23,7 @@ use crate::crypto;
 use crate::error::{KmsError, validation};
 use crate::operation::Operation;
 use crate::policy::{self, PolicyCache, Verdict};
-use crate::store::{Alias, Grant, KeyRecord, Rotation, Store};
+use crate::store::{Alias, Grant, KeyRecord, KeyState, Rotation, Store};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use sealdb_common::Principal;
@@ -170,14 +170,14 @@ impl Ctx<'_> {
     pub(crate) fn purge_deleted_keys(&self) -> Result<(), KmsError> {
         let t = now(self.cfg);
         for mut k in self.store.keys()? {
-            if k.state == "PendingDeletion" && k.deletion_date.is_some_and(|d| d <= t) {
+            if k.state == KeyState::PendingDeletion && k.deletion_date.is_some_and(|d| d <= t) {
                 self.store.delete_key(&k.id)?;
             } else if k.valid_to.is_some_and(|v| v <= t) && k.origin == "EXTERNAL" {
                 // Expired imported material: gone, as if deleted.
                 self.store.delete_material(&k.id, 1)?;
                 k.valid_to = None;
-                if k.state != "PendingDeletion" {
-                    k.state = "PendingImport".into();
+                if k.state != KeyState::PendingDeletion {
+                    k.state = KeyState::PendingImport;
                 }
                 self.store.put_key(&k)?;
             }
@@ -240,7 +240,7 @@ impl Ctx<'_> {
             key_usage: "ENCRYPT_DECRYPT".into(),
             key_spec: "SYMMETRIC_DEFAULT".into(),
             origin: "AWS_KMS".into(),
-            state: "Enabled".into(),
+            state: KeyState::Enabled,
             deletion_date: None,
             key_manager: "AWS".into(),
             policy: policy::dynamodb_managed_policy(&self.cfg.account_id, &self.cfg.region),
@@ -458,19 +458,20 @@ impl Ctx<'_> {
     /// The key must be Enabled for cryptographic use.
     fn usable(&self, key: &KeyRecord) -> Result<(), KmsError> {
         let arn = self.key_arn(&key.id);
-        match key.state.as_str() {
-            "Enabled" => Ok(()),
-            "Disabled" => Err(KmsError::Disabled(format!("{arn} is disabled."))),
-            "PendingDeletion" => Err(KmsError::InvalidState(format!(
+        match key.state {
+            KeyState::Enabled => Ok(()),
+            KeyState::Disabled => Err(KmsError::Disabled(format!("{arn} is disabled."))),
+            KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
                 "{arn} is pending deletion."
             ))),
-            "PendingImport" => Err(KmsError::InvalidState(format!("{arn} is pending import."))),
-            other => Err(KmsError::InvalidState(format!("{arn} is {other}."))),
+            KeyState::PendingImport => {
+                Err(KmsError::InvalidState(format!("{arn} is pending import.")))
+            }
         }
     }
 
     fn not_pending_deletion(&self, key: &KeyRecord) -> Result<(), KmsError> {
-        if key.state == "PendingDeletion" {
+        if key.state == KeyState::PendingDeletion {
             return Err(KmsError::InvalidState(format!(
                 "{} is pending deletion.",
                 self.key_arn(&key.id)
@@ -496,10 +497,10 @@ impl Ctx<'_> {
             "KeyId": k.id,
             "Arn": self.key_arn(&k.id),
             "CreationDate": k.created,
-            "Enabled": k.state == "Enabled",
+            "Enabled": k.state == KeyState::Enabled,
             "Description": k.description,
             "KeyUsage": k.key_usage,
-            "KeyState": k.state,
+            "KeyState": k.state.as_str(),
             "Origin": k.origin,
             "KeyManager": k.key_manager,
             "CustomerMasterKeySpec": k.key_spec,
@@ -540,7 +541,7 @@ impl Ctx<'_> {
     fn rotate_if_due(&self, k: &mut KeyRecord) -> Result<(), KmsError> {
         let t = now(self.cfg);
         if k.rotation_enabled
-            && k.state == "Enabled"
+            && k.state == KeyState::Enabled
             && t >= k.last_rotation + f64::from(k.rotation_period_days) * DAY
         {
             self.rotate(k, false)?;
