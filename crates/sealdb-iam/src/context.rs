@@ -73,20 +73,51 @@ impl EvalPrincipal {
         }
     }
 
-    /// The policy view of an authenticated caller.
+    /// The policy view of an authenticated caller, read from its ARN so that a caller
+    /// that is neither the root nor a user is never mistaken for either.
     pub fn from_principal(principal: &Principal) -> Self {
-        match &principal.user_name {
-            None => EvalPrincipal::account_root(&principal.account_id),
-            Some(name) => EvalPrincipal {
-                arn: principal.arn.clone(),
-                account_id: principal.account_id.clone(),
-                // Until users carry their AIDA… id, the name stands in for aws:userid.
-                user_id: name.clone(),
-                username: Some(name.clone()),
-                principal_type: PrincipalType::User,
-                role_arn: None,
-                tags: BTreeMap::new(),
-                service: None,
+        let account = principal.account_id.as_str();
+        let arn = principal.arn.as_str();
+        if arn == format!("arn:aws:iam::{account}:root") {
+            return EvalPrincipal::account_root(account);
+        }
+        let base = EvalPrincipal {
+            arn: arn.to_owned(),
+            account_id: account.to_owned(),
+            user_id: arn.to_owned(),
+            username: None,
+            principal_type: PrincipalType::User,
+            role_arn: None,
+            tags: BTreeMap::new(),
+            service: None,
+        };
+        let resource = crate::arn::Arn::parse(arn).map(|a| (a.service, a.resource));
+        match resource {
+            Some(("iam", r)) if r.starts_with("user/") => {
+                let name = principal.user_name.clone().unwrap_or_default();
+                EvalPrincipal {
+                    // Until users carry their AIDA… id here, the name stands in for aws:userid.
+                    user_id: name.clone(),
+                    username: Some(name),
+                    ..base
+                }
+            }
+            Some(("sts", r)) if r.starts_with("assumed-role/") => {
+                let mut parts = r.trim_start_matches("assumed-role/").splitn(2, '/');
+                let role = parts.next().unwrap_or_default();
+                let session = parts.next().unwrap_or_default();
+                EvalPrincipal {
+                    user_id: format!("{role}:{session}"),
+                    principal_type: PrincipalType::AssumedRole,
+                    role_arn: Some(format!("arn:aws:iam::{account}:role/{role}")),
+                    ..base
+                }
+            }
+            Some(_) => base,
+            None => EvalPrincipal {
+                principal_type: PrincipalType::Service,
+                service: Some(arn.to_owned()),
+                ..base
             },
         }
     }
@@ -282,6 +313,33 @@ mod tests {
         assert_eq!(req.keys.get_single("aws:username"), Some("from-service"));
         assert_eq!(req.keys.get_single("aws:PrincipalType"), Some("Account"));
         assert_eq!(req.keys.get_single("aws:userid"), Some("123456789012"));
+    }
+
+    #[test]
+    fn callers_are_read_from_their_arns() {
+        let root = Principal::root("AKIAROOT", "123456789012", "us-east-1", "10.0.0.1");
+        assert!(EvalPrincipal::from_principal(&root).is_account_root());
+        let user = Principal::user("AKIAU", "123456789012", "alice", "us-east-1", "10.0.0.1");
+        let p = EvalPrincipal::from_principal(&user);
+        assert_eq!(p.principal_type, PrincipalType::User);
+        assert_eq!(p.username.as_deref(), Some("alice"));
+        // A role session without a user name is a session, never the root.
+        let mut session = root.clone();
+        session.arn = "arn:aws:sts::123456789012:assumed-role/Reader/job-1".into();
+        let p = EvalPrincipal::from_principal(&session);
+        assert_eq!(p.principal_type, PrincipalType::AssumedRole);
+        assert!(!p.is_account_root());
+        assert_eq!(
+            p.role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/Reader")
+        );
+        assert_eq!(p.principal_arn(), "arn:aws:iam::123456789012:role/Reader");
+        assert_eq!(p.username, None);
+        let mut service = root;
+        service.arn = "dynamodb.us-east-1.amazonaws.com".into();
+        let p = EvalPrincipal::from_principal(&service);
+        assert_eq!(p.principal_type, PrincipalType::Service);
+        assert!(!p.is_account_root());
     }
 
     #[test]
