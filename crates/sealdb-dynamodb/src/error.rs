@@ -24,6 +24,11 @@ pub enum DynamoError {
     LimitExceeded(String),
     /// The caller may not use the table's KMS key.
     AccessDenied(String),
+    /// IAM refused the request (`com.amazon.coral.service#AccessDeniedException`), with
+    /// AWS's "User: ... is not authorized to perform: ..." message.
+    NotAuthorized(String),
+    /// No resource policy, or not the expected revision (`PolicyNotFoundException`).
+    PolicyNotFound(String),
     /// No such backup.
     BackupNotFound(String),
     /// No such table (backup operations word it this way).
@@ -69,6 +74,10 @@ impl DynamoError {
             DynamoError::AccessDenied(_) => {
                 "com.amazonaws.dynamodb.v20120810#AccessDeniedException"
             }
+            DynamoError::NotAuthorized(_) => "com.amazon.coral.service#AccessDeniedException",
+            DynamoError::PolicyNotFound(_) => {
+                "com.amazonaws.dynamodb.v20120810#PolicyNotFoundException"
+            }
             DynamoError::TransactionCanceled { .. } => {
                 "com.amazonaws.dynamodb.v20120810#TransactionCanceledException"
             }
@@ -101,6 +110,8 @@ impl DynamoError {
             | DynamoError::ConditionalCheckFailed { .. }
             | DynamoError::LimitExceeded(_)
             | DynamoError::AccessDenied(_)
+            | DynamoError::NotAuthorized(_)
+            | DynamoError::PolicyNotFound(_)
             | DynamoError::BackupNotFound(_)
             | DynamoError::TableNotFound(_)
             | DynamoError::TransactionCanceled { .. }
@@ -120,6 +131,8 @@ impl DynamoError {
             | DynamoError::ResourceInUse(m)
             | DynamoError::LimitExceeded(m)
             | DynamoError::AccessDenied(m)
+            | DynamoError::NotAuthorized(m)
+            | DynamoError::PolicyNotFound(m)
             | DynamoError::BackupNotFound(m)
             | DynamoError::TableNotFound(m)
             | DynamoError::IdempotentParameterMismatch(m)
@@ -148,6 +161,7 @@ impl DynamoError {
     pub fn capital_message(&self) -> bool {
         match self {
             DynamoError::TransactionCanceled { .. }
+            | DynamoError::NotAuthorized(_)
             | DynamoError::IdempotentParameterMismatch(_) => true,
             DynamoError::Validation(_)
             | DynamoError::Serialization(_)
@@ -156,6 +170,7 @@ impl DynamoError {
             | DynamoError::ConditionalCheckFailed { .. }
             | DynamoError::LimitExceeded(_)
             | DynamoError::AccessDenied(_)
+            | DynamoError::PolicyNotFound(_)
             | DynamoError::BackupNotFound(_)
             | DynamoError::TableNotFound(_)
             | DynamoError::TrimmedDataAccess(_)
@@ -185,6 +200,8 @@ impl DynamoError {
             | DynamoError::ResourceInUse(_)
             | DynamoError::LimitExceeded(_)
             | DynamoError::AccessDenied(_)
+            | DynamoError::NotAuthorized(_)
+            | DynamoError::PolicyNotFound(_)
             | DynamoError::BackupNotFound(_)
             | DynamoError::TableNotFound(_)
             | DynamoError::TrimmedDataAccess(_)

@@ -7,6 +7,7 @@
 //! write units), never SQL.
 
 mod audit;
+mod authz;
 pub mod codec;
 pub mod error;
 pub mod expr;

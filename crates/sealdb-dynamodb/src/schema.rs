@@ -134,6 +134,12 @@ pub struct TableDef {
     /// Set when the table was archived because its key stayed unusable: (when, backup ARN).
     #[serde(default)]
     pub archival: Option<(i64, String)>,
+    /// The table's resource-based policy (PutResourcePolicy on the table ARN).
+    #[serde(default)]
+    pub resource_policy: Option<crate::ops::policies::StoredPolicy>,
+    /// The stream's resource-based policy (PutResourcePolicy on the stream ARN).
+    #[serde(default)]
+    pub stream_policy: Option<crate::ops::policies::StoredPolicy>,
 }
 
 /// Stored stream settings (the stream itself comes with DynamoDB Streams support).

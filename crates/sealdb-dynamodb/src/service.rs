@@ -68,6 +68,12 @@ pub enum Operation {
     DeleteBackup,
     /// RestoreTableFromBackup.
     RestoreTableFromBackup,
+    /// PutResourcePolicy.
+    PutResourcePolicy,
+    /// GetResourcePolicy.
+    GetResourcePolicy,
+    /// DeleteResourcePolicy.
+    DeleteResourcePolicy,
 }
 
 impl Operation {
@@ -102,6 +108,9 @@ impl Operation {
             "ListBackups" => O::ListBackups,
             "DeleteBackup" => O::DeleteBackup,
             "RestoreTableFromBackup" => O::RestoreTableFromBackup,
+            "PutResourcePolicy" => O::PutResourcePolicy,
+            "GetResourcePolicy" => O::GetResourcePolicy,
+            "DeleteResourcePolicy" => O::DeleteResourcePolicy,
             _ => return None,
         })
     }
@@ -140,6 +149,8 @@ pub struct Service {
     pub(crate) me: std::sync::Weak<Service>,
     /// The KMS-backed vault, when the server has a key service (SSE with KMS keys).
     pub(crate) kms: Option<Arc<crate::sse::KmsVault>>,
+    /// Set once by the server: from then on every request is authorized (`authz.rs`).
+    pub(crate) authorizer: std::sync::OnceLock<Arc<sealdb_iam::Authorizer>>,
 }
 
 impl Service {
@@ -169,6 +180,7 @@ impl Service {
             tokens: crate::ops::transact::TokenCache::default(),
             me: me.clone(),
             kms,
+            authorizer: std::sync::OnceLock::new(),
         }))
     }
 
@@ -181,40 +193,57 @@ impl Service {
     ) -> Result<serde_json::Value, DynamoError> {
         let mut input = Input::parse(body)?;
         crate::legacy::rewrite(op, input.raw_mut())?;
-        use Operation as O;
-        let result = match op {
-            O::CreateTable => self.create_table(&input, caller).await,
-            O::DescribeTable => self.describe_table(&input).await,
-            O::ListTables => self.list_tables(&input),
-            O::DeleteTable => self.delete_table(&input).await,
-            O::UpdateTable => self.update_table(&input, caller).await,
-            O::TagResource => self.tag_resource(&input).await,
-            O::UntagResource => self.untag_resource(&input).await,
-            O::ListTagsOfResource => self.list_tags(&input),
-            O::DescribeLimits => Ok(crate::ops::tables::describe_limits()),
-            O::DescribeEndpoints => Ok(self.describe_endpoints()),
-            O::DescribeTimeToLive => self.describe_ttl(&input),
-            O::UpdateTimeToLive => self.update_ttl(&input).await,
-            O::PutItem => self.put_item(&input).await,
-            O::GetItem => self.get_item(&input).await,
-            O::UpdateItem => self.update_item(&input).await,
-            O::DeleteItem => self.delete_item(&input).await,
-            O::Query => self.query(&input).await,
-            O::Scan => self.scan(&input).await,
-            O::BatchGetItem => self.batch_get_item(&input).await,
-            O::BatchWriteItem => self.batch_write_item(&input).await,
-            O::TransactWriteItems => self.transact_write_items(&input).await,
-            O::TransactGetItems => self.transact_get_items(&input).await,
-            O::CreateBackup => self.create_backup(&input, caller).await,
-            O::DescribeBackup => self.describe_backup(&input),
-            O::ListBackups => self.list_backups(&input),
-            O::DeleteBackup => self.delete_backup(&input).await,
-            O::RestoreTableFromBackup => self.restore_table_from_backup(&input, caller).await,
+        // A denied call runs nothing, and is recorded like any other failed call.
+        let result = match self.authorize(op, caller, &input) {
+            Ok(()) => self.dispatch(op, caller, &input).await,
+            Err(denied) => Err(denied),
         };
         let result = result.map_err(|e| crate::request_validation::as_aws_words(op, e));
         self.record_management_event(op, caller, &input, &result)
             .await;
         result
+    }
+
+    /// Runs an operation the caller is authorized for.
+    async fn dispatch(
+        &self,
+        op: Operation,
+        caller: &Principal,
+        input: &Input,
+    ) -> Result<serde_json::Value, DynamoError> {
+        use Operation as O;
+        match op {
+            O::CreateTable => self.create_table(input, caller).await,
+            O::DescribeTable => self.describe_table(input).await,
+            O::ListTables => self.list_tables(input),
+            O::DeleteTable => self.delete_table(input).await,
+            O::UpdateTable => self.update_table(input, caller).await,
+            O::TagResource => self.tag_resource(input).await,
+            O::UntagResource => self.untag_resource(input).await,
+            O::ListTagsOfResource => self.list_tags(input),
+            O::DescribeLimits => Ok(crate::ops::tables::describe_limits()),
+            O::DescribeEndpoints => Ok(self.describe_endpoints()),
+            O::DescribeTimeToLive => self.describe_ttl(input),
+            O::UpdateTimeToLive => self.update_ttl(input).await,
+            O::PutItem => self.put_item(input).await,
+            O::GetItem => self.get_item(input).await,
+            O::UpdateItem => self.update_item(input).await,
+            O::DeleteItem => self.delete_item(input).await,
+            O::Query => self.query(input).await,
+            O::Scan => self.scan(input).await,
+            O::BatchGetItem => self.batch_get_item(input).await,
+            O::BatchWriteItem => self.batch_write_item(input).await,
+            O::TransactWriteItems => self.transact_write_items(input).await,
+            O::TransactGetItems => self.transact_get_items(input).await,
+            O::CreateBackup => self.create_backup(input, caller).await,
+            O::DescribeBackup => self.describe_backup(input),
+            O::ListBackups => self.list_backups(input),
+            O::DeleteBackup => self.delete_backup(input).await,
+            O::RestoreTableFromBackup => self.restore_table_from_backup(input, caller).await,
+            O::PutResourcePolicy => self.put_resource_policy(input).await,
+            O::GetResourcePolicy => self.get_resource_policy(input),
+            O::DeleteResourcePolicy => self.delete_resource_policy(input).await,
+        }
     }
 
     /// Stops all table writers after their queued work.

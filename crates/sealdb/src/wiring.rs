@@ -55,11 +55,11 @@ impl Backend for StreamsBackend {
     fn call<'a>(
         &'a self,
         operation: &'a str,
-        _caller: &'a Principal,
+        caller: &'a Principal,
         body: Bytes,
     ) -> BoxFuture<'a, Result<Vec<u8>, WireError>> {
         Box::pin(async move {
-            match self.0.call_streams(operation, &body).await {
+            match self.0.call_streams(operation, caller, &body).await {
                 None => Err(WireError::new(
                     "com.amazon.coral.service#UnknownOperationException",
                     400,

@@ -262,6 +262,14 @@ impl Projection {
         Projection { paths }
     }
 
+    /// The top-level attribute names the projection reads (`dynamodb:Attributes`).
+    pub fn top_level_names(&self) -> Vec<String> {
+        self.paths
+            .iter()
+            .map(|p| p.top_level().to_owned())
+            .collect()
+    }
+
     /// The projected item.
     pub fn apply(&self, item: &Item) -> Item {
         let mut root = Trie::default();

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod capacity;
 pub mod indexes;
 pub mod items;
+pub mod policies;
 pub mod query;
 pub mod scan;
 pub(crate) mod shards;

@@ -34,9 +34,9 @@ fn invalid_iterator() -> DynamoError {
 }
 
 /// Where an iterator reads: its stream, its shard, and the last sequence number read.
-struct Position {
-    table: String,
-    label: String,
+pub(crate) struct Position {
+    pub(crate) table: String,
+    pub(crate) label: String,
     shard_start: i64,
     after: i64,
     created_ms: i64,
@@ -49,7 +49,7 @@ fn encode_iterator(p: &Position) -> String {
     ))
 }
 
-fn decode_iterator(it: &str) -> Option<Position> {
+pub(crate) fn decode_iterator(it: &str) -> Option<Position> {
     let text = String::from_utf8(B64.decode(it).ok()?).ok()?;
     let mut parts = text.splitn(6, '|');
     if parts.next()? != "v2" {
@@ -86,12 +86,19 @@ impl Service {
     pub async fn call_streams(
         &self,
         operation: &str,
+        caller: &sealdb_common::Principal,
         body: &[u8],
     ) -> Option<Result<Value, DynamoError>> {
+        if !Self::is_streams_operation(operation) {
+            return None;
+        }
         let input = match Input::parse(body) {
             Ok(i) => i,
             Err(e) => return Some(Err(e)),
         };
+        if let Err(denied) = self.authorize_streams(operation, caller, &input) {
+            return Some(Err(denied));
+        }
         Some(match operation {
             "ListStreams" => self.list_streams(&input),
             "DescribeStream" => self.describe_stream(&input).await,

@@ -636,6 +636,8 @@ impl Service {
             None => SseRequest::Owned,
         };
         let sse_key_arn = self.resolve_sse(&sse, caller).await?;
+        let resource_policy =
+            crate::ops::policies::initial_policy(input.str_opt("ResourcePolicy")?, now)?;
         let _guard = self.ddl.lock().await;
         if self.def(name).is_some() {
             return Err(DynamoError::ResourceInUse(format!(
@@ -668,6 +670,8 @@ impl Service {
             sse_key_arn: None,
             sse_changes: Vec::new(),
             archival: None,
+            resource_policy,
+            stream_policy: None,
         };
         // The id is chosen by the engine; store the definition, then record the id in it.
         def.sse_key_arn.clone_from(&sse_key_arn);
