@@ -138,3 +138,14 @@ def test_request_checks_worded_per_operation(ddb, table):
     assert message(lambda: ddb.update_item(TableName=name, Key={"pk": {"S": "x" * 2049}, "sk": {"S": "b"}},
                                            UpdateExpression="SET a = :v", ExpressionAttributeValues={":v": {"S": "1"}})
                    ).startswith("One or more parameter values were invalid: Size of hashkey")
+
+
+def test_batch_get_by_table_arn_answers_under_that_arn(ddb, table):
+    name = table()
+    arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+    key = {"pk": {"S": "a"}, "sk": {"S": "b"}}
+    ddb.put_item(TableName=arn, Item=dict(key, v={"S": "1"}))
+    got = ddb.batch_get_item(RequestItems={arn: {"Keys": [key]}})["Responses"]
+    assert got == {arn: [dict(key, v={"S": "1"})]}
+    got = ddb.batch_get_item(RequestItems={name: {"Keys": [key]}})["Responses"]
+    assert got == {name: [dict(key, v={"S": "1"})]}

@@ -173,6 +173,8 @@ impl Service {
         }
         struct TableRead {
             name: String,
+            /// The table as the request named it (name or ARN): the answer uses it too.
+            requested: String,
             keys: Vec<(ItemKey, Item)>,
             projection: Option<Projection>,
             consistent: bool,
@@ -226,6 +228,7 @@ impl Service {
             }
             reads.push(TableRead {
                 name,
+                requested: table_name.clone(),
                 keys: parsed,
                 projection,
                 consistent: sub.bool_opt("ConsistentRead")?.unwrap_or(false),
@@ -265,11 +268,11 @@ impl Service {
                 };
                 items.push(item_to_json(&shown));
             }
-            responses.insert(read.name.clone(), Value::Array(items));
+            responses.insert(read.requested.clone(), Value::Array(items));
             if !left.is_empty() {
                 let mut spec = read.raw.clone();
                 spec.insert("Keys".into(), Value::Array(left));
-                unprocessed.insert(read.name.clone(), Value::Object(spec));
+                unprocessed.insert(read.requested.clone(), Value::Object(spec));
             }
             capacity.push(
                 json!({"TableName": read.name, "CapacityUnits": units, "ReadCapacityUnits": units}),
