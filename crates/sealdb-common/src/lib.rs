@@ -11,6 +11,6 @@ pub mod root_key;
 pub mod secret;
 
 pub use clock::Clock;
-pub use principal::Principal;
+pub use principal::{Identity, Principal, PrincipalKind};
 pub use root_key::{RootKey, RootKeyError};
 pub use secret::{SecretBytes, SecretKey32};

@@ -99,14 +99,11 @@ impl KmsVault {
 
     /// DynamoDB itself, acting under its grants.
     fn service_principal(&self) -> Principal {
-        Principal {
-            access_key_id: String::new(),
-            arn: format!("dynamodb.{}.amazonaws.com", self.region),
-            account_id: self.account_id.clone(),
-            user_name: Some("dynamodb".into()),
-            region: self.region.clone(),
-            source_ip: "dynamodb.amazonaws.com".into(),
-        }
+        Principal::service(
+            &format!("dynamodb.{}.amazonaws.com", self.region),
+            &self.account_id,
+            &self.region,
+        )
     }
 
     fn context(&self, table: &str) -> EncryptionContext {

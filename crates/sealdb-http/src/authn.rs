@@ -17,8 +17,9 @@
 //! signature is looked at.
 
 use crate::front::Protocol;
+use crate::query::QueryService;
 use crate::sigv4::{self, AuthorizationHeader, RequestParts};
-use crate::wire::{CredentialLookup, WireError};
+use crate::wire::{CredentialLookup, CredentialRejection, WireError};
 use bytes::Bytes;
 use sealdb_common::Principal;
 use std::fmt::Write as _;
@@ -32,6 +33,7 @@ pub(crate) struct Verifier<'a> {
     pub(crate) region: &'a str,
     pub(crate) account_id: &'a str,
     pub(crate) now_secs: i64,
+    pub(crate) secure_transport: bool,
 }
 
 /// The `key=value` parameters of an `Authorization` header, split on commas and spaces.
@@ -174,7 +176,13 @@ impl Verifier<'_> {
             ));
         };
         let mut wrong = String::new();
-        if region != self.region {
+        // IAM is global (signed in us-east-1); STS answers its global and regional names.
+        let region_ok = match protocol {
+            Protocol::Query(QueryService::Iam) => region == "us-east-1",
+            Protocol::Query(QueryService::Sts) => region == self.region || region == "us-east-1",
+            _ => region == self.region,
+        };
+        if !region_ok {
             let _ = write!(
                 wrong,
                 "Credential should be scoped to a valid region, not '{region}'. "
@@ -203,12 +211,23 @@ impl Verifier<'_> {
         if !wrong.is_empty() {
             return Err(err("InvalidSignatureException", wrong));
         }
-        let Some((secret, user_name)) = self.credentials.lookup(key_id) else {
-            return Err(err(
-                "UnrecognizedClientException",
-                "The security token included in the request is invalid.".into(),
-            ));
-        };
+        let session_token = parts
+            .headers
+            .get("x-amz-security-token")
+            .map(|v| v.to_str().unwrap_or("\u{0}"));
+        let resolved = self
+            .credentials
+            .resolve(key_id, session_token)
+            .map_err(|rejection| match rejection {
+                CredentialRejection::Invalid => err(
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.".into(),
+                ),
+                CredentialRejection::Expired => err(
+                    "ExpiredTokenException",
+                    "The security token included in the request is expired".into(),
+                ),
+            })?;
         let auth = AuthorizationHeader {
             access_key_id: key_id.to_owned(),
             date: date.to_owned(),
@@ -242,16 +261,25 @@ impl Verifier<'_> {
             headers: &headers,
             payload_hash: &payload_hash,
         };
-        if !sigv4::verify(&auth, &secret, &amz_date, &req_parts) {
+        if !sigv4::verify(&auth, &resolved.secret, &amz_date, &req_parts) {
             return Err(err(
                 "InvalidSignatureException",
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
             ));
         }
-        Ok(match user_name {
-            None => Principal::root(key_id, self.account_id, self.region, remote_ip),
-            Some(name) => Principal::user(key_id, self.account_id, &name, self.region, remote_ip),
-        })
+        if session_token.is_none() {
+            self.credentials.record_use(key_id, service, region);
+        }
+        let mut caller = Principal::new(
+            resolved.identity,
+            key_id,
+            self.account_id,
+            self.region,
+            remote_ip,
+        );
+        caller.session_token_used = session_token.is_some();
+        caller.secure_transport = self.secure_transport;
+        Ok(caller)
     }
 }
 

@@ -13,10 +13,16 @@
 //!   backend.call(operation, principal, body)           → JSON body or WireError
 //! response: x-amzn-RequestId; for DynamoDB and Streams gzip/deflate on Accept-Encoding
 //!           (≥ 4 KiB) and x-amz-crc32 over the bytes sent
+//! POST without X-Amz-Target, form-encoded: IAM / STS (the Query protocol, `query.rs`):
+//!   Action and Version checked, SigV4, backend answers the `…Result` XML, which is
+//!   wrapped here with the request id
 //! ```
+//! Every protocol passes `X-Amz-Security-Token` to the credential lookup, which opens
+//! session tokens and refuses expired ones.
 
 use crate::authn::Verifier;
 use crate::encoding::{self, Coding, DecodeError};
+use crate::query::{self, QueryService};
 use crate::wire::{Backend, CredentialLookup, WireError};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
@@ -45,6 +51,8 @@ pub enum Protocol {
     Kms,
     /// `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.*`, JSON 1.1, signed for `cloudtrail`.
     CloudTrail,
+    /// IAM or STS: the Query protocol, XML replies.
+    Query(QueryService),
 }
 
 impl Protocol {
@@ -66,11 +74,15 @@ impl Protocol {
         match self {
             Protocol::DynamoDb | Protocol::Streams => "application/x-amz-json-1.0",
             Protocol::Kms | Protocol::CloudTrail => "application/x-amz-json-1.1",
+            Protocol::Query(_) => "text/xml",
         }
     }
 
     /// The request content types the protocol accepts (media type only, any parameters).
     fn accepts_content_type(self, media_type: &str) -> bool {
+        if let Protocol::Query(_) = self {
+            return query::is_form(Some(media_type));
+        }
         media_type.eq_ignore_ascii_case("application/json")
             || media_type.eq_ignore_ascii_case(self.content_type())
     }
@@ -80,6 +92,7 @@ impl Protocol {
             Protocol::DynamoDb | Protocol::Streams => "dynamodb",
             Protocol::Kms => "kms",
             Protocol::CloudTrail => "cloudtrail",
+            Protocol::Query(service) => service.signing_name(),
         }
     }
 
@@ -98,6 +111,7 @@ impl Protocol {
         let type_name = match self {
             Protocol::DynamoDb | Protocol::Streams => format!("com.amazon.coral.service#{name}"),
             Protocol::Kms | Protocol::CloudTrail => name.to_owned(),
+            Protocol::Query(_) => return query::front_error(name, status, message.into()),
         };
         WireError::new(type_name, status, message)
     }
@@ -113,8 +127,14 @@ pub struct FrontDoor {
     pub streams: Option<Arc<dyn Backend>>,
     /// CloudTrail (LookupEvents over the audit log), when enabled.
     pub cloudtrail: Option<Arc<dyn Backend>>,
-    /// Secrets of access keys.
+    /// IAM (Query protocol), when enabled.
+    pub iam: Option<Arc<dyn Backend>>,
+    /// STS (Query protocol), when enabled.
+    pub sts: Option<Arc<dyn Backend>>,
+    /// Secrets of access keys and session tokens.
     pub credentials: Arc<dyn CredentialLookup>,
+    /// Whether the listener speaks TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
     /// The region this server is.
     pub region: String,
     /// The account id of this server.
@@ -184,13 +204,23 @@ impl FrontDoor {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let parsed = target.as_deref().and_then(Protocol::from_target);
-        let protocol = parsed.map_or(Protocol::DynamoDb, |(p, _)| p);
         let media_type = req
             .headers()
             .get(http::header::CONTENT_TYPE)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .unwrap_or_default();
         let media_type = media_type.split(';').next().unwrap_or("").trim();
+        let protocol = match parsed {
+            Some((p, _)) => p,
+            None if query::is_form(Some(media_type)) => {
+                let auth = req
+                    .headers()
+                    .get(http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
+                Protocol::Query(query::service_from_authorization(auth))
+            }
+            None => Protocol::DynamoDb,
+        };
         let reply = Reply {
             protocol,
             // A client that sent plain JSON is answered in plain JSON, as DynamoDB does.
@@ -214,6 +244,9 @@ impl FrontDoor {
         };
         if !raw.is_empty() && !accepted_type {
             return not_found_response();
+        }
+        if let Protocol::Query(service) = protocol {
+            return self.query(&reply, service, &parts, raw, remote_ip).await;
         }
         let result = self
             .dispatch(&parts, raw, protocol, parsed.map(|(_, op)| op), remote_ip)
@@ -241,6 +274,7 @@ impl FrontDoor {
             Protocol::Kms => self.kms.as_ref(),
             Protocol::Streams => self.streams.as_ref(),
             Protocol::CloudTrail => self.cloudtrail.as_ref(),
+            Protocol::Query(_) => None,
         };
         let (Some(backend), Some(op)) = (backend, operation) else {
             return Err(unknown_operation(protocol));
@@ -248,15 +282,71 @@ impl FrontDoor {
         if !backend.has_operation(op) {
             return Err(unknown_operation(protocol));
         }
-        let verifier = Verifier {
+        // The signature covers the body as sent, compressed or not.
+        let caller = self
+            .verifier()
+            .authenticate(parts, &raw, protocol, remote_ip)?;
+        backend.call(op, &caller, body).await
+    }
+
+    fn verifier(&self) -> Verifier<'_> {
+        Verifier {
             credentials: self.credentials.as_ref(),
             region: &self.region,
             account_id: &self.account_id,
             now_secs: self.clock.now_secs(),
-        };
-        // The signature covers the body as sent, compressed or not.
-        let caller = verifier.authenticate(parts, &raw, protocol, remote_ip)?;
-        backend.call(op, &caller, body).await
+            secure_transport: self.secure_transport,
+        }
+    }
+
+    /// An IAM or STS request: the action and version are checked before the signature,
+    /// and the backend's `…Result` is wrapped in the `…Response` envelope with its id.
+    async fn query(
+        &self,
+        reply: &Reply,
+        service: QueryService,
+        parts: &http::request::Parts,
+        raw: Bytes,
+        remote_ip: &str,
+    ) -> HttpResponse {
+        let protocol = Protocol::Query(service);
+        let id = request_id(protocol);
+        let mut action = String::new();
+        let result = async {
+            let body = decode_request_body(&parts.headers, &raw, protocol)?;
+            let form = query::parse_form(&body);
+            action = query::form_value(&form, "Action")
+                .unwrap_or_default()
+                .to_owned();
+            query::check_action(service, &form)?;
+            let backend = match service {
+                QueryService::Iam => self.iam.as_ref(),
+                QueryService::Sts => self.sts.as_ref(),
+            };
+            let backend = match backend {
+                Some(b) if b.has_operation(&action) => b,
+                _ => return Err(query::invalid_action(service, &action)),
+            };
+            let caller = self
+                .verifier()
+                .authenticate(parts, &raw, protocol, remote_ip)?;
+            backend.call(&action, &caller, body).await
+        }
+        .await;
+        match result {
+            Ok(body) => finish_with_id(
+                reply,
+                200,
+                query::success_body(service, &action, &body, &id),
+                &id,
+            ),
+            Err(err) => finish_with_id(
+                reply,
+                err.status,
+                query::error_body(service, &err, &id),
+                &id,
+            ),
+        }
     }
 
     /// DynamoDB's health check: `healthy: <its host name> ` (the trailing space is AWS's).
@@ -315,6 +405,11 @@ fn internal_error(protocol: Protocol) -> WireError {
         ),
         Protocol::Kms => WireError::new("KMSInternalException", 500, "Internal server error"),
         Protocol::CloudTrail => WireError::new("InternalFailure", 500, "Internal server error"),
+        Protocol::Query(_) => WireError::new(
+            "InternalFailure",
+            500,
+            "The request processing has failed because of an unknown error, exception or failure.",
+        ),
     }
 }
 
@@ -374,11 +469,13 @@ fn plain_response(status: u16, body: Vec<u8>) -> HttpResponse {
     resp
 }
 
-/// A request id: 52 upper-case alphanumerics for DynamoDB, a UUID for KMS and
-/// CloudTrail, as AWS sends.
+/// A request id: 52 upper-case alphanumerics for DynamoDB, a UUID for KMS, CloudTrail,
+/// IAM and STS, as AWS sends.
 fn request_id(protocol: Protocol) -> String {
     match protocol {
-        Protocol::Kms | Protocol::CloudTrail => uuid::Uuid::new_v4().to_string(),
+        Protocol::Kms | Protocol::CloudTrail | Protocol::Query(_) => {
+            uuid::Uuid::new_v4().to_string()
+        }
         Protocol::DynamoDb | Protocol::Streams => {
             const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
             let mut raw = [0u8; 52];
@@ -393,6 +490,10 @@ fn request_id(protocol: Protocol) -> String {
 }
 
 fn finish(reply: &Reply, status: u16, body: Vec<u8>) -> HttpResponse {
+    finish_with_id(reply, status, body, &request_id(reply.protocol))
+}
+
+fn finish_with_id(reply: &Reply, status: u16, body: Vec<u8>, request_id: &str) -> HttpResponse {
     let protocol = reply.protocol;
     let (body, coding) = match reply.coding {
         Some(coding) if body.len() >= encoding::COMPRESSION_THRESHOLD => {
@@ -409,7 +510,7 @@ fn finish(reply: &Reply, status: u16, body: Vec<u8>) -> HttpResponse {
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let h = resp.headers_mut();
     h.insert("content-type", HeaderValue::from_static(reply.content_type));
-    if let Ok(v) = HeaderValue::from_str(&request_id(protocol)) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-amzn-requestid", v);
     }
     if protocol.is_dynamodb() {

@@ -9,10 +9,14 @@
 mod authn;
 pub mod encoding;
 pub mod front;
+pub mod query;
 pub mod server;
 pub mod sigv4;
 pub mod wire;
 
 pub use front::{FrontDoor, Protocol};
+pub use query::QueryService;
 pub use server::{serve, tls_acceptor};
-pub use wire::{Backend, BoxFuture, CredentialLookup, WireError};
+pub use wire::{
+    Backend, BoxFuture, CredentialLookup, CredentialRejection, ResolvedCredential, WireError,
+};

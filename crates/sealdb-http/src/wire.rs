@@ -72,11 +72,36 @@ pub trait Backend: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<u8>, WireError>>;
 }
 
+/// The secret of an access key and who owns it.
+pub struct ResolvedCredential {
+    /// The secret access key (for the temporary credentials of a session token, the
+    /// session's secret).
+    pub secret: sealdb_common::secret::SecretString,
+    /// Who signs with it.
+    pub identity: sealdb_common::Identity,
+}
+
+/// Why a credential was refused before its signature was checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialRejection {
+    /// Unknown or inactive access key, or a session token that does not open, does not
+    /// belong to the key, or names a principal that no longer exists.
+    Invalid,
+    /// The session token has expired.
+    Expired,
+}
+
 /// Looks up the secret of an access key id, and whom it belongs to.
 pub trait CredentialLookup: Send + Sync {
-    /// The secret and the user name (`None` = account root), or `None` if unknown.
-    fn lookup(
+    /// Resolves the key of a request, with the `X-Amz-Security-Token` it carried.
+    /// Long-term keys (`AKIA…`) are refused with a token, temporary ones (`ASIA…`)
+    /// without one.
+    fn resolve(
         &self,
         access_key_id: &str,
-    ) -> Option<(sealdb_common::secret::SecretString, Option<String>)>;
+        session_token: Option<&str>,
+    ) -> Result<ResolvedCredential, CredentialRejection>;
+
+    /// Records that a long-term key signed a valid request, for GetAccessKeyLastUsed.
+    fn record_use(&self, _access_key_id: &str, _service: &str, _region: &str) {}
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use sealdb_common::Principal;
+use sealdb_common::{Principal, PrincipalKind};
 
 /// `aws:PrincipalType` as AWS names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,52 +73,24 @@ impl EvalPrincipal {
         }
     }
 
-    /// The policy view of an authenticated caller, read from its ARN so that a caller
-    /// that is neither the root nor a user is never mistaken for either.
+    /// The policy view of an authenticated caller, from its kind, so that a caller that is
+    /// neither the root nor a user is never mistaken for either.
     pub fn from_principal(principal: &Principal) -> Self {
-        let account = principal.account_id.as_str();
-        let arn = principal.arn.as_str();
-        if arn == format!("arn:aws:iam::{account}:root") {
-            return EvalPrincipal::account_root(account);
-        }
-        let base = EvalPrincipal {
-            arn: arn.to_owned(),
-            account_id: account.to_owned(),
-            user_id: arn.to_owned(),
-            username: None,
-            principal_type: PrincipalType::User,
-            role_arn: None,
-            tags: BTreeMap::new(),
-            service: None,
+        let principal_type = match &principal.kind {
+            PrincipalKind::Root => return EvalPrincipal::account_root(&principal.account_id),
+            PrincipalKind::Service { name } => return EvalPrincipal::service(name),
+            PrincipalKind::User { .. } => PrincipalType::User,
+            PrincipalKind::AssumedRole { .. } => PrincipalType::AssumedRole,
         };
-        let resource = crate::arn::Arn::parse(arn).map(|a| (a.service, a.resource));
-        match resource {
-            Some(("iam", r)) if r.starts_with("user/") => {
-                let name = principal.user_name.clone().unwrap_or_default();
-                EvalPrincipal {
-                    // Until users carry their AIDA… id here, the name stands in for aws:userid.
-                    user_id: name.clone(),
-                    username: Some(name),
-                    ..base
-                }
-            }
-            Some(("sts", r)) if r.starts_with("assumed-role/") => {
-                let mut parts = r.trim_start_matches("assumed-role/").splitn(2, '/');
-                let role = parts.next().unwrap_or_default();
-                let session = parts.next().unwrap_or_default();
-                EvalPrincipal {
-                    user_id: format!("{role}:{session}"),
-                    principal_type: PrincipalType::AssumedRole,
-                    role_arn: Some(format!("arn:aws:iam::{account}:role/{role}")),
-                    ..base
-                }
-            }
-            Some(_) => base,
-            None => EvalPrincipal {
-                principal_type: PrincipalType::Service,
-                service: Some(arn.to_owned()),
-                ..base
-            },
+        EvalPrincipal {
+            arn: principal.arn.clone(),
+            account_id: principal.account_id.clone(),
+            user_id: principal.user_id(),
+            username: principal.user_name.clone(),
+            principal_type,
+            role_arn: principal.role_arn(),
+            tags: principal.tags.clone(),
+            service: None,
         }
     }
 

@@ -21,6 +21,11 @@ mod context;
 mod eval;
 mod policy;
 mod simulate;
+pub mod store;
+pub mod store_ids;
+pub mod store_model;
+mod store_seal;
+pub mod sts_token;
 
 pub use arn::Arn;
 pub use authorizer::{AccessDenied, Authorizer, IdentityPolicies, NoIdentityPolicies};
@@ -32,3 +37,9 @@ pub use eval::{
 };
 pub use policy::{Effect, PolicyDocument, PolicyError, PolicyKind, PolicyVersion, Statement};
 pub use simulate::{SimulationRequest, SimulationResult, simulate};
+pub use store::{IdentityStore, StoreError};
+pub use store_ids::new_long_term_key;
+pub use sts_token::{Rejection, SessionTokens};
+
+/// AWS's quota of access keys per user.
+pub const ACCESS_KEYS_PER_USER: usize = 2;

@@ -42,7 +42,14 @@ fn authorizer(users: &[(&str, &str, &str)]) -> Authorizer {
 }
 
 fn alice() -> Principal {
-    Principal::user("AKIAALICE", ACCT, "alice", "us-east-1", "10.1.2.3")
+    Principal::user(
+        "AKIAALICE",
+        ACCT,
+        "alice",
+        "AIDAALICE",
+        "us-east-1",
+        "10.1.2.3",
+    )
 }
 
 fn put_item() -> RequestContext {
@@ -131,7 +138,7 @@ fn resource_policies_same_account_and_cross_account() {
     );
 
     // Cross account: both sides must allow.
-    let bob = Principal::user("AKIABOB", OTHER, "bob", "us-east-1", "10.9.9.9");
+    let bob = Principal::user("AKIABOB", OTHER, "bob", "AIDABOB", "us-east-1", "10.9.9.9");
     let trusting_other = PolicyDocument::parse_as(
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":"dynamodb:PutItem","Resource":"*"}]}"#,
         PolicyKind::Resource,

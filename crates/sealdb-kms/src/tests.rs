@@ -16,7 +16,14 @@ fn admin() -> Principal {
 }
 
 fn user(name: &str) -> Principal {
-    Principal::user("AKIDUSER", "000000000000", name, "us-east-1", "127.0.0.1")
+    Principal::user(
+        "AKIDUSER",
+        "000000000000",
+        name,
+        "AIDAUSER",
+        "us-east-1",
+        "127.0.0.1",
+    )
 }
 
 fn open() -> H {
@@ -490,14 +497,11 @@ fn key_material_is_not_in_the_file_in_clear() {
 fn service_access_needs_its_grant() {
     let h = open();
     let k = h.key();
-    let svc = Principal {
-        access_key_id: String::new(),
-        arn: "dynamodb.us-east-1.amazonaws.com".into(),
-        account_id: "000000000000".into(),
-        user_name: Some("dynamodb".into()),
-        region: "us-east-1".into(),
-        source_ip: "dynamodb.amazonaws.com".into(),
-    };
+    let svc = Principal::service(
+        "dynamodb.us-east-1.amazonaws.com",
+        "000000000000",
+        "us-east-1",
+    );
     let ctx = json!({"aws:dynamodb:tableName": "t", "aws:dynamodb:subscriberId": "000000000000"});
     // Without a grant the service may not use a customer key.
     let e = h

@@ -120,10 +120,9 @@ impl AuditEvent {
     pub(crate) fn to_record(&self, region: &str, epoch_millis: i64) -> Value {
         let caller = &self.caller;
         let mut user = Map::new();
-        let kind = if caller.is_root() { "Root" } else { "IAMUser" };
-        user.insert("type".into(), kind.into());
-        if caller.is_root() {
-            user.insert("principalId".into(), caller.account_id.clone().into());
+        user.insert("type".into(), caller.cloudtrail_type().into());
+        if !matches!(caller.kind, sealdb_common::PrincipalKind::Service { .. }) {
+            user.insert("principalId".into(), caller.user_id().into());
         }
         user.insert("arn".into(), caller.arn.clone().into());
         user.insert("accountId".into(), caller.account_id.clone().into());

@@ -3,6 +3,7 @@
 //! Subcommands: `serve` (the server), `bench` (benchmark), `credentials` (access keys).
 
 mod bench;
+mod identities;
 mod wiring;
 
 use clap::{Args, Parser, Subcommand};
@@ -10,7 +11,7 @@ use sealdb_common::secret::SecretString;
 use sealdb_common::{Clock, RootKey};
 use sealdb_dynamodb::{Service, ServiceConfig};
 use sealdb_http::FrontDoor;
-use sealdb_storage::{Credential, Engine, RootKeyVault};
+use sealdb_storage::{Engine, RootKeyVault};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -213,30 +214,6 @@ fn open_engine(data: &DataArgs) -> Result<(Arc<Engine>, RootKey, bool), String> 
     Ok((Arc::new(engine), root, created))
 }
 
-/// `AKIA` + 16 characters, like AWS access key ids.
-fn new_access_key_id() -> Result<String, String> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut raw = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut raw).map_err(|_| "random generator failed".to_owned())?;
-    let tail: String = raw
-        .iter()
-        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-        .collect();
-    Ok(format!("AKIA{tail}"))
-}
-
-/// 40 characters of base64 alphabet, like AWS secret keys.
-fn new_secret() -> Result<SecretString, String> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut raw = zeroize::Zeroizing::new([0u8; 40]);
-    aws_lc_rs::rand::fill(raw.as_mut()).map_err(|_| "random generator failed".to_owned())?;
-    Ok(SecretString::new(
-        raw.iter()
-            .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-            .collect(),
-    ))
-}
-
 fn serve(args: ServeArgs) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -286,33 +263,22 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     if recovered > 0 {
         println!("sealdb: completed {recovered} transaction(s) interrupted by a crash");
     }
-    // The admin credential: fixed by flags/env, else generated once on first start.
-    let mut printed_secret = None;
-    if let (Some(id), Some(secret)) = (&args.access_key_id, &args.secret_access_key) {
-        let existing = engine.credential(id);
-        let same = existing
-            .as_ref()
-            .is_some_and(|c| c.user_name.is_none() && c.secret.expose() == secret.as_str());
-        if !same {
-            engine
-                .put_credential(Credential {
-                    access_key_id: id.clone(),
-                    secret: SecretString::new(secret.clone()),
-                    user_name: None,
-                })
-                .map_err(|e| e.to_string())?;
-        }
-    } else if !engine.credentials().iter().any(|c| c.user_name.is_none()) {
-        let cred = Credential {
-            access_key_id: new_access_key_id()?,
-            secret: new_secret()?,
-            user_name: None,
-        };
-        engine
-            .put_credential(cred.clone())
-            .map_err(|e| e.to_string())?;
-        printed_secret = Some(cred);
-    }
+    // Identities; the admin credential is a key of the account root, fixed by flags/env,
+    // else generated once on first start.
+    let identities = identities::open_store(
+        &args.data.data_dir,
+        &root,
+        &args.account_id,
+        clock.clone(),
+        &engine,
+    )?;
+    let fixed_admin = args
+        .access_key_id
+        .as_deref()
+        .zip(args.secret_access_key.as_deref());
+    let printed_secret = identities::ensure_admin(&identities, fixed_admin)?;
+    let session_tokens =
+        Arc::new(sealdb_iam::SessionTokens::new(&root).map_err(|e| e.to_string())?);
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -350,7 +316,13 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         kms: Some(Arc::new(wiring::KmsBackend(Arc::clone(&kms)))),
         streams: Some(Arc::new(wiring::StreamsBackend(Arc::clone(&service)))),
         cloudtrail: Some(Arc::new(wiring::CloudTrailBackend(Arc::clone(&kms)))),
-        credentials: Arc::new(wiring::EngineCredentials(Arc::clone(&engine))),
+        iam: None,
+        sts: None,
+        credentials: Arc::new(identities::StoreCredentials {
+            store: Arc::clone(&identities),
+            tokens: Arc::clone(&session_tokens),
+        }),
+        secure_transport: tls.is_some(),
         region: args.region.clone(),
         account_id: args.account_id.clone(),
         clock,
@@ -375,7 +347,7 @@ fn print_banner(
     scheme: &str,
     addr: &str,
     first_start: bool,
-    new_admin: Option<&Credential>,
+    new_admin: Option<&(String, SecretString)>,
 ) {
     let endpoint = format!("{scheme}://{addr}");
     if first_start {
@@ -385,11 +357,11 @@ fn print_banner(
         );
     }
     let admin_id = match (new_admin, &args.access_key_id) {
-        (Some(c), _) => {
+        (Some((id, secret)), _) => {
             println!("sealdb: admin credential created; the secret is shown only now:");
-            println!("  AWS_ACCESS_KEY_ID={}", c.access_key_id);
-            println!("  AWS_SECRET_ACCESS_KEY={}", c.secret.expose());
-            Some(c.access_key_id.clone())
+            println!("  AWS_ACCESS_KEY_ID={id}");
+            println!("  AWS_SECRET_ACCESS_KEY={}", secret.expose());
+            Some(id.clone())
         }
         (None, Some(id)) => Some(id.clone()),
         (None, None) => None,
@@ -518,6 +490,9 @@ fn rotate_root_key(data: &DataArgs) -> Result<(), String> {
         },
     )
     .map_err(err("catalog"))?;
+    // Identities: the file, and access-key secrets sealed under the catalog key.
+    sealdb_iam::IdentityStore::rotate_root_key(dir, &old, &new)
+        .map_err(|e| format!("cannot re-key the identity store: {e}"))?;
     let tx = dir.join("txlog.db");
     if tx.exists() {
         sealdb_storage::sqlcipher::rekey_file(
@@ -534,7 +509,7 @@ fn rotate_root_key(data: &DataArgs) -> Result<(), String> {
         let _ = d.sync_all();
     }
     println!(
-        "root key rotated: catalog, key store and transaction log re-keyed; table files unchanged"
+        "root key rotated: catalog, key store, identity store and transaction log re-keyed; table files unchanged"
     );
     Ok(())
 }
@@ -564,40 +539,33 @@ fn audit_verify(data: &DataArgs) -> Result<(), String> {
     }
 }
 
+/// Opens the identity store of a data dir for the `credentials` commands.
+fn open_identities(data: &DataArgs) -> Result<Arc<sealdb_iam::IdentityStore>, String> {
+    let (engine, root, _) = open_engine(data)?;
+    // The account id only appears in ARNs, which these commands do not print.
+    identities::open_store(
+        &data.data_dir,
+        &root,
+        "000000000000",
+        Clock::system(),
+        &engine,
+    )
+}
+
 fn credentials(action: CredentialsAction) -> Result<(), String> {
     match action {
         CredentialsAction::Create { data, name } => {
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
-            {
-                return Err("user names use letters, digits and +=,.@_- only".into());
-            }
-            let (engine, _, _) = open_engine(&data)?;
-            let cred = Credential {
-                access_key_id: new_access_key_id()?,
-                secret: new_secret()?,
-                user_name: Some(name.clone()),
-            };
-            engine
-                .put_credential(cred.clone())
-                .map_err(|e| e.to_string())?;
+            let store = open_identities(&data)?;
+            let (id, secret) = identities::create(&store, &name)?;
             println!("user: {name}");
-            println!("AWS_ACCESS_KEY_ID={}", cred.access_key_id);
-            println!("AWS_SECRET_ACCESS_KEY={}", cred.secret.expose());
+            println!("AWS_ACCESS_KEY_ID={id}");
+            println!("AWS_SECRET_ACCESS_KEY={}", secret.expose());
             Ok(())
         }
         CredentialsAction::List { data } => {
-            let (engine, _, _) = open_engine(&data)?;
-            let mut creds = engine.credentials();
-            creds.sort_by(|a, b| a.access_key_id.cmp(&b.access_key_id));
-            for c in creds {
-                println!(
-                    "{}\t{}",
-                    c.access_key_id,
-                    c.user_name.as_deref().unwrap_or("(admin: account root)")
-                );
+            let store = open_identities(&data)?;
+            for line in identities::list(&store) {
+                println!("{line}");
             }
             Ok(())
         }
@@ -605,11 +573,8 @@ fn credentials(action: CredentialsAction) -> Result<(), String> {
             data,
             access_key_id,
         } => {
-            let (engine, _, _) = open_engine(&data)?;
-            if engine
-                .delete_credential(&access_key_id)
-                .map_err(|e| e.to_string())?
-            {
+            let store = open_identities(&data)?;
+            if identities::delete(&store, &access_key_id)? {
                 println!("deleted {access_key_id}");
                 Ok(())
             } else {

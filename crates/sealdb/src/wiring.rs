@@ -2,10 +2,8 @@
 
 use bytes::Bytes;
 use sealdb_common::Principal;
-use sealdb_common::secret::SecretString;
 use sealdb_dynamodb::{Operation, Service};
-use sealdb_http::{Backend, BoxFuture, CredentialLookup, WireError};
-use sealdb_storage::Engine;
+use sealdb_http::{Backend, BoxFuture, WireError};
 use std::sync::Arc;
 
 /// The DynamoDB service as a front-door backend.
@@ -75,17 +73,6 @@ impl Backend for StreamsBackend {
                 }),
             }
         })
-    }
-}
-
-/// Credentials from the catalog.
-pub(crate) struct EngineCredentials(pub(crate) Arc<Engine>);
-
-impl CredentialLookup for EngineCredentials {
-    fn lookup(&self, access_key_id: &str) -> Option<(SecretString, Option<String>)> {
-        self.0
-            .credential(access_key_id)
-            .map(|c| (c.secret.clone(), c.user_name.clone()))
     }
 }
 

@@ -1,0 +1,207 @@
+//! Session tokens: temporary credentials are not stored; the token *is* the session,
+//! sealed so that only this server (this root key) can open it.
+//!
+//! ```text
+//! token = base64( 0x01 ‖ nonce(12) ‖ AES-256-GCM(JSON session) ‖ tag(16) )
+//!   key  = HKDF-SHA256(HKDF(root, "sts"), info = "sealdb sts session token v1")
+//!   AAD  = 0x01 ‖ info ‖ the ASIA access key id   (a token opens only with its own key id)
+//! ```
+//! Resolving a request's credential: a token must open, must not be expired, and must
+//! name a user or role that still exists with the same unique id (a deleted and re-created
+//! role does not inherit old sessions).
+
+use crate::store::IdentityStore;
+use crate::store_model::IdentityState;
+use crate::store_seal::Sealer;
+use base64::Engine as _;
+use sealdb_common::secret::SecretString;
+use sealdb_common::{Identity, PrincipalKind, RootKey};
+use serde::{Deserialize, Serialize};
+
+/// HKDF purpose of the session-token base key. DO NOT CHANGE.
+const TOKEN_KEY_PURPOSE: &str = "sts";
+/// HKDF info of the token subkey. DO NOT CHANGE.
+const TOKEN_SEAL_INFO: &[u8] = b"sealdb sts session token v1";
+
+/// Whose session a token is.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum SessionSubject {
+    /// GetSessionToken by the account root.
+    Root,
+    /// GetSessionToken by a user.
+    User {
+        /// The user name.
+        name: String,
+        /// Its unique id at issue time.
+        id: String,
+    },
+    /// AssumeRole.
+    Role {
+        /// The role name.
+        name: String,
+        /// Its unique id at issue time.
+        id: String,
+        /// RoleSessionName.
+        session_name: String,
+    },
+}
+
+/// What a token carries (sealed).
+#[derive(Serialize, Deserialize)]
+struct SessionClaims {
+    access_key_id: String,
+    secret: String,
+    /// Seconds since the epoch.
+    expires: i64,
+    subject: SessionSubject,
+}
+
+impl Drop for SessionClaims {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret);
+    }
+}
+
+/// Temporary credentials as STS returns them.
+pub struct SessionCredentials {
+    /// `ASIA…`.
+    pub access_key_id: String,
+    /// The session's secret.
+    pub secret: SecretString,
+    /// The token to send as `X-Amz-Security-Token`.
+    pub session_token: String,
+    /// Seconds since the epoch.
+    pub expires: i64,
+}
+
+/// Why a credential was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Unknown, inactive, forged, or for a principal that no longer exists.
+    Invalid,
+    /// An authentic session token past its expiry.
+    Expired,
+}
+
+/// Issues and opens session tokens.
+pub struct SessionTokens {
+    sealer: Sealer,
+}
+
+impl SessionTokens {
+    /// The token key of `root`.
+    pub fn new(root: &RootKey) -> Result<SessionTokens, crate::store::StoreError> {
+        let sealer = Sealer::new(&root.derive(TOKEN_KEY_PURPOSE), TOKEN_SEAL_INFO)
+            .map_err(|_| crate::store::StoreError::Seal)?;
+        Ok(SessionTokens { sealer })
+    }
+
+    /// Fresh temporary credentials for `subject`, valid until `expires`.
+    pub fn issue(
+        &self,
+        subject: SessionSubject,
+        expires: i64,
+    ) -> Result<SessionCredentials, crate::store::StoreError> {
+        let seal_err = |_| crate::store::StoreError::Seal;
+        let access_key_id =
+            crate::store_ids::access_key_id("ASIA").map_err(|_| crate::store::StoreError::Seal)?;
+        let secret =
+            crate::store_ids::secret_access_key().map_err(|_| crate::store::StoreError::Seal)?;
+        let claims = SessionClaims {
+            access_key_id: access_key_id.clone(),
+            secret: secret.expose().to_owned(),
+            expires,
+            subject,
+        };
+        let json = zeroize::Zeroizing::new(
+            serde_json::to_vec(&claims).map_err(|_| crate::store::StoreError::Seal)?,
+        );
+        let sealed = self
+            .sealer
+            .seal(&json, access_key_id.as_bytes())
+            .map_err(seal_err)?;
+        Ok(SessionCredentials {
+            access_key_id,
+            secret,
+            session_token: base64::engine::general_purpose::STANDARD.encode(sealed),
+            expires,
+        })
+    }
+
+    /// The secret and identity of a request's credentials (see the module docs).
+    pub fn resolve(
+        &self,
+        store: &IdentityStore,
+        access_key_id: &str,
+        session_token: Option<&str>,
+    ) -> Result<(SecretString, Identity), Rejection> {
+        let Some(token) = session_token else {
+            let (secret, user) = store.active_key(access_key_id).ok_or(Rejection::Invalid)?;
+            let identity = match user {
+                None => Identity::root(),
+                Some(u) => Identity {
+                    kind: PrincipalKind::User {
+                        user_name: u.name,
+                        user_id: u.id,
+                        path: u.path,
+                    },
+                    tags: u.tags,
+                },
+            };
+            return Ok((secret, identity));
+        };
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(token.trim())
+            .map_err(|_| Rejection::Invalid)?;
+        let json = self
+            .sealer
+            .open(&sealed, access_key_id.as_bytes())
+            .map_err(|_| Rejection::Invalid)?;
+        let claims: SessionClaims =
+            serde_json::from_slice(&json).map_err(|_| Rejection::Invalid)?;
+        if claims.access_key_id != access_key_id {
+            return Err(Rejection::Invalid);
+        }
+        if store.clock().now_secs() >= claims.expires {
+            return Err(Rejection::Expired);
+        }
+        let identity = store
+            .read(|s| identity_of(s, &claims.subject))
+            .ok_or(Rejection::Invalid)?;
+        Ok((SecretString::new(claims.secret.clone()), identity))
+    }
+}
+
+/// The current identity of a session's subject, if it still exists as issued.
+fn identity_of(state: &IdentityState, subject: &SessionSubject) -> Option<Identity> {
+    match subject {
+        SessionSubject::Root => Some(Identity::root()),
+        SessionSubject::User { name, id } => {
+            let u = state.users.get(name).filter(|u| &u.id == id)?;
+            Some(Identity {
+                kind: PrincipalKind::User {
+                    user_name: u.name.clone(),
+                    user_id: u.id.clone(),
+                    path: u.path.clone(),
+                },
+                tags: u.tags.clone(),
+            })
+        }
+        SessionSubject::Role {
+            name,
+            id,
+            session_name,
+        } => {
+            let r = state.roles.get(name).filter(|r| &r.id == id)?;
+            Some(Identity {
+                kind: PrincipalKind::AssumedRole {
+                    role_name: r.name.clone(),
+                    role_id: r.id.clone(),
+                    role_path: r.path.clone(),
+                    session_name: session_name.clone(),
+                },
+                tags: r.tags.clone(),
+            })
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The identity store as the binary uses it: opening it (with the one-time migration of
+//! the catalog's credentials), the admin credential, the front door's credential lookup,
+//! and `sealdb credentials`.
+
+use sealdb_common::secret::SecretString;
+use sealdb_common::{Clock, RootKey};
+use sealdb_http::{CredentialLookup, CredentialRejection, ResolvedCredential};
+use sealdb_iam::{IdentityStore, Rejection, SessionTokens};
+use sealdb_storage::Engine;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Meta step recording that the catalog's credentials were moved into `iam.db`.
+const CATALOG_MIGRATION: &str = "migrated-catalog-credentials-v1";
+
+/// Opens `iam.db`; on the first start of a data dir made before it existed, moves the
+/// catalog's credentials into it (the admin key becomes a key of the account root, named
+/// keys become users with their keys), then removes them from the catalog.
+pub(crate) fn open_store(
+    data_dir: &Path,
+    root: &RootKey,
+    account_id: &str,
+    clock: Clock,
+    engine: &Engine,
+) -> Result<Arc<IdentityStore>, String> {
+    let store =
+        IdentityStore::open(data_dir, root, account_id, clock).map_err(|e| e.to_string())?;
+    let legacy = engine.credentials();
+    if !store.done(CATALOG_MIGRATION).map_err(|e| e.to_string())? {
+        for c in &legacy {
+            store
+                .import_key(&c.access_key_id, c.secret.clone(), c.user_name.as_deref())
+                .map_err(|e| e.to_string())?;
+        }
+        store
+            .mark_done(CATALOG_MIGRATION)
+            .map_err(|e| e.to_string())?;
+    }
+    // Only once they are safely in the identity store (also finishes an interrupted run).
+    for c in &legacy {
+        engine
+            .delete_credential(&c.access_key_id)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(Arc::new(store))
+}
+
+/// The admin credential: the root key given by flags/env (added or its secret replaced),
+/// else one generated on the first start. Returns a newly generated one, to print once.
+pub(crate) fn ensure_admin(
+    store: &IdentityStore,
+    fixed: Option<(&str, &str)>,
+) -> Result<Option<(String, SecretString)>, String> {
+    if let Some((id, secret)) = fixed {
+        let same = store
+            .active_key(id)
+            .is_some_and(|(s, user)| user.is_none() && s.expose() == secret);
+        if !same {
+            store
+                .put_root_key(id, SecretString::new(secret.to_owned()))
+                .map_err(|e| e.to_string())?;
+        }
+        return Ok(None);
+    }
+    let has_root_key = store.read(|s| s.access_keys.values().any(|k| k.user_name.is_none()));
+    if has_root_key {
+        return Ok(None);
+    }
+    let (id, secret) = sealdb_iam::new_long_term_key().map_err(|e| e.to_string())?;
+    store
+        .put_root_key(&id, secret.clone())
+        .map_err(|e| e.to_string())?;
+    Ok(Some((id, secret)))
+}
+
+/// The front door's view of the identity store and session tokens.
+pub(crate) struct StoreCredentials {
+    pub(crate) store: Arc<IdentityStore>,
+    pub(crate) tokens: Arc<SessionTokens>,
+}
+
+impl CredentialLookup for StoreCredentials {
+    fn resolve(
+        &self,
+        access_key_id: &str,
+        session_token: Option<&str>,
+    ) -> Result<ResolvedCredential, CredentialRejection> {
+        self.tokens
+            .resolve(&self.store, access_key_id, session_token)
+            .map(|(secret, identity)| ResolvedCredential { secret, identity })
+            .map_err(|r| match r {
+                Rejection::Invalid => CredentialRejection::Invalid,
+                Rejection::Expired => CredentialRejection::Expired,
+            })
+    }
+
+    fn record_use(&self, access_key_id: &str, service: &str, region: &str) {
+        self.store.record_use(access_key_id, service, region);
+    }
+}
+
+/// `sealdb credentials create`: a new key for `user_name` (the user is created if needed).
+pub(crate) fn create(
+    store: &IdentityStore,
+    user_name: &str,
+) -> Result<(String, SecretString), String> {
+    if user_name.is_empty()
+        || user_name.len() > 64
+        || !user_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    {
+        return Err("user names are 1 to 64 letters, digits and +=,.@_- only".into());
+    }
+    let owner_keys = store.read(|s| {
+        let name = s.user(user_name).map(|u| u.name.clone());
+        s.access_keys
+            .values()
+            .filter(|k| k.user_name.is_some() && k.user_name == name)
+            .count()
+    });
+    if owner_keys >= sealdb_iam::ACCESS_KEYS_PER_USER {
+        return Err(format!(
+            "user {user_name} already has {owner_keys} access keys (the most AWS allows); delete one first"
+        ));
+    }
+    let (id, secret) = sealdb_iam::new_long_term_key().map_err(|e| e.to_string())?;
+    store
+        .import_key(&id, secret.clone(), Some(user_name))
+        .map_err(|e| e.to_string())?;
+    Ok((id, secret))
+}
+
+/// `sealdb credentials list`: key id, status and owner, sorted by key id.
+pub(crate) fn list(store: &IdentityStore) -> Vec<String> {
+    store.read(|s| {
+        s.access_keys
+            .values()
+            .map(|k| {
+                format!(
+                    "{}\t{}\t{}",
+                    k.id,
+                    k.status.as_str(),
+                    k.user_name.as_deref().unwrap_or("(admin: account root)")
+                )
+            })
+            .collect()
+    })
+}
+
+/// `sealdb credentials delete`: true if the key existed.
+pub(crate) fn delete(store: &IdentityStore, access_key_id: &str) -> Result<bool, String> {
+    store
+        .mutate(|s| Ok::<_, sealdb_iam::StoreError>(s.access_keys.remove(access_key_id).is_some()))
+        .map_err(|e| e.to_string())
+}
