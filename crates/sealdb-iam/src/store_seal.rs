@@ -85,7 +85,7 @@ impl Sealer {
         let mut buf = zeroize::Zeroizing::new(ct.to_vec());
         let len = self
             .key
-            .open_in_place(nonce, Aad::from(self.aad(context)), &mut *buf)
+            .open_in_place(nonce, Aad::from(self.aad(context)), &mut buf)
             .map_err(|_| SealError)?
             .len();
         buf.truncate(len);
