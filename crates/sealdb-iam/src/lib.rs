@@ -13,6 +13,7 @@
 //!   a resource policy denies it; across accounts both sides must allow).
 //! - [`simulate`] answers the policy simulator's question with the deciding statements.
 
+pub mod api;
 mod arn;
 mod authorizer;
 mod condition;
@@ -24,9 +25,13 @@ mod simulate;
 pub mod store;
 pub mod store_ids;
 pub mod store_model;
+pub mod store_policies;
 mod store_seal;
+pub mod sts;
 pub mod sts_token;
+pub mod xml;
 
+pub use api::{ActionGate, IamError, IamService, Params, PolicyValidator, RootOnly};
 pub use arn::Arn;
 pub use authorizer::{AccessDenied, Authorizer, IdentityPolicies, NoIdentityPolicies};
 pub use condition::{ConditionOperator, SetQualifier};
@@ -39,6 +44,7 @@ pub use policy::{Effect, PolicyDocument, PolicyError, PolicyKind, PolicyVersion,
 pub use simulate::{SimulationRequest, SimulationResult, simulate};
 pub use store::{IdentityStore, StoreError};
 pub use store_ids::new_long_term_key;
+pub use store_policies::{EngineGate, EnginePolicies, StorePolicies};
 pub use sts_token::{Rejection, SessionTokens};
 
 /// AWS's quota of access keys per user.

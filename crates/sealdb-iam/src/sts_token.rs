@@ -205,3 +205,69 @@ fn identity_of(state: &IdentityState, subject: &SessionSubject) -> Option<Identi
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealdb_common::{Clock, SecretKey32};
+
+    #[test]
+    fn tokens_expire_and_bind_their_key_and_subject() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = RootKey::from_key(SecretKey32::from_bytes([4; 32]));
+        let clock = Clock::system();
+        let store = IdentityStore::open(dir.path(), &root, "123456789012", clock.clone()).unwrap();
+        let tokens = SessionTokens::new(&root).unwrap();
+        let now = clock.now_secs();
+        let creds = tokens.issue(SessionSubject::Root, now + 900).unwrap();
+        let token = Some(creds.session_token.as_str());
+        let (secret, identity) = tokens.resolve(&store, &creds.access_key_id, token).unwrap();
+        assert_eq!(secret.expose(), creds.secret.expose());
+        assert_eq!(identity, Identity::root());
+        // Another key id, another root key, or a changed byte: invalid.
+        assert_eq!(
+            tokens.resolve(&store, "ASIAOTHERKEY00000000", token).err(),
+            Some(Rejection::Invalid)
+        );
+        let other =
+            SessionTokens::new(&RootKey::from_key(SecretKey32::from_bytes([5; 32]))).unwrap();
+        assert_eq!(
+            other.resolve(&store, &creds.access_key_id, token).err(),
+            Some(Rejection::Invalid)
+        );
+        let mut forged = creds.session_token.clone().into_bytes();
+        forged[10] = if forged[10] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).unwrap();
+        assert_eq!(
+            tokens
+                .resolve(&store, &creds.access_key_id, Some(&forged))
+                .err(),
+            Some(Rejection::Invalid)
+        );
+        // The secret never appears in the token.
+        assert!(!creds.session_token.contains(creds.secret.expose()));
+        // Past its expiry: expired, not invalid.
+        clock.advance_millis(901_000);
+        assert_eq!(
+            tokens.resolve(&store, &creds.access_key_id, token).err(),
+            Some(Rejection::Expired)
+        );
+        // A session of a role that no longer exists is invalid.
+        let role = tokens
+            .issue(
+                SessionSubject::Role {
+                    name: "gone".into(),
+                    id: "AROAGONE".into(),
+                    session_name: "s".into(),
+                },
+                clock.now_secs() + 900,
+            )
+            .unwrap();
+        assert_eq!(
+            tokens
+                .resolve(&store, &role.access_key_id, Some(&role.session_token))
+                .err(),
+            Some(Rejection::Invalid)
+        );
+    }
+}

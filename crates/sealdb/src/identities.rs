@@ -2,10 +2,14 @@
 //! the catalog's credentials), the admin credential, the front door's credential lookup,
 //! and `sealdb credentials`.
 
+use bytes::Bytes;
+use sealdb_common::Principal;
 use sealdb_common::secret::SecretString;
 use sealdb_common::{Clock, RootKey};
-use sealdb_http::{CredentialLookup, CredentialRejection, ResolvedCredential};
-use sealdb_iam::{IdentityStore, Rejection, SessionTokens};
+use sealdb_http::{
+    Backend, BoxFuture, CredentialLookup, CredentialRejection, ResolvedCredential, WireError,
+};
+use sealdb_iam::{IamService, IdentityStore, Params, Rejection, SessionTokens};
 use sealdb_storage::Engine;
 use std::path::Path;
 use std::sync::Arc;
@@ -153,4 +157,52 @@ pub(crate) fn delete(store: &IdentityStore, access_key_id: &str) -> Result<bool,
     store
         .mutate(|s| Ok::<_, sealdb_iam::StoreError>(s.access_keys.remove(access_key_id).is_some()))
         .map_err(|e| e.to_string())
+}
+
+/// IAM or STS as a front-door backend. The store's SQLite work (and Argon2id hashing)
+/// runs on a blocking thread, off the async workers.
+pub(crate) struct QueryBackend {
+    pub(crate) service: Arc<IamService>,
+    pub(crate) sts: bool,
+}
+
+impl Backend for QueryBackend {
+    fn has_operation(&self, operation: &str) -> bool {
+        if self.sts {
+            IamService::has_sts_action(operation)
+        } else {
+            IamService::has_iam_action(operation)
+        }
+    }
+
+    fn call<'a>(
+        &'a self,
+        operation: &'a str,
+        caller: &'a Principal,
+        body: Bytes,
+    ) -> BoxFuture<'a, Result<Vec<u8>, WireError>> {
+        let service = Arc::clone(&self.service);
+        let sts = self.sts;
+        let operation = operation.to_owned();
+        let caller = caller.clone();
+        Box::pin(async move {
+            let run = move || {
+                let params = Params::new(sealdb_http::query::parse_form(&body));
+                if sts {
+                    service.call_sts(&operation, &caller, &params)
+                } else {
+                    service.call_iam(&operation, &caller, &params)
+                }
+            };
+            match tokio::task::spawn_blocking(run).await {
+                Ok(Ok(xml)) => Ok(xml.into_bytes()),
+                Ok(Err(e)) => Err(WireError::new(e.code(), e.status(), e.message())),
+                Err(_) => Err(WireError::new(
+                    "ServiceFailure",
+                    500,
+                    sealdb_iam::IamError::ServiceFailure.message(),
+                )),
+            }
+        })
+    }
 }

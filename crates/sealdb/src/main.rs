@@ -279,6 +279,17 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     let printed_secret = identities::ensure_admin(&identities, fixed_admin)?;
     let session_tokens =
         Arc::new(sealdb_iam::SessionTokens::new(&root).map_err(|e| e.to_string())?);
+    // IAM and STS actions are authorized by the policy engine over the store's policies.
+    let authorizer = sealdb_iam::Authorizer::with_clock(
+        Arc::new(sealdb_iam::StorePolicies::new(Arc::clone(&identities))),
+        clock.clone(),
+    );
+    let iam_service = Arc::new(sealdb_iam::IamService::new(
+        Arc::clone(&identities),
+        Arc::clone(&session_tokens),
+        Arc::new(sealdb_iam::EngineGate(authorizer)),
+        Arc::new(sealdb_iam::EnginePolicies),
+    ));
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -316,8 +327,14 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         kms: Some(Arc::new(wiring::KmsBackend(Arc::clone(&kms)))),
         streams: Some(Arc::new(wiring::StreamsBackend(Arc::clone(&service)))),
         cloudtrail: Some(Arc::new(wiring::CloudTrailBackend(Arc::clone(&kms)))),
-        iam: None,
-        sts: None,
+        iam: Some(Arc::new(identities::QueryBackend {
+            service: Arc::clone(&iam_service),
+            sts: false,
+        })),
+        sts: Some(Arc::new(identities::QueryBackend {
+            service: Arc::clone(&iam_service),
+            sts: true,
+        })),
         credentials: Arc::new(identities::StoreCredentials {
             store: Arc::clone(&identities),
             tokens: Arc::clone(&session_tokens),
