@@ -99,7 +99,7 @@ impl Owner {
     }
 
     /// The owner's name from the request, its ARN (for authorization).
-    fn from_request<'a>(self, c: &'a Ctx<'_>) -> Result<(&'a str, String), IamError> {
+    fn named_in<'a>(self, c: &'a Ctx<'_>) -> Result<(&'a str, String), IamError> {
         let (param, rule) = self.param();
         let name = c.params.name(param, rule)?;
         let arn = match self {
@@ -462,15 +462,13 @@ fn set_default(c: &Ctx<'_>) -> Result<String, IamError> {
 }
 
 fn attach(c: &Ctx<'_>, kind: Owner, attach: bool) -> Result<String, IamError> {
-    let (name, owner_arn) = kind.from_request(c)?;
+    let (name, owner_arn) = kind.named_in(c)?;
     let arn = policy_arn(c)?;
     c.authorize(&owner_arn)?;
     c.change(|s| {
         let key = kind.key(s, name)?;
         let exists = s.policies.contains_key(arn);
-        let (_, attached) = kind
-            .parts(s, &key)
-            .ok_or_else(|| IamError::ServiceFailure)?;
+        let (_, attached) = kind.parts(s, &key).ok_or(IamError::ServiceFailure)?;
         if attach {
             if !exists {
                 return Err(not_attachable(arn));
@@ -491,7 +489,7 @@ fn attach(c: &Ctx<'_>, kind: Owner, attach: bool) -> Result<String, IamError> {
 }
 
 fn list_attached(c: &Ctx<'_>, kind: Owner) -> Result<String, IamError> {
-    let (name, owner_arn) = kind.from_request(c)?;
+    let (name, owner_arn) = kind.named_in(c)?;
     let prefix = c.params.get("PathPrefix").unwrap_or("/").to_owned();
     let (max, marker) = c.params.paging()?;
     c.authorize(&owner_arn)?;
@@ -527,7 +525,7 @@ fn no_inline(kind: Owner, policy: &str) -> IamError {
 }
 
 fn put_inline(c: &Ctx<'_>, kind: Owner) -> Result<String, IamError> {
-    let (name, owner_arn) = kind.from_request(c)?;
+    let (name, owner_arn) = kind.named_in(c)?;
     let policy = c.params.name("PolicyName", &POLICY_NAME)?;
     let doc = c.params.required("PolicyDocument", "policyDocument")?;
     c.authorize(&owner_arn)?;
@@ -542,7 +540,7 @@ fn put_inline(c: &Ctx<'_>, kind: Owner) -> Result<String, IamError> {
 }
 
 fn get_inline(c: &Ctx<'_>, kind: Owner) -> Result<String, IamError> {
-    let (name, owner_arn) = kind.from_request(c)?;
+    let (name, owner_arn) = kind.named_in(c)?;
     let policy = c.params.name("PolicyName", &POLICY_NAME)?;
     c.authorize(&owner_arn)?;
     let (key, doc) = c.svc.store.read(|s| {
@@ -563,7 +561,7 @@ fn get_inline(c: &Ctx<'_>, kind: Owner) -> Result<String, IamError> {
 }
 
 fn delete_inline(c: &Ctx<'_>, kind: Owner) -> Result<String, IamError> {
-    let (name, owner_arn) = kind.from_request(c)?;
+    let (name, owner_arn) = kind.named_in(c)?;
     let policy = c.params.name("PolicyName", &POLICY_NAME)?;
     c.authorize(&owner_arn)?;
     c.change(|s| {
@@ -578,7 +576,7 @@ fn delete_inline(c: &Ctx<'_>, kind: Owner) -> Result<String, IamError> {
 }
 
 fn list_inline(c: &Ctx<'_>, kind: Owner) -> Result<String, IamError> {
-    let (name, owner_arn) = kind.from_request(c)?;
+    let (name, owner_arn) = kind.named_in(c)?;
     let (max, marker) = c.params.paging()?;
     c.authorize(&owner_arn)?;
     let names: Vec<(String, String)> = c.svc.store.read(|s| {
