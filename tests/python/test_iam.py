@@ -405,3 +405,28 @@ def test_aws_cli_unmodified(aws_cli):
     assert p.returncode != 0
     assert "NoSuchEntity" in p.stderr and "The user with name no-such-cli-user cannot be found." in p.stderr
     aws_cli("iam", "delete-user", "--user-name", user)
+
+
+def test_policy_simulator(iam):
+    user = name("sim")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="reads", PolicyDocument=policy(
+        {"Sid": "Reads", "Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"},
+        {"Sid": "NoDelete", "Effect": "Deny", "Action": "dynamodb:DeleteItem", "Resource": "*"}))
+    arn = f"arn:aws:iam::000000000000:user/{user}"
+    table = "arn:aws:dynamodb:us-east-1:000000000000:table/Music"
+    out = iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=[
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], ResourceArns=[table])
+    decisions = {r["EvalActionName"]: r["EvalDecision"] for r in out["EvaluationResults"]}
+    assert decisions == {"dynamodb:GetItem": "allowed", "dynamodb:PutItem": "implicitDeny",
+                         "dynamodb:DeleteItem": "explicitDeny"}
+    by_action = {r["EvalActionName"]: r for r in out["EvaluationResults"]}
+    assert by_action["dynamodb:GetItem"]["MatchedStatements"][0]["SourcePolicyId"] == "reads"
+    assert by_action["dynamodb:GetItem"]["MatchedStatements"][0]["SourcePolicyType"] == "user"
+    custom = iam.simulate_custom_policy(PolicyInputList=[policy(allow("kms:Decrypt"))],
+                                        ActionNames=["kms:Decrypt", "kms:Encrypt"])
+    assert [r["EvalDecision"] for r in custom["EvaluationResults"]] == ["allowed", "implicitDeny"]
+    assert error_of(iam.simulate_principal_policy, PolicySourceArn=arn + "-none",
+                    ActionNames=["dynamodb:GetItem"])[:2] == ("NoSuchEntity", 404)
+    iam.delete_user_policy(UserName=user, PolicyName="reads")
+    iam.delete_user(UserName=user)

@@ -9,6 +9,7 @@ mod groups;
 pub mod params;
 mod policies;
 mod roles;
+mod simulate;
 mod users;
 
 pub use error::IamError;
@@ -181,6 +182,7 @@ impl IamService {
             .or_else(|| groups::call(&ctx))
             .or_else(|| roles::call(&ctx))
             .or_else(|| policies::call(&ctx))
+            .or_else(|| simulate::call(&ctx))
             .unwrap_or_else(|| Err(IamError::InvalidInput(format!("unknown action {action}"))))?;
         Ok(body)
     }
