@@ -141,6 +141,8 @@ pub const IAM_ACTIONS: &[&str] = &[
     "GetRolePolicy",
     "DeleteRolePolicy",
     "ListRolePolicies",
+    "SimulatePrincipalPolicy",
+    "SimulateCustomPolicy",
 ];
 
 impl IamService {
