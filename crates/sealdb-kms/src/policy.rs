@@ -156,7 +156,14 @@ mod tests {
     }
 
     fn user(name: &str) -> Principal {
-        Principal::user("AKID", "000000000000", name, "us-east-1", "127.0.0.1")
+        Principal::user(
+            "AKID",
+            "000000000000",
+            name,
+            "AIDAUSER",
+            "us-east-1",
+            "127.0.0.1",
+        )
     }
 
     #[test]
