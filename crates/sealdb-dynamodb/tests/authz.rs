@@ -35,7 +35,15 @@ fn root() -> Principal {
 }
 
 fn user(name: &str) -> Principal {
-    Principal::user(&format!("AKIA{name}"), ACCT, name, "us-east-1", "127.0.0.1")
+    // The user id is the name here, so that `${aws:userid}` policies read as the guide's.
+    Principal::user(
+        &format!("AKIA{name}"),
+        ACCT,
+        name,
+        name,
+        "us-east-1",
+        "127.0.0.1",
+    )
 }
 
 impl Harness {

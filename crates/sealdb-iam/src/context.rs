@@ -291,13 +291,34 @@ mod tests {
     fn callers_are_read_from_their_arns() {
         let root = Principal::root("AKIAROOT", "123456789012", "us-east-1", "10.0.0.1");
         assert!(EvalPrincipal::from_principal(&root).is_account_root());
-        let user = Principal::user("AKIAU", "123456789012", "alice", "us-east-1", "10.0.0.1");
+        let user = Principal::user(
+            "AKIAU",
+            "123456789012",
+            "alice",
+            "AIDAALICE",
+            "us-east-1",
+            "10.0.0.1",
+        );
         let p = EvalPrincipal::from_principal(&user);
         assert_eq!(p.principal_type, PrincipalType::User);
         assert_eq!(p.username.as_deref(), Some("alice"));
+        assert_eq!(p.user_id, "AIDAALICE");
         // A role session without a user name is a session, never the root.
-        let mut session = root.clone();
-        session.arn = "arn:aws:sts::123456789012:assumed-role/Reader/job-1".into();
+        let session = Principal::new(
+            sealdb_common::Identity {
+                kind: PrincipalKind::AssumedRole {
+                    role_name: "Reader".into(),
+                    role_id: "AROAREADER".into(),
+                    role_path: "/".into(),
+                    session_name: "job-1".into(),
+                },
+                tags: BTreeMap::new(),
+            },
+            "ASIAX",
+            "123456789012",
+            "us-east-1",
+            "10.0.0.1",
+        );
         let p = EvalPrincipal::from_principal(&session);
         assert_eq!(p.principal_type, PrincipalType::AssumedRole);
         assert!(!p.is_account_root());
@@ -306,9 +327,13 @@ mod tests {
             Some("arn:aws:iam::123456789012:role/Reader")
         );
         assert_eq!(p.principal_arn(), "arn:aws:iam::123456789012:role/Reader");
+        assert_eq!(p.user_id, "AROAREADER:job-1");
         assert_eq!(p.username, None);
-        let mut service = root;
-        service.arn = "dynamodb.us-east-1.amazonaws.com".into();
+        let service = Principal::service(
+            "dynamodb.us-east-1.amazonaws.com",
+            "123456789012",
+            "us-east-1",
+        );
         let p = EvalPrincipal::from_principal(&service);
         assert_eq!(p.principal_type, PrincipalType::Service);
         assert!(!p.is_account_root());
