@@ -31,7 +31,7 @@ struct Cli {
 enum Command {
     /// Run the server (DynamoDB API on one HTTP listener).
     Serve(ServeArgs),
-    /// Measure PutItem/GetItem throughput, latency and server CPU per operation.
+    /// Benchmark any DynamoDB endpoint: throughput, latency, errors, server CPU and memory.
     Bench(bench::BenchArgs),
     /// Manage access keys.
     Credentials {
