@@ -44,6 +44,8 @@ pub enum DynamoError {
     TrimmedDataAccess(String),
     /// A shard iterator older than 15 minutes (Streams).
     ExpiredIterator(String),
+    /// Too many requests at once for a table (its write queue is full).
+    Throttling,
     /// Something failed on our side; details are logged, not sent.
     Internal,
 }
@@ -96,6 +98,7 @@ impl DynamoError {
             DynamoError::ExpiredIterator(_) => {
                 "com.amazonaws.dynamodb.v20120810#ExpiredIteratorException"
             }
+            DynamoError::Throttling => "com.amazonaws.dynamodb.v20120810#ThrottlingException",
             DynamoError::Internal => "com.amazonaws.dynamodb.v20120810#InternalServerError",
         }
     }
@@ -117,7 +120,8 @@ impl DynamoError {
             | DynamoError::TransactionCanceled { .. }
             | DynamoError::IdempotentParameterMismatch(_)
             | DynamoError::TrimmedDataAccess(_)
-            | DynamoError::ExpiredIterator(_) => 400,
+            | DynamoError::ExpiredIterator(_)
+            | DynamoError::Throttling => 400,
             DynamoError::Internal => 500,
         }
     }
@@ -153,6 +157,8 @@ impl DynamoError {
                     codes.join(", ")
                 )
             }
+            // DynamoDB's documented text for ThrottlingException.
+            DynamoError::Throttling => "Rate of requests exceeds the allowed throughput.".into(),
             DynamoError::Internal => "Internal server error".into(),
         }
     }
@@ -175,6 +181,7 @@ impl DynamoError {
             | DynamoError::TableNotFound(_)
             | DynamoError::TrimmedDataAccess(_)
             | DynamoError::ExpiredIterator(_)
+            | DynamoError::Throttling
             | DynamoError::Internal => false,
         }
     }
@@ -206,6 +213,7 @@ impl DynamoError {
             | DynamoError::TableNotFound(_)
             | DynamoError::TrimmedDataAccess(_)
             | DynamoError::ExpiredIterator(_)
+            | DynamoError::Throttling
             | DynamoError::Internal => {}
         }
         extra
@@ -220,6 +228,7 @@ impl From<sealdb_storage::StorageError> for DynamoError {
                 DynamoError::ResourceNotFound("Requested resource not found".into())
             }
             S::TableExists => DynamoError::ResourceInUse("Table already exists".into()),
+            S::Throttled => DynamoError::Throttling,
             // The vault's message is the client-facing KMS text, as DynamoDB sends it.
             S::KeyUnavailable(m) => DynamoError::Validation(m),
             S::KeyAccessDenied(m) => DynamoError::AccessDenied(m),

@@ -54,6 +54,16 @@ pub struct Credential {
     pub user_name: Option<String>,
 }
 
+/// A wrapped key in the catalog, as [`Catalog::rewrap_all`] shows it.
+pub struct WrappedKeyRef<'a> {
+    /// The table's name (for a backup: its source table's).
+    pub table_name: &'a str,
+    /// The id the seal is bound to: the table's UUID, or the backup's.
+    pub bound_id: &'a str,
+    /// The wrapped key.
+    pub wrapped: &'a [u8],
+}
+
 /// The open catalog file.
 pub struct Catalog {
     conn: Connection,
@@ -222,32 +232,55 @@ impl Catalog {
         Ok(n > 0)
     }
 
-    /// Replaces wrapped table keys: `f` returns the new form of a record's key, or
-    /// `None` to keep it.
+    /// Replaces every wrapped key the catalog holds, of tables and of backups: `f` gets
+    /// the key's context (table name, and the id its seal is bound to: the table's, or
+    /// the backup's) and returns its new form, or `None` to keep it. All in one
+    /// transaction. Root-key rotation uses it, so that nothing sealed under the old root
+    /// is left behind.
     pub fn rewrap_all(
         conn: &Connection,
-        mut f: impl FnMut(&TableRecord) -> Option<Vec<u8>>,
+        mut f: impl FnMut(&WrappedKeyRef<'_>) -> Result<Option<Vec<u8>>, rusqlite::Error>,
     ) -> Result<(), rusqlite::Error> {
-        let records: Vec<TableRecord> = {
-            let mut stmt =
-                conn.prepare("SELECT name, id, created_ms, definition, wrapped_key FROM tables")?;
-            let rows = stmt.query_map([], |r| {
-                Ok(TableRecord {
-                    name: r.get(0)?,
-                    id: r.get(1)?,
-                    created_ms: r.get(2)?,
-                    definition: r.get(3)?,
-                    wrapped_key: r.get(4)?,
-                })
-            })?;
-            rows.collect::<Result<_, _>>()?
-        };
-        for rec in &records {
-            if let Some(w) = f(rec) {
-                conn.execute(
-                    "UPDATE tables SET wrapped_key = ?2 WHERE name = ?1",
-                    params![rec.name, w],
-                )?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = Catalog::rewrap_rows(conn, &mut f);
+        match result {
+            Ok(()) => conn.execute_batch("COMMIT"),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn rewrap_rows(
+        conn: &Connection,
+        f: &mut impl FnMut(&WrappedKeyRef<'_>) -> Result<Option<Vec<u8>>, rusqlite::Error>,
+    ) -> Result<(), rusqlite::Error> {
+        for (table, id_column) in [("tables", "id"), ("backups", "id")] {
+            let name_column = if table == "tables" {
+                "name"
+            } else {
+                "table_name"
+            };
+            let rows: Vec<(String, String, Vec<u8>)> = {
+                let mut stmt = conn.prepare(&format!(
+                    "SELECT {name_column}, {id_column}, wrapped_key FROM {table}"
+                ))?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for (name, id, wrapped) in &rows {
+                let key_ref = WrappedKeyRef {
+                    table_name: name,
+                    bound_id: id,
+                    wrapped,
+                };
+                if let Some(w) = f(&key_ref)? {
+                    conn.execute(
+                        &format!("UPDATE {table} SET wrapped_key = ?2 WHERE {id_column} = ?1"),
+                        params![id, w],
+                    )?;
+                }
             }
         }
         Ok(())

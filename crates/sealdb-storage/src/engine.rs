@@ -72,6 +72,8 @@ pub struct Engine {
     pub(crate) tx_lock: tokio::sync::Mutex<()>,
     /// Redo records of multi-table transactions.
     pub(crate) txlog: Mutex<crate::txn::TxLog>,
+    /// How long multi-table transactions wait for their parts.
+    pub(crate) tx_timeouts: crate::txn::TxTimeouts,
 }
 
 fn lock_err<T>(_: T) -> StorageError {
@@ -134,6 +136,7 @@ impl Engine {
             key_check_ms: AtomicI64::new(DEFAULT_KEY_CHECK_MS),
             tx_lock: tokio::sync::Mutex::new(()),
             txlog: Mutex::new(txlog),
+            tx_timeouts: crate::txn::TxTimeouts::default(),
         })
     }
 
@@ -204,7 +207,7 @@ impl Engine {
             caller,
         };
         let (key, wrapped_key) = self.vault.generate(&ctx).await?;
-        let store = TableStore::open(&self.table_path(&id), key)?;
+        let store = TableStore::create(&self.table_path(&id), key)?;
         let record = TableRecord {
             name: name.to_owned(),
             id,
@@ -293,13 +296,16 @@ impl Engine {
         }
     }
 
-    /// Re-wraps a table's key under another KMS key (or the service-owned key): the table
-    /// file is untouched; only the catalog's wrapped key changes.
+    /// Re-wraps a table's key under another KMS key (or the service-owned key) and
+    /// stores the table's new `definition` with it, in one catalog write, so that the
+    /// definition always names the key that really wraps the table key. The table file
+    /// is untouched.
     pub async fn rewrap_table(
         &self,
         name: &str,
         kms_key: Option<String>,
         caller: Option<Principal>,
+        definition: Vec<u8>,
     ) -> Result<(), StorageError> {
         let handle = self.table(name).ok_or(StorageError::TableNotFound)?;
         let store = self.store(&handle).await?;
@@ -311,8 +317,9 @@ impl Engine {
             self.catalog
                 .lock()
                 .map_err(lock_err)?
-                .update_table(name, &rec.definition, &wrapped)?;
+                .update_table(name, &definition, &wrapped)?;
             rec.wrapped_key = wrapped;
+            rec.definition = definition;
         }
         self.vault
             .forget(&Engine::context(&old, None, None), &old.wrapped_key)
@@ -504,7 +511,7 @@ impl Engine {
         let export_key = key.clone();
         let dest2 = dest.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = crate::sqlcipher::open_encrypted(&src, &bkey)?;
+            let conn = crate::sqlcipher::open_existing(&src, &bkey)?;
             crate::table::export(&conn, &dest2, &export_key)
         })
         .await

@@ -28,6 +28,18 @@ pub enum StorageError {
     /// File system failure.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// Another process holds the data dir's lock.
+    #[error(
+        "data dir {} is in use by another sealdb process (it holds the lock file sealdb.lock); stop that process first",
+        .0.display()
+    )]
+    DataDirInUse(std::path::PathBuf),
+    /// The table's write queue is full: the caller should back off and retry.
+    #[error("write queue full")]
+    Throttled,
+    /// The table's writer failed (a panic) before it could answer; the write was not made.
+    #[error("the table's writer failed before answering")]
+    WriterFailed,
     /// The table's writer has stopped (the table was closed or deleted).
     #[error("table closed")]
     Closed,

@@ -14,17 +14,21 @@ pub mod catalog;
 pub mod engine;
 pub mod error;
 pub mod index;
+pub mod lock;
 mod seal;
 pub mod sqlcipher;
 pub mod stream;
 pub mod table;
 pub mod txn;
+mod txpart;
 pub mod vault;
+mod writer;
 
 pub use catalog::{BackupRecord, Credential, TableRecord};
 pub use engine::{DEFAULT_KEY_CHECK_MS, Engine, TableHandle};
 pub use error::StorageError;
 pub use index::{IndexEntry, IndexEntryKey};
+pub use lock::DataDirLock;
 pub use table::{
     Decision, ItemKey, STREAM_RETENTION_MS, StoredItem, TableStats, TableStore, WriteTx,
 };

@@ -15,11 +15,23 @@ use std::path::Path;
 ///
 /// A wrong key shows up here as an error ("file is not a database"), not later.
 pub fn open_encrypted(path: &Path, key: &SecretKey32) -> Result<Connection, rusqlite::Error> {
+    open_with(path, key, OpenFlags::SQLITE_OPEN_CREATE)
+}
+
+/// [`open_encrypted`] for a file that must exist already: a missing file is an error
+/// (`SQLITE_CANTOPEN`), never a new empty database.
+pub fn open_existing(path: &Path, key: &SecretKey32) -> Result<Connection, rusqlite::Error> {
+    open_with(path, key, OpenFlags::empty())
+}
+
+fn open_with(
+    path: &Path,
+    key: &SecretKey32,
+    extra: OpenFlags,
+) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra,
     )?;
     apply_key(&conn, key)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;

@@ -15,7 +15,8 @@
 
 use crate::error::StorageError;
 use crate::index::{IndexEntry, IndexEntryKey};
-use crate::sqlcipher::open_encrypted;
+use crate::sqlcipher::{open_encrypted, open_existing};
+use crate::writer::{Finisher, UnitFn};
 use rusqlite::{Connection, OptionalExtension, params};
 use sealdb_common::SecretKey32;
 use std::ops::Bound;
@@ -27,8 +28,9 @@ use tokio::sync::oneshot;
 
 /// Version of the table file schema, stored in `meta`. DO NOT CHANGE for v1 files.
 const TABLE_SCHEMA_V1: i64 = 1;
-/// The most units committed by one transaction.
-const MAX_GROUP: usize = 256;
+/// The most write units queued for one table's writer; beyond it writes are throttled
+/// (ThrottlingException) instead of growing memory without bound.
+pub const MAX_QUEUED_UNITS: usize = 4096;
 /// Read connections kept open per table.
 const READ_POOL: usize = 4;
 /// How long DynamoDB Streams records are kept: 24 hours.
@@ -102,9 +104,6 @@ pub enum Decision<R> {
     Rollback(R),
 }
 
-type Finisher = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
-type UnitFn = Box<dyn FnOnce(&mut dyn WriteTx) -> (bool, Finisher) + Send>;
-
 /// Statistics kept with the table: item count and total DynamoDB item size.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableStats {
@@ -121,60 +120,120 @@ pub struct TableStore {
     sender: Mutex<Option<mpsc::Sender<UnitFn>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per queued or running unit: bounds the writer's queue.
+    queue: Arc<tokio::sync::Semaphore>,
 }
 
 impl TableStore {
-    /// Opens (or creates) the table file at `path` with `key`, and starts its writer.
-    pub fn open(path: &Path, key: SecretKey32) -> Result<Arc<TableStore>, StorageError> {
+    /// Creates the table file at `path` under `key` (or opens it if it exists), and
+    /// starts its writer.
+    pub fn create(path: &Path, key: SecretKey32) -> Result<Arc<TableStore>, StorageError> {
         let conn = open_encrypted(path, &key)?;
+        TableStore::start(path, key, conn)
+    }
+
+    /// Opens the existing table file at `path` with `key`, and starts its writer. A
+    /// missing file is corruption of the table, never a new empty table.
+    pub fn open(path: &Path, key: SecretKey32) -> Result<Arc<TableStore>, StorageError> {
+        if !path.exists() {
+            return Err(StorageError::Corrupt(format!(
+                "table file {} is missing",
+                path.display()
+            )));
+        }
+        let conn = open_existing(path, &key)?;
+        TableStore::start(path, key, conn)
+    }
+
+    fn start(
+        path: &Path,
+        key: SecretKey32,
+        conn: Connection,
+    ) -> Result<Arc<TableStore>, StorageError> {
         init_schema(&conn)?;
         let (tx, rx) = mpsc::channel::<UnitFn>();
+        let (reopen_path, reopen_key) = (path.to_owned(), key.clone());
+        let reopen: crate::writer::Reopen =
+            Box::new(move || Ok(open_existing(&reopen_path, &reopen_key)?));
         let writer = std::thread::Builder::new()
             .name("sealdb-writer".into())
-            .spawn(move || writer_loop(conn, rx))?;
+            .spawn(move || crate::writer::writer_loop(conn, reopen, rx))?;
         Ok(Arc::new(TableStore {
             path: path.to_owned(),
             key,
             sender: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             readers: Arc::new(Mutex::new(Vec::new())),
+            queue: Arc::new(tokio::sync::Semaphore::new(MAX_QUEUED_UNITS)),
         }))
     }
 
     /// Runs `f` in the writer, inside a transaction shared with other units, and answers
-    /// once the group is durable. A `Rollback` decision undoes `f`'s writes only.
+    /// once the group is durable. A `Rollback` decision undoes `f`'s writes only. When
+    /// the writer's queue is full the answer is [`StorageError::Throttled`] at once.
     pub async fn write<R, F>(&self, f: F) -> Result<R, StorageError>
     where
         R: Send + 'static,
         F: FnOnce(&mut dyn WriteTx) -> Result<Decision<R>, StorageError> + Send + 'static,
     {
+        let permit = Arc::clone(&self.queue)
+            .try_acquire_owned()
+            .map_err(|_| StorageError::Throttled)?;
+        self.enqueue(f, permit).await
+    }
+
+    /// [`TableStore::write`] for the server's own work (index backfill, recovery): waits
+    /// for room in the queue instead of being throttled.
+    pub async fn write_when_room<R, F>(&self, f: F) -> Result<R, StorageError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn WriteTx) -> Result<Decision<R>, StorageError> + Send + 'static,
+    {
+        let permit = Arc::clone(&self.queue)
+            .acquire_owned()
+            .await
+            .map_err(|_| StorageError::Closed)?;
+        self.enqueue(f, permit).await
+    }
+
+    /// How many more units the queue takes now.
+    #[cfg(test)]
+    pub(crate) fn free_queue_slots(&self) -> usize {
+        self.queue.available_permits()
+    }
+
+    async fn enqueue<R, F>(
+        &self,
+        f: F,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<R, StorageError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn WriteTx) -> Result<Decision<R>, StorageError> + Send + 'static,
+    {
         let (done_tx, done_rx) = oneshot::channel::<Result<R, StorageError>>();
-        let unit: UnitFn = Box::new(move |tx: &mut dyn WriteTx| match f(tx) {
-            Ok(Decision::Commit(r)) => {
-                let fin: Finisher = Box::new(move |res| {
-                    let _ = done_tx.send(res.map(|()| r));
+        let unit: UnitFn = Box::new(move |tx: &mut dyn WriteTx| {
+            let (commit, answer) = match f(tx) {
+                Ok(Decision::Commit(r)) => (true, Ok(r)),
+                Ok(Decision::Rollback(r)) => (false, Ok(r)),
+                Err(e) => (false, Err(e)),
+            };
+            let fin: Finisher = Box::new(move |res| {
+                drop(permit);
+                let _ = done_tx.send(match answer {
+                    Ok(r) => res.map(|()| r),
+                    Err(e) => Err(e),
                 });
-                (true, fin)
-            }
-            Ok(Decision::Rollback(r)) => {
-                let fin: Finisher = Box::new(move |res| {
-                    let _ = done_tx.send(res.map(|()| r));
-                });
-                (false, fin)
-            }
-            Err(e) => {
-                let fin: Finisher = Box::new(move |_| {
-                    let _ = done_tx.send(Err(e));
-                });
-                (false, fin)
-            }
+            });
+            (commit, fin)
         });
         {
             let guard = self.sender.lock().map_err(|_| StorageError::Closed)?;
             let sender = guard.as_ref().ok_or(StorageError::Closed)?;
             sender.send(unit).map_err(|_| StorageError::Closed)?;
         }
-        done_rx.await.map_err(|_| StorageError::Closed)?
+        // A unit dropped unanswered was lost to a panic in the writer.
+        done_rx.await.map_err(|_| StorageError::WriterFailed)?
     }
 
     /// Runs a read on a pooled read connection, off the async threads.
@@ -190,7 +249,7 @@ impl TableStore {
             let pooled = pool.lock().ok().and_then(|mut p| p.pop());
             let conn = match pooled {
                 Some(c) => c,
-                None => open_encrypted(&path, &key)?,
+                None => open_existing(&path, &key)?,
             };
             let result = f(&conn);
             if let Ok(mut p) = pool.lock()
@@ -301,12 +360,16 @@ impl TableStore {
     }
 
     /// Stream records with a sequence number above `after`, oldest first, at most `limit`,
-    /// not older than `min_ts_ms` (records past retention are skipped).
+    /// not older than `min_ts_ms` (records past retention are skipped), and no more than
+    /// `max_bytes` of records, counting `per_record` bytes more for each (always at
+    /// least one record when there is one).
     pub async fn stream_read(
         &self,
         after: i64,
         limit: usize,
         min_ts_ms: i64,
+        max_bytes: usize,
+        per_record: usize,
     ) -> Result<Vec<(i64, i64, Vec<u8>)>, StorageError> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
@@ -314,9 +377,19 @@ impl TableStore {
             )?;
             let rows = stmt.query_map(
                 params![after, min_ts_ms, i64::try_from(limit).unwrap_or(i64::MAX)],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)),
             )?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            let mut out = Vec::new();
+            let mut total = 0usize;
+            for row in rows {
+                let row = row?;
+                total = total.saturating_add(row.2.len().saturating_add(per_record));
+                if total > max_bytes && !out.is_empty() {
+                    break;
+                }
+                out.push(row);
+            }
+            Ok(out)
         })
         .await
     }
@@ -391,6 +464,16 @@ pub(crate) fn export(
     dest: &Path,
     key: &SecretKey32,
 ) -> Result<(), StorageError> {
+    // Read connections may not create files: the copy starts as an empty file (which
+    // SQLite takes for a new database), made here, owner-only.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(dest)?;
     let hex = key.to_hex_secret();
     let path = dest
         .to_str()
@@ -444,7 +527,7 @@ fn init_schema(conn: &Connection) -> Result<(), StorageError> {
     }
 }
 
-fn get_item(conn: &Connection, key: &ItemKey) -> Result<Option<Vec<u8>>, StorageError> {
+pub(crate) fn get_item(conn: &Connection, key: &ItemKey) -> Result<Option<Vec<u8>>, StorageError> {
     let mut stmt =
         conn.prepare_cached("SELECT v FROM items WHERE h = ?1 AND pk = ?2 AND sk = ?3")?;
     Ok(stmt
@@ -570,276 +653,6 @@ fn query_partition(
     collect_limited(rows, limit, max_bytes)
 }
 
-/// The write side seen by units: the writer's connection plus this unit's stat deltas.
-struct UnitTx<'c> {
-    conn: &'c Connection,
-    count_delta: i64,
-    size_delta: i64,
-    /// Per index: (entry count delta, size delta).
-    index_deltas: std::collections::BTreeMap<u32, (i64, i64)>,
-}
-
-impl UnitTx<'_> {
-    fn existing_size(&self, key: &ItemKey) -> Result<Option<i64>, StorageError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT sz FROM items WHERE h = ?1 AND pk = ?2 AND sk = ?3")?;
-        Ok(stmt
-            .query_row(params![hash_to_sql(key.hash), key.pk, key.sk], |r| r.get(0))
-            .optional()?)
-    }
-}
-
-impl WriteTx for UnitTx<'_> {
-    fn stream_append(&mut self, ts_ms: i64, record: &[u8]) -> Result<(), StorageError> {
-        self.conn
-            .prepare_cached("INSERT INTO stream (ts, record) VALUES (?1, ?2)")?
-            .execute(params![ts_ms, record])?;
-        crate::stream::after_append(self.conn, self.conn.last_insert_rowid(), ts_ms)?;
-        // Each append drops a few of the oldest records past retention, so the stream
-        // stays about one retention period long without a separate sweeper.
-        self.conn
-            .prepare_cached(
-                "DELETE FROM stream WHERE seq IN (SELECT seq FROM stream ORDER BY seq LIMIT 8)
-                 AND ts < ?1",
-            )?
-            .execute(params![ts_ms.saturating_sub(STREAM_RETENTION_MS)])?;
-        Ok(())
-    }
-
-    fn index_put(
-        &mut self,
-        ix: u32,
-        key: &IndexEntryKey,
-        value: &[u8],
-        size: u64,
-    ) -> Result<(), StorageError> {
-        let (dc, dz) = crate::index::put_entry(self.conn, ix, key, value, size)?;
-        let e = self.index_deltas.entry(ix).or_default();
-        e.0 += dc;
-        e.1 += dz;
-        Ok(())
-    }
-
-    fn index_delete(&mut self, ix: u32, key: &IndexEntryKey) -> Result<bool, StorageError> {
-        match crate::index::delete_entry(self.conn, ix, key)? {
-            Some(old) => {
-                let e = self.index_deltas.entry(ix).or_default();
-                e.0 -= 1;
-                e.1 -= old;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-
-    fn index_drop_some(&mut self, ix: u32, limit: usize) -> Result<usize, StorageError> {
-        let (n, size) = crate::index::drop_some(self.conn, ix, limit)?;
-        let e = self.index_deltas.entry(ix).or_default();
-        e.0 -= i64::try_from(n).unwrap_or(i64::MAX);
-        e.1 -= size;
-        Ok(n)
-    }
-
-    fn is_applied(&mut self, id: &str) -> Result<bool, StorageError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT 1 FROM applied_tx WHERE id = ?1")?;
-        Ok(stmt
-            .query_row(params![id], |_| Ok(()))
-            .optional()?
-            .is_some())
-    }
-
-    fn mark_applied(&mut self, id: &str) -> Result<(), StorageError> {
-        self.conn
-            .prepare_cached("INSERT OR IGNORE INTO applied_tx (id) VALUES (?1)")?
-            .execute(params![id])?;
-        Ok(())
-    }
-
-    fn forget_applied(&mut self, id: &str) -> Result<(), StorageError> {
-        self.conn
-            .prepare_cached("DELETE FROM applied_tx WHERE id = ?1")?
-            .execute(params![id])?;
-        Ok(())
-    }
-
-    fn get(&mut self, key: &ItemKey) -> Result<Option<Vec<u8>>, StorageError> {
-        get_item(self.conn, key)
-    }
-
-    fn put(&mut self, key: &ItemKey, value: &[u8], size: u64) -> Result<(), StorageError> {
-        let size = i64::try_from(size).unwrap_or(i64::MAX);
-        match self.existing_size(key)? {
-            Some(old) => {
-                let mut stmt = self.conn.prepare_cached(
-                    "UPDATE items SET v = ?4, sz = ?5 WHERE h = ?1 AND pk = ?2 AND sk = ?3",
-                )?;
-                stmt.execute(params![hash_to_sql(key.hash), key.pk, key.sk, value, size])?;
-                self.size_delta += size - old;
-            }
-            None => {
-                let mut stmt = self.conn.prepare_cached(
-                    "INSERT INTO items (h, pk, sk, v, sz) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                stmt.execute(params![hash_to_sql(key.hash), key.pk, key.sk, value, size])?;
-                self.count_delta += 1;
-                self.size_delta += size;
-            }
-        }
-        Ok(())
-    }
-
-    fn delete(&mut self, key: &ItemKey) -> Result<bool, StorageError> {
-        match self.existing_size(key)? {
-            Some(old) => {
-                let mut stmt = self
-                    .conn
-                    .prepare_cached("DELETE FROM items WHERE h = ?1 AND pk = ?2 AND sk = ?3")?;
-                stmt.execute(params![hash_to_sql(key.hash), key.pk, key.sk])?;
-                self.count_delta -= 1;
-                self.size_delta -= old;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-}
-
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<UnitFn>) {
-    while let Ok(first) = rx.recv() {
-        let mut units = vec![first];
-        while units.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(u) => units.push(u),
-                Err(_) => break,
-            }
-        }
-        run_group(&conn, units);
-    }
-}
-
-fn run_group(conn: &Connection, units: Vec<UnitFn>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let msg = e.to_string();
-        for unit in units {
-            // The unit must still be answered: run nothing, fail it.
-            let mut failed = FailTx;
-            let (_, fin) = unit(&mut failed);
-            fin(Err(StorageError::Corrupt(format!("begin failed: {msg}"))));
-        }
-        return;
-    }
-    let mut finishers: Vec<Finisher> = Vec::with_capacity(units.len());
-    let (mut count, mut size) = (0i64, 0i64);
-    let mut index_deltas: std::collections::BTreeMap<u32, (i64, i64)> =
-        std::collections::BTreeMap::new();
-    for unit in units {
-        if let Err(e) = conn.execute_batch("SAVEPOINT unit") {
-            let mut failed = FailTx;
-            let (_, fin) = unit(&mut failed);
-            fin(Err(StorageError::Sqlite(e)));
-            continue;
-        }
-        let mut tx = UnitTx {
-            conn,
-            count_delta: 0,
-            size_delta: 0,
-            index_deltas: std::collections::BTreeMap::new(),
-        };
-        let (commit, fin) = unit(&mut tx);
-        let end = if commit {
-            count += tx.count_delta;
-            size += tx.size_delta;
-            for (ix, (c, z)) in &tx.index_deltas {
-                let e = index_deltas.entry(*ix).or_default();
-                e.0 += c;
-                e.1 += z;
-            }
-            conn.execute_batch("RELEASE unit")
-        } else {
-            conn.execute_batch("ROLLBACK TO unit; RELEASE unit")
-        };
-        if let Err(e) = end {
-            tracing::error!(error = %e, "savepoint end failed");
-        }
-        finishers.push(fin);
-    }
-    let result = apply_stats(conn, count, size)
-        .and_then(|()| crate::index::apply_index_stats(conn, &index_deltas))
-        .and_then(|()| conn.execute_batch("COMMIT").map_err(StorageError::Sqlite));
-    match result {
-        Ok(()) => {
-            for fin in finishers {
-                fin(Ok(()));
-            }
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            let msg = e.to_string();
-            tracing::error!(error = %msg, "group commit failed");
-            for fin in finishers {
-                fin(Err(StorageError::Corrupt(format!("commit failed: {msg}"))));
-            }
-        }
-    }
-}
-
-fn apply_stats(conn: &Connection, count: i64, size: i64) -> Result<(), StorageError> {
-    if count != 0 {
-        conn.prepare_cached("UPDATE meta SET v = v + ?1 WHERE k = 'item_count'")?
-            .execute(params![count])?;
-    }
-    if size != 0 {
-        conn.prepare_cached("UPDATE meta SET v = v + ?1 WHERE k = 'size_bytes'")?
-            .execute(params![size])?;
-    }
-    Ok(())
-}
-
-/// Stands in for a transaction that could not start: every call fails.
-struct FailTx;
-
-impl WriteTx for FailTx {
-    fn stream_append(&mut self, _: i64, _: &[u8]) -> Result<(), StorageError> {
-        Err(StorageError::Closed)
-    }
-    fn index_put(
-        &mut self,
-        _: u32,
-        _: &IndexEntryKey,
-        _: &[u8],
-        _: u64,
-    ) -> Result<(), StorageError> {
-        Err(StorageError::Closed)
-    }
-    fn index_delete(&mut self, _: u32, _: &IndexEntryKey) -> Result<bool, StorageError> {
-        Err(StorageError::Closed)
-    }
-    fn index_drop_some(&mut self, _: u32, _: usize) -> Result<usize, StorageError> {
-        Err(StorageError::Closed)
-    }
-    fn is_applied(&mut self, _: &str) -> Result<bool, StorageError> {
-        Err(StorageError::Closed)
-    }
-    fn mark_applied(&mut self, _: &str) -> Result<(), StorageError> {
-        Err(StorageError::Closed)
-    }
-    fn forget_applied(&mut self, _: &str) -> Result<(), StorageError> {
-        Err(StorageError::Closed)
-    }
-    fn get(&mut self, _: &ItemKey) -> Result<Option<Vec<u8>>, StorageError> {
-        Err(StorageError::Closed)
-    }
-    fn put(&mut self, _: &ItemKey, _: &[u8], _: u64) -> Result<(), StorageError> {
-        Err(StorageError::Closed)
-    }
-    fn delete(&mut self, _: &ItemKey) -> Result<bool, StorageError> {
-        Err(StorageError::Closed)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -865,7 +678,7 @@ mod tests {
     async fn writes_group_commit_and_rollback() {
         let dir = tempfile::tempdir().unwrap();
         let store =
-            TableStore::open(&dir.path().join("t.db"), SecretKey32::from_bytes([1; 32])).unwrap();
+            TableStore::create(&dir.path().join("t.db"), SecretKey32::from_bytes([1; 32])).unwrap();
         let mut handles = Vec::new();
         for i in 0..50u64 {
             let s = Arc::clone(&store);
@@ -920,7 +733,7 @@ mod tests {
     async fn stream_appends_read_and_age_out() {
         let dir = tempfile::tempdir().unwrap();
         let store =
-            TableStore::open(&dir.path().join("s.db"), SecretKey32::from_bytes([3; 32])).unwrap();
+            TableStore::create(&dir.path().join("s.db"), SecretKey32::from_bytes([3; 32])).unwrap();
         let day = STREAM_RETENTION_MS;
         // Twenty old records, then one new append per write: each drops old ones.
         store
@@ -933,7 +746,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(store.stream_bounds().await.unwrap(), (1, 20));
-        let page = store.stream_read(5, 3, 0).await.unwrap();
+        let page = store.stream_read(5, 3, 0, usize::MAX, 0).await.unwrap();
         assert_eq!(
             page.iter().map(|r| r.0).collect::<Vec<_>>(),
             vec![6, 7, 8],
@@ -950,7 +763,7 @@ mod tests {
         }
         // 3 appends × 8 trimmed = 20 old records gone; sequence numbers are never reused.
         assert_eq!(store.stream_bounds().await.unwrap(), (21, 23));
-        let all = store.stream_read(0, 100, day).await.unwrap();
+        let all = store.stream_read(0, 100, day, usize::MAX, 0).await.unwrap();
         assert_eq!(all.len(), 3);
         assert!(all.iter().all(|r| r.2 == b"new"));
     }
@@ -959,7 +772,7 @@ mod tests {
     async fn query_orders_and_bounds() {
         let dir = tempfile::tempdir().unwrap();
         let store =
-            TableStore::open(&dir.path().join("q.db"), SecretKey32::from_bytes([2; 32])).unwrap();
+            TableStore::create(&dir.path().join("q.db"), SecretKey32::from_bytes([2; 32])).unwrap();
         store
             .write(|tx| {
                 for sk in [b"a", b"b", b"c", b"d"] {

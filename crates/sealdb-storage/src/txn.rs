@@ -7,30 +7,52 @@
 //!   │                        all ready and all ok? ◄─────────────┘
 //!   ├─ yes: redo record (each table's writes sealed under its key) → txlog.db, fsync
 //!   ├─ decision → every unit: apply writes + mark txid applied, in its table's commit
-//!   └─ all committed → drop the redo record, forget the txid marks
+//!   ├─ every part confirmed its commit → drop the redo record
+//!   └─ record dropped → forget the txid marks
 //! on start: for every redo record, apply each part whose table has not marked the txid
 //! ```
 //! A part commits only after the redo record is durable, so after a crash either no part
 //! committed and there is no record (the transaction never happened), or the record
 //! completes the parts that had not committed. The applied-marks make replay skip parts
-//! that did commit, so later writes to those items are never overwritten.
+//! that did commit, so later writes to those items are never overwritten; they are
+//! removed only after the record is gone, so a record that could not be dropped is still
+//! skipped where it was applied.
+//!
+//! A part that did not commit after the commit decision (its writer gave up waiting, or
+//! its commit failed) fails the transaction: its part is completed at once from the redo
+//! record (or at the next start), and the caller gets an error, not a success.
 
 use crate::engine::Engine;
 use crate::error::StorageError;
 use crate::index::IndexEntryKey;
 use crate::sqlcipher::open_encrypted;
 use crate::table::{Decision, ItemKey, TableStore, WriteTx};
+use crate::txpart::{decode_part, encode_part};
 use rusqlite::{Connection, params};
 use sealdb_common::SecretKey32;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Version byte of a transaction part. DO NOT CHANGE.
-const PART_V1: u8 = 1;
-/// How long a table's writer waits for the coordinator's decision.
-const DECISION_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the coordinator, and each part's writer, wait.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TxTimeouts {
+    /// For every part to be checked and ready (all parts together).
+    pub(crate) ready: Duration,
+    /// For a ready part, the decision. Longer than `ready` plus the redo record's fsync,
+    /// so that a live coordinator always decides first.
+    pub(crate) decision: Duration,
+}
+
+impl Default for TxTimeouts {
+    fn default() -> Self {
+        TxTimeouts {
+            ready: Duration::from_secs(30),
+            decision: Duration::from_secs(120),
+        }
+    }
+}
 
 /// One write: an item or a secondary-index entry put or deleted. A put carries the
 /// encoded value and its DynamoDB size.
@@ -79,6 +101,9 @@ pub type PartFn<R> =
 /// The transaction log file.
 pub(crate) struct TxLog {
     conn: Connection,
+    /// Tests: the next `forget` fails.
+    #[cfg(test)]
+    pub(crate) fail_forget: bool,
 }
 
 impl TxLog {
@@ -96,7 +121,11 @@ impl TxLog {
                 "txlog schema version {v} is not supported"
             )));
         }
-        Ok(TxLog { conn })
+        Ok(TxLog {
+            conn,
+            #[cfg(test)]
+            fail_forget: false,
+        })
     }
 
     fn record(&self, id: &str, parts: &[(String, Vec<u8>)]) -> Result<(), StorageError> {
@@ -119,7 +148,11 @@ impl TxLog {
         }
     }
 
-    fn forget(&self, id: &str) -> Result<(), StorageError> {
+    fn forget(&mut self, id: &str) -> Result<(), StorageError> {
+        #[cfg(test)]
+        if std::mem::take(&mut self.fail_forget) {
+            return Err(StorageError::Corrupt("injected forget failure".into()));
+        }
         self.conn
             .execute("DELETE FROM redo WHERE id = ?1", params![id])?;
         Ok(())
@@ -133,151 +166,6 @@ impl TxLog {
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
-}
-
-/// Encodes a part's writes: `version ‖ count u32 ‖ write*`, where a write is
-/// `kind u8` (0 item, 1 index) `[‖ ix u32] ‖ hash u64 ‖ key byte strings ‖ op u8 [‖ size u64 ‖ value]`;
-/// an item key is `pk ‖ sk`, an index key `ipk ‖ isk ‖ tpk ‖ tsk`; byte strings are
-/// `len u32 ‖ bytes`; integers big-endian; op 0 = delete, 1 = put.
-pub(crate) fn encode_part(writes: &[TxWrite]) -> Vec<u8> {
-    fn bytes(out: &mut Vec<u8>, b: &[u8]) {
-        out.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_be_bytes());
-        out.extend_from_slice(b);
-    }
-    fn value(out: &mut Vec<u8>, v: &Option<(Vec<u8>, u64)>) {
-        match v {
-            None => out.push(0),
-            Some((v, size)) => {
-                out.push(1);
-                out.extend_from_slice(&size.to_be_bytes());
-                bytes(out, v);
-            }
-        }
-    }
-    let mut out = vec![PART_V1];
-    out.extend_from_slice(
-        &u32::try_from(writes.len())
-            .unwrap_or(u32::MAX)
-            .to_be_bytes(),
-    );
-    for w in writes {
-        match w {
-            TxWrite::Item { key, value: v } => {
-                out.push(0);
-                out.extend_from_slice(&key.hash.to_be_bytes());
-                bytes(&mut out, &key.pk);
-                bytes(&mut out, &key.sk);
-                value(&mut out, v);
-            }
-            TxWrite::Index { ix, key, value: v } => {
-                out.push(1);
-                out.extend_from_slice(&ix.to_be_bytes());
-                out.extend_from_slice(&key.hash.to_be_bytes());
-                bytes(&mut out, &key.ipk);
-                bytes(&mut out, &key.isk);
-                bytes(&mut out, &key.tpk);
-                bytes(&mut out, &key.tsk);
-                value(&mut out, v);
-            }
-            TxWrite::Stream { ts_ms, record } => {
-                out.push(2);
-                out.extend_from_slice(&ts_ms.to_be_bytes());
-                bytes(&mut out, record);
-            }
-        }
-    }
-    out
-}
-
-pub(crate) fn decode_part(data: &[u8]) -> Result<Vec<TxWrite>, StorageError> {
-    struct R<'a>(&'a [u8]);
-    impl R<'_> {
-        fn take(&mut self, n: usize) -> Result<&[u8], StorageError> {
-            if self.0.len() < n {
-                return Err(StorageError::Corrupt("transaction part truncated".into()));
-            }
-            let (a, b) = self.0.split_at(n);
-            self.0 = b;
-            Ok(a)
-        }
-        fn u32(&mut self) -> Result<u32, StorageError> {
-            let b = self.take(4)?;
-            Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-        }
-        fn len(&mut self) -> Result<usize, StorageError> {
-            usize::try_from(self.u32()?).map_err(|_| StorageError::Corrupt("length".into()))
-        }
-        fn u64(&mut self) -> Result<u64, StorageError> {
-            let b = self.take(8)?;
-            let mut a = [0u8; 8];
-            a.copy_from_slice(b);
-            Ok(u64::from_be_bytes(a))
-        }
-        fn bytes(&mut self) -> Result<Vec<u8>, StorageError> {
-            let n = self.len()?;
-            Ok(self.take(n)?.to_vec())
-        }
-        fn value(&mut self) -> Result<Option<(Vec<u8>, u64)>, StorageError> {
-            match self.take(1)? {
-                [0] => Ok(None),
-                [1] => {
-                    let size = self.u64()?;
-                    Ok(Some((self.bytes()?, size)))
-                }
-                _ => Err(StorageError::Corrupt("transaction part op".into())),
-            }
-        }
-    }
-    let mut r = R(data);
-    if r.take(1)? != [PART_V1] {
-        return Err(StorageError::Corrupt("transaction part version".into()));
-    }
-    let n = r.len()?;
-    let mut out = Vec::with_capacity(n.min(1024));
-    for _ in 0..n {
-        let w = match r.take(1)? {
-            [0] => {
-                let hash = r.u64()?;
-                let pk = r.bytes()?;
-                let sk = r.bytes()?;
-                TxWrite::Item {
-                    key: ItemKey { hash, pk, sk },
-                    value: r.value()?,
-                }
-            }
-            [1] => {
-                let ix = r.u32()?;
-                let hash = r.u64()?;
-                let key = IndexEntryKey {
-                    hash,
-                    ipk: r.bytes()?,
-                    isk: r.bytes()?,
-                    tpk: r.bytes()?,
-                    tsk: r.bytes()?,
-                };
-                TxWrite::Index {
-                    ix,
-                    key,
-                    value: r.value()?,
-                }
-            }
-            [2] => {
-                let ts = r.u64()?;
-                TxWrite::Stream {
-                    ts_ms: i64::from_be_bytes(ts.to_be_bytes()),
-                    record: r.bytes()?,
-                }
-            }
-            _ => return Err(StorageError::Corrupt("transaction part kind".into())),
-        };
-        out.push(w);
-    }
-    if !r.0.is_empty() {
-        return Err(StorageError::Corrupt(
-            "transaction part trailing bytes".into(),
-        ));
-    }
-    Ok(out)
 }
 
 /// Applies writes in order.
@@ -317,6 +205,9 @@ pub struct TxResult<R> {
     pub answers: Vec<R>,
 }
 
+/// A part's verdict after its checks: whether they passed, its writes, its answer.
+type Verdict<R> = Result<(bool, Vec<TxWrite>, R), StorageError>;
+
 impl Engine {
     /// Runs a transaction over several tables (at most one part per table): every part
     /// checks in its table's writer; if all pass, the writes are made durable
@@ -326,6 +217,7 @@ impl Engine {
         parts: Vec<(Arc<TableStore>, String, PartFn<R>)>,
     ) -> Result<TxResult<R>, StorageError> {
         let _one_at_a_time = self.tx_lock.lock().await;
+        let timeouts = self.tx_timeouts;
         let txid = uuid::Uuid::new_v4().to_string();
         let multi = parts.len() > 1;
         let mut ready_rx = Vec::new();
@@ -333,32 +225,32 @@ impl Engine {
         let mut done = Vec::new();
         let mut stores = Vec::new();
         for (store, table_id, part) in parts {
-            let (r_tx, r_rx) =
-                mpsc::sync_channel::<Result<(bool, Vec<TxWrite>, R), StorageError>>(1);
+            let (r_tx, r_rx) = mpsc::sync_channel::<Verdict<R>>(1);
             let (d_tx, d_rx) = mpsc::sync_channel::<bool>(1);
             let id = txid.clone();
             let unit_store = Arc::clone(&store);
+            // The unit answers whether it committed the transaction's writes.
             done.push(tokio::spawn(async move {
                 unit_store
                     .write(move |tx: &mut dyn WriteTx| {
                         let outcome = match part(tx) {
                             Ok(o) => o,
                             Err(e) => {
-                                let _ = r_tx.send(Err(StorageError::Corrupt(e.to_string())));
-                                return Ok(Decision::Rollback(()));
+                                let _ = r_tx.send(Err(e));
+                                return Ok(Decision::Rollback(false));
                             }
                         };
                         let writes = outcome.writes.clone();
                         let _ = r_tx.send(Ok((outcome.ok, outcome.writes, outcome.answer)));
-                        match d_rx.recv_timeout(DECISION_TIMEOUT) {
+                        match d_rx.recv_timeout(timeouts.decision) {
                             Ok(true) => {
                                 apply(tx, &writes)?;
                                 if multi {
                                     tx.mark_applied(&id)?;
                                 }
-                                Ok(Decision::Commit(()))
+                                Ok(Decision::Commit(true))
                             }
-                            _ => Ok(Decision::Rollback(())),
+                            _ => Ok(Decision::Rollback(false)),
                         }
                     })
                     .await
@@ -367,18 +259,26 @@ impl Engine {
             decide_tx.push(d_tx);
             stores.push((store, table_id));
         }
-        // Collect every part's verdict (off the async threads: these are blocking waits).
+        // Collect every part's verdict within one deadline (off the async threads: these
+        // are blocking waits).
         let verdicts = tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + timeouts.ready;
             ready_rx
                 .into_iter()
                 .map(|rx| {
-                    rx.recv_timeout(DECISION_TIMEOUT)
-                        .unwrap_or(Err(StorageError::Closed))
+                    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                        Ok(v) => v,
+                        // The writer is too busy to take the part in time.
+                        Err(mpsc::RecvTimeoutError::Timeout) => Err(StorageError::Throttled),
+                        Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            Err(StorageError::WriterFailed)
+                        }
+                    }
                 })
                 .collect::<Vec<_>>()
         })
         .await
-        .map_err(|_| StorageError::Closed)?;
+        .map_err(|_| StorageError::WriterFailed)?;
         let mut answers = Vec::new();
         let mut all_ok = true;
         let mut sealed = Vec::new();
@@ -394,55 +294,106 @@ impl Engine {
                 }
                 Err(e) => {
                     all_ok = false;
-                    failure = Some(e);
+                    failure.get_or_insert(e);
                 }
             }
         }
         let mut commit = all_ok && failure.is_none();
         if commit && multi {
-            let log = self.txlog.lock().map_err(|_| StorageError::Closed)?;
+            let mut log = self.txlog.lock().map_err(|_| StorageError::Closed)?;
             if let Err(e) = log.record(&txid, &sealed) {
                 commit = false;
                 failure = Some(e);
+                // The record must not complete a transaction that was not decided.
+                let _ = log.forget(&txid);
             }
         }
         for d in &decide_tx {
             let _ = d.send(commit);
         }
+        // Which parts committed; a part that did not after a commit decision fails the
+        // transaction.
+        let mut missing = Vec::new();
         let mut write_error = None;
-        for d in done {
-            match d.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => write_error = Some(e),
-                Err(_) => write_error = Some(StorageError::Closed),
+        for (i, d) in done.into_iter().enumerate() {
+            let committed = match d.await {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    write_error.get_or_insert(e);
+                    false
+                }
+                Err(_) => {
+                    write_error.get_or_insert(StorageError::WriterFailed);
+                    false
+                }
+            };
+            if commit && !committed {
+                missing.push(i);
             }
         }
         if let Some(e) = failure {
+            // A part refused by a full queue never ran: say so rather than "failed".
+            if matches!(write_error, Some(StorageError::Throttled)) {
+                return Err(StorageError::Throttled);
+            }
             return Err(e);
         }
-        if let Some(e) = write_error {
-            // A part failed after the record was made durable: the redo record stays and
-            // completes the transaction at the next start.
-            return Err(e);
+        if !missing.is_empty() {
+            tracing::error!(
+                parts = missing.len(),
+                "a transaction part did not commit after the commit decision; the transaction fails"
+            );
+            if multi {
+                self.complete_parts(&txid, &stores, &sealed, &missing).await;
+            }
+            return Err(write_error.unwrap_or_else(|| {
+                StorageError::Corrupt("a transaction part did not commit".into())
+            }));
         }
         if commit && multi {
-            if let Ok(log) = self.txlog.lock() {
-                let _ = log.forget(&txid);
-            }
-            for (store, _) in &stores {
-                let id = txid.clone();
-                let _ = store
-                    .write(move |tx: &mut dyn WriteTx| {
-                        tx.forget_applied(&id)?;
-                        Ok(Decision::Commit(()))
-                    })
-                    .await;
-            }
+            self.forget_transaction(&txid, &stores).await;
         }
         Ok(TxResult {
             committed: commit,
             answers,
         })
+    }
+
+    /// Completes, from the redo record, the parts of a decided transaction that did not
+    /// commit; the record is dropped only if every part is then applied.
+    async fn complete_parts(
+        &self,
+        txid: &str,
+        stores: &[(Arc<TableStore>, String)],
+        sealed: &[(String, Vec<u8>)],
+        missing: &[usize],
+    ) {
+        for &i in missing {
+            let (Some((store, _)), Some((_, part))) = (stores.get(i), sealed.get(i)) else {
+                return;
+            };
+            if let Err(e) = replay_part(store, txid, part).await {
+                tracing::error!(error = %e, "transaction part left for recovery at the next start");
+                return;
+            }
+        }
+        self.forget_transaction(txid, stores).await;
+    }
+
+    /// Drops a transaction's redo record, then its applied-marks. If the record cannot
+    /// be dropped the marks stay, so a later replay skips the parts they mark.
+    async fn forget_transaction(&self, txid: &str, stores: &[(Arc<TableStore>, String)]) {
+        let forgotten = match self.txlog.lock() {
+            Ok(mut log) => log.forget(txid),
+            Err(_) => Err(StorageError::Closed),
+        };
+        if let Err(e) = forgotten {
+            tracing::error!(error = %e, "cannot drop a redo record; its applied-marks are kept");
+            return;
+        }
+        for (store, _) in stores {
+            forget_mark(store, txid).await;
+        }
     }
 
     /// Completes the transactions a crash interrupted (called once at start).
@@ -452,32 +403,60 @@ impl Engine {
             log.pending()?
         };
         let mut finished = std::collections::BTreeSet::new();
+        let mut replayed = Vec::new();
         for (txid, table_id, sealed) in pending {
             let handle = self
                 .tables_snapshot()
                 .into_iter()
                 .find(|h| h.record().id == table_id);
+            // A part of a table deleted since has nothing left to complete.
             if let Some(handle) = handle {
                 let store = self.store(&handle).await?;
-                let writes = decode_part(&store.open_sealed(&sealed)?)?;
-                let id = txid.clone();
-                store
-                    .write(move |tx: &mut dyn WriteTx| {
-                        if !tx.is_applied(&id)? {
-                            apply(tx, &writes)?;
-                        }
-                        tx.forget_applied(&id)?;
-                        Ok(Decision::Commit(()))
-                    })
-                    .await?;
+                replay_part(&store, &txid, &sealed).await?;
+                replayed.push((store, txid.clone()));
             }
             finished.insert(txid);
         }
-        let log = self.txlog.lock().map_err(|_| StorageError::Closed)?;
-        for id in &finished {
-            log.forget(id)?;
+        {
+            let mut log = self.txlog.lock().map_err(|_| StorageError::Closed)?;
+            for id in &finished {
+                log.forget(id)?;
+            }
+        }
+        for (store, txid) in &replayed {
+            forget_mark(store, txid).await;
         }
         Ok(finished.len())
+    }
+}
+
+/// Applies a sealed part unless its table marked the transaction applied, and marks it.
+async fn replay_part(store: &TableStore, txid: &str, sealed: &[u8]) -> Result<(), StorageError> {
+    let writes = decode_part(&store.open_sealed(sealed)?)?;
+    let id = txid.to_owned();
+    store
+        .write_when_room(move |tx: &mut dyn WriteTx| {
+            if !tx.is_applied(&id)? {
+                apply(tx, &writes)?;
+                tx.mark_applied(&id)?;
+            }
+            Ok(Decision::Commit(()))
+        })
+        .await
+}
+
+/// Removes a table's applied-mark of a transaction whose redo record is gone. A mark
+/// left behind is harmless (transaction ids are never reused).
+async fn forget_mark(store: &TableStore, txid: &str) {
+    let id = txid.to_owned();
+    let result = store
+        .write_when_room(move |tx: &mut dyn WriteTx| {
+            tx.forget_applied(&id)?;
+            Ok(Decision::Commit(()))
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "cannot remove a transaction's applied-mark");
     }
 }
 
@@ -545,44 +524,113 @@ mod tests {
         assert_eq!(engine.recover_transactions().await.unwrap(), 0);
     }
 
-    #[test]
-    fn part_encoding_round_trips_and_fails_closed() {
-        let writes = vec![
-            TxWrite::Item {
-                key: ItemKey {
-                    hash: 7,
-                    pk: b"p".to_vec(),
-                    sk: vec![],
-                },
-                value: Some((b"item".to_vec(), 12)),
-            },
-            TxWrite::Item {
-                key: ItemKey {
-                    hash: u64::MAX,
-                    pk: vec![0xFF],
-                    sk: b"s".to_vec(),
-                },
-                value: None,
-            },
-            TxWrite::Index {
-                ix: 3,
-                key: IndexEntryKey {
-                    hash: 1,
-                    ipk: b"g".to_vec(),
-                    isk: vec![],
-                    tpk: b"p".to_vec(),
-                    tsk: vec![],
-                },
-                value: Some((b"proj".to_vec(), 4)),
-            },
-        ];
-        let enc = encode_part(&writes);
-        assert_eq!(decode_part(&enc).unwrap(), writes);
-        for cut in 0..enc.len() {
-            assert!(decode_part(&enc[..cut]).is_err());
+    /// Two tables with an open store each.
+    async fn two_tables(
+        dir: &tempfile::TempDir,
+    ) -> (Engine, Arc<TableStore>, String, Arc<TableStore>, String) {
+        let root = RootKey::from_key(SecretKey32::from_bytes([2; 32]));
+        let engine = Engine::open(dir.path(), &root, Arc::new(RootKeyVault::new(&root))).unwrap();
+        let a = engine
+            .create_table("a", vec![1], 0, None, None)
+            .await
+            .unwrap();
+        let b = engine
+            .create_table("b", vec![1], 0, None, None)
+            .await
+            .unwrap();
+        let sa = engine.store(&engine.table("a").unwrap()).await.unwrap();
+        let sb = engine.store(&engine.table("b").unwrap()).await.unwrap();
+        (engine, sa, a.id, sb, b.id)
+    }
+
+    /// A part that puts `x = v`.
+    fn put_x(v: &'static [u8]) -> PartFn<()> {
+        Box::new(move |_tx: &mut dyn WriteTx| {
+            Ok(PartOutcome {
+                ok: true,
+                writes: vec![TxWrite::Item {
+                    key: k(b"x"),
+                    value: Some((v.to_vec(), 1)),
+                }],
+                answer: (),
+            })
+        })
+    }
+
+    /// Table A's part is ready at once and gives up waiting for the decision; table B's
+    /// writer is busy, so B becomes ready only later and the coordinator decides to
+    /// commit. A did not commit: the transaction must fail (not report success with A's
+    /// part missing), and A's part is completed from the redo record.
+    #[tokio::test]
+    async fn a_part_that_gave_up_fails_the_transaction_and_is_completed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut engine, sa, a_id, sb, b_id) = two_tables(&dir).await;
+        engine.tx_timeouts = TxTimeouts {
+            ready: Duration::from_secs(60),
+            decision: Duration::from_millis(50),
+        };
+        // Hold B's writer until A's part has given up.
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let blocker = Arc::clone(&sb);
+        tokio::spawn(async move {
+            blocker
+                .write(move |_tx: &mut dyn WriteTx| {
+                    let _ = started_tx.send(());
+                    let _ = release_rx.recv();
+                    Ok(Decision::Commit(()))
+                })
+                .await
+        });
+        started_rx.await.unwrap();
+        let engine = Arc::new(engine);
+        let e = Arc::clone(&engine);
+        let (sa2, sb2) = (Arc::clone(&sa), Arc::clone(&sb));
+        let tx = tokio::spawn(async move {
+            e.transact(vec![(sa2, a_id, put_x(b"tx")), (sb2, b_id, put_x(b"tx"))])
+                .await
+        });
+        // A's part runs in A's idle writer, waits 50 ms for the decision, rolls back.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        drop(release_tx);
+        let result = tx.await.unwrap();
+        assert!(
+            result.is_err(),
+            "a transaction with a part that did not commit must not succeed"
+        );
+        // Both parts are there: B committed, A was completed from the redo record.
+        assert_eq!(sb.get(&k(b"x")).await.unwrap().unwrap(), b"tx");
+        assert_eq!(sa.get(&k(b"x")).await.unwrap().unwrap(), b"tx");
+        assert!(engine.txlog.lock().unwrap().pending().unwrap().is_empty());
+    }
+
+    /// The redo record cannot be dropped after a commit; a later write changes the item;
+    /// at the next start the record is replayed. The later write must survive.
+    #[tokio::test]
+    async fn a_record_that_could_not_be_dropped_never_overwrites_later_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, sa, a_id, sb, b_id) = two_tables(&dir).await;
+        engine.txlog.lock().unwrap().fail_forget = true;
+        let r = engine
+            .transact(vec![
+                (Arc::clone(&sa), a_id, put_x(b"tx")),
+                (Arc::clone(&sb), b_id, put_x(b"tx")),
+            ])
+            .await
+            .unwrap();
+        assert!(r.committed);
+        assert_eq!(engine.txlog.lock().unwrap().pending().unwrap().len(), 2);
+        for s in [&sa, &sb] {
+            s.write(|tx: &mut dyn WriteTx| {
+                tx.put(&k(b"x"), b"later", 1)?;
+                Ok(Decision::Commit(()))
+            })
+            .await
+            .unwrap();
         }
-        let mut bad = enc.clone();
-        bad[0] = 2;
-        assert!(decode_part(&bad).is_err());
+        assert_eq!(engine.recover_transactions().await.unwrap(), 1);
+        assert_eq!(sa.get(&k(b"x")).await.unwrap().unwrap(), b"later");
+        assert_eq!(sb.get(&k(b"x")).await.unwrap().unwrap(), b"later");
+        assert!(engine.txlog.lock().unwrap().pending().unwrap().is_empty());
     }
 }

@@ -581,7 +581,7 @@ impl Service {
                 return Ok(());
             };
             store
-                .write(move |tx: &mut dyn WriteTx| {
+                .write_when_room(move |tx: &mut dyn WriteTx| {
                     // Re-read each item inside the writer: what a concurrent write left is
                     // what the entry must reflect.
                     for key in &keys {
@@ -618,7 +618,7 @@ impl Service {
         let store = self.store(&t).await?;
         loop {
             let n = store
-                .write(move |tx: &mut dyn WriteTx| {
+                .write_when_room(move |tx: &mut dyn WriteTx| {
                     Ok(Decision::Commit(tx.index_drop_some(number, 1024)?))
                 })
                 .await?;

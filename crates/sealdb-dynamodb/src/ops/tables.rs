@@ -547,14 +547,15 @@ impl Service {
             )));
         }
         let new_arn = self.resolve_sse(&sse, caller).await?;
-        self.engine
-            .rewrap_table(&name, new_arn.clone(), Some(caller.clone()))
-            .await?;
         let mut def = (*t.def).clone();
-        def.sse_key_arn = new_arn;
+        def.sse_key_arn = new_arn.clone();
         def.sse_changes = recent;
         def.sse_changes.push(now);
-        let def = self.save_def(def)?;
+        // The new wrapped key and the definition naming its key in one catalog write.
+        self.engine
+            .rewrap_table(&name, new_arn, Some(caller.clone()), def.encode())
+            .await?;
+        let def = self.cache_def(def);
         let t2 = crate::service::TableRef {
             def,
             handle: t.handle,
@@ -767,11 +768,16 @@ impl Service {
     /// Stores a changed definition in the catalog and the cache.
     pub(crate) fn save_def(&self, def: TableDef) -> Result<Arc<TableDef>, DynamoError> {
         self.engine.update_definition(&def.name, def.encode())?;
+        Ok(self.cache_def(def))
+    }
+
+    /// Makes `def` (already in the catalog) the definition requests see.
+    pub(crate) fn cache_def(&self, def: TableDef) -> Arc<TableDef> {
         let def = Arc::new(def);
         if let Ok(mut defs) = self.defs.write() {
             defs.insert(def.name.clone(), Arc::clone(&def));
         }
-        Ok(def)
+        def
     }
 
     pub(crate) async fn update_table(
