@@ -23,6 +23,10 @@ const MAX_RECORDS: i64 = 1000;
 const MAX_SHARDS: i64 = 100;
 /// How long a shard iterator may be used.
 const ITERATOR_LIFETIME_MS: i64 = 15 * 60 * 1000;
+/// The most a GetRecords answer carries, as AWS: 1 MB; the next page starts after it.
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// What a record adds to its stored images in the answer (ids, names, sequence number).
+const RECORD_ENVELOPE_BYTES: usize = 400;
 
 /// Sequence numbers go out as 21-digit strings, as DynamoDB's do.
 fn sequence_number(seq: i64) -> String {
@@ -400,7 +404,13 @@ impl Service {
         }
         let min_ts = now - sealdb_storage::STREAM_RETENTION_MS;
         let mut rows = store
-            .stream_read(pos.after, usize::try_from(limit).unwrap_or(1000), min_ts)
+            .stream_read(
+                pos.after,
+                usize::try_from(limit).unwrap_or(1000),
+                min_ts,
+                MAX_RESPONSE_BYTES,
+                RECORD_ENVELOPE_BYTES,
+            )
             .await?;
         if let Some(end) = shard.end {
             rows.retain(|(seq, _, _)| *seq <= end);
