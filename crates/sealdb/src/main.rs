@@ -1,9 +1,11 @@
 //! `sealdb`: a DynamoDB-compatible database whose data is always encrypted at rest.
 //!
-//! Subcommands: `serve` (the server), `bench` (benchmark), `credentials` (access keys).
+//! Subcommands: `serve` (the server), `bench` (benchmark), `credentials` (access keys),
+//! `verify` (integrity of a stopped data dir), `rotate-root-key`, `audit`.
 
 mod bench;
 mod identities;
+mod verify;
 mod wiring;
 
 use clap::{Args, Parser, Subcommand};
@@ -42,6 +44,12 @@ enum Command {
     /// (table files are untouched). Run with the server stopped; safe to run again if
     /// interrupted.
     RotateRootKey {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Check every page of every file, every wrapped key and the audit chain; exits
+    /// non-zero naming each fault. Run with the server stopped.
+    Verify {
         #[command(flatten)]
         data: DataArgs,
     },
@@ -148,6 +156,9 @@ enum CredentialsAction {
 }
 
 fn main() -> ExitCode {
+    // Everything sealdb creates is owner-only: files 0600, directories 0700.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEALDB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
@@ -155,6 +166,17 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // One process at a time on a data dir: held until this process exits.
+    let _lock = match cli.command.data_dir() {
+        Some((data, create)) => match lock_data_dir(data, create) {
+            Ok(lock) => lock,
+            Err(e) => {
+                eprintln!("sealdb: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Bench(args) => bench::run(&args),
@@ -166,6 +188,7 @@ fn main() -> ExitCode {
             action: AuditAction::List { data },
         } => audit_list(&data),
         Command::RotateRootKey { data } => rotate_root_key(&data),
+        Command::Verify { data } => verify::run(&data),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -176,25 +199,90 @@ fn main() -> ExitCode {
     }
 }
 
+impl Command {
+    /// The data dir the command works on, and whether the command creates it.
+    fn data_dir(&self) -> Option<(&DataArgs, bool)> {
+        match self {
+            Command::Serve(args) => Some((&args.data, true)),
+            Command::Bench(_) => None,
+            Command::Credentials { action } => match action {
+                CredentialsAction::Create { data, .. }
+                | CredentialsAction::List { data }
+                | CredentialsAction::Delete { data, .. } => Some((data, true)),
+            },
+            Command::RotateRootKey { data } | Command::Verify { data } => Some((data, false)),
+            Command::Audit { action } => match action {
+                AuditAction::Verify { data } | AuditAction::List { data } => Some((data, false)),
+            },
+        }
+    }
+}
+
+/// Takes the data dir's lock (creating the dir, mode 0700, if `create`); `None` when
+/// the dir does not exist and is not to be created (the command then says so).
+fn lock_data_dir(
+    data: &DataArgs,
+    create: bool,
+) -> Result<Option<sealdb_storage::DataDirLock>, String> {
+    if !data.data_dir.exists() {
+        if !create {
+            return Ok(None);
+        }
+        std::fs::create_dir_all(&data.data_dir)
+            .map_err(|e| format!("cannot create data dir {}: {e}", data.data_dir.display()))?;
+        restrict_dir(&data.data_dir);
+    }
+    sealdb_storage::DataDirLock::acquire(&data.data_dir)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
 /// Loads the root key, creating it (and the data dir) on first start.
 fn load_or_create_root_key(data: &DataArgs) -> Result<(RootKey, bool), String> {
     std::fs::create_dir_all(&data.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", data.data_dir.display()))?;
     restrict_dir(&data.data_dir);
-    if let Some(path) = &data.root_key_file {
-        return RootKey::load(path)
-            .map(|k| (k, false))
-            .map_err(|e| e.to_string());
+    let path = data
+        .root_key_file
+        .clone()
+        .unwrap_or_else(|| data.data_dir.join("root.key"));
+    let sealed = ["catalog.db", "keystore.db"]
+        .iter()
+        .any(|f| data.data_dir.join(f).exists());
+    if path.exists() || data.root_key_file.is_some() {
+        let key = RootKey::load(&path).map_err(|e| e.to_string())?;
+        check_root_key_opens(&data.data_dir, &path, &key)?;
+        return Ok((key, false));
     }
-    let path = data.data_dir.join("root.key");
-    if path.exists() {
-        return RootKey::load(&path)
-            .map(|k| (k, false))
-            .map_err(|e| e.to_string());
+    if sealed {
+        // A new key would not open what is there: refuse rather than create one.
+        return Err(format!(
+            "the root key {} is missing, but {} holds data sealed under a root key; restore the key file or pass --root-key-file",
+            path.display(),
+            data.data_dir.display()
+        ));
     }
     let key = RootKey::generate().map_err(|e| e.to_string())?;
     key.save_new(&path).map_err(|e| e.to_string())?;
     Ok((key, true))
+}
+
+/// Refuses a root key that does not open the data dir's catalog, before anything is
+/// written under it.
+fn check_root_key_opens(dir: &Path, key_path: &Path, key: &RootKey) -> Result<(), String> {
+    let catalog = dir.join("catalog.db");
+    if !catalog.exists() {
+        return Ok(());
+    }
+    sealdb_storage::sqlcipher::open_existing(&catalog, &key.derive("catalog"))
+        .map(drop)
+        .map_err(|_| {
+            format!(
+                "the root key {} does not open the catalog of {} (a wrong root key?); nothing was changed",
+                key_path.display(),
+                dir.display()
+            )
+        })
 }
 
 #[cfg(unix)]
@@ -445,6 +533,11 @@ async fn shutdown_signal() {
     }
 }
 
+/// An error of ours as a rusqlite error, to leave a rusqlite callback with.
+fn boxed(e: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(e.to_string().into())
+}
+
 /// Rotates the root key. The new key is first saved as `root.key.next`, every file is
 /// re-keyed (each step recognises a file already under the new key), and only then does
 /// `root.key.next` replace the old key, so an interrupted run can be repeated.
@@ -491,18 +584,26 @@ fn rotate_root_key(data: &DataArgs) -> Result<(), String> {
         &old.derive("catalog"),
         &new.derive("catalog"),
         |conn| {
+            // Tables and backups alike: every record sealed under the old root.
             sealdb_storage::catalog::Catalog::rewrap_all(conn, |rec| {
-                if rec.wrapped_key.first() != Some(&1) {
-                    return None;
+                if rec.wrapped.first() != Some(&1) {
+                    return Ok(None);
                 }
                 let ctx = sealdb_storage::TableKeyContext {
-                    table_name: rec.name.clone(),
-                    table_id: rec.id.clone(),
+                    table_name: rec.table_name.to_owned(),
+                    table_id: rec.bound_id.to_owned(),
                     kms_key: None,
                     caller: None,
                 };
-                let key = old_vault.open(&ctx, &rec.wrapped_key).ok()?;
-                new_vault.seal(&ctx, &key).ok()
+                match old_vault.open(&ctx, rec.wrapped) {
+                    Ok(key) => new_vault.seal(&ctx, &key).map(Some).map_err(boxed),
+                    // Already re-sealed by an interrupted earlier run.
+                    Err(_) if new_vault.open(&ctx, rec.wrapped).is_ok() => Ok(None),
+                    Err(e) => Err(boxed(format!(
+                        "the key of {} (id {}) opens under neither root key: {e}",
+                        rec.table_name, rec.bound_id
+                    ))),
+                }
             })
         },
     )
