@@ -138,7 +138,7 @@ async fn delete_if_expired(
     now: i64,
 ) -> Result<usize, DynamoError> {
     let deleted = store
-        .write(move |tx: &mut dyn WriteTx| {
+        .write_when_room(move |tx: &mut dyn WriteTx| {
             let mut n = 0;
             for key in &keys {
                 let Some(bytes) = tx.get(key)? else {

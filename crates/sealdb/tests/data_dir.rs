@@ -218,7 +218,7 @@ async fn a_missing_wrong_or_readable_root_key_refuses_to_start_and_changes_nothi
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let mut server = Server::start_on(&dir);
-    create(&server.client(), "t").await;
+    create(&server.client(), "ttt").await;
     server.stop();
     let key_path = dir.join("root.key");
     let good = std::fs::read(&key_path).unwrap();
@@ -269,7 +269,7 @@ async fn a_missing_wrong_or_readable_root_key_refuses_to_start_and_changes_nothi
     server
         .client()
         .describe_table()
-        .table_name("t")
+        .table_name("ttt")
         .send()
         .await
         .unwrap();
@@ -282,11 +282,11 @@ async fn files_are_owner_only_in_owner_only_dirs() {
     let dir = tmp.path().join("data");
     let mut server = Server::start_on(&dir);
     let c = server.client();
-    create(&c, "t").await;
-    put(&c, "t", "a", "1").await;
+    create(&c, "ttt").await;
+    put(&c, "ttt", "a", "1").await;
     c.create_backup()
-        .table_name("t")
-        .backup_name("b")
+        .table_name("ttt")
+        .backup_name("bbb")
         .send()
         .await
         .unwrap();
