@@ -33,6 +33,8 @@ def test_lookup_events_finds_management_calls_with_their_user(fresh_server):
     s.stop()
     alice = make_user(s, "alice")
     s.start()
+    s.client("iam").put_user_policy(UserName="alice", PolicyName="ddb", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}]}))
     ddb_alice = s.client(key=alice[0], secret=alice[1])
     create_table(ddb_alice, "Music")
     ddb_alice.put_item(TableName="Music", Item={"pk": {"S": "SecretItemValue"}})

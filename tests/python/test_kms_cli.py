@@ -86,7 +86,15 @@ def test_grants_and_a_denying_policy(fresh_server):
     assert e.value.response["Error"]["Code"] == "AccessDeniedException"
 
     # A key policy that denies bob, on a key the account may otherwise use.
-    kid2 = admin.create_key()["KeyMetadata"]["KeyId"]
+    # The default key policy lets IAM decide: bob may use kid2 through his own IAM policy.
+    meta2 = admin.create_key()["KeyMetadata"]
+    kid2 = meta2["KeyId"]
+    with pytest.raises(ClientError) as e:
+        kms_bob.encrypt(KeyId=kid2, Plaintext=b"x")
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    s.client("iam").put_user_policy(UserName="bob", PolicyName="kid2", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": meta2["Arn"]}]}))
     ct = kms_bob.encrypt(KeyId=kid2, Plaintext=b"x")["CiphertextBlob"]
     deny = json.loads(admin.get_key_policy(KeyId=kid2, PolicyName="default")["Policy"])
     deny["Statement"].append({"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::000000000000:user/bob"},

@@ -379,6 +379,9 @@ def test_a_user_without_create_grant_cannot_put_a_table_under_the_key(tmp_path):
         carol = make_user(s, "carol")
         s.start()
         kms, ddb = s.client("kms"), s.client()
+        # Carol may do anything in DynamoDB by IAM; only the key policy stands in her way.
+        s.client("iam").put_user_policy(UserName="carol", PolicyName="ddb", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}]}))
         ddb_carol = s.client(key=carol[0], secret=carol[1])
         carol_arn = "arn:aws:iam::000000000000:user/carol"
         via = {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}

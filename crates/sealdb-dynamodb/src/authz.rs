@@ -157,6 +157,11 @@ impl Service {
             }
             O::TagResource | O::UntagResource | O::ListTagsOfResource => {
                 let arn = input.str_opt("ResourceArn").ok().flatten().unwrap_or("*");
+                // AWS refuses an ARN that is not a table ARN's shape before it asks who the
+                // caller is (ValidationException); the operation does that, changing nothing.
+                if !crate::ops::tables::is_table_arn_shape(arn) {
+                    return Vec::new();
+                }
                 let mut q = RequestContext::new(action, arn);
                 self.add_resource_tags(&mut q, self.table_name_from(arn));
                 match op {

@@ -313,9 +313,11 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 async fn serve_async(args: ServeArgs) -> Result<(), String> {
     let (root, first_start) = load_or_create_root_key(&args.data)?;
     let clock = Clock::system();
-    // The key service first: table keys of KMS-encrypted tables are wrapped by it.
+    // The key service first: table keys of KMS-encrypted tables are wrapped by it. Its
+    // callers' IAM policies come from the identity store, opened below.
+    let kms_identity = Arc::new(wiring::LateIdentityPolicies::default());
     let kms = Arc::new(
-        sealdb_kms::KmsService::open(
+        sealdb_kms::KmsService::open_with_identity(
             sealdb_kms::KmsConfig {
                 data_dir: args.data.data_dir.clone(),
                 region: args.region.clone(),
@@ -323,6 +325,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
                 clock: clock.clone(),
             },
             &root,
+            Arc::clone(&kms_identity) as Arc<dyn sealdb_iam::IdentityPolicies>,
         )
         .map_err(|e| e.to_string())?,
     );
@@ -367,11 +370,13 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     let printed_secret = identities::ensure_admin(&identities, fixed_admin)?;
     let session_tokens =
         Arc::new(sealdb_iam::SessionTokens::new(&root).map_err(|e| e.to_string())?);
-    // IAM and STS actions are authorized by the policy engine over the store's policies.
-    let authorizer = sealdb_iam::Authorizer::with_clock(
-        Arc::new(sealdb_iam::StorePolicies::new(Arc::clone(&identities))),
-        clock.clone(),
-    );
+    // Every DynamoDB, Streams, KMS, IAM and STS action is authorized by the policy engine
+    // over the store's policies.
+    let store_policies: Arc<dyn sealdb_iam::IdentityPolicies> =
+        Arc::new(sealdb_iam::StorePolicies::new(Arc::clone(&identities)));
+    kms_identity.set(Arc::clone(&store_policies));
+    let authorizer = sealdb_iam::Authorizer::with_clock(Arc::clone(&store_policies), clock.clone());
+    let dynamodb_authorizer = Arc::new(authorizer.clone());
     let iam_service = Arc::new(sealdb_iam::IamService::new(
         Arc::clone(&identities),
         Arc::clone(&session_tokens),
@@ -399,6 +404,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         Some(vault),
     )
     .map_err(|e| format!("cannot load tables: {e}"))?;
+    service.set_authorizer(dynamodb_authorizer);
     service.resume_index_changes();
     sealdb_storage::stream::set_shard_rollover_ms(
         i64::try_from(args.stream_shard_rollover_secs.saturating_mul(1000)).unwrap_or(i64::MAX),

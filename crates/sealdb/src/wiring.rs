@@ -121,3 +121,27 @@ impl Backend for CloudTrailBackend {
         })
     }
 }
+
+/// Identity policies for a service opened before the identity store: the key service
+/// must be open first (table keys are unwrapped through it while the engine opens, as
+/// DynamoDB's service principal, which has no identity policies), and the store is
+/// opened after the engine (it migrates the catalog's old credentials). Until the store
+/// is set, every non-root caller has no identity policy.
+#[derive(Default)]
+pub(crate) struct LateIdentityPolicies(std::sync::OnceLock<Arc<dyn sealdb_iam::IdentityPolicies>>);
+
+impl LateIdentityPolicies {
+    /// Points at the store's policies; only the first call counts.
+    pub(crate) fn set(&self, policies: Arc<dyn sealdb_iam::IdentityPolicies>) {
+        let _ = self.0.set(policies);
+    }
+}
+
+impl sealdb_iam::IdentityPolicies for LateIdentityPolicies {
+    fn policies_for(&self, principal: &Principal) -> Vec<Arc<sealdb_iam::PolicyDocument>> {
+        self.0
+            .get()
+            .map(|p| p.policies_for(principal))
+            .unwrap_or_default()
+    }
+}

@@ -56,12 +56,18 @@ async fn catalog_credentials_migrate_and_keep_working() {
     let dir = tmp.path().join("data");
     legacy_data_dir(&dir);
 
+    // The migrated user's key still signs: it is authenticated, and then refused because
+    // the user has no policy (DynamoDB authorizes every call).
     let mut server = Server::start_on(&dir);
-    client_with(&server.endpoint, OLD_USER_KEY, OLD_USER_SECRET)
+    let denied = client_with(&server.endpoint, OLD_USER_KEY, OLD_USER_SECRET)
         .list_tables()
         .send()
         .await
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(
+        denied.into_service_error().meta().code(),
+        Some("AccessDeniedException")
+    );
     server.client().list_tables().send().await.unwrap();
     let wrong = client_with(&server.endpoint, OLD_USER_KEY, SECRET_KEY)
         .list_tables()
@@ -116,11 +122,16 @@ async fn catalog_credentials_migrate_and_keep_working() {
     }
 
     let server = Server::start_on(&dir);
-    client_with(&server.endpoint, &id, &secret)
+    let denied = client_with(&server.endpoint, &id, &secret)
         .list_tables()
         .send()
         .await
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(
+        denied.into_service_error().meta().code(),
+        Some("AccessDeniedException"),
+        "the new key is authenticated; its user has no policy"
+    );
     let gone = client_with(&server.endpoint, OLD_USER_KEY, OLD_USER_SECRET)
         .list_tables()
         .send()

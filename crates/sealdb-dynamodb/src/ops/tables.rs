@@ -1120,7 +1120,7 @@ pub(crate) fn parse_sse(m: &Map<String, Value>) -> Result<SseRequest, DynamoErro
 
 /// `arn:aws:dynamodb:<region>:<digits>:table/<name of 3+ characters, no slash>`, the
 /// shape AWS accepts for a table's tags.
-fn is_table_arn_shape(arn: &str) -> bool {
+pub(crate) fn is_table_arn_shape(arn: &str) -> bool {
     let Some(rest) = arn.strip_prefix("arn:aws:dynamodb:") else {
         return false;
     };
