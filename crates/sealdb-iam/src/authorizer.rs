@@ -143,6 +143,15 @@ impl Authorizer {
                 .keys
                 .set_default("aws:SourceIp", principal.source_ip.clone());
         }
+        // The listener knows whether the request came over TLS.
+        request.keys.set_default(
+            "aws:SecureTransport",
+            if principal.secure_transport {
+                "true"
+            } else {
+                "false"
+            },
+        );
         let documents = if caller.is_account_root() {
             Vec::new()
         } else {

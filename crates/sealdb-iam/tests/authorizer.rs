@@ -172,3 +172,25 @@ fn resource_policies_same_account_and_cross_account() {
         denied.message()
     );
 }
+
+#[test]
+fn aws_secure_transport_comes_from_the_listener() {
+    // The documented "deny requests not sent over TLS" statement beside an allow.
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"dynamodb:PutItem","Resource":"*"},
+        {"Effect":"Deny","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+    let authz = authorizer(&[(ACCT, "alice", policy)]);
+    let mut plain = alice();
+    plain.secure_transport = false;
+    let denied = authz.authorize(&plain, &put_item(), None).unwrap_err();
+    assert!(
+        denied
+            .message()
+            .ends_with("with an explicit deny in an identity-based policy"),
+        "{}",
+        denied.message()
+    );
+    let mut tls = alice();
+    tls.secure_transport = true;
+    assert_eq!(authz.authorize(&tls, &put_item(), None), Ok(()));
+}
