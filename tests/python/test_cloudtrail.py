@@ -70,7 +70,8 @@ def test_lookup_events_finds_management_calls_with_their_user(fresh_server):
     assert cli(s, alice, "cloudtrail", "lookup-events", "--lookup-attributes",
                "AttributeKey=EventId,AttributeValue=" + created["EventId"])["Events"] == [created]
     root = s.client("cloudtrail")
-    assert root.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": "root"}])["Events"] == []
+    by_root = root.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": "root"}])["Events"]
+    assert [e["EventName"] for e in by_root] == ["PutUserPolicy"]  # alice's policy, given by the root
     everything = json.dumps(root.lookup_events()["Events"], default=str)
     assert "SecretItemValue" not in everything
 
@@ -113,3 +114,35 @@ def test_lookup_events_pages_filters_by_time_and_validates(fresh_server):
     assert code(NextToken="garbage") == "InvalidNextTokenException"
     assert code(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "a"},
                                   {"AttributeKey": "Username", "AttributeValue": "b"}]) == "InvalidLookupAttributesException"
+
+
+def test_iam_and_sts_calls_are_recorded_without_secrets(fresh_server):
+    s = fresh_server.start()
+    iam = s.client("iam")
+    iam.create_user(UserName="erin")
+    iam.create_login_profile(UserName="erin", Password="Erin-Secret-Passw0rd!")
+    key = iam.create_access_key(UserName="erin")["AccessKey"]
+    erin_iam = s.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    with pytest.raises(ClientError):
+        erin_iam.create_user(UserName="mallory")  # no policy: denied, and recorded so
+    s.client("sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"]).get_caller_identity()
+
+    trail = s.client("cloudtrail")
+
+    def events(name):
+        found = trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}])
+        return [json.loads(e["CloudTrailEvent"]) for e in found["Events"]]
+
+    denied, created = events("CreateUser")  # newest first
+    assert created["eventSource"] == "iam.amazonaws.com" and "errorCode" not in created
+    assert created["requestParameters"] == {"userName": "erin"}
+    assert created["userIdentity"]["arn"] == f"arn:aws:iam::{ACCOUNT}:root"
+    assert denied["errorCode"] == "AccessDenied" and denied["requestParameters"] == {"userName": "mallory"}
+    assert denied["userIdentity"]["arn"] == f"arn:aws:iam::{ACCOUNT}:user/erin"
+    [caller] = events("GetCallerIdentity")
+    assert caller["eventSource"] == "sts.amazonaws.com" and caller["readOnly"] is True
+    [profile] = events("CreateLoginProfile")
+    assert profile["requestParameters"] == {"userName": "erin"}
+    everything = json.dumps(trail.lookup_events(MaxResults=50)["Events"], default=str)
+    assert "Erin-Secret-Passw0rd!" not in everything
+    assert key["SecretAccessKey"] not in everything

@@ -24,6 +24,8 @@ fn is_recorded(op: Operation) -> bool {
             | O::CreateBackup
             | O::DeleteBackup
             | O::RestoreTableFromBackup
+            | O::PutResourcePolicy
+            | O::DeleteResourcePolicy
     )
 }
 
@@ -70,7 +72,10 @@ impl Service {
         let raw = input.raw();
         let s = |k: &str| raw.get(k).and_then(Value::as_str);
         let table = match op {
-            Operation::TagResource | Operation::UntagResource => {
+            Operation::TagResource
+            | Operation::UntagResource
+            | Operation::PutResourcePolicy
+            | Operation::DeleteResourcePolicy => {
                 return s("ResourceArn").map(str::to_owned);
             }
             Operation::DeleteBackup => {

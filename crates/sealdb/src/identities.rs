@@ -164,6 +164,49 @@ pub(crate) fn delete(store: &IdentityStore, access_key_id: &str) -> Result<bool,
 pub(crate) struct QueryBackend {
     pub(crate) service: Arc<IamService>,
     pub(crate) sts: bool,
+    /// The audit log every IAM and STS call is recorded in (CloudTrail's management events).
+    pub(crate) audit: Arc<sealdb_kms::KmsService>,
+}
+
+/// Request members never written to the audit log: passwords (CloudTrail omits them).
+const SECRET_MEMBERS: [&str; 3] = ["Password", "NewPassword", "OldPassword"];
+
+/// The audit event of one IAM or STS call: the top-level request members (lowerCamel, as
+/// CloudTrail writes them; no passwords), and the error of a failed or denied call.
+/// Response elements are left out, so no secret access key or session token gets in.
+fn query_event(
+    sts: bool,
+    operation: &str,
+    caller: &Principal,
+    form: &[(String, String)],
+    error: Option<(&str, &str)>,
+) -> sealdb_kms::AuditEvent {
+    let source = if sts {
+        "sts.amazonaws.com"
+    } else {
+        "iam.amazonaws.com"
+    };
+    let read_only = ["Get", "List", "Simulate"]
+        .iter()
+        .any(|p| operation.starts_with(p));
+    let members: serde_json::Map<String, serde_json::Value> = form
+        .iter()
+        .filter(|(k, _)| {
+            k != "Action"
+                && k != "Version"
+                && !k.contains('.')
+                && !SECRET_MEMBERS.contains(&k.as_str())
+        })
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let mut event = sealdb_kms::AuditEvent::new(source, operation, read_only, caller)
+        .with_parameters(&sealdb_kms::cloudtrail_members(&serde_json::Value::Object(
+            members,
+        )));
+    if let Some((code, message)) = error {
+        event = event.with_error(code, message);
+    }
+    event
 }
 
 impl Backend for QueryBackend {
@@ -185,16 +228,20 @@ impl Backend for QueryBackend {
         let sts = self.sts;
         let operation = operation.to_owned();
         let caller = caller.clone();
+        let form = sealdb_http::query::parse_form(&body);
         Box::pin(async move {
-            let run = move || {
-                let params = Params::new(sealdb_http::query::parse_form(&body));
-                if sts {
-                    service.call_sts(&operation, &caller, &params)
-                } else {
-                    service.call_iam(&operation, &caller, &params)
+            let run = {
+                let (operation, caller, form) = (operation.clone(), caller.clone(), form.clone());
+                move || {
+                    let params = Params::new(form);
+                    if sts {
+                        service.call_sts(&operation, &caller, &params)
+                    } else {
+                        service.call_iam(&operation, &caller, &params)
+                    }
                 }
             };
-            match tokio::task::spawn_blocking(run).await {
+            let answer = match tokio::task::spawn_blocking(run).await {
                 Ok(Ok(xml)) => Ok(xml.into_bytes()),
                 Ok(Err(e)) => Err(WireError::new(e.code(), e.status(), e.message())),
                 Err(_) => Err(WireError::new(
@@ -202,7 +249,16 @@ impl Backend for QueryBackend {
                     500,
                     sealdb_iam::IamError::ServiceFailure.message(),
                 )),
+            };
+            let error = answer
+                .as_ref()
+                .err()
+                .map(|e| (e.type_name.as_str(), e.message.as_str()));
+            let event = query_event(sts, &operation, &caller, &form, error);
+            if let Err(e) = self.audit.record(event).await {
+                tracing::error!(error = ?e, "recording an IAM/STS event failed");
             }
+            answer
         })
     }
 }

@@ -424,10 +424,12 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         iam: Some(Arc::new(identities::QueryBackend {
             service: Arc::clone(&iam_service),
             sts: false,
+            audit: Arc::clone(&kms),
         })),
         sts: Some(Arc::new(identities::QueryBackend {
             service: Arc::clone(&iam_service),
             sts: true,
+            audit: Arc::clone(&kms),
         })),
         credentials: Arc::new(identities::StoreCredentials {
             store: Arc::clone(&identities),
