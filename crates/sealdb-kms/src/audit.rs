@@ -122,13 +122,22 @@ pub(crate) fn verify_conn(conn: &Connection, key: &hmac::Key) -> Result<VerifyRe
 }
 
 /// Re-computes the chain MACs under a new root key (root-key rotation). A chain that
-/// already verifies under the new key is left as it is (a rotation run again).
+/// already verifies under the new key is left as it is (a rotation run again). All the
+/// MACs change in one transaction: a rotation killed half-way through must leave a chain
+/// that still verifies under the old key, so that running it again can finish.
 pub fn rechain(conn: &Connection, old: &RootKey, new: &RootKey) -> Result<u64, String> {
     let new_key = chain_key(new);
     if let Ok(r) = verify_conn(conn, &new_key) {
         return Ok(r.records);
     }
     verify_conn(conn, &chain_key(old))?;
+    let tx = conn.unchecked_transaction().map_err(|e| e.to_string())?;
+    let n = rechain_rows(&tx, &new_key)?;
+    tx.commit().map_err(|e| e.to_string())?;
+    Ok(n)
+}
+
+fn rechain_rows(conn: &Connection, new_key: &hmac::Key) -> Result<u64, String> {
     let rows: Vec<(i64, String)> = {
         let mut stmt = conn
             .prepare("SELECT seq, record FROM audit ORDER BY seq")
@@ -140,7 +149,7 @@ pub fn rechain(conn: &Connection, old: &RootKey, new: &RootKey) -> Result<u64, S
     };
     let mut prev = vec![0u8; 32];
     for (seq, record) in &rows {
-        let mac = link(&new_key, &prev, *seq, record);
+        let mac = link(new_key, &prev, *seq, record);
         conn.execute(
             "UPDATE audit SET hash = ?1 WHERE seq = ?2",
             params![mac, seq],
@@ -169,4 +178,56 @@ pub fn records(data_dir: &Path, root: &RootKey) -> Result<Vec<serde_json::Value>
         serde_json::from_str(&text).map_err(|e| e.to_string())
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_of(n: usize, key: &hmac::Key) -> Connection {
+        let conn = Connection::open_in_memory().expect("in-memory db");
+        conn.execute_batch(
+            "CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+             CREATE TABLE audit (seq INTEGER PRIMARY KEY, record TEXT NOT NULL, hash BLOB NOT NULL);",
+        )
+        .expect("schema");
+        for i in 0..n {
+            append(
+                &conn,
+                key,
+                &serde_json::json!({"eventName": "Encrypt", "i": i}),
+            )
+            .expect("append");
+        }
+        conn
+    }
+
+    #[test]
+    fn a_rechain_that_fails_half_way_leaves_the_old_chain_and_can_run_again() {
+        let (old, new) = (
+            RootKey::from_key(sealdb_common::SecretKey32::from_bytes([1; 32])),
+            RootKey::from_key(sealdb_common::SecretKey32::from_bytes([2; 32])),
+        );
+        let conn = log_of(5, &chain_key(&old));
+        // The third MAC update fails, as a kill in the middle of the rotation would stop it.
+        conn.execute_batch(
+            "CREATE TEMP TRIGGER stop BEFORE UPDATE ON audit WHEN NEW.seq = 3
+             BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+        )
+        .expect("trigger");
+        assert!(rechain(&conn, &old, &new).is_err());
+        assert_eq!(
+            verify_conn(&conn, &chain_key(&old)),
+            Ok(VerifyReport { records: 5 })
+        );
+        conn.execute_batch("DROP TRIGGER stop")
+            .expect("drop trigger");
+        assert_eq!(rechain(&conn, &old, &new), Ok(5));
+        assert_eq!(
+            verify_conn(&conn, &chain_key(&new)),
+            Ok(VerifyReport { records: 5 })
+        );
+        // Run again after it finished: nothing to do, still the new chain.
+        assert_eq!(rechain(&conn, &old, &new), Ok(5));
+    }
 }
