@@ -210,9 +210,19 @@
 //!
 //! ECDSA keys are PKCS#8 (private) and SubjectPublicKeyInfo (public) DER, as Java's
 //! `getEncoded()` gives them; the curve is the key's own. All nine hash/curve pairs
-//! verify; aws-lc-rs signs P-256 only with SHA-256, P-384 only with SHA-384 and P-521 with
-//! all three, so the four other pairs are refused for signing
-//! ([`Error::UnsupportedAlgorithm`]). A Java writer needs `amzn-ddb-map-signingAlg` in its
+//! sign and verify, as JCA does them:
+//!
+//! | curve | `SHA256withECDSA` | `SHA384withECDSA` | `SHA512withECDSA` |
+//! |---|---|---|---|
+//! | P-256 | aws-lc-rs | digest signed | digest signed |
+//! | P-384 | digest signed | aws-lc-rs | digest signed |
+//! | P-521 | aws-lc-rs | aws-lc-rs | aws-lc-rs |
+//!
+//! aws-lc-rs has signers only for the pairs so marked; for the four others the named hash
+//! is computed and its digest signed by the curve's own aws-lc-rs signer, cut to the
+//! order's length as FIPS 186-4 §6.4 says (SHA-384 and SHA-512 to their leftmost 256 bits
+//! on P-256; SHA-512 to 384 bits, SHA-256 whole, on P-384), which is what JCA signs.
+//! aws-lc-rs verifies all nine itself. A Java writer needs `amzn-ddb-map-signingAlg` in its
 //! provider's description to sign with ECDSA; this crate always writes it. SHA224withRSA
 //! signs and verifies through the RustCrypto `rsa` crate (aws-lc-rs has no SHA-224 PKCS#1
 //! signatures).

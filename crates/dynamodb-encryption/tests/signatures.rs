@@ -9,6 +9,7 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, KeyPair as _};
 use dynamodb_encryption::keys::{EcCurve, SigningKey, SymmetricKey, VerificationKey};
 use dynamodb_encryption::providers::{StaticProvider, UnwrappingKey, WrappedProvider, WrappingKey};
+use dynamodb_encryption::signature::string_to_sign;
 use dynamodb_encryption::{
     Action, Attribute, AttributeActions, CryptographicMaterialsProvider, EncryptionContext, Error,
     Item, MATERIAL_DESCRIPTION_ATTRIBUTE, SIGNATURE_ATTRIBUTE, decrypt_item, encrypt_item,
@@ -118,91 +119,139 @@ where
     stored
 }
 
+/// The curve's key generator (any of its signers makes the same kind of key) and the byte
+/// length of its order.
+fn curves() -> [(EcCurve, &'static sig::EcdsaSigningAlgorithm, usize); 3] {
+    [
+        (EcCurve::P256, &sig::ECDSA_P256_SHA256_ASN1_SIGNING, 32),
+        (EcCurve::P384, &sig::ECDSA_P384_SHA384_ASN1_SIGNING, 48),
+        (EcCurve::P521, &sig::ECDSA_P521_SHA512_ASN1_SIGNING, 66),
+    ]
+}
+
+const ECDSA_ALGORITHMS: [&str; 3] = ["SHA256withECDSA", "SHA384withECDSA", "SHA512withECDSA"];
+
+/// All nine hash/curve pairs Java allows sign and verify, in both providers; four of them
+/// (P-256 with SHA-384/512, P-384 with SHA-256/512) sign a digest, since aws-lc-rs has no
+/// signer for them.
 #[tokio::test]
-async fn ecdsa_round_trips_in_static_and_wrapped_providers() {
-    let cases: [(&str, &'static sig::EcdsaSigningAlgorithm, EcCurve, usize); 4] = [
-        (
-            "SHA256withECDSA",
-            &sig::ECDSA_P256_SHA256_ASN1_SIGNING,
-            EcCurve::P256,
-            32,
-        ),
-        (
-            "SHA384withECDSA",
-            &sig::ECDSA_P384_SHA384_ASN1_SIGNING,
-            EcCurve::P384,
-            48,
-        ),
-        (
-            "SHA512withECDSA",
-            &sig::ECDSA_P521_SHA512_ASN1_SIGNING,
-            EcCurve::P521,
-            66,
-        ),
-        (
-            "SHA256withECDSA",
-            &sig::ECDSA_P521_SHA512_ASN1_SIGNING,
-            EcCurve::P521,
-            66,
-        ),
-    ];
-    for (algorithm, key_alg, curve, order_bytes) in cases {
+async fn ecdsa_round_trips_all_nine_pairs_in_static_and_wrapped_providers() {
+    let mut pairs = 0;
+    for (curve, key_alg, order_bytes) in curves() {
         let (private, public) = ec_key(key_alg);
-        let signing = SigningKey::ecdsa_from_pkcs8(algorithm, &private).unwrap();
-        let verification = VerificationKey::ecdsa_from_der(algorithm, &public).unwrap();
-        assert!(matches!(
-            &verification,
-            VerificationKey::Ecdsa { curve: c, .. } if *c == curve
-        ));
-        let static_writer = StaticProvider::new(
-            Some(SymmetricKey::new([7u8; 32])),
-            signing.clone(),
-            BTreeMap::new(),
-        );
-        let static_reader =
-            StaticProvider::decrypt_only(Some(SymmetricKey::new([7u8; 32])), verification.clone());
-        let wrapping = SymmetricKey::new([8u8; 32]);
-        let wrapped_writer = WrappedProvider::new(
-            Some(WrappingKey::Aes(wrapping.clone())),
-            None,
-            Some(signing.clone()),
-            None,
-        );
-        let wrapped_reader = WrappedProvider::new(
-            None,
-            Some(UnwrappingKey::Aes(wrapping)),
-            None,
-            Some(verification),
-        );
-        for stored in [
-            round_trip(&static_writer, &static_reader, &actions()).await,
-            round_trip(&wrapped_writer, &wrapped_reader, &actions()).await,
-        ] {
-            // Java picks the signature algorithm from this entry (reference §5.2).
-            let desc = description(&stored, &actions());
-            assert_eq!(desc["amzn-ddb-map-signingAlg"], algorithm);
-            assert_der_ecdsa(&signature(&stored), order_bytes);
+        for algorithm in ECDSA_ALGORITHMS {
+            let signing = SigningKey::ecdsa_from_pkcs8(algorithm, &private).unwrap();
+            let verification = VerificationKey::ecdsa_from_der(algorithm, &public).unwrap();
+            assert!(matches!(
+                &verification,
+                VerificationKey::Ecdsa { curve: c, .. } if *c == curve
+            ));
+            let static_writer = StaticProvider::new(
+                Some(SymmetricKey::new([7u8; 32])),
+                signing.clone(),
+                BTreeMap::new(),
+            );
+            let static_reader = StaticProvider::decrypt_only(
+                Some(SymmetricKey::new([7u8; 32])),
+                verification.clone(),
+            );
+            let wrapping = SymmetricKey::new([8u8; 32]);
+            let wrapped_writer = WrappedProvider::new(
+                Some(WrappingKey::Aes(wrapping.clone())),
+                None,
+                Some(signing.clone()),
+                None,
+            );
+            let wrapped_reader = WrappedProvider::new(
+                None,
+                Some(UnwrappingKey::Aes(wrapping)),
+                None,
+                Some(verification),
+            );
+            for stored in [
+                round_trip(&static_writer, &static_reader, &actions()).await,
+                round_trip(&wrapped_writer, &wrapped_reader, &actions()).await,
+            ] {
+                // Java picks the signature algorithm from this entry (reference §5.2).
+                let desc = description(&stored, &actions());
+                assert_eq!(desc["amzn-ddb-map-signingAlg"], algorithm);
+                assert_der_ecdsa(&signature(&stored), order_bytes);
+            }
+            // The signing key's own verification key (an uncompressed point) verifies too.
+            let own = StaticProvider::decrypt_only(
+                Some(SymmetricKey::new([7u8; 32])),
+                signing.verification_key(),
+            );
+            round_trip(&static_writer, &own, &actions()).await;
+            pairs += 1;
         }
-        // The signing key's own verification key (an uncompressed point) verifies too.
-        let own = StaticProvider::decrypt_only(
-            Some(SymmetricKey::new([7u8; 32])),
-            signing.verification_key(),
-        );
-        round_trip(&static_writer, &own, &actions()).await;
+    }
+    assert_eq!(pairs, 9);
+}
+
+/// Each pair's signature is over its own hash: relabelled with either other hash of the
+/// family, it no longer verifies (so a prehashed pair did not fall back to the curve's
+/// natural hash), and an independent aws-lc verifier of the pair accepts it.
+#[tokio::test]
+async fn ecdsa_signatures_are_over_the_named_hash() {
+    let verifier = |curve: EcCurve, algorithm: &str| -> &'static sig::EcdsaVerificationAlgorithm {
+        match (curve, algorithm) {
+            (EcCurve::P256, "SHA256withECDSA") => &sig::ECDSA_P256_SHA256_ASN1,
+            (EcCurve::P256, "SHA384withECDSA") => &sig::ECDSA_P256_SHA384_ASN1,
+            (EcCurve::P256, _) => &sig::ECDSA_P256_SHA512_ASN1,
+            (EcCurve::P384, "SHA256withECDSA") => &sig::ECDSA_P384_SHA256_ASN1,
+            (EcCurve::P384, "SHA384withECDSA") => &sig::ECDSA_P384_SHA384_ASN1,
+            (EcCurve::P384, _) => &sig::ECDSA_P384_SHA512_ASN1,
+            (_, "SHA256withECDSA") => &sig::ECDSA_P521_SHA256_ASN1,
+            (_, "SHA384withECDSA") => &sig::ECDSA_P521_SHA384_ASN1,
+            (_, _) => &sig::ECDSA_P521_SHA512_ASN1,
+        }
+    };
+    let signed_only = AttributeActions::new(Action::SignOnly);
+    for (curve, key_alg, _) in curves() {
+        let (private, public) = ec_key(key_alg);
+        for algorithm in ECDSA_ALGORITHMS {
+            let signing = SigningKey::ecdsa_from_pkcs8(algorithm, &private).unwrap();
+            let writer = StaticProvider::new(None, signing, BTreeMap::new());
+            let stored = encrypt_item(&plaintext(), &context(), &signed_only, &writer)
+                .await
+                .unwrap();
+            // The signature over the item's string to sign, checked by aws-lc's verifier
+            // of the pair alone.
+            let mut signed = stored.clone();
+            signed.remove(SIGNATURE_ATTRIBUTE);
+            signed.remove(MATERIAL_DESCRIPTION_ATTRIBUTE);
+            let to_sign = string_to_sign(Some("Signed"), &signed, |_| Action::SignOnly).unwrap();
+            sig::UnparsedPublicKey::new(verifier(curve, algorithm), &public)
+                .verify(&to_sign, &signature(&stored))
+                .unwrap_or_else(|_| panic!("{algorithm} on {curve}"));
+            for other in ECDSA_ALGORITHMS.into_iter().filter(|a| *a != algorithm) {
+                let mut relabelled = stored.clone();
+                let mut desc = description(&stored, &signed_only);
+                desc.insert("amzn-ddb-map-signingAlg".into(), other.into());
+                relabelled.insert(
+                    MATERIAL_DESCRIPTION_ATTRIBUTE.into(),
+                    Attribute::B(material_description::serialize(&desc)),
+                );
+                let reader = StaticProvider::decrypt_only(
+                    None,
+                    VerificationKey::ecdsa_from_der(algorithm, &public).unwrap(),
+                );
+                assert!(
+                    matches!(
+                        decrypt_item(&relabelled, &context(), &signed_only, &reader).await,
+                        Err(Error::SignatureMismatch)
+                    ),
+                    "{algorithm} on {curve} verified as {other}"
+                );
+            }
+        }
     }
 }
 
 #[test]
-fn ecdsa_pairs_aws_lc_cannot_sign_are_refused_but_verify_keys_accept_them() {
-    let (p256, p256_public) = ec_key(&sig::ECDSA_P256_SHA256_ASN1_SIGNING);
-    let (p384, _) = ec_key(&sig::ECDSA_P384_SHA384_ASN1_SIGNING);
-    for (algorithm, key) in [("SHA384withECDSA", &p256), ("SHA512withECDSA", &p384)] {
-        assert!(matches!(
-            SigningKey::ecdsa_from_pkcs8(algorithm, key),
-            Err(Error::UnsupportedAlgorithm(_))
-        ));
-    }
-    assert!(VerificationKey::ecdsa_from_der("SHA512withECDSA", &p256_public).is_ok());
+fn ecdsa_algorithms_outside_the_nine_pairs_are_refused() {
+    let (p256, _) = ec_key(&sig::ECDSA_P256_SHA256_ASN1_SIGNING);
     for bad in ["SHA1withECDSA", "SHA224withECDSA", "SHA256withRSA", "ECDSA"] {
         assert!(matches!(
             SigningKey::ecdsa_from_pkcs8(bad, &p256),

@@ -4,6 +4,7 @@
 //! JCA writes them.
 
 use crate::error::{Error, Result};
+use aws_lc_rs::digest;
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, ParsedPublicKey, RsaKeyPair};
 use rsa::pkcs1::DecodeRsaPublicKey;
@@ -136,8 +137,9 @@ fn ecdsa_verification(
     })
 }
 
-/// Signing with `hash` on `curve`: aws-lc-rs signs P-256 with SHA-256, P-384 with SHA-384
-/// and P-521 with any of the three.
+/// Signing with `hash` on `curve` where aws-lc-rs has the pair: P-256 with SHA-256, P-384
+/// with SHA-384 and P-521 with any of the three. The other four pairs sign a digest
+/// (`prehash`).
 fn ecdsa_signing(curve: EcCurve, hash: Hash) -> Option<&'static sig::EcdsaSigningAlgorithm> {
     Some(match (curve, hash) {
         (EcCurve::P256, Hash::Sha256) => &sig::ECDSA_P256_SHA256_ASN1_SIGNING,
@@ -166,7 +168,8 @@ fn ecdsa_hash(algorithm: &str) -> Result<Hash> {
 }
 
 /// An ECDSA key pair for `algorithm` from a DER PKCS#8 private key (what Java's
-/// `PrivateKey.getEncoded()` gives); the curve is the key's own.
+/// `PrivateKey.getEncoded()` gives); the curve is the key's own. Where aws-lc-rs has no
+/// signer for the pair, the key pair is the curve's natural one and signs digests.
 pub(crate) fn ecdsa_key_pair(algorithm: &str, pkcs8: &[u8]) -> Result<EcdsaKeyPair> {
     let hash = ecdsa_hash(algorithm)?;
     let curve = CURVES
@@ -175,8 +178,7 @@ pub(crate) fn ecdsa_key_pair(algorithm: &str, pkcs8: &[u8]) -> Result<EcdsaKeyPa
         .ok_or_else(|| {
             Error::InvalidConfiguration("not an EC PKCS#8 private key on P-256/384/521".into())
         })?;
-    let signing = ecdsa_signing(curve, hash)
-        .ok_or_else(|| Error::UnsupportedAlgorithm(format!("{algorithm} signing on {curve}")))?;
+    let signing = ecdsa_signing(curve, hash).unwrap_or_else(|| probe(curve));
     EcdsaKeyPair::from_pkcs8(signing, pkcs8)
         .map_err(|_| Error::InvalidConfiguration("EC private key rejected".into()))
 }
@@ -203,12 +205,83 @@ pub(crate) fn curve_of_key_pair(key_pair: &EcdsaKeyPair) -> EcCurve {
     }
 }
 
-/// Signs with an ECDSA key pair: the DER signature.
-pub(crate) fn ecdsa_sign(key_pair: &EcdsaKeyPair, message: &[u8]) -> Result<Vec<u8>> {
-    key_pair
-        .sign(&aws_lc_rs::rand::SystemRandom::new(), message)
+/// Signs `message` with `algorithm` (its hash; the curve is the key pair's): the DER
+/// signature.
+pub(crate) fn ecdsa_sign(
+    algorithm: &str,
+    key_pair: &EcdsaKeyPair,
+    message: &[u8],
+) -> Result<Vec<u8>> {
+    let hash = ecdsa_hash(algorithm)?;
+    let curve = curve_of_key_pair(key_pair);
+    let signature = if ecdsa_signing(curve, hash) == Some(key_pair.algorithm()) {
+        key_pair.sign(&aws_lc_rs::rand::SystemRandom::new(), message)
+    } else {
+        key_pair.sign_digest(&prehash(algorithm, hash, curve, key_pair, message)?)
+    };
+    signature
         .map(|s| s.as_ref().to_vec())
         .map_err(|_| Error::InvalidConfiguration("ECDSA signing failed".into()))
+}
+
+/// The digest algorithm of a key pair's own signer (ASN.1 signatures only).
+fn own_digest(key_pair: &EcdsaKeyPair) -> Option<&'static digest::Algorithm> {
+    let own = key_pair.algorithm();
+    [
+        (&sig::ECDSA_P256_SHA256_ASN1_SIGNING, &digest::SHA256),
+        (&sig::ECDSA_P384_SHA384_ASN1_SIGNING, &digest::SHA384),
+        (&sig::ECDSA_P521_SHA256_ASN1_SIGNING, &digest::SHA256),
+        (&sig::ECDSA_P521_SHA384_ASN1_SIGNING, &digest::SHA384),
+        (&sig::ECDSA_P521_SHA512_ASN1_SIGNING, &digest::SHA512),
+    ]
+    .into_iter()
+    .find(|(signer, _)| *signer == own)
+    .map(|(_, digest)| digest)
+}
+
+/// The digest to sign for JCA's `SHA384withECDSA` on P-256 (and the other pairs aws-lc-rs
+/// has no signer for): the message hashed with the named digest, given to the key pair's
+/// own signer.
+/// FIPS 186-4 §6.4 signs the integer of the leftmost min(N, hash length) bits of the hash,
+/// N the bit length of the curve's order; the digest is handed over at the length of the
+/// signer's own digest, cut to its leftmost bytes or padded with leading zero bytes, which
+/// gives aws-lc the same integer whenever that length is N bits (P-256 with SHA-256, P-384
+/// with SHA-384: the pairs `ecdsa_key_pair` builds) or no more than N bits and no shorter
+/// than the hash. Any other combination is refused rather than signed wrongly.
+fn prehash(
+    algorithm: &str,
+    hash: Hash,
+    curve: EcCurve,
+    key_pair: &EcdsaKeyPair,
+    message: &[u8],
+) -> Result<digest::Digest> {
+    let refused = || Error::UnsupportedAlgorithm(format!("{algorithm} signing on {curve}"));
+    let named = match hash {
+        Hash::Sha256 => &digest::SHA256,
+        Hash::Sha384 => &digest::SHA384,
+        Hash::Sha512 => &digest::SHA512,
+        Hash::Sha224 => return Err(refused()),
+    };
+    let own = own_digest(key_pair).ok_or_else(refused)?;
+    let order_bits = match curve {
+        EcCurve::P256 => 256,
+        EcCurve::P384 => 384,
+        EcCurve::P521 => 521,
+    };
+    let hashed = digest::digest(named, message);
+    let hashed = hashed.as_ref();
+    let own_len = own.output_len;
+    let same_integer = if hashed.len() > own_len {
+        own_len * 8 >= order_bits
+    } else {
+        own_len * 8 <= order_bits
+    };
+    if !same_integer {
+        return Err(refused());
+    }
+    let mut fitted = vec![0u8; own_len.saturating_sub(hashed.len())];
+    fitted.extend_from_slice(&hashed[..hashed.len().min(own_len)]);
+    digest::Digest::import_less_safe(&fitted, own).map_err(|_| refused())
 }
 
 /// Checks a DER ECDSA signature made with `algorithm` on `curve`.

@@ -103,9 +103,9 @@ impl SigningKey {
     }
 
     /// An ECDSA key from a DER PKCS#8 private key on P-256, P-384 or P-521, signing with
-    /// `algorithm` (`SHA256withECDSA`, `SHA384withECDSA` or `SHA512withECDSA`). aws-lc-rs
-    /// signs P-256 with SHA-256, P-384 with SHA-384 and P-521 with all three; other pairs
-    /// are [`Error::UnsupportedAlgorithm`] (they still verify).
+    /// `algorithm` (`SHA256withECDSA`, `SHA384withECDSA` or `SHA512withECDSA`): all nine
+    /// hash/curve pairs, as JCA signs them (the named hash, cut to the curve order's length
+    /// per FIPS 186-4, DER signature).
     pub fn ecdsa_from_pkcs8(algorithm: &str, der: &[u8]) -> Result<Self> {
         let key_pair = asymmetric::ecdsa_key_pair(algorithm, der)?;
         Ok(SigningKey::Ecdsa {
@@ -158,7 +158,10 @@ impl SigningKey {
                 algorithm,
                 key_pair,
             } => asymmetric::rsa_sign(algorithm, key_pair, string_to_sign),
-            SigningKey::Ecdsa { key_pair, .. } => asymmetric::ecdsa_sign(key_pair, string_to_sign),
+            SigningKey::Ecdsa {
+                algorithm,
+                key_pair,
+            } => asymmetric::ecdsa_sign(algorithm, key_pair, string_to_sign),
         }
     }
 }
