@@ -7,10 +7,12 @@
 
 pub mod clock;
 pub mod principal;
+pub mod region;
 pub mod root_key;
 pub mod secret;
 
 pub use clock::Clock;
 pub use principal::{Identity, Principal, PrincipalKind};
+pub use region::RegionSet;
 pub use root_key::{RootKey, RootKeyError};
 pub use secret::{SecretBytes, SecretKey32};

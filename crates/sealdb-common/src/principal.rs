@@ -105,7 +105,8 @@ pub struct Principal {
     pub tags: BTreeMap<String, String>,
     /// Whether the request carried a session token (temporary credentials).
     pub session_token_used: bool,
-    /// The region this server answers for.
+    /// The region of the request (its SigV4 credential scope; for a service's own
+    /// calls, the region it works in).
     pub region: String,
     /// The caller's address as seen by the listener (`aws:SourceIp`, audit records).
     pub source_ip: String,

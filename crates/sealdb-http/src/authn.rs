@@ -30,7 +30,7 @@ const MAX_SKEW_SECS: i64 = 15 * 60;
 /// What the checks need besides the request.
 pub(crate) struct Verifier<'a> {
     pub(crate) credentials: &'a dyn CredentialLookup,
-    pub(crate) region: &'a str,
+    pub(crate) regions: &'a sealdb_common::RegionSet,
     pub(crate) account_id: &'a str,
     pub(crate) now_secs: i64,
     pub(crate) secure_transport: bool,
@@ -176,11 +176,13 @@ impl Verifier<'_> {
             ));
         };
         let mut wrong = String::new();
-        // IAM is global (signed in us-east-1); STS answers its global and regional names.
+        // IAM is global (signed in us-east-1); STS answers its global and regional names;
+        // every other service answers each region it serves.
+        let global = sealdb_common::region::IAM_SIGNING_REGION;
         let region_ok = match protocol {
-            Protocol::Query(QueryService::Iam) => region == "us-east-1",
-            Protocol::Query(QueryService::Sts) => region == self.region || region == "us-east-1",
-            _ => region == self.region,
+            Protocol::Query(QueryService::Iam) => region == global,
+            Protocol::Query(QueryService::Sts) => region == global || self.regions.answers(region),
+            _ => self.regions.answers(region),
         };
         if !region_ok {
             let _ = write!(
@@ -274,7 +276,7 @@ impl Verifier<'_> {
             resolved.identity,
             key_id,
             self.account_id,
-            self.region,
+            region,
             remote_ip,
         );
         caller.session_token_used = session_token.is_some();

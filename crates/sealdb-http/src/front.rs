@@ -135,8 +135,11 @@ pub struct FrontDoor {
     pub credentials: Arc<dyn CredentialLookup>,
     /// Whether the listener speaks TLS (`aws:SecureTransport`).
     pub secure_transport: bool,
-    /// The region this server is.
+    /// The default region (named where a request carries none, e.g. the health check).
     pub region: String,
+    /// The regions answered; a request scoped to another is refused as AWS refuses a
+    /// request sent to the wrong regional endpoint.
+    pub regions: sealdb_common::RegionSet,
     /// The account id of this server.
     pub account_id: String,
     /// The clock (request time checks).
@@ -292,7 +295,7 @@ impl FrontDoor {
     fn verifier(&self) -> Verifier<'_> {
         Verifier {
             credentials: self.credentials.as_ref(),
-            region: &self.region,
+            regions: &self.regions,
             account_id: &self.account_id,
             now_secs: self.clock.now_secs(),
             secure_transport: self.secure_transport,

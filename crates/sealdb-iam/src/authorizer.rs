@@ -143,6 +143,12 @@ impl Authorizer {
                 .keys
                 .set_default("aws:SourceIp", principal.source_ip.clone());
         }
+        // The region of the request (IAM's global actions are requested in us-east-1).
+        if !principal.region.is_empty() {
+            request
+                .keys
+                .set_default("aws:RequestedRegion", principal.region.clone());
+        }
         // The listener knows whether the request came over TLS.
         request.keys.set_default(
             "aws:SecureTransport",

@@ -164,12 +164,14 @@ pub(crate) fn delete(store: &IdentityStore, access_key_id: &str) -> Result<bool,
 pub(crate) struct QueryBackend {
     pub(crate) service: Arc<IamService>,
     pub(crate) sts: bool,
-    /// The audit log every IAM and STS call is recorded in (CloudTrail's management events).
-    pub(crate) audit: Arc<sealdb_kms::KmsService>,
+    /// The regions whose audit logs record the IAM and STS calls (CloudTrail's
+    /// management events): IAM's in us-east-1, STS's in the region called.
+    pub(crate) regions: Arc<crate::regions::Regions>,
 }
 
-/// Request members never written to the audit log: passwords (CloudTrail omits them).
-const SECRET_MEMBERS: [&str; 3] = ["Password", "NewPassword", "OldPassword"];
+/// Request members never written to the audit log: passwords (CloudTrail omits them)
+/// and one-time MFA codes.
+const SECRET_MEMBERS: [&str; 4] = ["Password", "NewPassword", "OldPassword", "TokenCode"];
 
 /// The audit event of one IAM or STS call: the top-level request members (lowerCamel, as
 /// CloudTrail writes them; no passwords), and the error of a failed or denied call.
@@ -255,8 +257,14 @@ impl Backend for QueryBackend {
                 .err()
                 .map(|e| (e.type_name.as_str(), e.message.as_str()));
             let event = query_event(sts, &operation, &caller, &form, error);
-            if let Err(e) = self.audit.record(event).await {
-                tracing::error!(error = ?e, "recording an IAM/STS event failed");
+            let audit_region = self.regions.audit_region(&caller.region);
+            match self.regions.services(audit_region).await {
+                Ok(r) => {
+                    if let Err(e) = r.kms.record(event).await {
+                        tracing::error!(error = ?e, "recording an IAM/STS event failed");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "no audit log for an IAM/STS event"),
             }
             answer
         })

@@ -5,13 +5,13 @@
 
 mod bench;
 mod identities;
+mod regions;
 mod verify;
 mod wiring;
 
 use clap::{Args, Parser, Subcommand};
 use sealdb_common::secret::SecretString;
 use sealdb_common::{Clock, RootKey};
-use sealdb_dynamodb::{Service, ServiceConfig};
 use sealdb_http::FrontDoor;
 use sealdb_storage::{Engine, RootKeyVault};
 use std::path::{Path, PathBuf};
@@ -91,9 +91,16 @@ struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "SEALDB_LISTEN", default_value = "127.0.0.1:8000")]
     listen: String,
-    /// Region this server answers for.
+    /// The default region: a new data dir's tables and keys made before regions existed
+    /// stay in it (it is recorded at first start), and the banner names it.
     #[arg(long, env = "SEALDB_REGION", default_value = "us-east-1")]
     region: String,
+    /// The regions answered, each a namespace of its own (tables, keys, streams, backups):
+    /// a comma-separated list, or '*' for any region name. Default: every region of the
+    /// aws partition. A request for another region is refused as AWS refuses a request
+    /// sent to the wrong regional endpoint.
+    #[arg(long, env = "SEALDB_REGIONS", value_parser = parse_regions)]
+    regions: Option<sealdb_common::RegionSet>,
     /// 12-digit account id used in ARNs.
     #[arg(long, env = "SEALDB_ACCOUNT_ID", default_value = "000000000000")]
     account_id: String,
@@ -153,6 +160,10 @@ enum CredentialsAction {
         /// The access key id.
         access_key_id: String,
     },
+}
+
+fn parse_regions(text: &str) -> Result<sealdb_common::RegionSet, String> {
+    sealdb_common::RegionSet::parse(text)
 }
 
 fn main() -> ExitCode {
@@ -311,57 +322,61 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 async fn serve_async(args: ServeArgs) -> Result<(), String> {
-    let (root, first_start) = load_or_create_root_key(&args.data)?;
-    let clock = Clock::system();
-    // The key service first: table keys of KMS-encrypted tables are wrapped by it. Its
-    // callers' IAM policies come from the identity store, opened below.
-    let kms_identity = Arc::new(wiring::LateIdentityPolicies::default());
-    let kms = Arc::new(
-        sealdb_kms::KmsService::open_with_identity(
-            sealdb_kms::KmsConfig {
-                data_dir: args.data.data_dir.clone(),
-                region: args.region.clone(),
-                account_id: args.account_id.clone(),
-                clock: clock.clone(),
-            },
-            &root,
-            Arc::clone(&kms_identity) as Arc<dyn sealdb_iam::IdentityPolicies>,
-        )
-        .map_err(|e| e.to_string())?,
-    );
-    let vault = Arc::new(sealdb_dynamodb::sse::KmsVault::new(
-        Arc::clone(&kms),
-        &root,
-        &args.region,
-        &args.account_id,
-    ));
-    let engine = Arc::new(
-        Engine::open_with_clock(
-            &args.data.data_dir,
-            &root,
-            Arc::clone(&vault) as Arc<dyn sealdb_storage::KeyVault>,
-            clock.clone(),
-        )
-        .map_err(|e| format!("cannot open data dir {}: {e}", args.data.data_dir.display()))?,
-    );
-    let check_ms =
-        i64::try_from(args.key_check_interval_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    engine.set_key_check_interval_ms(check_ms);
-    let recovered = engine
-        .recover_transactions()
-        .await
-        .map_err(|e| format!("cannot complete interrupted transactions: {e}"))?;
-    if recovered > 0 {
-        println!("sealdb: completed {recovered} transaction(s) interrupted by a crash");
+    let answered = args.regions.clone().unwrap_or_default();
+    if !sealdb_common::region::is_region_name(&args.region) {
+        return Err(format!("--region '{}' is not a region name", args.region));
     }
-    // Identities; the admin credential is a key of the account root, fixed by flags/env,
-    // else generated once on first start.
+    let (root, first_start) = load_or_create_root_key(&args.data)?;
+    let home = regions::home_region(&args.data.data_dir, &args.region)?;
+    if !answered.answers(&home) {
+        return Err(format!(
+            "the data dir's home region {home} holds its tables and keys, but --regions leaves it out"
+        ));
+    }
+    let clock = Clock::system();
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => Some(sealdb_http::tls_acceptor(c, k).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    // Each region's key service comes first (table keys of KMS-encrypted tables are
+    // wrapped by it); its callers' IAM policies come from the identity store, opened
+    // after the home region's engine (it migrates the catalog's old credentials).
+    let kms_identity = Arc::new(wiring::LateIdentityPolicies::default());
+    let key_check_interval_ms =
+        i64::try_from(args.key_check_interval_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    sealdb_storage::stream::set_shard_rollover_ms(
+        i64::try_from(args.stream_shard_rollover_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+    );
+    let regions = Arc::new(regions::Regions::new(
+        &args.data.data_dir,
+        home.clone(),
+        answered.clone(),
+        root.clone(),
+        regions::RegionSettings {
+            account_id: args.account_id.clone(),
+            clock: clock.clone(),
+            endpoint_address: local.to_string(),
+            key_check_interval_ms,
+            archive_after_ms: i64::try_from(args.archive_after_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
+            ttl_sweep: std::time::Duration::from_secs(args.ttl_sweep_interval),
+        },
+        Arc::clone(&kms_identity),
+    ));
+    let home_services = regions.open_at_start().await?;
+    // Identities (global); the admin credential is a key of the account root, fixed by
+    // flags/env, else generated once on first start.
     let identities = identities::open_store(
         &args.data.data_dir,
         &root,
         &args.account_id,
         clock.clone(),
-        &engine,
+        &home_services.engine,
     )?;
     let fixed_admin = args
         .access_key_id
@@ -376,7 +391,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         Arc::new(sealdb_iam::StorePolicies::new(Arc::clone(&identities)));
     kms_identity.set(Arc::clone(&store_policies));
     let authorizer = sealdb_iam::Authorizer::with_clock(Arc::clone(&store_policies), clock.clone());
-    let dynamodb_authorizer = Arc::new(authorizer.clone());
+    regions.set_authorizer(Arc::new(authorizer.clone()));
     let iam_service = Arc::new(sealdb_iam::IamService::new(
         Arc::clone(&identities),
         Arc::clone(&session_tokens),
@@ -384,65 +399,35 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         Arc::new(sealdb_iam::EnginePolicies),
     ));
 
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(c), Some(k)) => Some(sealdb_http::tls_acceptor(c, k).map_err(|e| e.to_string())?),
-        _ => None,
-    };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let service = Service::with_kms(
-        Arc::clone(&engine),
-        ServiceConfig {
-            region: args.region.clone(),
-            account_id: args.account_id.clone(),
-            endpoint_address: local.to_string(),
-            clock: clock.clone(),
-        },
-        Some(vault),
-    )
-    .map_err(|e| format!("cannot load tables: {e}"))?;
-    service.set_authorizer(dynamodb_authorizer);
-    service.resume_index_changes();
-    sealdb_storage::stream::set_shard_rollover_ms(
-        i64::try_from(args.stream_shard_rollover_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
-    );
-    service.start_ttl_sweeper(std::time::Duration::from_secs(args.ttl_sweep_interval));
-    spawn_key_checker(
-        Arc::clone(&service),
-        Arc::clone(&kms),
-        check_ms,
-        i64::try_from(args.archive_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
-    );
     let front = Arc::new(FrontDoor {
-        dynamodb: Arc::new(wiring::DynamoBackend(Arc::clone(&service))),
-        kms: Some(Arc::new(wiring::KmsBackend(Arc::clone(&kms)))),
-        streams: Some(Arc::new(wiring::StreamsBackend(Arc::clone(&service)))),
-        cloudtrail: Some(Arc::new(wiring::CloudTrailBackend(Arc::clone(&kms)))),
+        dynamodb: Arc::new(wiring::DynamoBackend(Arc::clone(&regions))),
+        kms: Some(Arc::new(wiring::KmsBackend(Arc::clone(&regions)))),
+        streams: Some(Arc::new(wiring::StreamsBackend(Arc::clone(&regions)))),
+        cloudtrail: Some(Arc::new(wiring::CloudTrailBackend(Arc::clone(&regions)))),
         iam: Some(Arc::new(identities::QueryBackend {
             service: Arc::clone(&iam_service),
             sts: false,
-            audit: Arc::clone(&kms),
+            regions: Arc::clone(&regions),
         })),
         sts: Some(Arc::new(identities::QueryBackend {
             service: Arc::clone(&iam_service),
             sts: true,
-            audit: Arc::clone(&kms),
+            regions: Arc::clone(&regions),
         })),
         credentials: Arc::new(identities::StoreCredentials {
             store: Arc::clone(&identities),
             tokens: Arc::clone(&session_tokens),
         }),
         secure_transport: tls.is_some(),
-        region: args.region.clone(),
+        region: home.clone(),
+        regions: answered,
         account_id: args.account_id.clone(),
         clock,
     });
 
     print_banner(
         &args,
+        &home,
         scheme,
         &local.to_string(),
         first_start,
@@ -450,13 +435,14 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     );
 
     sealdb_http::serve(listener, front, tls, shutdown_signal()).await;
-    service.close();
+    regions.close();
     println!("sealdb stopped");
     Ok(())
 }
 
 fn print_banner(
     args: &ServeArgs,
+    home: &str,
     scheme: &str,
     addr: &str,
     first_start: bool,
@@ -482,41 +468,15 @@ fn print_banner(
     println!("sealdb: connect with");
     if let Some(id) = admin_id {
         println!(
-            "  export AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY=<secret> AWS_DEFAULT_REGION={}",
-            args.region
+            "  export AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY=<secret> AWS_DEFAULT_REGION={home}"
         );
     }
     println!("  aws dynamodb list-tables --endpoint-url {endpoint}");
     println!("  aws kms list-keys --endpoint-url {endpoint}");
-    println!(
-        "  boto3.client('dynamodb', endpoint_url='{endpoint}', region_name='{}')",
-        args.region
-    );
+    println!("  boto3.client('dynamodb', endpoint_url='{endpoint}', region_name='{home}')");
     println!("  (SDKs: AWS_ENDPOINT_URL={endpoint})");
     // Tests and scripts wait for this exact line.
     println!("sealdb listening on {endpoint}");
-}
-
-/// Re-checks every table's key on the interval even without traffic, so that a table
-/// whose KMS key became unusable shows INACCESSIBLE_ENCRYPTION_CREDENTIALS (and comes back
-/// when the key does), and is archived when the key stays unusable too long.
-fn spawn_key_checker(
-    service: Arc<Service>,
-    kms: Arc<sealdb_kms::KmsService>,
-    interval_ms: i64,
-    archive_after_ms: i64,
-) {
-    let period =
-        std::time::Duration::from_millis(u64::try_from(interval_ms.max(1000)).unwrap_or(300_000));
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(period).await;
-            if let Err(e) = kms.purge() {
-                tracing::warn!(error = ?e, "key deletion check failed");
-            }
-            service.check_table_keys(archive_after_ms).await;
-        }
-    });
 }
 
 async fn shutdown_signal() {
@@ -567,6 +527,30 @@ fn rotate_root_key(data: &DataArgs) -> Result<(), String> {
         k.save_new(&next_path).map_err(|e| e.to_string())?;
         k
     };
+    // Every region's key store, catalog and transaction log.
+    for (_, region_dir) in regions::regions_on_disk(dir)? {
+        if region_dir.join("catalog.db").exists() {
+            rotate_region_files(&region_dir, &old, &new)?;
+        }
+    }
+    // Identities: the file, and access-key secrets sealed under the catalog key.
+    sealdb_iam::IdentityStore::rotate_root_key(dir, &old, &new)
+        .map_err(|e| format!("cannot re-key the identity store: {e}"))?;
+    std::fs::rename(&next_path, &key_path)
+        .map_err(|e| format!("cannot replace the root key: {e}"))?;
+    if let Ok(d) = std::fs::File::open(key_path.parent().unwrap_or(dir)) {
+        let _ = d.sync_all();
+    }
+    println!(
+        "root key rotated: catalog, key store, identity store and transaction log re-keyed; table files unchanged"
+    );
+    Ok(())
+}
+
+/// Re-keys one region's key store (its audit chain is keyed from the root too), catalog
+/// (table and backup keys sealed by the root are re-sealed; KMS-wrapped ones are not
+/// root-dependent) and transaction log.
+fn rotate_region_files(dir: &Path, old: &RootKey, new: &RootKey) -> Result<(), String> {
     let err = |what: &'static str| move |e: rusqlite::Error| format!("{what}: {e}");
     // The key store: its audit chain is keyed from the root key too.
     let ks = dir.join("keystore.db");
@@ -576,7 +560,7 @@ fn rotate_root_key(data: &DataArgs) -> Result<(), String> {
             &old.derive("keystore"),
             &new.derive("keystore"),
             |conn| {
-                sealdb_kms::rechain_audit_log(conn, &old, &new)
+                sealdb_kms::rechain_audit_log(conn, old, new)
                     .map(|_| ())
                     .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
             },
@@ -585,8 +569,8 @@ fn rotate_root_key(data: &DataArgs) -> Result<(), String> {
     }
     // The catalog: table keys sealed by the root key are re-sealed (KMS-wrapped ones are
     // not root-dependent and stay as they are).
-    let old_vault = sealdb_storage::RootKeyVault::new(&old);
-    let new_vault = sealdb_storage::RootKeyVault::new(&new);
+    let old_vault = sealdb_storage::RootKeyVault::new(old);
+    let new_vault = sealdb_storage::RootKeyVault::new(new);
     sealdb_storage::sqlcipher::rekey_file(
         &dir.join("catalog.db"),
         &old.derive("catalog"),
@@ -616,9 +600,6 @@ fn rotate_root_key(data: &DataArgs) -> Result<(), String> {
         },
     )
     .map_err(err("catalog"))?;
-    // Identities: the file, and access-key secrets sealed under the catalog key.
-    sealdb_iam::IdentityStore::rotate_root_key(dir, &old, &new)
-        .map_err(|e| format!("cannot re-key the identity store: {e}"))?;
     let tx = dir.join("txlog.db");
     if tx.exists() {
         sealdb_storage::sqlcipher::rekey_file(
@@ -629,40 +610,49 @@ fn rotate_root_key(data: &DataArgs) -> Result<(), String> {
         )
         .map_err(err("transaction log"))?;
     }
-    std::fs::rename(&next_path, &key_path)
-        .map_err(|e| format!("cannot replace the root key: {e}"))?;
-    if let Ok(d) = std::fs::File::open(key_path.parent().unwrap_or(dir)) {
-        let _ = d.sync_all();
-    }
-    println!(
-        "root key rotated: catalog, key store, identity store and transaction log re-keyed; table files unchanged"
-    );
     Ok(())
 }
 
+/// The key stores of a data dir, one per region with one, the home region first.
+fn key_store_dirs(data: &DataArgs) -> Result<Vec<(String, PathBuf)>, String> {
+    let dirs: Vec<(String, PathBuf)> = regions::regions_on_disk(&data.data_dir)?
+        .into_iter()
+        .filter(|(_, d)| d.join("keystore.db").exists())
+        .collect();
+    if dirs.is_empty() {
+        return Err(format!("no key store in {}", data.data_dir.display()));
+    }
+    Ok(dirs)
+}
+
+/// Every region's records (each names its `awsRegion`), region by region.
 fn audit_list(data: &DataArgs) -> Result<(), String> {
-    if !data.data_dir.join("keystore.db").exists() {
-        return Err(format!("no key store in {}", data.data_dir.display()));
-    }
+    let dirs = key_store_dirs(data)?;
     let (root, _) = load_or_create_root_key(data)?;
-    for r in sealdb_kms::audit_records(&data.data_dir, &root)? {
-        println!("{r}");
+    for (_, dir) in dirs {
+        for r in sealdb_kms::audit_records(&dir, &root)? {
+            println!("{r}");
+        }
     }
     Ok(())
 }
 
+/// Every region's chain (each region's key store has its own).
 fn audit_verify(data: &DataArgs) -> Result<(), String> {
-    if !data.data_dir.join("keystore.db").exists() {
-        return Err(format!("no key store in {}", data.data_dir.display()));
-    }
+    let dirs = key_store_dirs(data)?;
     let (root, _) = load_or_create_root_key(data)?;
-    match sealdb_kms::verify_audit_log(&data.data_dir, &root) {
-        Ok(report) => {
-            println!("audit log intact: {} records", report.records);
-            Ok(())
+    for (region, dir) in dirs {
+        let label = if dir == data.data_dir {
+            String::new()
+        } else {
+            format!("{region}: ")
+        };
+        match sealdb_kms::verify_audit_log(&dir, &root) {
+            Ok(report) => println!("{label}audit log intact: {} records", report.records),
+            Err(e) => return Err(format!("{label}audit log check failed: {e}")),
         }
-        Err(e) => Err(format!("audit log check failed: {e}")),
     }
+    Ok(())
 }
 
 /// Opens the identity store of a data dir for the `credentials` commands.

@@ -82,11 +82,49 @@ pub(crate) fn run(data: &DataArgs) -> Result<(), String> {
     ))
 }
 
+/// Every region's files (the home region's at the top of the data dir, the others'
+/// under `regions/<name>/`), each named with its region.
 async fn verify_all(dir: &Path, root: &RootKey) -> Vec<Fault> {
+    let regions = match crate::regions::regions_on_disk(dir) {
+        Ok(r) => r,
+        Err(e) => {
+            return vec![Fault {
+                what: "regions".into(),
+                detail: e,
+            }];
+        }
+    };
     let mut faults = Vec::new();
-    let mut note = |what: String, result: Result<(), String>| match result {
-        Ok(()) => println!("ok    {what}"),
-        Err(detail) => faults.push(Fault { what, detail }),
+    for (region, region_dir) in regions {
+        // A data dir not started since regions exist names its region nowhere: its
+        // keys were made for the default region.
+        let region = if region.is_empty() {
+            "us-east-1".to_owned()
+        } else {
+            region
+        };
+        if region_dir != dir && !region_dir.join("catalog.db").exists() {
+            continue;
+        }
+        let label = if region_dir == dir {
+            String::new()
+        } else {
+            format!("{region}: ")
+        };
+        faults.extend(verify_region(&region_dir, &region, &label, root).await);
+    }
+    faults
+}
+
+/// The files, wrapped keys and audit chain of one region.
+async fn verify_region(dir: &Path, region: &str, label: &str, root: &RootKey) -> Vec<Fault> {
+    let mut faults = Vec::new();
+    let mut note = |what: String, result: Result<(), String>| {
+        let what = format!("{label}{what}");
+        match result {
+            Ok(()) => println!("ok    {what}"),
+            Err(detail) => faults.push(Fault { what, detail }),
+        }
     };
     let catalog_path = dir.join("catalog.db");
     note(
@@ -119,7 +157,7 @@ async fn verify_all(dir: &Path, root: &RootKey) -> Vec<Fault> {
     let kms = sealdb_kms::KmsService::open(
         sealdb_kms::KmsConfig {
             data_dir: dir.to_owned(),
-            region: "us-east-1".into(),
+            region: region.to_owned(),
             account_id: "000000000000".into(),
             clock: Clock::system(),
         },
@@ -129,7 +167,7 @@ async fn verify_all(dir: &Path, root: &RootKey) -> Vec<Fault> {
         Ok(kms) => Arc::new(sealdb_dynamodb::sse::KmsVault::new(
             Arc::new(kms),
             root,
-            "us-east-1",
+            region,
             "000000000000",
         )),
         Err(e) => {

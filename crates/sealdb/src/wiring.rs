@@ -6,8 +6,38 @@ use sealdb_dynamodb::{Operation, Service};
 use sealdb_http::{Backend, BoxFuture, WireError};
 use std::sync::Arc;
 
-/// The DynamoDB service as a front-door backend.
-pub(crate) struct DynamoBackend(pub(crate) Arc<Service>);
+use crate::regions::{RegionServices, Regions};
+
+/// The services of the caller's region (its SigV4 scope; the front door refused the
+/// regions not served). A region that cannot be opened is the service's internal error.
+async fn region_of(
+    regions: &Arc<Regions>,
+    caller: &Principal,
+    internal: impl FnOnce() -> WireError,
+) -> Result<Arc<RegionServices>, WireError> {
+    match regions.services(&caller.region).await {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            tracing::error!(region = %caller.region, error = %e, "cannot open region");
+            Err(internal())
+        }
+    }
+}
+
+fn dynamodb_internal() -> WireError {
+    WireError::new(
+        "com.amazonaws.dynamodb.v20120810#InternalServerError",
+        500,
+        "Internal server error",
+    )
+}
+
+fn kms_internal() -> WireError {
+    WireError::new("KMSInternalException", 500, "Internal server error")
+}
+
+/// The DynamoDB service of each region as a front-door backend.
+pub(crate) struct DynamoBackend(pub(crate) Arc<Regions>);
 
 impl Backend for DynamoBackend {
     fn has_operation(&self, operation: &str) -> bool {
@@ -28,7 +58,8 @@ impl Backend for DynamoBackend {
                     "",
                 ));
             };
-            match self.0.call(op, caller, &body).await {
+            let region = region_of(&self.0, caller, dynamodb_internal).await?;
+            match region.dynamodb.call(op, caller, &body).await {
                 Ok(v) => Ok(serde_json::to_vec(&v).unwrap_or_default()),
                 Err(e) => Err(WireError {
                     type_name: e.wire_type().to_owned(),
@@ -42,8 +73,8 @@ impl Backend for DynamoBackend {
     }
 }
 
-/// DynamoDB Streams, served by the DynamoDB service (the records live in its tables).
-pub(crate) struct StreamsBackend(pub(crate) Arc<Service>);
+/// DynamoDB Streams, served by each region's DynamoDB service (the records live in its tables).
+pub(crate) struct StreamsBackend(pub(crate) Arc<Regions>);
 
 impl Backend for StreamsBackend {
     fn has_operation(&self, operation: &str) -> bool {
@@ -57,7 +88,8 @@ impl Backend for StreamsBackend {
         body: Bytes,
     ) -> BoxFuture<'a, Result<Vec<u8>, WireError>> {
         Box::pin(async move {
-            match self.0.call_streams(operation, caller, &body).await {
+            let region = region_of(&self.0, caller, dynamodb_internal).await?;
+            match region.dynamodb.call_streams(operation, caller, &body).await {
                 None => Err(WireError::new(
                     "com.amazon.coral.service#UnknownOperationException",
                     400,
@@ -76,8 +108,8 @@ impl Backend for StreamsBackend {
     }
 }
 
-/// The KMS service as a front-door backend.
-pub(crate) struct KmsBackend(pub(crate) Arc<sealdb_kms::KmsService>);
+/// The KMS service of each region as a front-door backend.
+pub(crate) struct KmsBackend(pub(crate) Arc<Regions>);
 
 impl Backend for KmsBackend {
     fn has_operation(&self, operation: &str) -> bool {
@@ -91,7 +123,9 @@ impl Backend for KmsBackend {
         body: Bytes,
     ) -> BoxFuture<'a, Result<Vec<u8>, WireError>> {
         Box::pin(async move {
-            self.0
+            let region = region_of(&self.0, caller, kms_internal).await?;
+            region
+                .kms
                 .call(operation, caller, &body)
                 .await
                 .map_err(|e| WireError::new(e.error_type(), e.http_status(), e.message()))
@@ -99,8 +133,8 @@ impl Backend for KmsBackend {
     }
 }
 
-/// CloudTrail's LookupEvents, answered from the key service's audit log.
-pub(crate) struct CloudTrailBackend(pub(crate) Arc<sealdb_kms::KmsService>);
+/// CloudTrail's LookupEvents, answered from the audit log of the caller's region.
+pub(crate) struct CloudTrailBackend(pub(crate) Arc<Regions>);
 
 impl Backend for CloudTrailBackend {
     fn has_operation(&self, operation: &str) -> bool {
@@ -114,7 +148,12 @@ impl Backend for CloudTrailBackend {
         body: Bytes,
     ) -> BoxFuture<'a, Result<Vec<u8>, WireError>> {
         Box::pin(async move {
-            self.0
+            let region = region_of(&self.0, caller, || {
+                WireError::new("InternalFailure", 500, "Internal server error")
+            })
+            .await?;
+            region
+                .kms
                 .lookup_events(caller, &body)
                 .await
                 .map_err(|e| WireError::new(e.error_type(), e.http_status(), e.message()))
