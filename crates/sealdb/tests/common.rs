@@ -101,9 +101,19 @@ impl Drop for Server {
 
 /// A client with the given credentials.
 pub fn client_with(endpoint: &str, akid: &str, secret: &str) -> aws_sdk_dynamodb::Client {
+    client_in(endpoint, akid, secret, "us-east-1")
+}
+
+/// A client with the given credentials, configured for `region`.
+pub fn client_in(
+    endpoint: &str,
+    akid: &str,
+    secret: &str,
+    region: &'static str,
+) -> aws_sdk_dynamodb::Client {
     let conf = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
+        .region(Region::new(region))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(akid, secret, None, None, "test"))
         .build();
@@ -113,9 +123,14 @@ pub fn client_with(endpoint: &str, akid: &str, secret: &str) -> aws_sdk_dynamodb
 impl Server {
     /// A KMS client for this server.
     pub fn kms(&self) -> aws_sdk_kms::Client {
+        self.kms_in("us-east-1")
+    }
+
+    /// A KMS client for this server, configured for `region`.
+    pub fn kms_in(&self, region: &'static str) -> aws_sdk_kms::Client {
         let conf = aws_sdk_kms::Config::builder()
             .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-            .region(aws_sdk_kms::config::Region::new("us-east-1"))
+            .region(aws_sdk_kms::config::Region::new(region))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_sdk_kms::config::Credentials::new(
                 ACCESS_KEY, SECRET_KEY, None, None, "test",
