@@ -3,11 +3,14 @@
 //! ```text
 //! blob = 0x01 ‖ key id (16 bytes, the UUID) ‖ material version (u32 BE) ‖ salt (16)
 //!        ‖ nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16)
+//! v2   = 0x02 ‖ multi-Region key id (16 bytes: the 32 hex digits after `mrk-`) ‖ … as v1
 //! message key = HKDF-SHA256(salt, IKM = key material, info = "sealdb kms blob v1")
 //! AAD = the 37 header bytes ‖ canonical encryption context
 //! ```
 //! A fresh salt gives each message its own key, so random GCM nonces never repeat under
-//! one key however many messages a key encrypts. Any changed byte fails the tag.
+//! one key however many messages a key encrypts. Any changed byte fails the tag. The blob
+//! names no region: a multi-Region key has the same id and material in every region, so
+//! any of its replicas opens it.
 
 use crate::error::KmsError;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
@@ -15,8 +18,12 @@ use aws_lc_rs::{hkdf, hmac};
 use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
-/// Version byte of the blob. DO NOT CHANGE.
+/// Version byte of the blob under a single-Region key. DO NOT CHANGE.
 const BLOB_V1: u8 = 1;
+/// Version byte of the blob under a multi-Region key. DO NOT CHANGE.
+const BLOB_V2_MULTI_REGION: u8 = 2;
+/// Key ids of multi-Region keys: this prefix and 32 lowercase hex digits.
+pub(crate) const MULTI_REGION_PREFIX: &str = "mrk-";
 /// HKDF info of message keys. DO NOT CHANGE.
 const MESSAGE_KEY_INFO: &[u8] = b"sealdb kms blob v1";
 const HEADER_LEN: usize = 1 + 16 + 4 + 16;
@@ -61,9 +68,20 @@ fn message_key(material: &[u8], salt: &[u8]) -> Result<LessSafeKey, KmsError> {
     Ok(LessSafeKey::new(key))
 }
 
+/// The version byte and 16 id bytes that name `key_id` in a blob.
+fn key_id_bytes(key_id: &str) -> Result<(u8, [u8; 16]), KmsError> {
+    if let Some(hex_id) = key_id.strip_prefix(MULTI_REGION_PREFIX) {
+        let mut id = [0u8; 16];
+        hex::decode_to_slice(hex_id, &mut id).map_err(|_| KmsError::Internal)?;
+        return Ok((BLOB_V2_MULTI_REGION, id));
+    }
+    let id = uuid::Uuid::parse_str(key_id).map_err(|_| KmsError::Internal)?;
+    Ok((BLOB_V1, *id.as_bytes()))
+}
+
 /// Encrypts under one version of a key's material.
 pub(crate) fn seal(
-    key_id: &uuid::Uuid,
+    key_id: &str,
     version: u32,
     material: &[u8],
     plaintext: &[u8],
@@ -71,9 +89,10 @@ pub(crate) fn seal(
 ) -> Result<Vec<u8>, KmsError> {
     let salt = random(16)?;
     let nonce = random(NONCE_LEN)?;
+    let (version_byte, id) = key_id_bytes(key_id)?;
     let mut blob = Vec::with_capacity(HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
-    blob.push(BLOB_V1);
-    blob.extend_from_slice(key_id.as_bytes());
+    blob.push(version_byte);
+    blob.extend_from_slice(&id);
     blob.extend_from_slice(&version.to_be_bytes());
     blob.extend_from_slice(&salt);
     let mut aad = blob.clone();
@@ -88,15 +107,21 @@ pub(crate) fn seal(
     Ok(blob)
 }
 
-/// The key and material version a blob names (before decrypting it).
-pub(crate) fn blob_key(blob: &[u8]) -> Result<(uuid::Uuid, u32), KmsError> {
-    if blob.len() < HEADER_LEN + NONCE_LEN + TAG_LEN || blob[0] != BLOB_V1 {
+/// The key id and material version a blob names (before decrypting it).
+pub(crate) fn blob_key(blob: &[u8]) -> Result<(String, u32), KmsError> {
+    if blob.len() < HEADER_LEN + NONCE_LEN + TAG_LEN {
         return Err(KmsError::InvalidCiphertext(String::new()));
     }
-    let id = uuid::Uuid::from_slice(&blob[1..17])
-        .map_err(|_| KmsError::InvalidCiphertext(String::new()))?;
+    let id = &blob[1..17];
+    let key_id = match blob[0] {
+        BLOB_V1 => uuid::Uuid::from_slice(id)
+            .map_err(|_| KmsError::InvalidCiphertext(String::new()))?
+            .to_string(),
+        BLOB_V2_MULTI_REGION => format!("{MULTI_REGION_PREFIX}{}", hex::encode(id)),
+        _ => return Err(KmsError::InvalidCiphertext(String::new())),
+    };
     let version = u32::from_be_bytes([blob[17], blob[18], blob[19], blob[20]]);
-    Ok((id, version))
+    Ok((key_id, version))
 }
 
 /// Decrypts a blob with the material it names.
@@ -143,7 +168,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_every_byte_matters() {
-        let id = uuid::Uuid::new_v4();
+        let id = uuid::Uuid::new_v4().to_string();
         let m = random(32).unwrap();
         let c = ctx(&[("a", "1")]);
         let blob = seal(&id, 3, &m, b"secret data", &c).unwrap();
@@ -158,6 +183,24 @@ mod tests {
         assert!(open(&blob, &m, &BTreeMap::new()).is_err());
         assert!(open(&blob[..blob.len() - 1], &m, &c).is_err());
         assert!(open(&blob, &random(32).unwrap(), &c).is_err());
+    }
+
+    #[test]
+    fn multi_region_blob_names_its_key_and_binds_the_kind() {
+        let id = format!("{MULTI_REGION_PREFIX}{}", uuid::Uuid::new_v4().simple());
+        let m = random(32).unwrap();
+        let c = ctx(&[("a", "1")]);
+        let blob = seal(&id, 2, &m, b"secret data", &c).unwrap();
+        assert_eq!(blob[0], BLOB_V2_MULTI_REGION);
+        assert_eq!(blob_key(&blob).unwrap(), (id, 2));
+        assert_eq!(open(&blob, &m, &c).unwrap().as_slice(), b"secret data");
+        // The same bytes read as a single-Region key's blob fail the tag.
+        let mut as_v1 = blob.clone();
+        as_v1[0] = BLOB_V1;
+        assert!(open(&as_v1, &m, &c).is_err());
+        let mut unknown = blob;
+        unknown[0] = 3;
+        assert!(blob_key(&unknown).is_err());
     }
 
     #[test]

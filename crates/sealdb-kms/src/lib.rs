@@ -20,6 +20,7 @@ mod kms_event;
 mod operation;
 mod ops;
 mod policy;
+mod regions;
 mod seam;
 mod store;
 mod trail;
@@ -32,6 +33,7 @@ pub use cloudtrail::{CloudTrailError, LOOKUP_EVENTS};
 pub use error::KmsError;
 pub use operation::Operation;
 pub use policy::AccountUsersUnrestricted;
+pub use regions::KmsRegions;
 pub use seam::{DataKey, EncryptionContext, GrantRequest, KeyDescription, KeyState, ServiceCall};
 pub use trail::{
     AuditError, AuditEvent, AuditResource, camel_members as cloudtrail_members, iso8601,
@@ -40,7 +42,7 @@ pub use trail::{
 use sealdb_common::{Clock, Principal, RootKey};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 /// Settings of the key service.
 #[derive(Clone, Debug)]
@@ -68,6 +70,12 @@ struct Inner {
     /// Key policies with the callers' identity policies (KMS's rule).
     authorizer: sealdb_iam::Authorizer,
     policies: policy::PolicyCache,
+    /// The key services of the other regions (multi-Region keys); weak, so that the
+    /// server's registry of services and the services do not keep each other alive.
+    regions: OnceLock<Weak<dyn KmsRegions>>,
+    /// Multi-Region work a call found due (rotation, deletion of a related key); it locks
+    /// other regions, so it runs after the call, never inside its transaction.
+    due: Mutex<Vec<regions::DueWork>>,
 }
 
 /// Why the key store could not be opened.
@@ -106,6 +114,8 @@ impl KmsService {
                 audit_key: audit::chain_key(root),
                 authorizer: sealdb_iam::Authorizer::with_clock(identity, cfg.clock.clone()),
                 policies: policy::PolicyCache::default(),
+                regions: OnceLock::new(),
+                due: Mutex::new(Vec::new()),
                 cfg,
             }),
         })
@@ -237,6 +247,8 @@ impl Inner {
             authorizer: &self.authorizer,
             policies: &self.policies,
             request_alias: None,
+            peers: &[],
+            due: &self.due,
         }
     }
 
@@ -248,10 +260,35 @@ impl Inner {
         input: &Value,
         via: Option<&str>,
     ) -> Result<Value, KmsError> {
+        let result = match regions::related_key_ref(op, input) {
+            Some((key_ref, extra)) => self.with_related(key_ref, extra, |store, peers| {
+                self.run_locked(store, peers, op, caller, input, via)
+            }),
+            None => {
+                let store = self.store.lock().map_err(|_| KmsError::Internal)?;
+                self.run_locked(&store, &[], op, caller, input, via)
+            }
+        };
+        self.run_due_work();
+        result
+    }
+
+    /// [`Inner::run`] with this region's store (and those of the related regions) locked.
+    fn run_locked(
+        &self,
+        store: &store::Store,
+        peers: &[regions::Peer<'_>],
+        op: Operation,
+        caller: &Principal,
+        input: &Value,
+        via: Option<&str>,
+    ) -> Result<Value, KmsError> {
         let dry_run = input.get("DryRun").and_then(Value::as_bool) == Some(true);
         let params = kms_event::request_parameters(op, input);
         let account = self.cfg.account_id.clone();
-        self.transact(
+        self.transact_locked(
+            store,
+            peers,
             op,
             caller,
             via,
@@ -288,11 +325,34 @@ impl Inner {
         response: impl FnOnce(&T) -> Value,
     ) -> Result<T, KmsError> {
         let store = self.store.lock().map_err(|_| KmsError::Internal)?;
-        store.begin()?;
-        let mut ctx = self.ctx(&store, caller, via);
+        let result = self.transact_locked(&store, &[], op, caller, via, params, body, response);
+        drop(store);
+        self.run_due_work();
+        result
+    }
+
+    /// [`Inner::transact`] on stores already locked: this region's and, for a call on a
+    /// multi-Region key, those of its related regions, which commit with it (each with
+    /// the audit records the call left for that region).
+    #[allow(clippy::too_many_arguments)]
+    fn transact_locked<T>(
+        &self,
+        store: &store::Store,
+        peers: &[regions::Peer<'_>],
+        op: Operation,
+        caller: &Principal,
+        via: Option<&str>,
+        params: Value,
+        body: impl FnOnce(&mut ops::Ctx<'_>) -> Result<T, KmsError>,
+        response: impl FnOnce(&T) -> Value,
+    ) -> Result<T, KmsError> {
+        regions::begin_all(store, peers)?;
+        let mut ctx = self.ctx(store, caller, via);
+        ctx.peers = peers;
         let result = ctx.purge_deleted_keys().and_then(|()| body(&mut ctx));
         let resource = ctx.resource.take();
         if result.is_err() {
+            regions::rollback_peers(peers);
             store.rollback()?;
             store.begin()?;
         }
@@ -301,15 +361,24 @@ impl Inner {
             Err(e) => Err(e),
         };
         let event = kms_event::audit_event(op, caller, params, resource.as_deref(), outcome, via);
-        let recorded = audit::append(
-            &store.conn,
-            &self.audit_key,
-            &event.to_record(&self.cfg.region, self.cfg.clock.now_millis()),
-        )
-        .map_err(KmsError::from)
-        .and_then(|()| store.commit());
+        let peers_done = if result.is_ok() {
+            regions::commit_peers(peers)
+        } else {
+            Ok(())
+        };
+        let recorded = peers_done
+            .and_then(|()| {
+                audit::append(
+                    &store.conn,
+                    &self.audit_key,
+                    &event.to_record(&self.cfg.region, self.cfg.clock.now_millis()),
+                )
+                .map_err(KmsError::from)
+            })
+            .and_then(|()| store.commit());
         if let Err(e) = recorded {
-            tracing::error!(error = ?e, "audit append failed");
+            tracing::error!(error = ?e, "audit append or commit failed");
+            regions::rollback_peers(peers);
             let _ = store.rollback();
             return Err(KmsError::Internal);
         }
@@ -343,6 +412,8 @@ impl Inner {
         if done.is_err() {
             let _ = store.rollback();
         }
+        drop(store);
+        self.run_due_work();
         done
     }
 }

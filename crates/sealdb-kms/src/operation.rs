@@ -60,6 +60,7 @@ operations!(
     ListRetirableGrants,
     PutKeyPolicy,
     ReEncrypt,
+    ReplicateKey,
     RetireGrant,
     RevokeGrant,
     RotateKeyOnDemand,
@@ -69,6 +70,7 @@ operations!(
     UntagResource,
     UpdateAlias,
     UpdateKeyDescription,
+    UpdatePrimaryRegion,
     Verify,
     VerifyMac,
 );
@@ -208,6 +210,15 @@ impl Operation {
             O::UntagResource => &["KeyId", "TagKeys"],
             O::GetParametersForImport => &["KeyId", "WrappingAlgorithm", "WrappingKeySpec"],
             O::ImportKeyMaterial => &["KeyId", "ValidTo", "ExpirationModel"],
+            O::ReplicateKey => &[
+                "KeyId",
+                "ReplicaRegion",
+                "Description",
+                "Policy",
+                "BypassPolicyLockoutSafetyCheck",
+                "Tags",
+            ],
+            O::UpdatePrimaryRegion => &["KeyId", "PrimaryRegion"],
             O::CancelKeyDeletion
             | O::DeleteImportedKeyMaterial
             | O::DescribeKey
@@ -233,7 +244,7 @@ mod tests {
         for op in Operation::ALL {
             assert_eq!(Operation::from_name(op.name()), Some(*op));
         }
-        assert_eq!(Operation::ALL.len(), 44);
+        assert_eq!(Operation::ALL.len(), 46);
         assert_eq!(Operation::from_name("encrypt"), None);
         assert_eq!(Operation::from_name("Nope"), None);
     }

@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use zeroize::Zeroizing;
 
-/// Version of the key store schema. DO NOT CHANGE for v1 files.
+/// Version 1 of the key store schema. DO NOT CHANGE.
 const KEYSTORE_SCHEMA_V1: i64 = 1;
+/// Version 2: key records may carry `multi_region` and `pending_window_days`, which a
+/// version 1 reader would ignore, so a store is marked 2 when it is opened by this code.
+const KEYSTORE_SCHEMA_V2: i64 = 2;
 
 /// One rotation of a key's material.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -30,6 +33,8 @@ pub enum KeyState {
     PendingDeletion,
     /// Created for imported material that is not there (yet, or any more).
     PendingImport,
+    /// A multi-Region primary key scheduled for deletion while replicas remain.
+    PendingReplicaDeletion,
 }
 
 impl KeyState {
@@ -40,6 +45,7 @@ impl KeyState {
             KeyState::Disabled => "Disabled",
             KeyState::PendingDeletion => "PendingDeletion",
             KeyState::PendingImport => "PendingImport",
+            KeyState::PendingReplicaDeletion => "PendingReplicaDeletion",
         }
     }
 }
@@ -76,6 +82,30 @@ pub(crate) struct KeyRecord {
     /// Outstanding import parameters: (token, wrapping algorithm, valid until).
     #[serde(default)]
     pub(crate) import_params: Option<(String, String, f64)>,
+    /// A multi-Region key: where its primary and replicas are (the same in every region).
+    #[serde(default)]
+    pub(crate) multi_region: Option<MultiRegion>,
+    /// A primary in PendingReplicaDeletion: the waiting period that begins when the last
+    /// replica is deleted.
+    #[serde(default)]
+    pub(crate) pending_window_days: Option<u32>,
+}
+
+/// The related keys of a multi-Region key, as every one of them records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MultiRegion {
+    /// The region of the primary key.
+    pub(crate) primary_region: String,
+    /// The regions of the replica keys, in the order they were made.
+    pub(crate) replica_regions: Vec<String>,
+}
+
+impl MultiRegion {
+    /// Every region that holds one of the related keys.
+    pub(crate) fn regions(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.primary_region.as_str())
+            .chain(self.replica_regions.iter().map(String::as_str))
+    }
 }
 
 /// A grant.
@@ -117,7 +147,7 @@ impl Store {
         let conn = sealdb_storage::sqlcipher::open_encrypted(path, key)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
-             INSERT OR IGNORE INTO meta VALUES ('schema', 1);
+             INSERT OR IGNORE INTO meta VALUES ('schema', 2);
              CREATE TABLE IF NOT EXISTS keys (id TEXT PRIMARY KEY, record TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS materials (key_id TEXT NOT NULL, version INTEGER NOT NULL,
                  material BLOB NOT NULL, PRIMARY KEY (key_id, version));
@@ -127,9 +157,19 @@ impl Store {
              CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, record TEXT NOT NULL, hash BLOB NOT NULL);",
         )?;
         let v: i64 = conn.query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))?;
-        if v != KEYSTORE_SCHEMA_V1 {
-            tracing::error!(version = v, "unsupported key store schema");
-            return Err(KmsError::Internal);
+        match v {
+            KEYSTORE_SCHEMA_V2 => {}
+            // Version 1 records read as version 2 records without the new members.
+            KEYSTORE_SCHEMA_V1 => {
+                conn.execute(
+                    "UPDATE meta SET v = ?1 WHERE k = 'schema'",
+                    params![KEYSTORE_SCHEMA_V2],
+                )?;
+            }
+            _ => {
+                tracing::error!(version = v, "unsupported key store schema");
+                return Err(KmsError::Internal);
+            }
         }
         Ok(Store { conn })
     }

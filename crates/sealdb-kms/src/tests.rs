@@ -778,10 +778,11 @@ fn imported_key_material() {
 }
 
 #[test]
-fn multi_region_and_custom_key_stores_are_refused() {
+fn custom_key_stores_are_refused_also_for_multi_region_keys() {
     let h = open();
     for body in [
-        json!({"MultiRegion": true}),
+        json!({"MultiRegion": true, "CustomKeyStoreId": "cks-1234567890abcdef0"}),
+        json!({"MultiRegion": true, "Origin": "AWS_CLOUDHSM"}),
         json!({"CustomKeyStoreId": "cks-1234567890abcdef0"}),
         json!({"Origin": "EXTERNAL_KEY_STORE"}),
     ] {

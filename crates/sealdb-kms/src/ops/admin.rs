@@ -55,6 +55,7 @@ pub(super) fn set_rotation(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<V
     let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
     c.authorize(&k, op, None, &BTreeMap::new())?;
     rotation_allowed(c, &k)?;
+    c.not_replica(&k)?;
     c.usable(&k)?;
     if op == "EnableKeyRotation" {
         let days = opt_int(input, "RotationPeriodInDays")?.unwrap_or(365);
@@ -65,6 +66,7 @@ pub(super) fn set_rotation(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<V
         k.rotation_enabled = false;
     }
     c.store.put_key(&k)?;
+    c.share_with_replicas(&k)?;
     Ok(json!({}))
 }
 
@@ -100,6 +102,7 @@ pub(super) fn rotate_key_on_demand(
     let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
     c.authorize(&k, op, None, &BTreeMap::new())?;
     rotation_allowed(c, &k)?;
+    c.not_replica(&k)?;
     c.usable(&k)?;
     if k.key_manager == "AWS" {
         return Err(KmsError::UnsupportedOperation(

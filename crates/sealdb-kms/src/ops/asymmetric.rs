@@ -135,8 +135,7 @@ pub(super) fn generate_data_key_pair(
     c.rotate_if_due(&mut k)?;
     let (private, public) = asym::data_key_pair(pair_spec)?;
     let m = c.material(&k, k.current_version)?;
-    let id = uuid::Uuid::parse_str(&k.id).map_err(|_| KmsError::Internal)?;
-    let ct = crypto::seal(&id, k.current_version, &m, &private, &ctx)?;
+    let ct = crypto::seal(&k.id, k.current_version, &m, &private, &ctx)?;
     let mut out = json!({"PrivateKeyCiphertextBlob": B64.encode(ct), "PublicKey": B64.encode(public),
                          "KeyId": c.key_arn(&k.id), "KeyPairSpec": pair_spec});
     if op == "GenerateDataKeyPair" {

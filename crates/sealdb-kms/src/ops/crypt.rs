@@ -30,7 +30,7 @@ pub(crate) fn decrypt_blob(
     grant_op: &str,
 ) -> Result<(KeyRecord, zeroize::Zeroizing<Vec<u8>>), KmsError> {
     let (id, version) = crypto::blob_key(ct)?;
-    let k = match c.store.key(&id.to_string())? {
+    let k = match c.store.key(&id)? {
         Some(k) => k,
         None => return Err(KmsError::InvalidCiphertext(String::new())),
     };
@@ -97,8 +97,7 @@ fn seal_current(
 ) -> Result<Vec<u8>, KmsError> {
     c.rotate_if_due(k)?;
     let m = c.material(k, k.current_version)?;
-    let id = uuid::Uuid::parse_str(&k.id).map_err(|_| KmsError::Internal)?;
-    crypto::seal(&id, k.current_version, &m, plaintext, ctx)
+    crypto::seal(&k.id, k.current_version, &m, plaintext, ctx)
 }
 
 /// Encrypt with a symmetric key (the typed path other services use).

@@ -114,13 +114,15 @@ pub(super) fn import_key_material(
     }
     let hash =
         hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &material).as_ref());
-    if k.imported_hash.as_ref().is_some_and(|h| *h != hash) {
+    // A multi-Region key takes the material first imported into any of its related keys.
+    if c.related_imported_hash(&k)?.is_some_and(|h| h != hash) {
         return Err(KmsError::IncorrectKeyMaterial(
             "The key material is not the material previously imported into this key.".into(),
         ));
     }
     c.store.put_material(&k.id, 1, &material)?;
     c.store.delete_material(&k.id, 0)?;
+    c.share_imported_hash(&k.id, &hash)?;
     k.imported_hash = Some(hash);
     k.valid_to = valid_to;
     k.expiration_model = Some(model.to_owned());

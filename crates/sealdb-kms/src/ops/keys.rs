@@ -14,12 +14,15 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsErr
     };
     let usage = opt_str(input, "KeyUsage")?.unwrap_or(default_usage);
     let origin = opt_str(input, "Origin")?.unwrap_or("AWS_KMS");
-    // One server is one Region with no external key stores: refuse rather than pretend.
-    if input.get("MultiRegion").and_then(Value::as_bool) == Some(true) {
+    let multi_region = opt_bool(input, "MultiRegion")? == Some(true);
+    let custom_store = input.get("CustomKeyStoreId").is_some_and(|v| !v.is_null())
+        || matches!(origin, "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE");
+    if multi_region && custom_store {
         return Err(KmsError::UnsupportedOperation(
-            "Multi-Region keys are not supported by this key service.".into(),
+            "Multi-Region keys are not supported in custom key stores.".into(),
         ));
     }
+    // No external key stores here: refuse rather than pretend.
     if input.get("CustomKeyStoreId").is_some_and(|v| !v.is_null())
         || matches!(origin, "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE")
     {
@@ -82,7 +85,11 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsErr
         None => (policy::default_policy(&c.cfg.account_id), None),
     };
     let tags = parse_tags(input, "Tags")?;
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = if multi_region {
+        multi_region::new_key_id()?
+    } else {
+        uuid::Uuid::new_v4().to_string()
+    };
     let t = now(c.cfg);
     let material_len = crypto::hmac_algorithm(spec).map_or(32, |(_, n)| n);
     let external = origin == "EXTERNAL";
@@ -111,6 +118,11 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsErr
         expiration_model: None,
         imported_hash: None,
         import_params: None,
+        multi_region: multi_region.then(|| MultiRegion {
+            primary_region: c.cfg.region.clone(),
+            replica_regions: Vec::new(),
+        }),
+        pending_window_days: None,
     };
     if let Some(doc) = &given_policy {
         c.lockout_check(&rec, doc, input)?;
@@ -221,6 +233,19 @@ pub(super) fn schedule_key_deletion(
     int_range(days, 7, 30, "pendingWindowInDays")?;
     c.authorize(&k, op, None, &BTreeMap::new())?;
     c.not_pending_deletion(&k)?;
+    let has_replicas = k
+        .multi_region
+        .as_ref()
+        .is_some_and(|mr| mr.primary_region == c.cfg.region && !mr.replica_regions.is_empty());
+    if has_replicas {
+        // The waiting period begins when the last replica is deleted.
+        k.state = KeyState::PendingReplicaDeletion;
+        k.pending_window_days = Some(u32::try_from(days).unwrap_or(30));
+        c.store.put_key(&k)?;
+        return Ok(
+            json!({"KeyId": c.key_arn(&k.id), "KeyState": "PendingReplicaDeletion", "PendingWindowInDays": days}),
+        );
+    }
     #[allow(clippy::cast_precision_loss)]
     let date = now(c.cfg) + days as f64 * DAY;
     k.state = KeyState::PendingDeletion;
@@ -239,7 +264,10 @@ pub(super) fn cancel_key_deletion(
 ) -> Result<Value, KmsError> {
     let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
     c.authorize(&k, op, None, &BTreeMap::new())?;
-    if k.state != KeyState::PendingDeletion {
+    if !matches!(
+        k.state,
+        KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+    ) {
         return Err(KmsError::InvalidState(format!(
             "{} is not pending deletion.",
             c.key_arn(&k.id)
@@ -247,6 +275,7 @@ pub(super) fn cancel_key_deletion(
     }
     k.state = KeyState::Disabled;
     k.deletion_date = None;
+    k.pending_window_days = None;
     c.store.put_key(&k)?;
     Ok(json!({"KeyId": c.key_arn(&k.id)}))
 }

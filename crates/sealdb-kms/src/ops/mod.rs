@@ -9,6 +9,7 @@ mod crypt;
 mod grants;
 mod import_material;
 mod keys;
+mod multi_region;
 
 use admin::parse_tags;
 use asymmetric::mac_algorithm;
@@ -24,7 +25,8 @@ use crate::crypto;
 use crate::error::{KmsError, validation};
 use crate::operation::Operation;
 use crate::policy::{self, PolicyCache, Verdict};
-use crate::store::{Alias, Grant, KeyRecord, KeyState, Rotation, Store};
+use crate::regions::{DueWork, Peer, note_due};
+use crate::store::{Alias, Grant, KeyRecord, KeyState, MultiRegion, Rotation, Store};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use sealdb_common::Principal;
@@ -51,6 +53,11 @@ pub(crate) struct Ctx<'a> {
     pub(crate) policies: &'a PolicyCache,
     /// The alias the request named the key by (`kms:RequestAlias`).
     pub(crate) request_alias: Option<String>,
+    /// The locked key stores of the other regions of a multi-Region key (empty for
+    /// every other call).
+    pub(crate) peers: &'a [Peer<'a>],
+    /// Multi-Region work found due, run after the call.
+    pub(crate) due: &'a std::sync::Mutex<Vec<DueWork>>,
 }
 
 fn now(cfg: &KmsConfig) -> f64 {
@@ -167,11 +174,24 @@ impl Ctx<'_> {
         KmsError::NotFound(format!("Key '{}' does not exist", self.key_arn(id)))
     }
 
-    /// Deletes keys whose deletion window has passed.
+    /// Deletes keys whose deletion window has passed. Multi-Region keys are only noted:
+    /// their deletion and rotation change the other regions' keys too.
     pub(crate) fn purge_deleted_keys(&self) -> Result<(), KmsError> {
         let t = now(self.cfg);
         for mut k in self.store.keys()? {
-            if k.state == KeyState::PendingDeletion && k.deletion_date.is_some_and(|d| d <= t) {
+            let deletion_due =
+                k.state == KeyState::PendingDeletion && k.deletion_date.is_some_and(|d| d <= t);
+            if let Some(mr) = &k.multi_region {
+                if deletion_due {
+                    note_due(self.due, DueWork::Delete(k.id.clone()));
+                } else if mr.primary_region == self.cfg.region && self.rotation_due(&k) {
+                    note_due(self.due, DueWork::Rotate(k.id.clone()));
+                }
+                if deletion_due {
+                    continue;
+                }
+            }
+            if deletion_due {
                 self.store.delete_key(&k.id)?;
             } else if k.valid_to.is_some_and(|v| v <= t) && k.origin == "EXTERNAL" {
                 // Expired imported material: gone, as if deleted.
@@ -219,7 +239,7 @@ impl Ctx<'_> {
         } else {
             rest.to_owned()
         };
-        if uuid::Uuid::parse_str(&key_id).is_err() {
+        if !multi_region::is_key_id(&key_id) {
             return Err(KmsError::NotFound(format!("Invalid keyId {id}")));
         }
         let k = self
@@ -255,6 +275,8 @@ impl Ctx<'_> {
             expiration_model: None,
             imported_hash: None,
             import_params: None,
+            multi_region: None,
+            pending_window_days: None,
         };
         self.store.put_key(&rec)?;
         self.store.put_material(&id, 1, &crypto::random(32)?)?;
@@ -279,17 +301,24 @@ impl Ctx<'_> {
             KeyState::PendingImport => {
                 Err(KmsError::InvalidState(format!("{arn} is pending import.")))
             }
+            KeyState::PendingReplicaDeletion => Err(KmsError::InvalidState(format!(
+                "{arn} is pending replica deletion."
+            ))),
         }
     }
 
     fn not_pending_deletion(&self, key: &KeyRecord) -> Result<(), KmsError> {
-        if key.state == KeyState::PendingDeletion {
-            return Err(KmsError::InvalidState(format!(
+        match key.state {
+            KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
                 "{} is pending deletion.",
                 self.key_arn(&key.id)
-            )));
+            ))),
+            KeyState::PendingReplicaDeletion => Err(KmsError::InvalidState(format!(
+                "{} is pending replica deletion.",
+                self.key_arn(&key.id)
+            ))),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     fn symmetric(&self, key: &KeyRecord) -> Result<(), KmsError> {
@@ -317,9 +346,15 @@ impl Ctx<'_> {
             "KeyManager": k.key_manager,
             "CustomerMasterKeySpec": k.key_spec,
             "KeySpec": k.key_spec,
-            "MultiRegion": false,
+            "MultiRegion": k.multi_region.is_some(),
             "CurrentKeyMaterialId": material_id(&k.id, k.current_version),
         });
+        if let Some(mr) = &k.multi_region {
+            m["MultiRegionConfiguration"] = self.multi_region_configuration(&k.id, mr);
+        }
+        if let Some(days) = k.pending_window_days {
+            m["PendingDeletionWindowInDays"] = json!(days);
+        }
         if k.key_spec == "SYMMETRIC_DEFAULT" {
             m["EncryptionAlgorithms"] = json!(["SYMMETRIC_DEFAULT"]);
         } else if let Some(alg) = mac_algorithm(&k.key_spec) {
@@ -349,18 +384,22 @@ impl Ctx<'_> {
             .ok_or_else(|| KmsError::InvalidCiphertext(String::new()))
     }
 
-    /// Rotates the key if its automatic rotation period has passed.
-    fn rotate_if_due(&self, k: &mut KeyRecord) -> Result<(), KmsError> {
-        let t = now(self.cfg);
-        if k.rotation_enabled
+    fn rotation_due(&self, k: &KeyRecord) -> bool {
+        k.rotation_enabled
             && k.state == KeyState::Enabled
-            && t >= k.last_rotation + f64::from(k.rotation_period_days) * DAY
-        {
+            && now(self.cfg) >= k.last_rotation + f64::from(k.rotation_period_days) * DAY
+    }
+
+    /// Rotates the key if its automatic rotation period has passed. A multi-Region key
+    /// is rotated after the call, in every region at once (see `purge_deleted_keys`).
+    fn rotate_if_due(&self, k: &mut KeyRecord) -> Result<(), KmsError> {
+        if k.multi_region.is_none() && self.rotation_due(k) {
             self.rotate(k, false)?;
         }
         Ok(())
     }
 
+    /// New material for the key; a multi-Region primary's goes to every replica too.
     fn rotate(&self, k: &mut KeyRecord, on_demand: bool) -> Result<(), KmsError> {
         let t = now(self.cfg);
         let v = k.current_version + 1;
@@ -372,7 +411,8 @@ impl Ctx<'_> {
             date: t,
             on_demand,
         });
-        self.store.put_key(k)
+        self.store.put_key(k)?;
+        self.share_with_replicas(k)
     }
 }
 
@@ -431,6 +471,8 @@ pub(crate) fn dispatch(
         }
         O::GetParametersForImport => import_material::get_parameters_for_import(c, op, input),
         O::ImportKeyMaterial => import_material::import_key_material(c, op, input),
+        O::ReplicateKey => multi_region::replicate_key(c, op, input),
+        O::UpdatePrimaryRegion => multi_region::update_primary_region(c, op, input),
         O::DeleteImportedKeyMaterial => import_material::delete_imported_key_material(c, op, input),
     }
 }
