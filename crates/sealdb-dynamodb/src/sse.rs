@@ -144,6 +144,11 @@ impl KmsVault {
             KeyState::PendingImport => {
                 return Err(KmsError::InvalidState(format!("{arn} is pending import.")));
             }
+            KeyState::PendingReplicaDeletion => {
+                return Err(KmsError::InvalidState(format!(
+                    "{arn} is pending replica deletion."
+                )));
+            }
         }
         if !key.symmetric {
             return Err(KmsError::InvalidKeyUsage(
