@@ -30,7 +30,7 @@ pub(crate) fn decrypt_blob(
     grant_op: &str,
 ) -> Result<(KeyRecord, zeroize::Zeroizing<Vec<u8>>), KmsError> {
     let (id, version) = crypto::blob_key(ct)?;
-    let k = match c.store.key(&id)? {
+    let k = match c.live_key(&id)? {
         Some(k) => k,
         None => return Err(KmsError::InvalidCiphertext(String::new())),
     };

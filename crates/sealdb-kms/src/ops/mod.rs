@@ -243,11 +243,19 @@ impl Ctx<'_> {
             return Err(KmsError::NotFound(format!("Invalid keyId {id}")));
         }
         let k = self
-            .store
-            .key(&key_id)?
+            .live_key(&key_id)?
             .ok_or_else(|| self.not_found_key(&key_id))?;
         self.resource = Some(self.key_arn(&k.id));
         Ok(k)
+    }
+
+    /// The key `id`, unless its deletion is due: a multi-Region key is deleted right
+    /// after the call that finds it due, and is already gone for that call.
+    fn live_key(&self, id: &str) -> Result<Option<KeyRecord>, KmsError> {
+        let t = now(self.cfg);
+        Ok(self.store.key(id)?.filter(|k| {
+            k.state != KeyState::PendingDeletion || k.deletion_date.is_none_or(|d| d > t)
+        }))
     }
 
     /// The AWS managed key of DynamoDB, created the first time something asks for it.
