@@ -88,8 +88,10 @@ pub(crate) fn related_key_ref(op: Operation, input: &Value) -> Option<(&str, Opt
     let other = |member: &str| input.get(member).and_then(Value::as_str);
     match op {
         Operation::ReplicateKey => Some((key, other("ReplicaRegion"))),
-        Operation::UpdatePrimaryRegion => Some((key, other("PrimaryRegion"))),
-        Operation::EnableKeyRotation
+        // The new primary must already hold a replica, so it is among the related
+        // regions; another region is not opened only to be refused.
+        Operation::UpdatePrimaryRegion
+        | Operation::EnableKeyRotation
         | Operation::DisableKeyRotation
         | Operation::RotateKeyOnDemand
         | Operation::ImportKeyMaterial => Some((key, None)),
