@@ -5,6 +5,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use sealdb_common::{Clock, Principal, RootKey, SecretKey32};
+use sealdb_iam::{IdentityPolicies, PolicyDocument, PolicyKind};
 use sealdb_kms::{KmsConfig, KmsError, KmsRegions, KmsService};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -51,12 +52,33 @@ fn open_region(region: &str, dir: &std::path::Path, clock: &Clock) -> Arc<KmsSer
 }
 
 fn world(regions: &[&str]) -> World {
+    world_with(regions, None)
+}
+
+/// Regions whose callers' IAM policies come from `identity` (else every IAM user of the
+/// account may do anything, as `KmsService::open` gives).
+fn world_with(regions: &[&str], identity: Option<Arc<dyn IdentityPolicies>>) -> World {
     let clock = Clock::system();
     let registry = Arc::new(Registry::default());
     let mut dirs = Vec::new();
     for r in regions {
         let dir = tempfile::tempdir().unwrap();
-        let svc = open_region(r, dir.path(), &clock);
+        let svc = match &identity {
+            None => open_region(r, dir.path(), &clock),
+            Some(identity) => Arc::new(
+                KmsService::open_with_identity(
+                    KmsConfig {
+                        data_dir: dir.path().to_owned(),
+                        region: (*r).into(),
+                        account_id: ACCOUNT.into(),
+                        clock: clock.clone(),
+                    },
+                    &root(),
+                    Arc::clone(identity),
+                )
+                .unwrap(),
+            ),
+        };
         registry.services.lock().unwrap().insert((*r).into(), svc);
         dirs.push(((*r).to_owned(), dir));
     }
@@ -90,8 +112,18 @@ impl World {
 
     fn call(&self, region: &str, op: &str, body: Value) -> Result<Value, KmsError> {
         let who = Principal::root("AKIDADMIN", ACCOUNT, region, "127.0.0.1");
+        self.call_as(&who, region, op, body)
+    }
+
+    fn call_as(
+        &self,
+        who: &Principal,
+        region: &str,
+        op: &str,
+        body: Value,
+    ) -> Result<Value, KmsError> {
         self.rt
-            .block_on(self.svc(region).call(op, &who, body.to_string().as_bytes()))
+            .block_on(self.svc(region).call(op, who, body.to_string().as_bytes()))
             .map(|b| serde_json::from_slice(&b).unwrap())
     }
 
@@ -759,4 +791,73 @@ fn without_regions_a_replica_cannot_be_made_and_the_keys_survive_a_restart() {
     reopened.join();
     assert_view(&reopened, &id, EAST, &[WEST]);
     assert_eq!(reopened.decrypt(WEST, &blob), b"kept");
+}
+
+/// The IAM policies of the one user of these tests, changed as a test goes.
+#[derive(Default)]
+struct UserPolicies(Mutex<Vec<Arc<PolicyDocument>>>);
+
+impl UserPolicies {
+    fn allow(&self, actions: &[&str]) {
+        let doc = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": actions, "Resource": "*"}]});
+        let doc = PolicyDocument::parse_as(&doc.to_string(), PolicyKind::Identity).unwrap();
+        *self.0.lock().unwrap() = vec![Arc::new(doc)];
+    }
+}
+
+impl IdentityPolicies for UserPolicies {
+    fn policies_for(&self, _principal: &Principal) -> Vec<Arc<PolicyDocument>> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn replicate_key_needs_create_key_in_the_replica_region_and_update_needs_both_policies() {
+    let policies = Arc::new(UserPolicies::default());
+    let w = world_with(&[EAST, WEST], Some(policies.clone()));
+    let id = w.mrk(EAST, json!({}));
+    let ops =
+        |region: &str| Principal::user("AKIDOPS", ACCOUNT, "ops", "AIDAOPS", region, "127.0.0.1");
+    let replicate = json!({"KeyId": id, "ReplicaRegion": WEST});
+    // kms:ReplicateKey alone: the replica region's kms:CreateKey is missing.
+    policies.allow(&["kms:ReplicateKey", "kms:DescribeKey"]);
+    let e = w
+        .call_as(&ops(EAST), EAST, "ReplicateKey", replicate.clone())
+        .unwrap_err();
+    assert_eq!(e.error_type(), "AccessDeniedException");
+    assert!(e.message().contains("kms:CreateKey"), "{}", e.message());
+    assert_view(&w, &id, EAST, &[]);
+    policies.allow(&["kms:ReplicateKey", "kms:CreateKey"]);
+    w.call_as(&ops(EAST), EAST, "ReplicateKey", replicate)
+        .unwrap();
+    assert_view(&w, &id, EAST, &[WEST]);
+
+    // UpdatePrimaryRegion is authorized by the primary's key policy and the replica's.
+    policies.allow(&["kms:UpdatePrimaryRegion"]);
+    let deny_update = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:UpdatePrimaryRegion",
+         "Resource": "*"}]});
+    w.ok(
+        WEST,
+        "PutKeyPolicy",
+        json!({"KeyId": id, "Policy": deny_update.to_string()}),
+    );
+    let update = json!({"KeyId": id, "PrimaryRegion": WEST});
+    let e = w
+        .call_as(&ops(EAST), EAST, "UpdatePrimaryRegion", update.clone())
+        .unwrap_err();
+    assert_eq!(e.error_type(), "AccessDeniedException");
+    assert!(e.message().contains(&arn(WEST, &id)), "{}", e.message());
+    assert_view(&w, &id, EAST, &[WEST]);
+    w.ok(
+        WEST,
+        "PutKeyPolicy",
+        json!({"KeyId": id, "Policy": w.ok(EAST, "GetKeyPolicy", json!({"KeyId": id}))["Policy"]}),
+    );
+    w.call_as(&ops(EAST), EAST, "UpdatePrimaryRegion", update)
+        .unwrap();
+    assert_view(&w, &id, WEST, &[EAST]);
 }
