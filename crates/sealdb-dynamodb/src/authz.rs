@@ -51,6 +51,31 @@ impl Service {
         self.authorize_all(authorizer, caller, self.questions(op, input))
     }
 
+    /// A PartiQL statement carried out as `op` with `input`: the questions `op` asks,
+    /// under the statement's own action (`dynamodb:PartiQLSelect`, `…Insert`,
+    /// `…Update`, `…Delete`).
+    pub(crate) fn authorize_partiql(
+        &self,
+        op: Operation,
+        caller: &Principal,
+        input: &Input,
+    ) -> Result<(), DynamoError> {
+        let Some(authorizer) = self.authorizer.get() else {
+            return Ok(());
+        };
+        let verb = match op {
+            Operation::PutItem => "PartiQLInsert",
+            Operation::UpdateItem => "PartiQLUpdate",
+            Operation::DeleteItem => "PartiQLDelete",
+            _ => "PartiQLSelect",
+        };
+        let mut questions = self.questions(op, input);
+        for q in &mut questions {
+            q.action = format!("dynamodb:{verb}");
+        }
+        self.authorize_all(authorizer, caller, questions)
+    }
+
     /// Streams operations: the stream ARN (GetRecords: the iterator's stream).
     pub(crate) fn authorize_streams(
         &self,
@@ -207,6 +232,9 @@ impl Service {
             | O::PutResourcePolicy
             | O::GetResourcePolicy
             | O::DeleteResourcePolicy => vec![self.table_question(&action, input)],
+            // PartiQL: nothing is known before the statement is parsed; each statement is
+            // authorized as it runs (`authorize_partiql`).
+            O::ExecuteStatement | O::BatchExecuteStatement | O::ExecuteTransaction => Vec::new(),
         };
         if let Some(Value::String(rcc)) = input.raw().get("ReturnConsumedCapacity") {
             for q in &mut questions {
@@ -611,6 +639,9 @@ impl Operation {
             O::PutResourcePolicy => "PutResourcePolicy",
             O::GetResourcePolicy => "GetResourcePolicy",
             O::DeleteResourcePolicy => "DeleteResourcePolicy",
+            O::ExecuteStatement => "ExecuteStatement",
+            O::BatchExecuteStatement => "BatchExecuteStatement",
+            O::ExecuteTransaction => "ExecuteTransaction",
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum DynamoError {
     },
     /// Too many tables, tags, etc.
     LimitExceeded(String),
+    /// A PartiQL INSERT of a key that exists.
+    DuplicateItem(String),
     /// The caller may not use the table's KMS key.
     AccessDenied(String),
     /// IAM refused the request (`com.amazon.coral.service#AccessDeniedException`), with
@@ -99,6 +101,9 @@ impl DynamoError {
                 "com.amazonaws.dynamodb.v20120810#ExpiredIteratorException"
             }
             DynamoError::Throttling => "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+            DynamoError::DuplicateItem(_) => {
+                "com.amazonaws.dynamodb.v20120810#DuplicateItemException"
+            }
             DynamoError::Internal => "com.amazonaws.dynamodb.v20120810#InternalServerError",
         }
     }
@@ -112,6 +117,7 @@ impl DynamoError {
             | DynamoError::ResourceInUse(_)
             | DynamoError::ConditionalCheckFailed { .. }
             | DynamoError::LimitExceeded(_)
+            | DynamoError::DuplicateItem(_)
             | DynamoError::AccessDenied(_)
             | DynamoError::NotAuthorized(_)
             | DynamoError::PolicyNotFound(_)
@@ -134,6 +140,7 @@ impl DynamoError {
             | DynamoError::ResourceNotFound(m)
             | DynamoError::ResourceInUse(m)
             | DynamoError::LimitExceeded(m)
+            | DynamoError::DuplicateItem(m)
             | DynamoError::AccessDenied(m)
             | DynamoError::NotAuthorized(m)
             | DynamoError::PolicyNotFound(m)
@@ -175,6 +182,7 @@ impl DynamoError {
             | DynamoError::ResourceInUse(_)
             | DynamoError::ConditionalCheckFailed { .. }
             | DynamoError::LimitExceeded(_)
+            | DynamoError::DuplicateItem(_)
             | DynamoError::AccessDenied(_)
             | DynamoError::PolicyNotFound(_)
             | DynamoError::BackupNotFound(_)
@@ -206,6 +214,7 @@ impl DynamoError {
             | DynamoError::ResourceNotFound(_)
             | DynamoError::ResourceInUse(_)
             | DynamoError::LimitExceeded(_)
+            | DynamoError::DuplicateItem(_)
             | DynamoError::AccessDenied(_)
             | DynamoError::NotAuthorized(_)
             | DynamoError::PolicyNotFound(_)

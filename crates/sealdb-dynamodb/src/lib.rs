@@ -16,6 +16,7 @@ pub mod input;
 pub mod legacy;
 pub mod number;
 pub mod ops;
+pub(crate) mod partiql;
 pub(crate) mod request_validation;
 pub mod schema;
 pub mod service;

@@ -74,6 +74,12 @@ pub enum Operation {
     GetResourcePolicy,
     /// DeleteResourcePolicy.
     DeleteResourcePolicy,
+    /// ExecuteStatement (PartiQL).
+    ExecuteStatement,
+    /// BatchExecuteStatement (PartiQL).
+    BatchExecuteStatement,
+    /// ExecuteTransaction (PartiQL).
+    ExecuteTransaction,
 }
 
 impl Operation {
@@ -111,6 +117,9 @@ impl Operation {
             "PutResourcePolicy" => O::PutResourcePolicy,
             "GetResourcePolicy" => O::GetResourcePolicy,
             "DeleteResourcePolicy" => O::DeleteResourcePolicy,
+            "ExecuteStatement" => O::ExecuteStatement,
+            "BatchExecuteStatement" => O::BatchExecuteStatement,
+            "ExecuteTransaction" => O::ExecuteTransaction,
             _ => return None,
         })
     }
@@ -243,6 +252,10 @@ impl Service {
             O::PutResourcePolicy => self.put_resource_policy(input).await,
             O::GetResourcePolicy => self.get_resource_policy(input),
             O::DeleteResourcePolicy => self.delete_resource_policy(input).await,
+            // Each statement is authorized as the item operation it runs.
+            O::ExecuteStatement => self.execute_statement(input, caller).await,
+            O::BatchExecuteStatement => self.batch_execute_statement(input, caller).await,
+            O::ExecuteTransaction => self.execute_transaction(input, caller).await,
         }
     }
 

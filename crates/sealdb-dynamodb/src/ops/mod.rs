@@ -9,6 +9,7 @@ pub mod policies;
 pub mod query;
 pub mod scan;
 pub(crate) mod shards;
+pub(crate) mod statements;
 pub mod streams;
 pub mod tables;
 pub mod transact;
