@@ -23,7 +23,7 @@
 use crate::authn::Verifier;
 use crate::encoding::{self, Coding, DecodeError};
 use crate::query::{self, QueryService};
-use crate::wire::{Backend, CredentialLookup, WireError};
+use crate::wire::{Backend, CredentialLookup, WebConsole, WireError};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -32,6 +32,9 @@ use std::sync::Arc;
 
 /// Largest request body accepted, as sent and once inflated (DynamoDB's limit: 16 MB).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Largest form a console page may post.
+pub const MAX_CONSOLE_BODY_BYTES: usize = 1024 * 1024;
 
 /// The body DynamoDB answers to what is not an API request (wrong method, path or
 /// content type).
@@ -127,6 +130,8 @@ pub struct FrontDoor {
     pub streams: Option<Arc<dyn Backend>>,
     /// CloudTrail (LookupEvents over the audit log), when enabled.
     pub cloudtrail: Option<Arc<dyn Backend>>,
+    /// The web console under `/console`, when enabled.
+    pub console: Option<Arc<dyn WebConsole>>,
     /// IAM (Query protocol), when enabled.
     pub iam: Option<Arc<dyn Backend>>,
     /// STS (Query protocol), when enabled.
@@ -164,6 +169,12 @@ impl FrontDoor {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let started = std::time::Instant::now();
+        if let Some(console) = &self.console {
+            let path = req.uri().path();
+            if path == "/console" || path.starts_with("/console/") {
+                return self.console_request(console.as_ref(), req, remote_ip).await;
+            }
+        }
         let has_origin = req.headers().contains_key(http::header::ORIGIN);
         let operation = req
             .headers()
@@ -184,6 +195,31 @@ impl FrontDoor {
             "request"
         );
         response
+    }
+
+    /// A console request: the body read whole, then the console answers (no CORS: its
+    /// pages are for its own origin only).
+    async fn console_request<B>(
+        &self,
+        console: &dyn WebConsole,
+        req: Request<B>,
+        remote_ip: &str,
+    ) -> HttpResponse
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = req.into_parts();
+        let Ok(body) = Limited::new(body, MAX_CONSOLE_BODY_BYTES).collect().await else {
+            let mut r = Response::new(Full::new(Bytes::from_static(b"Request too large.")));
+            *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            return r;
+        };
+        let request = Request::from_parts(parts, body.to_bytes());
+        console
+            .handle(request, remote_ip, self.secure_transport)
+            .await
+            .map(Full::new)
     }
 
     async fn route<B>(&self, req: Request<B>, remote_ip: &str) -> HttpResponse

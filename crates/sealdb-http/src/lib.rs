@@ -18,5 +18,6 @@ pub use front::{FrontDoor, Protocol};
 pub use query::QueryService;
 pub use server::{serve, tls_acceptor};
 pub use wire::{
-    Backend, BoxFuture, CredentialLookup, CredentialRejection, ResolvedCredential, WireError,
+    Backend, BoxFuture, CredentialLookup, CredentialRejection, ResolvedCredential, WebConsole,
+    WireError,
 };

@@ -105,3 +105,15 @@ pub trait CredentialLookup: Send + Sync {
     /// Records that a long-term key signed a valid request, for GetAccessKeyLastUsed.
     fn record_use(&self, _access_key_id: &str, _service: &str, _region: &str) {}
 }
+
+/// The web console, answered for every path under `/console` (the binary adapts the
+/// console crate, so this crate stays free of it).
+pub trait WebConsole: Send + Sync {
+    /// Answers one request; the body is read in full (at most [`crate::front::MAX_CONSOLE_BODY_BYTES`]).
+    fn handle<'a>(
+        &'a self,
+        request: http::Request<Bytes>,
+        remote_ip: &'a str,
+        secure_transport: bool,
+    ) -> BoxFuture<'a, http::Response<Bytes>>;
+}
