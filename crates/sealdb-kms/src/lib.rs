@@ -225,6 +225,22 @@ impl KmsService {
         serde_json::to_vec(&out).map_err(|_| CloudTrailError::Internal)
     }
 
+    /// Checks the audit log's hash chain as it stands now (what `sealdb audit verify`
+    /// checks on a stopped server): the number of records, or the first bad one. It
+    /// authorizes nothing: callers show it only to whom may read the log.
+    pub async fn verify_audit_chain(&self) -> Result<u64, String> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let store = inner
+                .store
+                .lock()
+                .map_err(|_| "the key store is unavailable".to_owned())?;
+            audit::verify_conn(&store.conn, &inner.audit_key).map(|r| r.records)
+        })
+        .await
+        .map_err(|_| "the check did not finish".to_owned())?
+    }
+
     /// Appends an event of another service (DynamoDB, IAM, STS) to the audit log.
     pub async fn record(&self, event: AuditEvent) -> Result<(), KmsError> {
         self.blocking(move |inner| inner.record(&event)).await

@@ -136,6 +136,13 @@ struct ServeArgs {
     /// seconds (DynamoDB: about 4 hours).
     #[arg(long, env = "SEALDB_STREAM_SHARD_ROLLOVER_SECS", default_value_t = 4 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
     stream_shard_rollover_secs: u64,
+    /// File holding the web console's secret (at least 32 bytes); session cookies are
+    /// MACed under it, so changing it signs everyone out. Default: derived from the root key.
+    #[arg(long, env = "SEALDB_CONSOLE_SECRET_FILE")]
+    console_secret_file: Option<PathBuf>,
+    /// How long a console session lasts, in seconds (the AWS console: 12 hours).
+    #[arg(long, env = "SEALDB_CONSOLE_SESSION_SECS", default_value_t = 12 * 3600, value_parser = clap::value_parser!(i64).range(60..))]
+    console_session_secs: i64,
 }
 
 #[derive(Subcommand)]
@@ -399,16 +406,34 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         Arc::new(sealdb_iam::EnginePolicies),
     ));
 
+    let iam_backend = Arc::new(identities::QueryBackend {
+        service: Arc::clone(&iam_service),
+        sts: false,
+        regions: Arc::clone(&regions),
+    });
+    let console = sealdb_console::Console::new(
+        Arc::new(wiring::ConsoleRegions::new(
+            Arc::clone(&regions),
+            &args.data.data_dir,
+            &home,
+            &answered,
+            Arc::clone(&iam_backend),
+        )),
+        Arc::clone(&identities),
+        sealdb_console::ConsoleConfig {
+            secret: wiring::console_secret(args.console_secret_file.as_deref(), &root)?,
+            session_ttl_secs: args.console_session_secs,
+            account_id: args.account_id.clone(),
+            clock: clock.clone(),
+        },
+    );
     let front = Arc::new(FrontDoor {
+        console: Some(Arc::new(wiring::ConsoleBackend(console))),
         dynamodb: Arc::new(wiring::DynamoBackend(Arc::clone(&regions))),
         kms: Some(Arc::new(wiring::KmsBackend(Arc::clone(&regions)))),
         streams: Some(Arc::new(wiring::StreamsBackend(Arc::clone(&regions)))),
         cloudtrail: Some(Arc::new(wiring::CloudTrailBackend(Arc::clone(&regions)))),
-        iam: Some(Arc::new(identities::QueryBackend {
-            service: Arc::clone(&iam_service),
-            sts: false,
-            regions: Arc::clone(&regions),
-        })),
+        iam: Some(iam_backend),
         sts: Some(Arc::new(identities::QueryBackend {
             service: Arc::clone(&iam_service),
             sts: true,

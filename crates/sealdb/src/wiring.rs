@@ -184,3 +184,131 @@ impl sealdb_iam::IdentityPolicies for LateIdentityPolicies {
             .unwrap_or_default()
     }
 }
+
+/// The console's view of the regions and of IAM: the same services the front door
+/// routes to, so the console's calls are authorized, answered and audited alike.
+pub(crate) struct ConsoleRegions {
+    regions: Arc<Regions>,
+    /// Home region first, then the other answered ones.
+    names: Vec<String>,
+    iam: Arc<crate::identities::QueryBackend>,
+}
+
+impl ConsoleRegions {
+    /// The answered regions (with `--regions '*'`, the console offers the home region
+    /// and those with data).
+    pub(crate) fn new(
+        regions: Arc<Regions>,
+        data_dir: &std::path::Path,
+        home: &str,
+        answered: &sealdb_common::region::RegionSet,
+        iam: Arc<crate::identities::QueryBackend>,
+    ) -> ConsoleRegions {
+        let mut names = vec![home.to_owned()];
+        let others: Vec<String> = match answered {
+            sealdb_common::region::RegionSet::Listed(set) => set.iter().cloned().collect(),
+            sealdb_common::region::RegionSet::Any => {
+                crate::regions::regions_on_disk(data_dir)
+                    .map(|v| v.into_iter().map(|(n, _)| n).collect())
+                    .unwrap_or_default()
+            }
+        };
+        names.extend(others.into_iter().filter(|n| n != home));
+        ConsoleRegions {
+            regions,
+            names,
+            iam,
+        }
+    }
+}
+
+impl sealdb_console::ConsoleServices for ConsoleRegions {
+    fn regions(&self) -> Vec<String> {
+        self.names.clone()
+    }
+
+    fn region<'a>(
+        &'a self,
+        region: &'a str,
+    ) -> sealdb_console::BoxFuture<'a, Option<sealdb_console::RegionServices>> {
+        Box::pin(async move {
+            if !self.names.iter().any(|n| n == region) {
+                return None;
+            }
+            let r = self.regions.services(region).await.ok()?;
+            Some(sealdb_console::RegionServices {
+                dynamodb: Arc::clone(&r.dynamodb),
+                kms: Arc::clone(&r.kms),
+            })
+        })
+    }
+
+    fn iam<'a>(
+        &'a self,
+        action: &'a str,
+        caller: &'a Principal,
+        params: Vec<(String, String)>,
+    ) -> sealdb_console::BoxFuture<'a, Result<String, sealdb_console::ServiceError>> {
+        Box::pin(async move {
+            let body = {
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                form.append_pair("Action", action);
+                form.append_pair("Version", "2010-05-08");
+                for (k, v) in &params {
+                    form.append_pair(k, v);
+                }
+                Bytes::from(form.finish())
+            };
+            match self.iam.call(action, caller, body).await {
+                Ok(xml) => Ok(String::from_utf8_lossy(&xml).into_owned()),
+                Err(e) => Err(sealdb_console::ServiceError::new(&e.type_name, e.message)),
+            }
+        })
+    }
+}
+
+/// The web console as the front door's `/console` handler.
+pub(crate) struct ConsoleBackend(pub(crate) sealdb_console::Console);
+
+impl sealdb_http::WebConsole for ConsoleBackend {
+    fn handle<'a>(
+        &'a self,
+        request: http::Request<Bytes>,
+        remote_ip: &'a str,
+        secure_transport: bool,
+    ) -> BoxFuture<'a, http::Response<Bytes>> {
+        Box::pin(async move {
+            let client = sealdb_console::ClientInfo {
+                remote_ip: remote_ip.to_owned(),
+                secure_transport,
+            };
+            self.0.handle(request, &client).await
+        })
+    }
+}
+
+/// The console secret: from `--console-secret-file` (at least 32 bytes, hashed into a
+/// key), else derived from the root key.
+pub(crate) fn console_secret(
+    file: Option<&std::path::Path>,
+    root: &sealdb_common::RootKey,
+) -> Result<sealdb_common::SecretKey32, String> {
+    let Some(path) = file else {
+        return Ok(root.derive("console-session"));
+    };
+    let contents = zeroize::Zeroizing::new(
+        std::fs::read(path)
+            .map_err(|e| format!("cannot read console secret {}: {e}", path.display()))?,
+    );
+    let trimmed = contents.trim_ascii();
+    if trimmed.len() < 32 {
+        return Err(format!(
+            "console secret {} is shorter than 32 bytes",
+            path.display()
+        ));
+    }
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, b"sealdb-console-secret");
+    let tag = aws_lc_rs::hmac::sign(&key, trimmed);
+    sealdb_common::SecretKey32::from_slice(tag.as_ref())
+        .ok_or_else(|| "console secret: bad digest length".to_owned())
+}

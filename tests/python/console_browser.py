@@ -1,0 +1,161 @@
+"""Helpers of the console tests: a headless Chromium over WebDriver (Debian's chromium and
+chromium-driver, which scripts/test installs), sign-in, polling, screenshots, and a small
+cookie-keeping HTTP client for the security tests."""
+
+import http.client
+import os
+import pathlib
+import re
+import shutil
+import time
+import urllib.parse
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.common.by import By
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+# Where each test leaves a screenshot of its final page.
+OUTPUT = pathlib.Path(os.environ.get("SEALDB_TEST_OUTPUT", REPO / "target" / "test-output")) / "console"
+# Generous: the CI machine is a loaded 2-core box.
+WAIT_SECS = 90
+
+
+def chrome(width=1280, height=800):
+    """A headless Chromium with its Debian driver (no driver download)."""
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    browser_path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not (os.path.exists(driver_path) and os.path.exists(browser_path)):
+        raise RuntimeError("chromium and chromium-driver are needed (scripts/test installs them)")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = browser_path
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                f"--window-size={width},{height}", "--disable-extensions", "--no-first-run"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=ChromeService(executable_path=driver_path), options=opts)
+    driver.set_page_load_timeout(WAIT_SECS)
+    return driver
+
+
+def screenshot(driver, name):
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(OUTPUT / f"{name}.png"))
+
+
+def wait_until(check, what, timeout=WAIT_SECS):
+    """Polls `check` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def reload_until(driver, css, predicate, what):
+    """Reloads the page until the element at `css` has text satisfying `predicate`."""
+    def check():
+        driver.refresh()
+        els = driver.find_elements(By.CSS_SELECTOR, css)
+        return els and predicate(els[0].text)
+    wait_until(check, what)
+
+
+def text(driver, css):
+    return driver.find_element(By.CSS_SELECTOR, css).text
+
+
+def fill(driver, css, value):
+    el = driver.find_element(By.CSS_SELECTOR, css)
+    el.clear()
+    el.send_keys(value)
+
+
+def click(driver, css):
+    driver.find_element(By.CSS_SELECTOR, css).click()
+
+
+def alert_text(driver):
+    return " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, "[role=alert], [role=status]"))
+
+
+def expect_alert(driver, wanted):
+    """Waits for the page to show a message containing `wanted` (the page after a form
+    may still be loading); returns all its messages."""
+    return wait_until(lambda: wanted in alert_text(driver) and alert_text(driver), f"the message {wanted!r}")
+
+
+def sign_in_with_key(driver, endpoint, key_id, secret):
+    driver.get(f"{endpoint}/console/signin")
+    fill(driver, "#access_key_id", key_id)
+    fill(driver, "#secret_access_key", secret)
+    click(driver, "#signin-key")
+
+
+def sign_in_with_password(driver, endpoint, account, user, password):
+    driver.get(f"{endpoint}/console/signin")
+    fill(driver, "#account", account)
+    fill(driver, "#username", user)
+    fill(driver, "#password", password)
+    click(driver, "#signin-password")
+
+
+class Http:
+    """A minimal HTTP client that keeps cookies and does not follow redirects."""
+
+    def __init__(self, endpoint):
+        u = urllib.parse.urlparse(endpoint)
+        self.host, self.port = u.hostname, u.port
+        self.cookies = {}
+
+    def request(self, method, path, form=None, headers=None):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        h = dict(headers or {})
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+        if self.cookies:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        conn.request(method, path, body=body, headers=h)
+        resp = conn.getresponse()
+        data = resp.read().decode("utf-8", "replace")
+        for name, value in resp.getheaders():
+            if name.lower() == "set-cookie":
+                k, v = value.split(";", 1)[0].split("=", 1)
+                if v:
+                    self.cookies[k] = v
+                else:
+                    self.cookies.pop(k, None)
+        conn.close()
+        return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), data
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def post(self, path, form):
+        return self.request("POST", path, form=form)
+
+    def sign_in_with_key(self, key_id, secret):
+        status, _, page = self.get("/console/signin")
+        assert status == 200
+        token = csrf_of(page)
+        status, headers, _ = self.post(
+            "/console/signin",
+            {"csrf": token, "mode": "key", "access_key_id": key_id, "secret_access_key": secret},
+        )
+        assert status == 303 and headers["location"] == "/console/tables", status
+        return self
+
+    def csrf(self, path="/console/tables"):
+        status, _, page = self.get(path)
+        assert status == 200, status
+        return csrf_of(page)
+
+
+def csrf_of(page):
+    m = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert m, "no CSRF field in the page"
+    return m.group(1)

@@ -1,0 +1,355 @@
+"""The web console in a real headless Chromium against a real `sealdb serve`: sign-in,
+tables with encryption at rest, Manage encryption, items, keys, a read-only user, and the
+security properties (sessions, CSRF, console secret, escaping). Each browser test leaves
+a screenshot of its final page under target/test-output/console/."""
+
+import json
+import shutil
+import tempfile
+import pathlib
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from conftest import ACCESS_KEY, SECRET_KEY, Server
+from console_browser import (
+    Http, chrome, expect_alert, click, csrf_of, fill, reload_until, screenshot, sign_in_with_key,
+    sign_in_with_password, text, wait_until,
+)
+
+ACCOUNT = "000000000000"
+WRONG = "Your authentication information is incorrect. Please try again."
+
+
+@pytest.fixture(scope="module")
+def srv():
+    """A server whose table keys are re-checked every second, so a disabled key shows."""
+    tmp = tempfile.mkdtemp(prefix="sealdb-console-")
+    s = Server(pathlib.Path(tmp) / "data",
+               extra_args=["--key-check-interval-secs", "1", "--archive-after-secs", "2"]).start()
+    yield s
+    s.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def browser(request):
+    driver = chrome()
+    yield driver
+    try:
+        screenshot(driver, request.node.name)
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def admin(browser, srv):
+    sign_in_with_key(browser, srv.endpoint, ACCESS_KEY, SECRET_KEY)
+    wait_until(lambda: "/console/tables" in browser.current_url, "the tables page")
+    return browser
+
+
+def unique(prefix):
+    return prefix + uuid.uuid4().hex[:10]
+
+
+def new_user(srv, name, password, policy=None):
+    iam = srv.client("iam")
+    iam.create_user(UserName=name)
+    iam.create_login_profile(UserName=name, Password=password)
+    if policy:
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+
+
+def create_key_in_console(driver, srv, alias):
+    driver.get(f"{srv.endpoint}/console/keys/new")
+    Select(driver.find_element(By.ID, "key_spec")).select_by_value("SYMMETRIC_DEFAULT")
+    fill(driver, "#alias", alias)
+    fill(driver, "#description", "made in the console")
+    click(driver, "#create-key-submit")
+    wait_until(lambda: text(driver, "#key-state") == "Enabled", "the new key's page")
+    return driver.current_url.rsplit("/", 1)[1]
+
+
+# ---- security ---------------------------------------------------------------------------
+
+def test_no_page_or_endpoint_works_without_a_session(srv):
+    h = Http(srv.endpoint)
+    for path in ["/console", "/console/tables", "/console/tables/new", "/console/keys",
+                 "/console/tables/x/items", "/console/keys/some-key"]:
+        status, headers, body = h.get(path)
+        assert status == 303 and headers["location"] == "/console/signin", path
+        assert body == ""
+    for path in ["/console/tables/new", "/console/signout", "/console/keys/new",
+                 "/console/tables/x/delete", "/console/tables/x/items/put"]:
+        status, _, body = h.post(path, {"csrf": "0" * 64, "name": "nosession"})
+        assert status == 403 and "not signed in" in body, path
+    # A made-up or tampered cookie is no session either.
+    h.cookies["sealdb-console"] = "v1." + "ab" * 32 + "." + "cd" * 32
+    assert h.get("/console/tables")[0] == 303
+    with pytest.raises(ClientError):
+        srv.client().describe_table(TableName="nosession")
+
+
+def test_a_forged_or_missing_csrf_token_is_refused(srv):
+    h = Http(srv.endpoint).sign_in_with_key(ACCESS_KEY, SECRET_KEY)
+    token = h.csrf()
+    name = unique("csrf")
+    form = {"name": name, "pk": "id", "pk_type": "S", "settings": "default"}
+    for bad in [None, "", "0" * 64, token[:-1] + ("0" if token[-1] != "0" else "1")]:
+        f = dict(form) if bad is None else dict(form, csrf=bad)
+        status, _, body = h.post("/console/tables/new", f)
+        assert status == 403 and "security token" in body
+    with pytest.raises(ClientError):
+        srv.client().describe_table(TableName=name)
+    # The sign-in form needs its own token too.
+    fresh = Http(srv.endpoint)
+    status, _, body = fresh.post("/console/signin", {"csrf": token, "mode": "key",
+                                                     "access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY})
+    assert status == 403 and "sealdb-console" not in fresh.cookies
+    # With the right token the same form works.
+    status, headers, _ = h.post("/console/tables/new", dict(form, csrf=token))
+    assert status == 303, status
+    srv.client().describe_table(TableName=name)
+
+
+def test_sign_out_and_a_new_console_secret_end_sessions(tmp_path):
+    first = tmp_path / "secret-a"
+    first.write_text("a" * 40)
+    second = tmp_path / "secret-b"
+    second.write_text("b" * 40)
+    s = Server(tmp_path / "data", extra_args=["--console-secret-file", str(first)]).start()
+    try:
+        h = Http(s.endpoint).sign_in_with_key(ACCESS_KEY, SECRET_KEY)
+        old_cookie = h.cookies["sealdb-console"]
+        token = h.csrf()
+        assert h.get("/console/keys")[0] == 200
+        # Sign-out ends the session: the same cookie no longer works.
+        status, headers, _ = h.post("/console/signout", {"csrf": token})
+        assert status == 303 and "sealdb-console" not in h.cookies
+        h.cookies["sealdb-console"] = old_cookie
+        assert h.get("/console/tables")[0] == 303
+        h = Http(s.endpoint).sign_in_with_key(ACCESS_KEY, SECRET_KEY)
+        before_change = h.cookies["sealdb-console"]
+    finally:
+        s.stop()
+    s = Server(tmp_path / "data", extra_args=["--console-secret-file", str(second)]).start()
+    try:
+        h = Http(s.endpoint)
+        h.cookies["sealdb-console"] = before_change
+        assert h.get("/console/tables")[0] == 303
+    finally:
+        s.stop()
+
+
+def test_sign_in_attempts_are_limited(tmp_path):
+    s = Server(tmp_path / "data").start()
+    try:
+        new_user(s, "limited", "right-password-1")
+        h = Http(s.endpoint)
+        for _ in range(5):
+            token = csrf_of(h.get("/console/signin")[2])
+            status, _, body = h.post("/console/signin", {"csrf": token, "mode": "password", "account": ACCOUNT,
+                                                         "username": "limited", "password": "wrong-password"})
+            assert status == 401 and WRONG in body
+        token = csrf_of(h.get("/console/signin")[2])
+        status, _, body = h.post("/console/signin", {"csrf": token, "mode": "password", "account": ACCOUNT,
+                                                     "username": "limited", "password": "right-password-1"})
+        assert status == 429 and "Too many failed sign-in attempts" in body
+        assert "sealdb-console" not in h.cookies
+    finally:
+        s.stop()
+
+
+def test_values_are_rendered_as_text(srv, admin):
+    ddb = srv.client()
+    name = unique("esc")
+    ddb.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+                     Tags=[{"Key": "note", "Value": "<script>window.tagran=1</script>"}])
+    ddb.put_item(TableName=name, Item={"id": {"S": "<script>window.itemran=1</script>"}, "b": {"S": "<b>x</b>"}})
+    admin.get(f"{srv.endpoint}/console/tables/{name}")
+    assert "<script>window.tagran=1</script>" in text(admin, "#tag-list")
+    admin.get(f"{srv.endpoint}/console/tables/{name}/items")
+    assert "<script>window.itemran=1</script>" in text(admin, "#items")
+    assert admin.execute_script("return [window.tagran, window.itemran]") == [None, None]
+    assert admin.find_elements(By.CSS_SELECTOR, "#items b") == []
+    # And in the HTML itself.
+    h = Http(srv.endpoint).sign_in_with_key(ACCESS_KEY, SECRET_KEY)
+    page = h.get(f"/console/tables/{name}/items")[2]
+    assert "<script>window.itemran" not in page and "&lt;script&gt;window.itemran=1&lt;/script&gt;" in page
+
+
+# ---- workflows --------------------------------------------------------------------------
+
+def test_wrong_password(srv, browser):
+    user = unique("pw")
+    new_user(srv, user, "correct-horse-1")
+    sign_in_with_password(browser, srv.endpoint, ACCOUNT, user, "correct-horse-2")
+    expect_alert(browser, WRONG)
+    assert "/console/signin" in browser.current_url
+    assert browser.get_cookie("sealdb-console") is None
+
+
+def test_create_table_with_customer_key_then_switch_to_aws_managed(srv, admin):
+    alias = unique("alias/console-")
+    key_id = create_key_in_console(admin, srv, alias)
+    key_arn = srv.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+    name = unique("enc")
+    admin.get(f"{srv.endpoint}/console/tables/new")
+    fill(admin, "#name", name)
+    fill(admin, "#pk", "id")
+    click(admin, "#settings-custom")
+    click(admin, "#deletion_protection")
+    click(admin, "#enc-customer")
+    Select(admin.find_element(By.ID, "kms_key")).select_by_value(key_arn)
+    click(admin, "#create")
+    wait_until(lambda: admin.find_elements(By.ID, "key-arn"), "the table's overview")
+    assert text(admin, "#key-arn") == key_arn
+    assert text(admin, "#key-type") == "Customer managed key"
+    assert srv.client().describe_table(TableName=name)["Table"]["SSEDescription"]["KMSMasterKeyArn"] == key_arn
+    # The key's page lists the table.
+    click(admin, "#key-arn")
+    assert name in text(admin, "#tables + ul")
+    # Manage encryption: to the AWS managed key.
+    admin.get(f"{srv.endpoint}/console/tables/{name}")
+    click(admin, "#manage-encryption summary")
+    click(admin, "#manage-encryption #enc-aws")
+    click(admin, "#save-encryption")
+    expect_alert(admin, "being updated")
+    reload_until(admin, "#key-type", lambda t: t == "AWS managed key", "the AWS managed key")
+    reload_until(admin, "#encryption-status", lambda t: t == "ENABLED", "encryption ENABLED")
+    managed = srv.client("kms").describe_key(KeyId="alias/aws/dynamodb")["KeyMetadata"]["Arn"]
+    assert text(admin, "#key-arn") == managed
+    # Deletion protection is the service's to enforce; the typed confirmation is ours.
+    fill(admin, "#confirm", "confirm")
+    click(admin, "#delete-table")
+    expect_alert(admin, "Disable deletion protection first.")
+    srv.client().describe_table(TableName=name)
+
+
+def test_put_edit_query_and_delete_an_item(srv, admin):
+    ddb = srv.client()
+    name = unique("items")
+    ddb.create_table(TableName=name,
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "N"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     BillingMode="PAY_PER_REQUEST")
+    ddb.put_item(TableName=name, Item={"pk": {"S": "other"}, "sk": {"N": "1"}})
+    admin.get(f"{srv.endpoint}/console/tables/{name}/items")
+    click(admin, "#create-item")
+    fill(admin, "#item", json.dumps({"pk": {"S": "a"}, "sk": {"N": "7"}, "color": {"S": "red"}}))
+    click(admin, "#save-item")
+    expect_alert(admin, "The item was saved.")
+    assert ddb.get_item(TableName=name, Key={"pk": {"S": "a"}, "sk": {"N": "7"}})["Item"]["color"] == {"S": "red"}
+    # Creating it again is refused: it exists.
+    click(admin, "#create-item")
+    fill(admin, "#item", json.dumps({"pk": {"S": "a"}, "sk": {"N": "7"}}))
+    click(admin, "#save-item")
+    expect_alert(admin, "The conditional request failed")
+    # Edit, with a condition that the item did not change meanwhile.
+    admin.get(f"{srv.endpoint}/console/tables/{name}/items?mode=query&pk=a")
+    admin.find_element(By.LINK_TEXT, "Edit").click()
+    item = json.loads(admin.find_element(By.ID, "item").get_attribute("value"))
+    item["color"] = {"S": "blue"}
+    fill(admin, "#item", json.dumps(item))
+    click(admin, "#save-item")
+    expect_alert(admin, "The item was saved.")
+    # A change made elsewhere meanwhile makes the edit fail.
+    admin.get(f"{srv.endpoint}/console/tables/{name}/items?mode=query&pk=a")
+    admin.find_element(By.LINK_TEXT, "Edit").click()
+    ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"N": "7"}, "color": {"S": "green"}})
+    fill(admin, "#item", json.dumps({"pk": {"S": "a"}, "sk": {"N": "7"}, "color": {"S": "mine"}}))
+    click(admin, "#save-item")
+    expect_alert(admin, "changed or deleted since you opened it")
+    assert ddb.get_item(TableName=name, Key={"pk": {"S": "a"}, "sk": {"N": "7"}})["Item"]["color"] == {"S": "green"}
+    # Query with a key condition and a filter.
+    admin.get(f"{srv.endpoint}/console/tables/{name}/items")
+    click(admin, "#mode-query")
+    fill(admin, "#pk", "a")
+    Select(admin.find_element(By.ID, "sk_op")).select_by_value(">=")
+    fill(admin, "#sk", "5")
+    fill(admin, "#filter_attr", "color")
+    fill(admin, "#filter_value", "green")
+    click(admin, "#run")
+    rows = admin.find_elements(By.CSS_SELECTOR, "#items tbody tr")
+    assert len(rows) == 1 and "green" in rows[0].text and "other" not in text(admin, "#items")
+    # Delete.
+    rows[0].find_element(By.CSS_SELECTOR, "button.danger").click()
+    expect_alert(admin, "The item was deleted.")
+    assert "Item" not in ddb.get_item(TableName=name, Key={"pk": {"S": "a"}, "sk": {"N": "7"}})
+
+
+def test_disabling_a_key_makes_its_table_inaccessible_and_enabling_brings_it_back(srv, admin):
+    key_id = create_key_in_console(admin, srv, unique("alias/gate-"))
+    name = unique("gate")
+    srv.client().create_table(
+        TableName=name, AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_id})
+    admin.get(f"{srv.endpoint}/console/keys/{key_id}")
+    click(admin, "#key-disable")
+    expect_alert(admin, "The key is disabled.")
+    assert text(admin, "#key-state") == "Disabled"
+    admin.get(f"{srv.endpoint}/console/tables/{name}")
+    reload_until(admin, "#table-status", lambda t: t == "INACCESSIBLE_ENCRYPTION_CREDENTIALS", "an inaccessible table")
+    admin.get(f"{srv.endpoint}/console/keys/{key_id}")
+    click(admin, "#key-enable")
+    assert text(admin, "#key-state") == "Enabled"
+    admin.get(f"{srv.endpoint}/console/tables/{name}")
+    reload_until(admin, "#table-status", lambda t: t == "ACTIVE", "the table back")
+    srv.client().put_item(TableName=name, Item={"id": {"S": "back"}})
+
+
+def test_a_read_only_user_sees_writes_refused_with_the_services_message(srv, browser):
+    user = unique("reader")
+    read_only = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["dynamodb:Describe*", "dynamodb:List*", "dynamodb:Get*",
+                                       "dynamodb:Scan", "dynamodb:Query", "kms:Describe*", "kms:List*"],
+         "Resource": "*"}]}
+    new_user(srv, user, "reader-password-1", read_only)
+    sign_in_with_password(browser, srv.endpoint, ACCOUNT, user, "reader-password-1")
+    wait_until(lambda: "/console/tables" in browser.current_url, "the tables page")
+    assert f"user/{user}" in text(browser, ".who")
+    name = unique("ro")
+    browser.get(f"{srv.endpoint}/console/tables/new")
+    fill(browser, "#name", name)
+    fill(browser, "#pk", "id")
+    click(browser, "#create")
+    shown = expect_alert(browser, "AccessDeniedException")
+    # The same call through the API, as the same user, gets the same message.
+    iam = srv.client("iam")
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    api = srv.client(key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    with pytest.raises(ClientError) as denied:
+        api.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
+    message = denied.value.response["Error"]["Message"]
+    assert "is not authorized to perform: dynamodb:CreateTable" in message
+    assert f"AccessDeniedException: {message}" in shown
+    # Reads work.
+    browser.get(f"{srv.endpoint}/console/tables")
+    assert browser.find_elements(By.ID, "tables")
+
+
+def test_event_history_shows_the_consoles_calls_and_a_verified_chain(srv, admin):
+    name = unique("trail")
+    admin.get(f"{srv.endpoint}/console/tables/new")
+    fill(admin, "#name", name)
+    fill(admin, "#pk", "id")
+    click(admin, "#create")
+    wait_until(lambda: admin.find_elements(By.ID, "table-status"), "the new table's page")
+    admin.get(f"{srv.endpoint}/console/audit")
+    assert "hash chain verifies" in text(admin, "#chain")
+    Select(admin.find_element(By.ID, "attribute")).select_by_value("ResourceName")
+    fill(admin, "#value", name)
+    click(admin, "#lookup")
+    rows = wait_until(lambda: admin.find_elements(By.CSS_SELECTOR, "#events tbody tr"), "events")
+    assert [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows] == ["CreateTable"]
+    rows[0].find_element(By.TAG_NAME, "summary").click()
+    record = json.loads(rows[0].find_element(By.TAG_NAME, "pre").text)
+    assert record["eventName"] == "CreateTable" and record["requestParameters"]["tableName"] == name
