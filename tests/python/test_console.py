@@ -353,3 +353,36 @@ def test_event_history_shows_the_consoles_calls_and_a_verified_chain(srv, admin)
     rows[0].find_element(By.TAG_NAME, "summary").click()
     record = json.loads(rows[0].find_element(By.TAG_NAME, "pre").text)
     assert record["eventName"] == "CreateTable" and record["requestParameters"]["tableName"] == name
+
+
+def test_users_create_with_password_and_policy_and_an_access_key_shown_once(srv, admin):
+    name = unique("u")
+    admin.get(f"{srv.endpoint}/console/users")
+    fill(admin, "#user_name", name)
+    fill(admin, "#user_password", "console-pass-1")
+    fill(admin, "#inline_policy", json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "dynamodb:ListTables", "Resource": "*"}]}))
+    click(admin, "#create-user")
+    wait_until(lambda: f"/console/users/{name}" in admin.current_url, "the user's page")
+    assert "console-inline" in admin.find_element(By.CSS_SELECTOR, "[aria-labelledby=permissions]").text
+    iam = srv.client("iam")
+    assert iam.get_login_profile(UserName=name)["LoginProfile"]["UserName"] == name
+    assert iam.list_user_policies(UserName=name)["PolicyNames"] == ["console-inline"]
+    # A policy IAM refuses is refused with IAM's message.
+    fill(admin, "#policy_name", "bad")
+    fill(admin, "#policy_document", '{"Version": "2012-10-17", "Statement": [{"Effect": "Maybe"}]}')
+    admin.find_element(By.CSS_SELECTOR, "#policy_document").submit()
+    expect_alert(admin, "MalformedPolicyDocument")
+    # An access key: the secret is shown once, and it works.
+    admin.find_element(By.XPATH, "//button[text()='Create access key']").click()
+    key_id = wait_until(lambda: admin.find_elements(By.ID, "new-key-id"), "the new key")[0].text
+    secret = text(admin, "#new-key-secret")
+    srv.client(key=key_id, secret=secret).list_tables()
+    admin.get(f"{srv.endpoint}/console/users/{name}")
+    assert secret not in admin.page_source
+    # Deactivate it: the API refuses it from then on.
+    admin.find_element(By.XPATH, "//button[text()='Deactivate']").click()
+    expect_alert(admin, "status is changed")
+    with pytest.raises(ClientError):
+        srv.client(key=key_id, secret=secret).list_tables()
+    assert iam.list_access_keys(UserName=name)["AccessKeyMetadata"][0]["Status"] == "Inactive"

@@ -6,10 +6,10 @@
 //! Requests are built as the service's own input shape.
 
 use crate::Ctx;
+use sealdb_common::Principal;
 use sealdb_dynamodb::{Operation, Service};
 use sealdb_kms::KmsService;
 use serde_json::Value;
-use sealdb_common::Principal;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

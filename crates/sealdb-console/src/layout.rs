@@ -14,6 +14,7 @@ const JS: &str = include_str!("assets/console.js");
 pub(crate) enum Section {
     Tables,
     Keys,
+    Users,
     Audit,
 }
 
@@ -123,6 +124,7 @@ pub(crate) fn page_with_status(
                     ul {
                         (nav(Section::Tables, "/console/tables", "Tables"))
                         (nav(Section::Keys, "/console/keys", "Keys (KMS)"))
+                        (nav(Section::Users, "/console/users", "Users (IAM)"))
                         (nav(Section::Audit, "/console/audit", "Event history"))
                     }
                 }

@@ -15,6 +15,7 @@
 //! GET  /console/tables/<name>/items, POST …/items/put|delete   items.rs
 //! GET  /console/keys, /console/keys/new, /console/keys/<id>, POST …   keys.rs
 //! GET  /console/audit                              audit.rs (CloudTrail event history)
+//! GET  /console/users, /console/users/<name>, POST …   users.rs (IAM, global)
 //! ```
 //! Every page but sign-in needs a session; every POST needs the session's CSRF token.
 
@@ -29,6 +30,7 @@ mod session;
 mod signin;
 mod table;
 mod tables;
+mod users;
 
 use bytes::Bytes;
 use http::{Method, Response, StatusCode, header};
@@ -215,6 +217,10 @@ impl Console {
                 items::delete(&ctx, name, &form).await
             }
             (&Method::GET, ["audit"]) => audit::page(&ctx).await,
+            (&Method::GET, ["users"]) => users::list(&ctx, None).await,
+            (&Method::POST, ["users", "new"]) => users::create(&ctx, &form).await,
+            (&Method::GET, ["users", name]) => users::page(&ctx, name, None).await,
+            (&Method::POST, ["users", name, action]) => users::act(&ctx, name, action, &form).await,
             (&Method::GET, ["keys"]) => keys::list(&ctx).await,
             (&Method::GET, ["keys", "new"]) => keys::new_page(&ctx, None),
             (&Method::POST, ["keys", "new"]) => keys::create(&ctx, &form).await,

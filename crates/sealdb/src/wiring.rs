@@ -207,11 +207,9 @@ impl ConsoleRegions {
         let mut names = vec![home.to_owned()];
         let others: Vec<String> = match answered {
             sealdb_common::region::RegionSet::Listed(set) => set.iter().cloned().collect(),
-            sealdb_common::region::RegionSet::Any => {
-                crate::regions::regions_on_disk(data_dir)
-                    .map(|v| v.into_iter().map(|(n, _)| n).collect())
-                    .unwrap_or_default()
-            }
+            sealdb_common::region::RegionSet::Any => crate::regions::regions_on_disk(data_dir)
+                .map(|v| v.into_iter().map(|(n, _)| n).collect())
+                .unwrap_or_default(),
         };
         names.extend(others.into_iter().filter(|n| n != home));
         ConsoleRegions {
