@@ -182,3 +182,20 @@ def test_regions_flag_limits_what_is_served_and_data_stays_in_its_region(tmp_pat
                            capture_output=True, text=True, timeout=120)
         assert p.returncode == 0, p.stdout + p.stderr
         assert "ap-south-1: " in p.stdout
+
+
+def test_multi_region_key_replicated_across_regions_of_one_server(server):
+    east, west = server.client("kms", region="us-east-1"), server.client("kms", region="eu-west-3")
+    key = east.create_key(MultiRegion=True, Description="primary")["KeyMetadata"]
+    assert key["KeyId"].startswith("mrk-") and key["MultiRegion"] is True
+    out = east.replicate_key(KeyId=key["KeyId"], ReplicaRegion="eu-west-3", Description="replica")
+    assert out["ReplicaKeyMetadata"]["Arn"] == f"arn:aws:kms:eu-west-3:000000000000:key/{key['KeyId']}"
+    # Ciphertext of either region decrypts in the other.
+    blob = west.encrypt(KeyId=key["KeyId"], Plaintext=b"across")["CiphertextBlob"]
+    assert east.decrypt(CiphertextBlob=blob)["Plaintext"] == b"across"
+    blob = east.encrypt(KeyId=key["KeyId"], Plaintext=b"back")["CiphertextBlob"]
+    assert west.decrypt(CiphertextBlob=blob)["Plaintext"] == b"back"
+    config = west.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["MultiRegionConfiguration"]
+    assert config["MultiRegionKeyType"] == "REPLICA"
+    assert config["PrimaryKey"]["Region"] == "us-east-1"
+    assert [r["Region"] for r in config["ReplicaKeys"]] == ["eu-west-3"]

@@ -359,7 +359,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     sealdb_storage::stream::set_shard_rollover_ms(
         i64::try_from(args.stream_shard_rollover_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
     );
-    let regions = Arc::new(regions::Regions::new(
+    let regions = regions::Regions::new(
         &args.data.data_dir,
         home.clone(),
         answered.clone(),
@@ -374,7 +374,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
             ttl_sweep: std::time::Duration::from_secs(args.ttl_sweep_interval),
         },
         Arc::clone(&kms_identity),
-    ));
+    );
     let home_services = regions.open_at_start().await?;
     // Identities (global); the admin credential is a key of the account root, fixed by
     // flags/env, else generated once on first start.

@@ -57,6 +57,18 @@ pub(crate) struct Regions {
     open: RwLock<HashMap<String, Arc<RegionServices>>>,
     /// Serializes the opening of regions, so a region is opened once.
     opening: Mutex<()>,
+    /// Every region's key service, opened before the rest of its region: another
+    /// region's key service may need it (multi-Region keys) while a region opens, so
+    /// it has a lock of its own, never held while a key service runs a call.
+    key_services: Mutex<HashMap<String, Arc<KmsService>>>,
+    /// This registry, for the key services (they hold it weakly).
+    me: std::sync::Weak<Regions>,
+}
+
+impl sealdb_kms::KmsRegions for Regions {
+    fn region(&self, region: &str) -> Option<Arc<KmsService>> {
+        self.kms(region)
+    }
 }
 
 /// The home region of a data dir: recorded on first start (a data dir made before
@@ -146,8 +158,8 @@ impl Regions {
         root: RootKey,
         settings: RegionSettings,
         kms_identity: Arc<crate::wiring::LateIdentityPolicies>,
-    ) -> Regions {
-        Regions {
+    ) -> Arc<Regions> {
+        Arc::new_cyclic(|me| Regions {
             data_dir: data_dir.to_path_buf(),
             home,
             answered,
@@ -157,7 +169,9 @@ impl Regions {
             authorizer: OnceLock::new(),
             open: RwLock::new(HashMap::new()),
             opening: Mutex::new(()),
-        }
+            key_services: Mutex::new(HashMap::new()),
+            me: me.clone(),
+        })
     }
 
     /// The region whose audit log records a global call signed for `region`: that
@@ -237,19 +251,55 @@ impl Regions {
             .map_err(|e| e.to_string())?
     }
 
-    /// The key service of an answered region, opening the region if needed.
-    #[allow(dead_code)] // for KMS multi-Region keys (ReplicateKey), being built
+    /// The key service of an answered region, opened if needed (the rest of its region
+    /// opens on the region's first request).
     pub(crate) fn kms(&self, region: &str) -> Option<Arc<KmsService>> {
         if !self.answered.answers(region) && region != self.home {
             return None;
         }
-        match self.open_region(region) {
-            Ok(r) => Some(Arc::clone(&r.kms)),
+        match self.key_service(region) {
+            Ok(k) => Some(k),
             Err(e) => {
-                tracing::warn!(region, error = %e, "cannot open region");
+                tracing::warn!(region, error = %e, "cannot open the key service of a region");
                 None
             }
         }
+    }
+
+    /// A region's key service, opening it (and creating the region's directory) once.
+    fn key_service(&self, region: &str) -> Result<Arc<KmsService>, String> {
+        let mut services = self
+            .key_services
+            .lock()
+            .map_err(|_| "key service map poisoned")?;
+        if let Some(k) = services.get(region) {
+            return Ok(Arc::clone(k));
+        }
+        let dir = region_dir(&self.data_dir, &self.home, region);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        crate::restrict_dir(&dir);
+        if region != self.home {
+            crate::restrict_dir(&self.data_dir.join(REGIONS_DIR));
+        }
+        let s = &self.settings;
+        let kms = Arc::new(
+            KmsService::open_with_identity(
+                sealdb_kms::KmsConfig {
+                    data_dir: dir,
+                    region: region.to_owned(),
+                    account_id: s.account_id.clone(),
+                    clock: s.clock.clone(),
+                },
+                &self.root,
+                Arc::clone(&self.kms_identity) as Arc<dyn sealdb_iam::IdentityPolicies>,
+            )
+            .map_err(|e| e.to_string())?,
+        );
+        let me: std::sync::Weak<dyn sealdb_kms::KmsRegions> = self.me.clone();
+        kms.set_regions(me);
+        services.insert(region.to_owned(), Arc::clone(&kms));
+        Ok(kms)
     }
 
     /// Opens a region (once). A region first opened after start has a new directory, so
@@ -263,27 +313,9 @@ impl Regions {
         if region != self.home && !self.answered.answers(region) {
             return Err(format!("region {region} is not served"));
         }
+        let kms = self.key_service(region)?;
         let dir = region_dir(&self.data_dir, &self.home, region);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        crate::restrict_dir(&dir);
-        if region != self.home {
-            crate::restrict_dir(&self.data_dir.join(REGIONS_DIR));
-        }
         let s = &self.settings;
-        let kms = Arc::new(
-            KmsService::open_with_identity(
-                sealdb_kms::KmsConfig {
-                    data_dir: dir.clone(),
-                    region: region.to_owned(),
-                    account_id: s.account_id.clone(),
-                    clock: s.clock.clone(),
-                },
-                &self.root,
-                Arc::clone(&self.kms_identity) as Arc<dyn sealdb_iam::IdentityPolicies>,
-            )
-            .map_err(|e| e.to_string())?,
-        );
         let vault = Arc::new(sealdb_dynamodb::sse::KmsVault::new(
             Arc::clone(&kms),
             &self.root,
