@@ -386,3 +386,25 @@ def test_users_create_with_password_and_policy_and_an_access_key_shown_once(srv,
     with pytest.raises(ClientError):
         srv.client(key=key_id, secret=secret).list_tables()
     assert iam.list_access_keys(UserName=name)["AccessKeyMetadata"][0]["Status"] == "Inactive"
+
+
+def test_key_policy_from_the_template_and_the_policy_simulator(srv, admin):
+    user = unique("app")
+    new_user(srv, user, "app-password-1", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}]})
+    arn = srv.client("iam").get_user(UserName=user)["User"]["Arn"]
+    admin.get(f"{srv.endpoint}/console/keys/new")
+    fill(admin, "#alias", unique("alias/tpl-"))
+    Select(admin.find_element(By.ID, "key_users")).select_by_value(arn)
+    click(admin, "#create-key-submit")
+    wait_until(lambda: admin.find_elements(By.ID, "key-state"), "the new key's page")
+    key_id = admin.current_url.rsplit("/", 1)[1]
+    policy = json.loads(srv.client("kms").get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    use = [s for s in policy["Statement"] if s.get("Sid") == "Allow use of the key"][0]
+    assert use["Principal"]["AWS"] in (arn, [arn]) and "kms:Decrypt" in use["Action"]
+    # The simulator on the user's page answers as IAM does.
+    admin.get(f"{srv.endpoint}/console/users/{user}")
+    fill(admin, "#sim_actions", "dynamodb:GetItem, dynamodb:PutItem")
+    admin.find_element(By.ID, "sim_actions").submit()
+    rows = wait_until(lambda: admin.find_elements(By.CSS_SELECTOR, "#simulation tbody tr"), "the simulation")
+    assert [r.text.split() for r in rows] == [["dynamodb:GetItem", "allowed"], ["dynamodb:PutItem", "implicitDeny"]]

@@ -23,6 +23,15 @@ impl Form {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `name` (multiple selects), in order.
+    pub(crate) fn all(&self, name: &str) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// The first value of `name`, trimmed, if not empty.
     pub(crate) fn non_empty(&self, name: &str) -> Option<&str> {
         self.get(name).map(str::trim).filter(|v| !v.is_empty())

@@ -98,8 +98,115 @@ const KEY_SPECS: [(&str, &str, &str); 10] = [
     ("ECC_SECG_P256K1", "ECC (ECC_SECG_P256K1)", "SIGN_VERIFY"),
 ];
 
+/// What the key's users may do, by key spec and usage (as the AWS console's template).
+fn usage_actions(spec: &str, usage: &str) -> Vec<&'static str> {
+    match (spec, usage) {
+        ("SYMMETRIC_DEFAULT", _) => vec![
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:DescribeKey",
+        ],
+        (_, "GENERATE_VERIFY_MAC") => vec!["kms:GenerateMac", "kms:VerifyMac", "kms:DescribeKey"],
+        (_, "SIGN_VERIFY") => vec![
+            "kms:Sign",
+            "kms:Verify",
+            "kms:GetPublicKey",
+            "kms:DescribeKey",
+        ],
+        _ => vec![
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:ReEncrypt*",
+            "kms:GetPublicKey",
+            "kms:DescribeKey",
+        ],
+    }
+}
+
+/// The key policy of the AWS console's template: the account may delegate through IAM
+/// policies, the chosen administrators manage the key, the chosen users use it (and,
+/// for a symmetric key, let AWS services such as DynamoDB hold grants on it).
+pub(crate) fn policy_template(
+    account: &str,
+    spec: &str,
+    usage: &str,
+    admins: &[&str],
+    users: &[&str],
+) -> Value {
+    let mut statements = vec![json!({
+        "Sid": "Enable IAM User Permissions",
+        "Effect": "Allow",
+        "Principal": { "AWS": format!("arn:aws:iam::{account}:root") },
+        "Action": "kms:*",
+        "Resource": "*",
+    })];
+    if !admins.is_empty() {
+        statements.push(json!({
+            "Sid": "Allow access for Key Administrators",
+            "Effect": "Allow",
+            "Principal": { "AWS": admins },
+            "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                       "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+                       "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+                       "kms:RotateKeyOnDemand"],
+            "Resource": "*",
+        }));
+    }
+    if !users.is_empty() {
+        statements.push(json!({
+            "Sid": "Allow use of the key",
+            "Effect": "Allow",
+            "Principal": { "AWS": users },
+            "Action": usage_actions(spec, usage),
+            "Resource": "*",
+        }));
+        if spec == "SYMMETRIC_DEFAULT" {
+            statements.push(json!({
+                "Sid": "Allow attachment of persistent resources",
+                "Effect": "Allow",
+                "Principal": { "AWS": users },
+                "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+                "Resource": "*",
+                "Condition": { "Bool": { "kms:GrantIsForAWSResource": "true" } },
+            }));
+        }
+    }
+    json!({ "Version": "2012-10-17", "Id": "key-consolepolicy-3", "Statement": statements })
+}
+
+/// The account's users and roles (ARN, label) for the policy template's pickers.
+async fn principals(ctx: &Ctx<'_>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (action, list, kind) in [
+        ("ListUsers", "Users", "user"),
+        ("ListRoles", "Roles", "role"),
+    ] {
+        if let Ok(xml) = ctx
+            .iam(action, vec![("MaxItems".into(), "1000".into())])
+            .await
+        {
+            for r in crate::users::records(&xml, list) {
+                let arn = crate::users::get(&r, "Arn").to_owned();
+                let name = crate::users::get(
+                    &r,
+                    if kind == "user" {
+                        "UserName"
+                    } else {
+                        "RoleName"
+                    },
+                );
+                out.push((arn, format!("{name} ({kind})")));
+            }
+        }
+    }
+    out
+}
+
 /// GET /console/keys/new (and again with the service's refusal).
-pub(crate) fn new_page(ctx: &Ctx<'_>, error: Option<&str>) -> Reply {
+pub(crate) async fn new_page(ctx: &Ctx<'_>, error: Option<&str>) -> Reply {
+    let principals = principals(ctx).await;
     let content = html! {
         h1 { "Create key" }
         (layout::flash(error))
@@ -118,6 +225,18 @@ pub(crate) fn new_page(ctx: &Ctx<'_>, error: Option<&str>) -> Reply {
                     option value="GENERATE_VERIFY_MAC" { "Generate and verify MAC" }
                 }
                 p.hint { "Symmetric keys encrypt and decrypt; HMAC keys generate and verify MACs; RSA keys do either of the others; ECC keys sign and verify." }
+            }
+            fieldset {
+                legend { "Key policy" }
+                p.hint { "The policy is made from the AWS console's template: the account may grant access with IAM policies, key administrators manage the key, key users use it." }
+                label for="admins" { "Key administrators" }
+                select #admins name="admins" multiple size="4" {
+                    @for (arn, label) in &principals { option value=(arn) { (label) } }
+                }
+                label for="key_users" { "Key users" }
+                select #key_users name="key_users" multiple size="4" {
+                    @for (arn, label) in &principals { option value=(arn) { (label) } }
+                }
             }
             fieldset {
                 legend { "Labels" }
@@ -141,10 +260,14 @@ pub(crate) fn new_page(ctx: &Ctx<'_>, error: Option<&str>) -> Reply {
 
 /// POST /console/keys/new
 pub(crate) async fn create(ctx: &Ctx<'_>, f: &Form) -> Reply {
-    let mut req = json!({
-        "KeySpec": f.get("key_spec").unwrap_or("SYMMETRIC_DEFAULT"),
-        "KeyUsage": f.get("key_usage").unwrap_or("ENCRYPT_DECRYPT"),
-    });
+    let spec = f.get("key_spec").unwrap_or("SYMMETRIC_DEFAULT");
+    let usage = f.get("key_usage").unwrap_or("ENCRYPT_DECRYPT");
+    let mut req = json!({ "KeySpec": spec, "KeyUsage": usage });
+    let (admins, users) = (f.all("admins"), f.all("key_users"));
+    if !admins.is_empty() || !users.is_empty() {
+        let policy = policy_template(&ctx.principal.account_id, spec, usage, &admins, &users);
+        req["Policy"] = json!(policy.to_string());
+    }
     if let Some(d) = f.non_empty("description") {
         req["Description"] = json!(d);
     }
@@ -153,7 +276,7 @@ pub(crate) async fn create(ctx: &Ctx<'_>, f: &Form) -> Reply {
     }
     let created = match ctx.kms("CreateKey", req).await {
         Ok(c) => c,
-        Err(e) => return new_page(ctx, Some(&e.text())),
+        Err(e) => return new_page(ctx, Some(&e.text())).await,
     };
     let id = s(&created["KeyMetadata"], "KeyId").to_owned();
     let message = match f.non_empty("alias") {
@@ -219,6 +342,14 @@ pub(crate) async fn page(ctx: &Ctx<'_>, id: &str, message: Option<(bool, String)
     } else {
         None
     };
+    let rotations = if symmetric {
+        ctx.kms("ListKeyRotations", json!({ "KeyId": id }))
+            .await
+            .map(|r| r["Rotations"].as_array().cloned().unwrap_or_default())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let policy = ctx
         .kms(
             "GetKeyPolicy",
@@ -279,6 +410,14 @@ pub(crate) async fn page(ctx: &Ctx<'_>, id: &str, message: Option<(bool, String)
                     dt { "Automatic rotation" } dd #rotation-status { @if r["KeyRotationEnabled"].as_bool() == Some(true) { "Enabled" } @else { "Disabled" } }
                     @if let Some(p) = r.get("RotationPeriodInDays") { dt { "Rotation period" } dd { (p) " days" } }
                     @if let Some(d) = r.get("NextRotationDate") { dt { "Next rotation" } dd { (layout::time_text(Some(d))) } }
+                }
+                h3 { "Rotation history" }
+                @if rotations.is_empty() { p { "No rotations yet." } }
+                @else {
+                    table.list #rotations {
+                        thead { tr { th scope="col" { "Date" } th scope="col" { "Type" } } }
+                        tbody { @for r in &rotations { tr { td { (layout::time_text(r.get("RotationDate"))) } td { (s(r, "RotationType")) } } } }
+                    }
                 }
                 @if !aws_managed {
                     div.actions {
@@ -411,4 +550,35 @@ pub(crate) async fn act(ctx: &Ctx<'_>, id: &str, action: &str, f: &Form) -> Repl
         Err(e) => (false, e.text()),
     };
     page(ctx, id, Some(message)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_template_names_administrators_and_users() {
+        let p = policy_template(
+            "111122223333",
+            "SYMMETRIC_DEFAULT",
+            "ENCRYPT_DECRYPT",
+            &["arn:aws:iam::111122223333:user/admin"],
+            &["arn:aws:iam::111122223333:user/app"],
+        );
+        let st = p["Statement"].as_array().unwrap();
+        assert_eq!(st.len(), 4);
+        assert_eq!(st[0]["Principal"]["AWS"], "arn:aws:iam::111122223333:root");
+        assert_eq!(
+            st[1]["Principal"]["AWS"][0],
+            "arn:aws:iam::111122223333:user/admin"
+        );
+        assert_eq!(st[2]["Action"][1], "kms:Decrypt");
+        assert_eq!(
+            st[3]["Condition"]["Bool"]["kms:GrantIsForAWSResource"],
+            "true"
+        );
+        let sign = policy_template("1", "ECC_NIST_P256", "SIGN_VERIFY", &[], &["u"]);
+        assert_eq!(sign["Statement"].as_array().unwrap().len(), 2);
+        assert_eq!(sign["Statement"][1]["Action"][0], "kms:Sign");
+    }
 }

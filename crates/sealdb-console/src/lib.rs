@@ -222,7 +222,7 @@ impl Console {
             (&Method::GET, ["users", name]) => users::page(&ctx, name, None).await,
             (&Method::POST, ["users", name, action]) => users::act(&ctx, name, action, &form).await,
             (&Method::GET, ["keys"]) => keys::list(&ctx).await,
-            (&Method::GET, ["keys", "new"]) => keys::new_page(&ctx, None),
+            (&Method::GET, ["keys", "new"]) => keys::new_page(&ctx, None).await,
             (&Method::POST, ["keys", "new"]) => keys::create(&ctx, &form).await,
             (&Method::GET, ["keys", id]) => keys::page(&ctx, id, None).await,
             (&Method::POST, ["keys", id, action]) => keys::act(&ctx, id, action, &form).await,

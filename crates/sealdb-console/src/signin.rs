@@ -166,17 +166,24 @@ fn check_access_key(console: &Console, form: &Form) -> Option<Subject> {
 }
 
 /// A user of this account with a console password that matches (Argon2id, off the
-/// async threads).
+/// async threads). A wrong account or a user without a password is checked against a
+/// stand-in hash, so every refusal takes as long (no user enumeration by timing).
 async fn check_password(console: &Console, form: &Form) -> Option<Subject> {
-    if form.get("account")?.trim() != console.account_id {
-        return None;
-    }
-    let name = form.get("username")?.trim();
-    let password = zeroize::Zeroizing::new(form.get("password")?.to_owned());
-    let user = console.identities.read(|s| s.user(name).cloned())?;
-    let hash = user.login_profile.as_ref()?.password_hash.clone();
+    let account_ok = form.get("account").map(str::trim) == Some(console.account_id.as_str());
+    let name = form.get("username").unwrap_or("").trim();
+    let password = zeroize::Zeroizing::new(form.get("password").unwrap_or("").to_owned());
+    let user = console
+        .identities
+        .read(|s| s.user(name).cloned())
+        .filter(|_| account_ok);
+    let hash = user
+        .as_ref()
+        .and_then(|u| u.login_profile.as_ref())
+        .map(|p| p.password_hash.clone());
+    let real = hash.is_some();
     let matches = tokio::task::spawn_blocking(move || {
         use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        let hash = hash.unwrap_or_else(stand_in_hash);
         PasswordHash::new(&hash).is_ok_and(|parsed| {
             argon2::Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
@@ -185,10 +192,34 @@ async fn check_password(console: &Console, form: &Form) -> Option<Subject> {
     })
     .await
     .unwrap_or(false);
-    matches.then_some(Subject::Password {
+    let user = user?;
+    (matches && real).then_some(Subject::Password {
         user_name: user.name,
         user_id: user.id,
     })
+}
+
+/// The hash of a random password with IAM's parameters, made once.
+fn stand_in_hash() -> String {
+    static STAND_IN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    STAND_IN
+        .get_or_init(|| {
+            use argon2::password_hash::{PasswordHasher, SaltString};
+            let (Some(salt), Some(password)) = (session::random_bytes(), session::random_token())
+            else {
+                return String::new();
+            };
+            SaltString::encode_b64(&salt[..16])
+                .ok()
+                .and_then(|s| {
+                    argon2::Argon2::default()
+                        .hash_password(password.as_bytes(), &s)
+                        .ok()
+                        .map(|h| h.to_string())
+                })
+                .unwrap_or_default()
+        })
+        .clone()
 }
 
 fn user_identity(u: UserRecord) -> Identity {

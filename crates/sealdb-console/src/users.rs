@@ -10,7 +10,7 @@ use maud::{Markup, html};
 
 /// The `<member>` records of the list element `list` in an IAM reply, each as
 /// (field, text) pairs of its child elements.
-fn records(xml: &str, list: &str) -> Vec<Vec<(String, String)>> {
+pub(crate) fn records(xml: &str, list: &str) -> Vec<Vec<(String, String)>> {
     let Ok(doc) = roxmltree::Document::parse(xml) else {
         return Vec::new();
     };
@@ -55,7 +55,7 @@ fn field(xml: &str, name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn get<'a>(record: &'a [(String, String)], name: &str) -> &'a str {
+pub(crate) fn get<'a>(record: &'a [(String, String)], name: &str) -> &'a str {
     record
         .iter()
         .find(|(k, _)| k == name)
@@ -204,11 +204,24 @@ pub(crate) async fn page(ctx: &Ctx<'_>, name: &str, message: Option<(bool, Strin
     page_with(ctx, name, message, None).await
 }
 
+/// The policy simulator's answers: (action, decision).
+type Decisions = Vec<(String, String)>;
+
 async fn page_with(
     ctx: &Ctx<'_>,
     name: &str,
     message: Option<(bool, String)>,
     new_key: Option<(String, String)>,
+) -> Reply {
+    page_full(ctx, name, message, new_key, None).await
+}
+
+async fn page_full(
+    ctx: &Ctx<'_>,
+    name: &str,
+    message: Option<(bool, String)>,
+    new_key: Option<(String, String)>,
+    simulated: Option<Decisions>,
 ) -> Reply {
     let user = match ctx.iam("GetUser", p(&[("UserName", name)])).await {
         Ok(x) => x,
@@ -326,6 +339,19 @@ async fn page_with(
                 details { summary { (pol) } pre.mono { (doc) } (action("delete-policy", "Delete", html! { input type="hidden" name="policy_name" value=(pol); }, "danger")) }
             }
             @if inline_docs.is_empty() { p { "None." } }
+            h3 { "Policy simulator" }
+            (action("simulate", "Simulate", html! {
+                label for="sim_actions" { "Actions (comma-separated, e.g. dynamodb:PutItem)" }
+                input #sim_actions type="text" name="actions" required;
+                label for="sim_resource" { "Resource ARN" }
+                input #sim_resource type="text" name="resource" value="*";
+            }, ""))
+            @if let Some(results) = &simulated {
+                table.list #simulation {
+                    thead { tr { th scope="col" { "Action" } th scope="col" { "Decision" } } }
+                    tbody { @for (a, d) in results { tr { td { (a) } td { (d) } } } }
+                }
+            }
             h3 { "Add an inline policy" }
             (action("put-policy", "Save policy", html! {
                 label for="policy_name" { "Policy name" }
@@ -357,6 +383,9 @@ pub(crate) async fn act(ctx: &Ctx<'_>, name: &str, what: &str, f: &Form) -> Repl
             }
             Err(e) => page(ctx, name, Some((false, e.text()))).await,
         };
+    }
+    if what == "simulate" {
+        return simulate(ctx, name, f).await;
     }
     let console = ctx
         .iam("GetLoginProfile", p(&[("UserName", name)]))
@@ -418,6 +447,38 @@ pub(crate) async fn act(ctx: &Ctx<'_>, name: &str, what: &str, f: &Form) -> Repl
         Err(e) => (false, e.text()),
     };
     page(ctx, name, Some(message)).await
+}
+
+/// The policy simulator: SimulatePrincipalPolicy for the user, the actions and one resource.
+async fn simulate(ctx: &Ctx<'_>, name: &str, f: &Form) -> Reply {
+    let arn = ctx
+        .iam("GetUser", p(&[("UserName", name)]))
+        .await
+        .map(|x| field(&x, "Arn"))
+        .unwrap_or_default();
+    let mut params = p(&[
+        ("PolicySourceArn", &arn),
+        ("ResourceArns.member.1", f.get("resource").unwrap_or("*")),
+    ]);
+    let actions = f.get("actions").unwrap_or("").split(',').map(str::trim);
+    for (i, a) in actions.filter(|a| !a.is_empty()).enumerate() {
+        params.push((format!("ActionNames.member.{}", i + 1), a.to_owned()));
+    }
+    match ctx.iam("SimulatePrincipalPolicy", params).await {
+        Ok(x) => {
+            let results = records(&x, "EvaluationResults")
+                .iter()
+                .map(|r| {
+                    (
+                        get(r, "EvalActionName").to_owned(),
+                        get(r, "EvalDecision").to_owned(),
+                    )
+                })
+                .collect();
+            page_full(ctx, name, None, None, Some(results)).await
+        }
+        Err(e) => page(ctx, name, Some((false, e.text()))).await,
+    }
 }
 
 #[cfg(test)]
