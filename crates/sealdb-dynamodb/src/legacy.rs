@@ -309,6 +309,25 @@ pub fn rewrite(op: Operation, obj: &mut Map<String, Value>) -> Result<(), Dynamo
     };
     let cond_op = conditional_operator(obj)?;
     obj.remove("ConditionalOperator");
+    // A Select other than SPECIFIC_ATTRIBUTES with AttributesToGet: AWS's text names
+    // AttributesToGet (the ProjectionExpression it becomes would be named otherwise).
+    let has_attributes_to_get = obj.get("AttributesToGet").is_some_and(|v| !v.is_null());
+    if let (true, Some(Value::String(select))) = (has_attributes_to_get, obj.get("Select")) {
+        let what = match select.as_str() {
+            "ALL_ATTRIBUTES" => Some("ALL_ATTRIBUTES"),
+            "ALL_PROJECTED_ATTRIBUTES" => Some("ALL_PROJECTED_ATTRIBUTES"),
+            "COUNT" => Some("only the Count"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            let msg = format!("Cannot specify the AttributesToGet when choosing to get {what}");
+            return Err(DynamoError::validation(if op == Operation::Query {
+                format!("1 validation error detected: {msg}")
+            } else {
+                msg
+            }));
+        }
+    }
     if let Some(v) = obj.remove("AttributesToGet").filter(|v| !v.is_null()) {
         let list = v.as_array().cloned().ok_or_else(|| {
             DynamoError::Serialization(

@@ -72,8 +72,31 @@ impl ExpressionAttributes {
         Some(v)
     }
 
-    /// Every name and value given must have been used, and be a well-formed placeholder.
-    pub fn check_all_used(&self) -> Result<(), ExprError> {
+    /// Names that no expression text of the request mentions as a placeholder. AWS
+    /// reports them before it parses the expressions.
+    pub fn names_unused_in(&self, texts: &[&str]) -> Vec<&str> {
+        let mentioned = |key: &str| {
+            texts.iter().any(|t| {
+                t.match_indices(key).any(|(at, _)| {
+                    !t[at + key.len()..]
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+            })
+        };
+        let mut unused: Vec<&str> = self
+            .names
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !mentioned(k))
+            .collect();
+        unused.sort_unstable();
+        unused
+    }
+
+    /// Every name and value key must be a well-formed placeholder (`#name`, `:value`).
+    pub fn check_well_formed(&self) -> Result<(), ExprError> {
         let well_formed = |k: &str, sigil: char| {
             let mut c = k.chars();
             c.next() == Some(sigil) && {
@@ -103,6 +126,12 @@ impl ExpressionAttributes {
                 "ExpressionAttributeValues contains invalid key: Syntax error; key: \"{k}\""
             )));
         }
+        Ok(())
+    }
+
+    /// Every name and value given must have been used, and be a well-formed placeholder.
+    pub fn check_all_used(&self) -> Result<(), ExprError> {
+        self.check_well_formed()?;
         let mut unused: Vec<&str> = self
             .names
             .keys()

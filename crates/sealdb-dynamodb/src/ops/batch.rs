@@ -187,9 +187,6 @@ impl Service {
             })?;
             crate::ops::tables::validate_table_name_param(table_name)?;
             let name = self.table_name_from(table_name).to_owned();
-            let t = self.def(&name).ok_or_else(|| {
-                DynamoError::ResourceNotFound("Requested resource not found".into())
-            })?;
             let mut spec = spec.clone();
             crate::legacy::rewrite(crate::service::Operation::GetItem, &mut spec)?;
             let sub = Input::from_map(spec.clone());
@@ -208,6 +205,10 @@ impl Service {
             attrs
                 .check_all_used()
                 .map_err(|e| DynamoError::validation(e.message()))?;
+            // AWS checks the expressions before it looks for the table.
+            let t = self.def(&name).ok_or_else(|| {
+                DynamoError::ResourceNotFound("Requested resource not found".into())
+            })?;
             let Some(keys) = sub.list_opt("Keys")? else {
                 return Err(validation_errors(&[null_member("requestItems.keys")]));
             };

@@ -67,7 +67,12 @@ impl Service {
             Some((table, label)) => (table, Some(label)),
             None => (rest, None),
         };
-        let def = self.def(table).ok_or_else(not_found)?;
+        // AWS names a missing table by its name.
+        let def = self.def(table).ok_or_else(|| {
+            DynamoError::ResourceNotFound(format!(
+                "Requested resource not found: Table: {table} not found"
+            ))
+        })?;
         if let Some(label) = stream {
             if def.stream.as_ref().is_none_or(|s| s.label != label) {
                 return Err(not_found());
@@ -82,20 +87,24 @@ impl Service {
         ))
     }
 
+    /// `ExpectedRevisionId` against the stored policy, with AWS's texts.
     fn check_revision(
         arn: &str,
+        table: &str,
         current: Option<&StoredPolicy>,
         expected: Option<&str>,
     ) -> Result<(), DynamoError> {
         match (expected, current) {
             (None, _) => Ok(()),
             (Some(NO_POLICY), None) => Ok(()),
-            (Some(NO_POLICY), Some(_)) => Err(DynamoError::PolicyNotFound(format!(
-                "A resource-based policy already exists for the provided ResourceArn: {arn}"
+            (Some(NO_POLICY), Some(p)) => Err(DynamoError::PolicyNotFound(format!(
+                "Resource-based policy not found for the provided ResourceArn: Requested policy update expecting none to be present for table {table}, but a policy exists with revision id {}.",
+                p.revision_id
             ))),
             (Some(want), Some(p)) if p.revision_id == want => Ok(()),
-            (Some(_), Some(_)) => Err(DynamoError::PolicyNotFound(format!(
-                "The revision ID provided does not match the current revision ID of the resource-based policy for the provided ResourceArn: {arn}"
+            (Some(want), Some(p)) => Err(DynamoError::PolicyNotFound(format!(
+                "Resource-based policy not found for the provided ResourceArn: Requested update for policy with revision id {want}, but the policy associated to target table {table} has revision id {}.",
+                p.revision_id
             ))),
             (Some(_), None) => Err(Self::policy_not_found(arn)),
         }
@@ -108,12 +117,13 @@ impl Service {
         let expected = input.str_opt("ExpectedRevisionId")?;
         let _guard = self.ddl.lock().await;
         let (mut def, stream) = self.policy_target(arn)?;
+        let def_name = def.name.clone();
         let slot = if stream {
             &mut def.stream_policy
         } else {
             &mut def.resource_policy
         };
-        Self::check_revision(arn, slot.as_ref(), expected)?;
+        Self::check_revision(arn, &def_name, slot.as_ref(), expected)?;
         // The same document again keeps its revision (PutResourcePolicy is idempotent).
         if let Some(current) = slot.as_ref().filter(|p| p.document == text) {
             return Ok(json!({ "RevisionId": current.revision_id }));
@@ -144,6 +154,7 @@ impl Service {
         let expected = input.str_opt("ExpectedRevisionId")?;
         let _guard = self.ddl.lock().await;
         let (mut def, stream) = self.policy_target(arn)?;
+        let def_name = def.name.clone();
         let slot = if stream {
             &mut def.stream_policy
         } else {
@@ -152,7 +163,7 @@ impl Service {
         let Some(current) = slot.take() else {
             return Err(Self::policy_not_found(arn));
         };
-        Self::check_revision(arn, Some(&current), expected)?;
+        Self::check_revision(arn, &def_name, Some(&current), expected)?;
         self.save_def(def)?;
         Ok(json!({ "RevisionId": current.revision_id }))
     }

@@ -146,7 +146,40 @@ pub(crate) fn expression_attributes(input: &Input) -> Result<ExpressionAttribute
             "ExpressionAttributeValues must not be empty",
         ));
     }
-    Ok(ExpressionAttributes::new(names, values))
+    let attrs = ExpressionAttributes::new(names, values);
+    early_expression_checks(input, &attrs)?;
+    Ok(attrs)
+}
+
+/// What AWS checks of a Query's or Scan's expressions before it parses any of them:
+/// an empty expression, a malformed name or value key, a name no expression mentions.
+fn early_expression_checks(input: &Input, attrs: &ExpressionAttributes) -> Result<(), DynamoError> {
+    let members = [
+        "ProjectionExpression",
+        "FilterExpression",
+        "KeyConditionExpression",
+    ];
+    let mut texts = Vec::new();
+    for m in members {
+        match input.str_opt(m)? {
+            Some("") => {
+                return Err(DynamoError::validation(format!(
+                    "Invalid {m}: The expression can not be empty;"
+                )));
+            }
+            Some(t) => texts.push(t),
+            None => {}
+        }
+    }
+    attrs.check_well_formed().map_err(|e| expr_err(&e))?;
+    let unused = attrs.names_unused_in(&texts);
+    if !unused.is_empty() {
+        return Err(DynamoError::validation(format!(
+            "Value provided in ExpressionAttributeNames unused in expressions: keys: {{{}}}",
+            unused.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// Decodes stored item bytes.
