@@ -66,15 +66,25 @@ fn split_authorization(value: &str) -> AuthorizationParams<'_> {
     params
 }
 
+/// A request whose headers passed every check but the signature, which needs the body.
+pub(crate) struct HeadersChecked {
+    auth: AuthorizationHeader,
+    amz_date: String,
+    secret: sealdb_common::secret::SecretString,
+    identity: sealdb_common::Identity,
+    session_token_used: bool,
+    protocol: Protocol,
+}
+
 impl Verifier<'_> {
-    /// Verifies SigV4 and returns the caller.
-    pub(crate) fn authenticate(
+    /// Every check that needs only the headers, in AWS's order: the Authorization header,
+    /// the date and its window, the scope and the access key. Done before the body is read,
+    /// so an unauthenticated client cannot make the server buffer a large body.
+    pub(crate) fn check_headers(
         &self,
         parts: &http::request::Parts,
-        body: &Bytes,
         protocol: Protocol,
-        remote_ip: &str,
-    ) -> Result<Principal, WireError> {
+    ) -> Result<HeadersChecked, WireError> {
         let err = |name: &str, msg: String| protocol.front_error(name, 400, msg);
         let auth_value = parts
             .headers
@@ -238,6 +248,33 @@ impl Verifier<'_> {
             signed_headers,
             signature: signature.to_owned(),
         };
+        Ok(HeadersChecked {
+            auth,
+            amz_date,
+            secret: resolved.secret,
+            identity: resolved.identity,
+            session_token_used: session_token.is_some(),
+            protocol,
+        })
+    }
+
+    /// The signature over the headers and the body as sent (constant-time compare), and
+    /// the caller it proves.
+    pub(crate) fn check_signature(
+        &self,
+        checked: HeadersChecked,
+        parts: &http::request::Parts,
+        body: &Bytes,
+        remote_ip: &str,
+    ) -> Result<Principal, WireError> {
+        let HeadersChecked {
+            auth,
+            amz_date,
+            secret,
+            identity,
+            session_token_used,
+            protocol,
+        } = checked;
         let headers: Vec<(String, String)> = parts
             .headers
             .iter()
@@ -248,14 +285,10 @@ impl Verifier<'_> {
                 )
             })
             .collect();
-        let payload_hash = match parts
-            .headers
-            .get("x-amz-content-sha256")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some("UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_owned(),
-            _ => sigv4::sha256_hex(body),
-        };
+        // DynamoDB, KMS, IAM and STS always hash the body they received: a request
+        // signed with `x-amz-content-sha256: UNSIGNED-PAYLOAD` (an S3 option) does not
+        // match, as AWS answers it.
+        let payload_hash = sigv4::sha256_hex(body);
         let req_parts = RequestParts {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -263,23 +296,25 @@ impl Verifier<'_> {
             headers: &headers,
             payload_hash: &payload_hash,
         };
-        if !sigv4::verify(&auth, &resolved.secret, &amz_date, &req_parts) {
-            return Err(err(
+        if !sigv4::verify(&auth, &secret, &amz_date, &req_parts) {
+            return Err(protocol.front_error(
                 "InvalidSignatureException",
-                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
+                400,
+                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
             ));
         }
-        if session_token.is_none() {
-            self.credentials.record_use(key_id, service, region);
+        if !session_token_used {
+            self.credentials
+                .record_use(&auth.access_key_id, &auth.service, &auth.region);
         }
         let mut caller = Principal::new(
-            resolved.identity,
-            key_id,
+            identity,
+            &auth.access_key_id,
             self.account_id,
-            region,
+            &auth.region,
             remote_ip,
         );
-        caller.session_token_used = session_token.is_some();
+        caller.session_token_used = session_token_used;
         caller.secure_transport = self.secure_transport;
         Ok(caller)
     }

@@ -4,12 +4,15 @@
 //! Origin?           → Access-Control-Allow-Origin: * on whatever is answered
 //! OPTIONS + Origin  → CORS preflight (200, empty)       other OPTIONS, PUT, … → 404
 //! GET /             → "healthy: <host> "               GET elsewhere → 404
-//! POST: body read (16 MiB)                              → 413
+//! POST: Content-Length over 16 MiB                    → 413 (nothing read)
+//!   SigV4 headers checked (authn.rs: all but the signature, which needs the body);
+//!   body read: 16 MiB, or 64 KiB if the headers failed  → 413, or that failure's error
+//!   (connection closed, the rest of the body unread); slower than the body timeout → 408
 //!   content type of the protocol (JSON 1.0 / 1.1)     else 404 <UnknownOperationException/>
 //!   Content-Encoding gzip/deflate inflated (capped)    else 500 / 413
 //!   body is JSON                                       else SerializationException
 //!   X-Amz-Target names an operation                    else UnknownOperationException
-//!   SigV4 (authn.rs) over the bytes as sent            → Principal
+//!   the header checks' error, else the signature over the bytes as sent → Principal
 //!   backend.call(operation, principal, body)           → JSON body or WireError
 //! response: x-amzn-RequestId; for DynamoDB and Streams gzip/deflate on Accept-Encoding
 //!           (≥ 4 KiB) and x-amz-crc32 over the bytes sent
@@ -20,13 +23,14 @@
 //! Every protocol passes `X-Amz-Security-Token` to the credential lookup, which opens
 //! session tokens and refuses expired ones.
 
-use crate::authn::Verifier;
+use crate::authn::{HeadersChecked, Verifier};
 use crate::encoding::{self, Coding, DecodeError};
 use crate::query::{self, QueryService};
+use crate::server::BodyTimedOut;
 use crate::wire::{Backend, CredentialLookup, WebConsole, WireError};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use sealdb_common::Clock;
 use std::sync::Arc;
 
@@ -35,6 +39,11 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Largest form a console page may post.
 pub const MAX_CONSOLE_BODY_BYTES: usize = 1024 * 1024;
+
+/// Largest body read from a request whose headers already failed authentication (enough
+/// for every framing error to be answered as AWS orders them; the body is not kept
+/// beyond that).
+pub const UNAUTHENTICATED_BODY_BYTES: usize = 64 * 1024;
 
 /// The body DynamoDB answers to what is not an API request (wrong method, path or
 /// content type).
@@ -277,18 +286,49 @@ impl FrontDoor {
         let accepted_type = protocol.accepts_content_type(media_type);
 
         let (parts, body) = req.into_parts();
-        let raw = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => return finish(&reply, 413, too_large(protocol).body()),
+        let declared = content_length(&parts.headers);
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return closing(finish(&reply, 413, too_large(protocol).body()));
+        }
+        if declared.is_some_and(|n| n > 0) && !accepted_type {
+            return closing(not_found_response());
+        }
+        // The headers' part of SigV4 is checked before the body is read; a request that
+        // fails it is answered as before (the body's own errors come first), but only
+        // while its body is small: past that it gets the authentication error at once.
+        let headers_checked = self.verifier().check_headers(&parts, protocol);
+        let limit = match headers_checked {
+            Ok(_) => MAX_BODY_BYTES,
+            Err(_) => UNAUTHENTICATED_BODY_BYTES,
+        };
+        let raw = match read_body(body, declared, limit).await {
+            Ok(raw) => raw,
+            Err(BodyError::TooLarge) => {
+                return closing(match headers_checked {
+                    Err(err) => error_response(&reply, &err),
+                    Ok(_) => finish(&reply, 413, too_large(protocol).body()),
+                });
+            }
+            Err(BodyError::TimedOut) => return closing(plain_response(408, Vec::new())),
+            Err(BodyError::Broken) => return closing(plain_response(400, Vec::new())),
         };
         if !raw.is_empty() && !accepted_type {
             return not_found_response();
         }
         if let Protocol::Query(service) = protocol {
-            return self.query(&reply, service, &parts, raw, remote_ip).await;
+            return self
+                .query(&reply, service, &parts, raw, headers_checked, remote_ip)
+                .await;
         }
         let result = self
-            .dispatch(&parts, raw, protocol, parsed.map(|(_, op)| op), remote_ip)
+            .dispatch(
+                &parts,
+                raw,
+                protocol,
+                parsed.map(|(_, op)| op),
+                headers_checked,
+                remote_ip,
+            )
             .await;
         match result {
             Ok(body) => finish(&reply, 200, body),
@@ -302,6 +342,7 @@ impl FrontDoor {
         raw: Bytes,
         protocol: Protocol,
         operation: Option<&str>,
+        headers_checked: Result<HeadersChecked, WireError>,
         remote_ip: &str,
     ) -> Result<Vec<u8>, WireError> {
         let body = decode_request_body(&parts.headers, &raw, protocol)?;
@@ -324,7 +365,7 @@ impl FrontDoor {
         // The signature covers the body as sent, compressed or not.
         let caller = self
             .verifier()
-            .authenticate(parts, &raw, protocol, remote_ip)?;
+            .check_signature(headers_checked?, parts, &raw, remote_ip)?;
         backend.call(op, &caller, body).await
     }
 
@@ -346,6 +387,7 @@ impl FrontDoor {
         service: QueryService,
         parts: &http::request::Parts,
         raw: Bytes,
+        headers_checked: Result<HeadersChecked, WireError>,
         remote_ip: &str,
     ) -> HttpResponse {
         let protocol = Protocol::Query(service);
@@ -366,9 +408,9 @@ impl FrontDoor {
                 Some(b) if b.has_operation(&action) => b,
                 _ => return Err(query::invalid_action(service, &action)),
             };
-            let caller = self
-                .verifier()
-                .authenticate(parts, &raw, protocol, remote_ip)?;
+            let caller =
+                self.verifier()
+                    .check_signature(headers_checked?, parts, &raw, remote_ip)?;
             backend.call(&action, &caller, body).await
         }
         .await;
@@ -424,6 +466,60 @@ fn decode_request_body(
         Ok(Some(body)) => Ok(Bytes::from(body)),
         Err(DecodeError::TooLarge) => Err(too_large(protocol)),
         Err(DecodeError::UnsupportedCoding | DecodeError::Corrupt) => Err(internal_error(protocol)),
+    }
+}
+
+/// Why a request body could not be read.
+enum BodyError {
+    /// Longer than the limit (declared or as sent).
+    TooLarge,
+    /// Not complete within the server's body timeout (`server::ServerLimits`).
+    TimedOut,
+    /// The connection failed or the framing was invalid.
+    Broken,
+}
+
+/// The `Content-Length` a request declares, if any (hyper has checked its syntax).
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The whole body, refused as soon as it passes `limit` bytes.
+async fn read_body<B>(body: B, declared: Option<u64>, limit: usize) -> Result<Bytes, BodyError>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
+        Err(e) if e.downcast_ref::<BodyTimedOut>().is_some() => Err(BodyError::TimedOut),
+        Err(_) => Err(BodyError::Broken),
+    }
+}
+
+/// `Connection: close` on a reply sent before the request's body was read to its end.
+fn closing(mut response: HttpResponse) -> HttpResponse {
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// A front-door error in its protocol's envelope.
+fn error_response(reply: &Reply, err: &WireError) -> HttpResponse {
+    match reply.protocol {
+        Protocol::Query(service) => {
+            let id = request_id(reply.protocol);
+            finish_with_id(reply, err.status, query::error_body(service, err, &id), &id)
+        }
+        _ => finish(reply, err.status, err.body()),
     }
 }
 

@@ -16,7 +16,7 @@ pub mod wire;
 
 pub use front::{FrontDoor, Protocol};
 pub use query::QueryService;
-pub use server::{serve, tls_acceptor};
+pub use server::{ServerLimits, serve, serve_with_limits, tls_acceptor};
 pub use wire::{
     Backend, BoxFuture, CredentialLookup, CredentialRejection, ResolvedCredential, WebConsole,
     WireError,

@@ -1,7 +1,9 @@
-//! The listener: plain HTTP/1.1 or TLS (rustls), and a graceful shutdown that lets
-//! in-flight requests finish.
+//! The listener: plain HTTP/1.1 or TLS (rustls), limits against slow and greedy clients
+//! ([`ServerLimits`]), and a graceful shutdown that lets in-flight requests finish.
 
 use crate::front::FrontDoor;
+use http::Request;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -9,9 +11,13 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 /// How long shutdown waits for in-flight requests.
@@ -53,6 +59,85 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// The listener's limits against slow, idle and greedy clients. Every timeout closes the
+/// connection; none applies to a request the backend is working on.
+#[derive(Clone, Debug)]
+pub struct ServerLimits {
+    /// How long a client may take to send a request's headers, and how long an idle
+    /// keep-alive connection stays open waiting for its next request.
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body, from the end of its headers
+    /// (answered 408 and closed).
+    pub body_timeout: Duration,
+    /// How long a TLS handshake may take.
+    pub tls_handshake_timeout: Duration,
+    /// Connections served at once; further clients wait in the listen backlog until one
+    /// closes.
+    pub max_connections: usize,
+    /// Requests served on one connection; the last is answered with `Connection: close`.
+    pub max_requests_per_connection: u64,
+    /// Largest request head (request line and headers), in bytes (larger: 431 and close).
+    pub max_header_bytes: usize,
+    /// Most headers in one request (more: 431 and close).
+    pub max_headers: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            tls_handshake_timeout: Duration::from_secs(10),
+            max_connections: 512,
+            max_requests_per_connection: 10_000,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+        }
+    }
+}
+
+/// The error a request body gives when it is not complete within the body timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("request body not received within the body timeout")]
+pub struct BodyTimedOut;
+
+/// A request body that fails with [`BodyTimedOut`] once its deadline passes.
+struct DeadlineBody<B> {
+    inner: B,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> hyper::body::Body for DeadlineBody<B>
+where
+    B: hyper::body::Body + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = B::Data;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        match this.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimedOut)))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Serves until `shutdown` resolves, then stops accepting and waits for in-flight requests.
 pub async fn serve(
     listener: TcpListener,
@@ -60,9 +145,28 @@ pub async fn serve(
     tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
+    serve_with_limits(listener, front, tls, ServerLimits::default(), shutdown).await;
+}
+
+/// [`serve`] with the given limits.
+pub async fn serve_with_limits(
+    listener: TcpListener,
+    front: Arc<FrontDoor>,
+    tls: Option<TlsAcceptor>,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
+        // A slot first, so a client over the cap waits in the backlog rather than being
+        // accepted and left unserved.
+        let slot = tokio::select! {
+            s = Arc::clone(&slots).acquire_owned() => s,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
         let accepted = tokio::select! {
             a = listener.accept() => a,
             () = &mut shutdown => break,
@@ -78,14 +182,36 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let front = Arc::clone(&front);
         let remote_ip = remote.ip().to_string();
-        let service = service_fn(move |req| {
+        let served = Arc::new(AtomicU64::new(0));
+        let body_timeout = limits.body_timeout;
+        let max_requests = limits.max_requests_per_connection.max(1);
+        let service = service_fn(move |req: Request<Incoming>| {
             let front = Arc::clone(&front);
             let remote_ip = remote_ip.clone();
-            async move { Ok::<_, std::convert::Infallible>(front.handle(req, &remote_ip).await) }
+            let last = served.fetch_add(1, Ordering::Relaxed) + 1 >= max_requests;
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = DeadlineBody {
+                    inner: body,
+                    deadline: Box::pin(tokio::time::sleep(body_timeout)),
+                };
+                let mut response = front
+                    .handle(Request::from_parts(parts, body), &remote_ip)
+                    .await;
+                if last {
+                    response.headers_mut().insert(
+                        http::header::CONNECTION,
+                        http::HeaderValue::from_static("close"),
+                    );
+                }
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder.timer(TokioTimer::new());
-        builder.header_read_timeout(Duration::from_secs(60));
+        builder.header_read_timeout(limits.header_timeout);
+        builder.max_header_size(limits.max_header_bytes);
+        builder.max_headers(limits.max_headers);
         match &tls {
             None => {
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
@@ -94,16 +220,27 @@ pub async fn serve(
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection ended");
                     }
+                    drop(slot);
                 });
             }
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
                 let watcher = graceful.watcher();
+                let handshake_timeout = limits.tls_handshake_timeout;
                 tokio::spawn(async move {
-                    let tls_stream = match acceptor.accept(stream).await {
-                        Ok(s) => s,
-                        Err(e) => {
+                    let tls_stream = match tokio::time::timeout(
+                        handshake_timeout,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
                             tracing::debug!(error = %e, "tls handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("tls handshake timed out");
                             return;
                         }
                     };
@@ -111,6 +248,7 @@ pub async fn serve(
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(error = %e, "connection ended");
                     }
+                    drop(slot);
                 });
             }
         }

@@ -5,6 +5,7 @@
 
 mod bench;
 mod identities;
+mod limits;
 mod regions;
 mod verify;
 mod wiring;
@@ -143,6 +144,8 @@ struct ServeArgs {
     /// How long a console session lasts, in seconds (the AWS console: 12 hours).
     #[arg(long, env = "SEALDB_CONSOLE_SESSION_SECS", default_value_t = 12 * 3600, value_parser = clap::value_parser!(i64).range(60..))]
     console_session_secs: i64,
+    #[command(flatten)]
+    limits: limits::LimitArgs,
 }
 
 #[derive(Subcommand)]
@@ -459,7 +462,8 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         printed_secret.as_ref(),
     );
 
-    sealdb_http::serve(listener, front, tls, shutdown_signal()).await;
+    let limits = sealdb_http::ServerLimits::from(&args.limits);
+    sealdb_http::serve_with_limits(listener, front, tls, limits, shutdown_signal()).await;
     regions.close();
     println!("sealdb stopped");
     Ok(())
