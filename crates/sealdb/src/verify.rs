@@ -1,5 +1,6 @@
 //! `sealdb verify`: every page of every file (SQLCipher's page HMACs and SQLite's own
-//! structure check), every wrapped key, and the audit chain. Prints one line per check
+//! structure check), every wrapped key, every identity record and sealed access-key
+//! secret, and the audit chain. Prints one line per check
 //! and fails naming each fault. Run with the server stopped (it holds the data dir's
 //! lock). Unwrapping a KMS-wrapped key is a KMS Decrypt, audited like any other.
 
@@ -138,6 +139,22 @@ async fn verify_region(dir: &Path, region: &str, label: &str, root: &RootKey) ->
         let path = dir.join(file);
         if path.exists() {
             note(what.into(), check_file(&path, &root.derive(purpose)));
+        }
+    }
+    // The identity store: its pages, then every record decoded and every access-key
+    // secret unsealed, as the server does when it opens it.
+    let iam_path = dir.join("iam.db");
+    if iam_path.exists() {
+        let file = check_file(&iam_path, &root.derive(sealdb_iam::store::FILE_KEY_PURPOSE));
+        let file_ok = file.is_ok();
+        note("identity store (iam.db)".into(), file);
+        if file_ok {
+            note(
+                "identity records".into(),
+                sealdb_iam::store::IdentityStore::open(dir, root, "000000000000", Clock::system())
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
         }
     }
     if dir.join("keystore.db").exists() {

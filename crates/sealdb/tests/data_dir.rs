@@ -355,7 +355,10 @@ async fn flipped_bytes_are_detected_and_named_and_other_tables_serve() {
     let (ok, out) = verify(&dir);
     assert!(ok, "{out}");
     assert!(
-        out.contains("ok    table hurt") && out.contains("ok    audit chain"),
+        out.contains("ok    table hurt")
+            && out.contains("ok    audit chain")
+            && out.contains("ok    identity store (iam.db)")
+            && out.contains("ok    identity records"),
         "{out}"
     );
     for (path, name) in [
@@ -363,6 +366,7 @@ async fn flipped_bytes_are_detected_and_named_and_other_tables_serve() {
         (dir.join("catalog.db"), "catalog"),
         (dir.join("keystore.db"), "key store"),
         (dir.join("txlog.db"), "transaction log"),
+        (dir.join("iam.db"), "identity store (iam.db)"),
     ] {
         let original = flip_pages(&path);
         let (ok, out) = verify(&dir);
