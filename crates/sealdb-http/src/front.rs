@@ -24,13 +24,13 @@
 //! session tokens and refuses expired ones.
 
 use crate::authn::{HeadersChecked, Verifier};
+use crate::body::{BodyError, closing, content_length, read_body};
 use crate::encoding::{self, Coding, DecodeError};
 use crate::query::{self, QueryService};
-use crate::server::BodyTimedOut;
 use crate::wire::{Backend, CredentialLookup, WebConsole, WireError};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::Full;
 use sealdb_common::Clock;
 use std::sync::Arc;
 
@@ -219,12 +219,21 @@ impl FrontDoor {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = req.into_parts();
-        let Ok(body) = Limited::new(body, MAX_CONSOLE_BODY_BYTES).collect().await else {
-            let mut r = Response::new(Full::new(Bytes::from_static(b"Request too large.")));
-            *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-            return r;
+        let declared = content_length(&parts.headers);
+        let body = match read_body(body, declared, MAX_CONSOLE_BODY_BYTES).await {
+            Ok(body) => body,
+            Err(e) => {
+                let (status, text): (_, &'static [u8]) = match e {
+                    BodyError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, b"Request too large."),
+                    BodyError::TimedOut => (StatusCode::REQUEST_TIMEOUT, b"Request timed out."),
+                    BodyError::Broken => (StatusCode::BAD_REQUEST, b"Bad request."),
+                };
+                let mut r = Response::new(Full::new(Bytes::from_static(text)));
+                *r.status_mut() = status;
+                return closing(r);
+            }
         };
-        let request = Request::from_parts(parts, body.to_bytes());
+        let request = Request::from_parts(parts, body);
         console
             .handle(request, remote_ip, self.secure_transport)
             .await
@@ -467,49 +476,6 @@ fn decode_request_body(
         Err(DecodeError::TooLarge) => Err(too_large(protocol)),
         Err(DecodeError::UnsupportedCoding | DecodeError::Corrupt) => Err(internal_error(protocol)),
     }
-}
-
-/// Why a request body could not be read.
-enum BodyError {
-    /// Longer than the limit (declared or as sent).
-    TooLarge,
-    /// Not complete within the server's body timeout (`server::ServerLimits`).
-    TimedOut,
-    /// The connection failed or the framing was invalid.
-    Broken,
-}
-
-/// The `Content-Length` a request declares, if any (hyper has checked its syntax).
-fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// The whole body, refused as soon as it passes `limit` bytes.
-async fn read_body<B>(body: B, declared: Option<u64>, limit: usize) -> Result<Bytes, BodyError>
-where
-    B: hyper::body::Body<Data = Bytes> + Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(BodyError::TooLarge);
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
-        Err(e) if e.downcast_ref::<BodyTimedOut>().is_some() => Err(BodyError::TimedOut),
-        Err(_) => Err(BodyError::Broken),
-    }
-}
-
-/// `Connection: close` on a reply sent before the request's body was read to its end.
-fn closing(mut response: HttpResponse) -> HttpResponse {
-    response
-        .headers_mut()
-        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-    response
 }
 
 /// A front-door error in its protocol's envelope.

@@ -7,6 +7,7 @@
 //! DynamoDB does: gzip/deflate bodies both ways, CORS, the health check.
 
 mod authn;
+mod body;
 pub mod encoding;
 pub mod front;
 pub mod query;
@@ -14,6 +15,7 @@ pub mod server;
 pub mod sigv4;
 pub mod wire;
 
+pub use body::BodyTimedOut;
 pub use front::{FrontDoor, Protocol};
 pub use query::QueryService;
 pub use server::{ServerLimits, serve, serve_with_limits, tls_acceptor};

@@ -1,6 +1,7 @@
 //! The listener: plain HTTP/1.1 or TLS (rustls), limits against slow and greedy clients
 //! ([`ServerLimits`]), and a graceful shutdown that lets in-flight requests finish.
 
+use crate::body::DeadlineBody;
 use crate::front::FrontDoor;
 use http::Request;
 use hyper::body::Incoming;
@@ -11,10 +12,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::future::Future;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -93,48 +92,6 @@ impl Default for ServerLimits {
             max_header_bytes: 64 * 1024,
             max_headers: 100,
         }
-    }
-}
-
-/// The error a request body gives when it is not complete within the body timeout.
-#[derive(Debug, thiserror::Error)]
-#[error("request body not received within the body timeout")]
-pub struct BodyTimedOut;
-
-/// A request body that fails with [`BodyTimedOut`] once its deadline passes.
-struct DeadlineBody<B> {
-    inner: B,
-    deadline: Pin<Box<tokio::time::Sleep>>,
-}
-
-impl<B> hyper::body::Body for DeadlineBody<B>
-where
-    B: hyper::body::Body + Unpin,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Data = B::Data;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        let this = self.get_mut();
-        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
-        }
-        match this.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimedOut)))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
     }
 }
 
