@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 
 import pytest
 from botocore.exceptions import ClientError
@@ -34,7 +35,8 @@ def test_lookup_events_finds_management_calls_with_their_user(fresh_server):
     alice = make_user(s, "alice")
     s.start()
     s.client("iam").put_user_policy(UserName="alice", PolicyName="ddb", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}]}))
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["dynamodb:*", "cloudtrail:LookupEvents"],
+                                                "Resource": "*"}]}))
     ddb_alice = s.client(key=alice[0], secret=alice[1])
     create_table(ddb_alice, "Music")
     ddb_alice.put_item(TableName="Music", Item={"pk": {"S": "SecretItemValue"}})
@@ -146,3 +148,21 @@ def test_iam_and_sts_calls_are_recorded_without_secrets(fresh_server):
     everything = json.dumps(trail.lookup_events(MaxResults=50)["Events"], default=str)
     assert "Erin-Secret-Passw0rd!" not in everything
     assert key["SecretAccessKey"] not in everything
+
+
+def test_lookup_events_needs_cloudtrail_permission(server):
+    iam = server.client("iam")
+    user = "trail-" + uuid.uuid4().hex[:6]
+    iam.create_user(UserName=user)
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    trail = server.client("cloudtrail", key=k["AccessKeyId"], secret=k["SecretAccessKey"])
+    with pytest.raises(ClientError) as e:
+        trail.lookup_events()
+    err = e.value.response["Error"]
+    assert err["Code"] == "AccessDeniedException"
+    assert err["Message"] == (f"User: arn:aws:iam::000000000000:user/{user} is not authorized to perform: "
+                              "cloudtrail:LookupEvents because no identity-based policy allows the cloudtrail:LookupEvents action")
+    iam.put_user_policy(UserName=user, PolicyName="read-trail", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "cloudtrail:LookupEvents", "Resource": "*"}]}))
+    assert "Events" in trail.lookup_events(MaxResults=1)

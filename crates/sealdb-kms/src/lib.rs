@@ -193,16 +193,19 @@ impl KmsService {
         caller: &Principal,
         body: &[u8],
     ) -> Result<Vec<u8>, CloudTrailError> {
-        // Until identity policies exist, the account's own principals may read the log.
-        if !caller
-            .arn
-            .starts_with(&format!("arn:aws:iam::{}:", self.inner.cfg.account_id))
-        {
-            return Err(CloudTrailError::AccessDenied(format!(
-                "User: {} is not authorized to perform: cloudtrail:LookupEvents because no identity-based policy allows the cloudtrail:LookupEvents action",
-                caller.arn
-            )));
-        }
+        // cloudtrail:LookupEvents by the caller's identity policies (the root may).
+        let request = sealdb_iam::RequestContext::new("cloudtrail:LookupEvents", "*");
+        self.inner
+            .authorizer
+            .authorize(caller, &request, None)
+            // CloudTrail names no resource for this account-wide action.
+            .map_err(|denied| {
+                CloudTrailError::AccessDenied(denied.message().replacen(
+                    " on resource: * because",
+                    " because",
+                    1,
+                ))
+            })?;
         let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
             serde_json::json!({})
         } else {
