@@ -136,6 +136,10 @@ def test_managed_policies_versions_and_attachments(server, iam):
     iam.create_group(GroupName=group)
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=policy(
         {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "sts:AssumeRole"}))
+    iam.tag_role(RoleName=role, Tags=[{"Key": "team", "Value": "a"}, {"Key": "tier", "Value": "1"}])
+    iam.untag_role(RoleName=role, TagKeys=["tier"])
+    assert iam.list_role_tags(RoleName=role)["Tags"] == [{"Key": "team", "Value": "a"}]
+    assert error_of(iam.tag_role, RoleName=name("nope"), Tags=[{"Key": "k", "Value": "v"}])[:2] == ("NoSuchEntity", 404)
     pname = name("pol")
     p = iam.create_policy(PolicyName=pname, PolicyDocument=policy(allow("iam:GetUser")))["Policy"]
     arn = p["Arn"]

@@ -10,6 +10,7 @@ pub mod params;
 mod policies;
 mod roles;
 mod simulate;
+mod tagging;
 mod users;
 
 pub use error::IamError;

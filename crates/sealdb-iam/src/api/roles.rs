@@ -1,7 +1,7 @@
 //! Roles: trust policies, session durations, tags.
 
 use super::params::{NAME_CHARS, NameRule, page};
-use super::users::{merge_tags, write_tags};
+use super::users::write_tags;
 use super::{Ctx, IamError, result};
 use crate::store_model::{IdentityState, RoleRecord};
 use crate::xml::{Xml, url_encode};
@@ -23,9 +23,9 @@ pub(crate) fn call(c: &Ctx<'_>) -> Option<Result<String, IamError>> {
         "UpdateRole" => update_role(c),
         "UpdateAssumeRolePolicy" => update_trust(c),
         "DeleteRole" => delete_role(c),
-        "TagRole" => tag_role(c),
-        "UntagRole" => untag_role(c),
-        "ListRoleTags" => list_role_tags(c),
+        "TagRole" => super::tagging::tag(c, &TAGGED_ROLE),
+        "UntagRole" => super::tagging::untag(c, &TAGGED_ROLE),
+        "ListRoleTags" => super::tagging::list(c, &TAGGED_ROLE),
         _ => return None,
     })
 }
@@ -222,48 +222,15 @@ fn delete_role(c: &Ctx<'_>) -> Result<String, IamError> {
     Ok(String::new())
 }
 
-fn tag_role(c: &Ctx<'_>) -> Result<String, IamError> {
-    let name = c.params.name("RoleName", &ROLE_NAME)?;
-    let tags = c.params.tags("Tags")?;
-    c.authorize(&role_arn(c, name))?;
-    c.change(|s| {
-        let key = role_key(s, name)?;
-        let r = s.roles.get_mut(&key).ok_or_else(|| no_such_role(name))?;
-        merge_tags(&mut r.tags, tags)
-    })?;
-    Ok(String::new())
-}
-
-fn untag_role(c: &Ctx<'_>) -> Result<String, IamError> {
-    let name = c.params.name("RoleName", &ROLE_NAME)?;
-    let keys: Vec<String> = c
-        .params
-        .list("TagKeys")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    c.authorize(&role_arn(c, name))?;
-    c.change(|s| {
-        let key = role_key(s, name)?;
-        let r = s.roles.get_mut(&key).ok_or_else(|| no_such_role(name))?;
-        for k in &keys {
-            r.tags.remove(k);
-        }
-        Ok(())
-    })?;
-    Ok(String::new())
-}
-
-fn list_role_tags(c: &Ctx<'_>) -> Result<String, IamError> {
-    let name = c.params.name("RoleName", &ROLE_NAME)?;
-    c.authorize(&role_arn(c, name))?;
-    let tags = c
-        .svc
-        .store
-        .read(|s| s.role(name).map(|r| r.tags.clone()))
-        .ok_or_else(|| no_such_role(name))?;
-    Ok(result(c.action, |x| {
-        write_tags(x, &tags);
-        x.paging(None);
-    }))
-}
+/// Roles as tag actions see them.
+const TAGGED_ROLE: super::tagging::Taggable = super::tagging::Taggable {
+    member: "RoleName",
+    rule: &ROLE_NAME,
+    arn: role_arn,
+    tags: |s, name| s.role(name).map(|r| r.tags.clone()),
+    tags_mut: |s, name| {
+        let key = s.role(name)?.name.clone();
+        s.roles.get_mut(&key).map(|r| &mut r.tags)
+    },
+    missing: no_such_role,
+};

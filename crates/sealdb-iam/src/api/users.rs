@@ -31,9 +31,9 @@ pub(crate) fn call(c: &Ctx<'_>) -> Option<Result<String, IamError>> {
         "GetLoginProfile" => get_login_profile(c),
         "UpdateLoginProfile" => update_login_profile(c),
         "DeleteLoginProfile" => delete_login_profile(c),
-        "TagUser" => tag_user(c),
-        "UntagUser" => untag_user(c),
-        "ListUserTags" => list_user_tags(c),
+        "TagUser" => super::tagging::tag(c, &TAGGED_USER),
+        "UntagUser" => super::tagging::untag(c, &TAGGED_USER),
+        "ListUserTags" => super::tagging::list(c, &TAGGED_USER),
         _ => return None,
     })
 }
@@ -496,61 +496,15 @@ fn delete_login_profile(c: &Ctx<'_>) -> Result<String, IamError> {
     Ok(String::new())
 }
 
-fn tag_user(c: &Ctx<'_>) -> Result<String, IamError> {
-    let name = c.params.name("UserName", &USER_NAME)?;
-    let tags = c.params.tags("Tags")?;
-    c.authorize(&user_arn(c, name))?;
-    c.change(|s| {
-        let key = user_key(s, name)?;
-        let user = s.users.get_mut(&key).ok_or_else(|| no_such_user(name))?;
-        merge_tags(&mut user.tags, tags)
-    })?;
-    Ok(String::new())
-}
-
-/// Adds or replaces tags, keeping IAM's limit of 50.
-pub(crate) fn merge_tags(into: &mut Tags, tags: Tags) -> Result<(), IamError> {
-    let mut merged = into.clone();
-    merged.extend(tags);
-    if merged.len() > 50 {
-        return Err(IamError::LimitExceeded(
-            "The number of tags has reached the maximum limit.".to_owned(),
-        ));
-    }
-    *into = merged;
-    Ok(())
-}
-
-fn untag_user(c: &Ctx<'_>) -> Result<String, IamError> {
-    let name = c.params.name("UserName", &USER_NAME)?;
-    let keys: Vec<String> = c
-        .params
-        .list("TagKeys")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    c.authorize(&user_arn(c, name))?;
-    c.change(|s| {
-        let key = user_key(s, name)?;
-        let user = s.users.get_mut(&key).ok_or_else(|| no_such_user(name))?;
-        for k in &keys {
-            user.tags.remove(k);
-        }
-        Ok(())
-    })?;
-    Ok(String::new())
-}
-
-fn list_user_tags(c: &Ctx<'_>) -> Result<String, IamError> {
-    let name = c.params.name("UserName", &USER_NAME)?;
-    c.authorize(&user_arn(c, name))?;
-    let tags = c
-        .svc
-        .store
-        .read(|s| s.user(name).map(|u| u.tags.clone()))
-        .ok_or_else(|| no_such_user(name))?;
-    Ok(result(c.action, |x| {
-        write_tags(x, &tags);
-        x.paging(None);
-    }))
-}
+/// Users as tag actions see them.
+const TAGGED_USER: super::tagging::Taggable = super::tagging::Taggable {
+    member: "UserName",
+    rule: &USER_NAME,
+    arn: user_arn,
+    tags: |s, name| s.user(name).map(|u| u.tags.clone()),
+    tags_mut: |s, name| {
+        let key = s.user(name)?.name.clone();
+        s.users.get_mut(&key).map(|u| &mut u.tags)
+    },
+    missing: no_such_user,
+};
