@@ -6,7 +6,7 @@ use crate::codec;
 use crate::error::DynamoError;
 use crate::schema::{KeyAttr, KeyKind, TableDef};
 use crate::value::{AttributeValue, Item, item_size};
-use sealdb_storage::{IndexEntryKey, ItemKey, TxWrite};
+use sealdb_storage::{IndexEntryKey, ItemKey, TxWrite, WriteStamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -210,14 +210,27 @@ pub fn mutations(
     old: Option<&Item>,
     new: Option<&Item>,
 ) -> Vec<TxWrite> {
-    mutations_by(def, key, old, new, None)
+    mutations_by(def, key, old, new, None, None)
+}
+
+/// The writes that apply a change replicated from another replica of a global table:
+/// it keeps the stamp it was made with, so it is not replicated back and every replica
+/// orders it the same way.
+pub(crate) fn replicated_mutations(
+    def: &TableDef,
+    key: &ItemKey,
+    old: Option<&Item>,
+    new: Option<&Item>,
+    stamp: WriteStamp,
+) -> Vec<TxWrite> {
+    mutations_by(def, key, old, new, None, Some(stamp))
 }
 
 /// The writes that delete an expired item on behalf of Time to Live: its stream record
 /// names DynamoDB itself as the actor, as AWS's TTL deletions do.
 pub fn ttl_deletion(def: &TableDef, key: &ItemKey, old: &Item) -> Vec<TxWrite> {
     let identity = json!({"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"});
-    mutations_by(def, key, Some(old), None, Some(identity))
+    mutations_by(def, key, Some(old), None, Some(identity), None)
 }
 
 fn mutations_by(
@@ -226,6 +239,7 @@ fn mutations_by(
     old: Option<&Item>,
     new: Option<&Item>,
     user_identity: Option<Value>,
+    replicated: Option<WriteStamp>,
 ) -> Vec<TxWrite> {
     let mut out = Vec::with_capacity(1 + 2 * def.indexes.len());
     out.push(TxWrite::Item {
@@ -264,11 +278,33 @@ fn mutations_by(
             });
         }
     }
-    if let Some(record) = stream_record(def, old, new, user_identity) {
+    // Wall time: retention is measured against it when the stream is read, and it is
+    // the time last-writer-wins compares.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let stamp = def.replication.as_ref().map(|group| {
+        replicated.unwrap_or_else(|| WriteStamp {
+            ts_ms: now,
+            origin: group.region.clone(),
+        })
+    });
+    if let Some(record) = stream_record(def, old, new, user_identity, stamp.as_ref(), now) {
         out.push(record);
+        // Only a real change moves the stamp: an identical rewrite is not replicated, so
+        // it must not win over a change that is.
+        if let Some(stamp) = stamp {
+            out.push(TxWrite::Stamp {
+                key: key.clone(),
+                stamp,
+            });
+        }
     }
     out
 }
+
+/// The member of a stored stream record that carries a global table's write stamp.
+pub(crate) const REPLICATION_MEMBER: &str = "sealdbReplication";
 
 /// Version byte of a stream record (`docs/formats.md`, "Stream records").
 pub const STREAM_RECORD_V1: u8 = 1;
@@ -280,6 +316,8 @@ fn stream_record(
     old: Option<&Item>,
     new: Option<&Item>,
     user_identity: Option<Value>,
+    stamp: Option<&WriteStamp>,
+    now_ms: i64,
 ) -> Option<TxWrite> {
     let settings = def.stream.as_ref()?;
     let event = match (old, new) {
@@ -317,13 +355,15 @@ fn stream_record(
     if let Some(identity) = user_identity {
         record["userIdentity"] = identity;
     }
+    if let Some(stamp) = stamp {
+        // Internal: who made the change and when (global tables); not sent by GetRecords.
+        record[REPLICATION_MEMBER] = json!({"ts": stamp.ts_ms, "origin": stamp.origin});
+    }
     let mut bytes = vec![STREAM_RECORD_V1];
     bytes.extend_from_slice(record.to_string().as_bytes());
     Some(TxWrite::Stream {
-        // Wall time: retention is measured against it when the stream is read.
-        ts_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        // When the change reached this replica (ApproximateCreationDateTime, retention).
+        ts_ms: now_ms,
         record: bytes,
     })
 }

@@ -17,6 +17,7 @@ pub mod legacy;
 pub mod number;
 pub mod ops;
 pub(crate) mod partiql;
+pub mod replication;
 pub(crate) mod request_validation;
 pub mod schema;
 pub mod service;
@@ -25,6 +26,7 @@ pub mod ttl;
 pub mod value;
 
 pub use error::DynamoError;
+pub use replication::{PeerFuture, RegionPeers};
 pub use service::{Operation, Service, ServiceConfig};
 
 /// An item's DynamoDB size as stored with it.

@@ -140,6 +140,23 @@ pub struct TableDef {
     /// The stream's resource-based policy (PutResourcePolicy on the stream ARN).
     #[serde(default)]
     pub stream_policy: Option<crate::ops::policies::StoredPolicy>,
+    /// The replication group when the table is a global table (version 2019.11.21).
+    #[serde(default)]
+    pub replication: Option<ReplicationGroup>,
+}
+
+/// A global table's replication group as one replica records it. The state of the
+/// other replicas (status, key) is asked of their regions when the table is described.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReplicationGroup {
+    /// The region of this replica (the origin of its own writes).
+    pub region: String,
+    /// The regions of the other replicas, in the order they joined.
+    pub replicas: Vec<String>,
+    /// While this replica is being created: the replica its existing items are copied
+    /// from (the copy resumes after a restart).
+    #[serde(default)]
+    pub seeding_from: Option<String>,
 }
 
 /// Stored stream settings (the stream itself comes with DynamoDB Streams support).

@@ -160,6 +160,10 @@ pub struct Service {
     pub(crate) kms: Option<Arc<crate::sse::KmsVault>>,
     /// Set once by the server: from then on every request is authorized (`authz.rs`).
     pub(crate) authorizer: std::sync::OnceLock<Arc<sealdb_iam::Authorizer>>,
+    /// The other regions' services (global tables), set once by the server.
+    pub(crate) peers: std::sync::OnceLock<Arc<dyn crate::replication::RegionPeers>>,
+    /// The (table, source region) pairs being pulled, so each runs once.
+    pub(crate) replicators: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl Service {
@@ -190,6 +194,8 @@ impl Service {
             me: me.clone(),
             kms,
             authorizer: std::sync::OnceLock::new(),
+            peers: std::sync::OnceLock::new(),
+            replicators: std::sync::Mutex::default(),
         }))
     }
 

@@ -158,6 +158,19 @@ impl KmsVault {
         Ok(arn)
     }
 
+    /// Whether `key_arn` is an AWS managed key (`alias/aws/dynamodb`); false when it
+    /// cannot be described.
+    pub async fn is_aws_managed(&self, caller: &Principal, key_arn: &str) -> bool {
+        match self
+            .kms
+            .describe_key(&self.via(Some(caller)), key_arn)
+            .await
+        {
+            Ok(k) => k.aws_managed,
+            Err(_) => false,
+        }
+    }
+
     /// CreateGrant for DynamoDB on the table's key, as the caller.
     async fn grant(
         &self,

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod index;
 pub mod lock;
+pub mod replication;
 mod seal;
 pub mod sqlcipher;
 pub mod stream;
@@ -29,6 +30,7 @@ pub use engine::{DEFAULT_KEY_CHECK_MS, Engine, TableHandle};
 pub use error::StorageError;
 pub use index::{IndexEntry, IndexEntryKey};
 pub use lock::DataDirLock;
+pub use replication::WriteStamp;
 pub use table::{
     Decision, ItemKey, STREAM_RETENTION_MS, StoredItem, TableStats, TableStore, WriteTx,
 };

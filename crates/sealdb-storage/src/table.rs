@@ -94,6 +94,14 @@ pub trait WriteTx {
     fn mark_applied(&mut self, id: &str) -> Result<(), StorageError>;
     /// Forgets the record of transaction `id` (once its redo record is gone).
     fn forget_applied(&mut self, id: &str) -> Result<(), StorageError>;
+    /// The write stamp of an item of a replicated table (last-writer-wins).
+    fn stamp_get(&mut self, key: &ItemKey) -> Result<Option<crate::WriteStamp>, StorageError>;
+    /// Records the write stamp of an item (kept after a deletion, as its tombstone).
+    fn stamp_put(&mut self, key: &ItemKey, stamp: &crate::WriteStamp) -> Result<(), StorageError>;
+    /// The last stream sequence number of `source`'s replica applied here.
+    fn checkpoint_get(&mut self, source: &str) -> Result<Option<i64>, StorageError>;
+    /// Records the last stream sequence number of `source`'s replica applied here.
+    fn checkpoint_put(&mut self, source: &str, seq: i64) -> Result<(), StorageError>;
 }
 
 /// A unit's verdict: keep its writes, or undo them. Both carry the answer for the caller.
@@ -411,6 +419,23 @@ impl TableStore {
         .await
     }
 
+    /// The last stream sequence number of `source`'s replica applied to this table.
+    pub async fn replica_checkpoint(&self, source: &str) -> Result<Option<i64>, StorageError> {
+        let source = source.to_owned();
+        self.read(move |conn| crate::replication::checkpoint_get(conn, &source))
+            .await
+    }
+
+    /// The write stamp of an item (global tables).
+    pub async fn write_stamp(
+        &self,
+        key: &ItemKey,
+    ) -> Result<Option<crate::WriteStamp>, StorageError> {
+        let key = key.clone();
+        self.read(move |conn| crate::replication::stamp_get(conn, &key))
+            .await
+    }
+
     /// Item count and total size.
     pub async fn stats(&self) -> Result<TableStats, StorageError> {
         self.read(read_stats).await
@@ -510,6 +535,7 @@ fn init_schema(conn: &Connection) -> Result<(), StorageError> {
                                             record BLOB NOT NULL);",
     )?;
     conn.execute_batch(crate::stream::SHARD_SCHEMA)?;
+    conn.execute_batch(crate::replication::SCHEMA)?;
     let version: Option<i64> = conn
         .query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))
         .optional()?;

@@ -72,6 +72,13 @@ pub enum TxWrite {
         /// The encoded record.
         record: Vec<u8>,
     },
+    /// Record the write stamp of an item of a replicated table.
+    Stamp {
+        /// The item's key.
+        key: ItemKey,
+        /// Who wrote it, when.
+        stamp: crate::WriteStamp,
+    },
     /// Put or delete an entry of index number `ix`.
     Index {
         /// The index number.
@@ -192,6 +199,7 @@ pub fn apply(tx: &mut dyn WriteTx, writes: &[TxWrite]) -> Result<(), StorageErro
                 tx.index_delete(*ix, key)?;
             }
             TxWrite::Stream { ts_ms, record } => tx.stream_append(*ts_ms, record)?,
+            TxWrite::Stamp { key, stamp } => tx.stamp_put(key, stamp)?,
         }
     }
     Ok(())

@@ -10,7 +10,7 @@ use crate::txn::TxWrite;
 const PART_V1: u8 = 1;
 
 /// Encodes a part's writes: `version ‖ count u32 ‖ write*`, where a write is
-/// `kind u8` (0 item, 1 index) `[‖ ix u32] ‖ hash u64 ‖ key byte strings ‖ op u8 [‖ size u64 ‖ value]`;
+/// `kind u8` (0 item, 1 index, 2 stream record, 3 write stamp) `[‖ ix u32] ‖ hash u64 ‖ key byte strings ‖ op u8 [‖ size u64 ‖ value]`;
 /// an item key is `pk ‖ sk`, an index key `ipk ‖ isk ‖ tpk ‖ tsk`; byte strings are
 /// `len u32 ‖ bytes`; integers big-endian; op 0 = delete, 1 = put.
 pub(crate) fn encode_part(writes: &[TxWrite]) -> Vec<u8> {
@@ -57,6 +57,14 @@ pub(crate) fn encode_part(writes: &[TxWrite]) -> Vec<u8> {
                 out.push(2);
                 out.extend_from_slice(&ts_ms.to_be_bytes());
                 bytes(&mut out, record);
+            }
+            TxWrite::Stamp { key, stamp } => {
+                out.push(3);
+                out.extend_from_slice(&key.hash.to_be_bytes());
+                bytes(&mut out, &key.pk);
+                bytes(&mut out, &key.sk);
+                out.extend_from_slice(&stamp.ts_ms.to_be_bytes());
+                bytes(&mut out, stamp.origin.as_bytes());
             }
         }
     }
@@ -142,6 +150,21 @@ pub(crate) fn decode_part(data: &[u8]) -> Result<Vec<TxWrite>, StorageError> {
                     record: r.bytes()?,
                 }
             }
+            [3] => {
+                let hash = r.u64()?;
+                let pk = r.bytes()?;
+                let sk = r.bytes()?;
+                let ts = r.u64()?;
+                let origin = String::from_utf8(r.bytes()?)
+                    .map_err(|_| StorageError::Corrupt("transaction part origin".into()))?;
+                TxWrite::Stamp {
+                    key: ItemKey { hash, pk, sk },
+                    stamp: crate::WriteStamp {
+                        ts_ms: i64::from_be_bytes(ts.to_be_bytes()),
+                        origin,
+                    },
+                }
+            }
             _ => return Err(StorageError::Corrupt("transaction part kind".into())),
         };
         out.push(w);
@@ -187,6 +210,17 @@ mod tests {
                     tsk: vec![],
                 },
                 value: Some((b"proj".to_vec(), 4)),
+            },
+            TxWrite::Stamp {
+                key: ItemKey {
+                    hash: 9,
+                    pk: b"p".to_vec(),
+                    sk: vec![],
+                },
+                stamp: crate::WriteStamp {
+                    ts_ms: 1_700_000_000_000,
+                    origin: "eu-west-1".into(),
+                },
             },
         ];
         let enc = encode_part(&writes);

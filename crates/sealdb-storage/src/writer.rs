@@ -110,6 +110,22 @@ impl WriteTx for UnitTx<'_> {
         get_item(self.conn, key)
     }
 
+    fn stamp_get(&mut self, key: &ItemKey) -> Result<Option<crate::WriteStamp>, StorageError> {
+        crate::replication::stamp_get(self.conn, key)
+    }
+
+    fn stamp_put(&mut self, key: &ItemKey, stamp: &crate::WriteStamp) -> Result<(), StorageError> {
+        crate::replication::stamp_put(self.conn, key, stamp)
+    }
+
+    fn checkpoint_get(&mut self, source: &str) -> Result<Option<i64>, StorageError> {
+        crate::replication::checkpoint_get(self.conn, source)
+    }
+
+    fn checkpoint_put(&mut self, source: &str, seq: i64) -> Result<(), StorageError> {
+        crate::replication::checkpoint_put(self.conn, source, seq)
+    }
+
     fn put(&mut self, key: &ItemKey, value: &[u8], size: u64) -> Result<(), StorageError> {
         let size = i64::try_from(size).unwrap_or(i64::MAX);
         match self.existing_size(key)? {
@@ -339,6 +355,18 @@ fn apply_stats(conn: &Connection, count: i64, size: i64) -> Result<(), StorageEr
 struct FailTx;
 
 impl WriteTx for FailTx {
+    fn stamp_get(&mut self, _: &ItemKey) -> Result<Option<crate::WriteStamp>, StorageError> {
+        Err(StorageError::Closed)
+    }
+    fn stamp_put(&mut self, _: &ItemKey, _: &crate::WriteStamp) -> Result<(), StorageError> {
+        Err(StorageError::Closed)
+    }
+    fn checkpoint_get(&mut self, _: &str) -> Result<Option<i64>, StorageError> {
+        Err(StorageError::Closed)
+    }
+    fn checkpoint_put(&mut self, _: &str, _: i64) -> Result<(), StorageError> {
+        Err(StorageError::Closed)
+    }
     fn stream_append(&mut self, _: i64, _: &[u8]) -> Result<(), StorageError> {
         Err(StorageError::Closed)
     }

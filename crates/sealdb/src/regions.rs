@@ -347,6 +347,7 @@ impl Regions {
             dynamodb.set_authorizer(Arc::clone(a));
         }
         dynamodb.resume_index_changes();
+        dynamodb.set_peers(Arc::new(Peers(self.me.clone())));
         dynamodb.start_ttl_sweeper(s.ttl_sweep);
         spawn_key_checker(
             Arc::clone(&dynamodb),
@@ -371,6 +372,31 @@ impl Regions {
         for r in self.all() {
             r.dynamodb.close();
         }
+    }
+}
+
+/// The seam through which a region's DynamoDB service reaches the others' (global
+/// tables): a weak reference, so the services do not keep the regions alive.
+struct Peers(std::sync::Weak<Regions>);
+
+impl sealdb_dynamodb::RegionPeers for Peers {
+    fn service<'a>(
+        &'a self,
+        region: &'a str,
+    ) -> sealdb_dynamodb::PeerFuture<'a, Option<Arc<Service>>> {
+        Box::pin(async move {
+            let regions = self.0.upgrade()?;
+            if region != regions.home && !regions.answered.answers(region) {
+                return None;
+            }
+            match regions.services(region).await {
+                Ok(r) => Some(Arc::clone(&r.dynamodb)),
+                Err(e) => {
+                    tracing::warn!(region, error = %e, "cannot open region");
+                    None
+                }
+            }
+        })
     }
 }
 

@@ -7,6 +7,7 @@ pub mod indexes;
 pub mod items;
 pub mod policies;
 pub mod query;
+pub(crate) mod replicas;
 pub mod scan;
 pub(crate) mod shards;
 pub(crate) mod statements;

@@ -453,6 +453,7 @@ impl Service {
         // Who made the change sits beside the record's `dynamodb` member (TTL deletions).
         let user_identity = dynamodb.as_object_mut().and_then(|m| {
             m.remove("eventName");
+            m.remove(crate::index::REPLICATION_MEMBER);
             m.remove("userIdentity")
         });
         dynamodb["SequenceNumber"] = Value::from(sequence_number(seq));

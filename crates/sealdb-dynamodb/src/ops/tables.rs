@@ -673,6 +673,7 @@ impl Service {
             archival: None,
             resource_policy,
             stream_policy: None,
+            replication: None,
         };
         // The id is chosen by the engine; store the definition, then record the id in it.
         def.sse_key_arn.clone_from(&sse_key_arn);
@@ -703,7 +704,9 @@ impl Service {
         validate_table_name_param(raw)?;
         let name = self.table_name_from(raw);
         let t = self.table(input).map_err(|_| not_found_table(name))?;
-        Ok(json!({ "Table": self.live_description(&t, "ACTIVE").await? }))
+        let mut d = self.live_description(&t, "ACTIVE").await?;
+        self.add_replicas(&t.def, &mut d).await;
+        Ok(json!({ "Table": d }))
     }
 
     pub(crate) fn list_tables(&self, input: &Input) -> Result<Value, DynamoError> {
@@ -754,6 +757,10 @@ impl Service {
             ));
         }
         let mut desc = self.live_description(&t, "DELETING").await?;
+        // Deleting a replica takes it out of its global table.
+        drop(_guard);
+        self.forget_group(&name).await;
+        let _guard = self.ddl.lock().await;
         // A table being deleted no longer lists its global indexes (they go first).
         if let Some(m) = desc.as_object_mut() {
             m.remove("GlobalSecondaryIndexes");
@@ -816,9 +823,7 @@ impl Service {
             return self.update_indexes(input).await;
         }
         if input.has("ReplicaUpdates") {
-            return Err(DynamoError::validation(
-                "One or more parameter values were invalid: this UpdateTable change is not supported by this server yet",
-            ));
+            return self.update_replicas(input, caller).await;
         }
         if billing.is_none()
             && throughput.is_none()
@@ -909,6 +914,11 @@ impl Service {
                         after_seq: last,
                         ..s
                     });
+                }
+                (Some(_), None) if def.replication.is_some() => {
+                    return Err(DynamoError::validation(
+                        "One or more parameter values were invalid: Streams cannot be disabled on a table with replicas",
+                    ));
                 }
                 (Some(_), None) => def.stream = None,
             }

@@ -1,0 +1,424 @@
+//! UpdateTable ReplicaUpdates (global tables version 2019.11.21) and the `Replicas`
+//! member of a global table's description. Replication itself is `replication.rs`.
+
+use crate::error::DynamoError;
+use crate::input::Input;
+use crate::ops::tables::{SseRequest, as_obj, obj_str};
+use crate::schema::{ReplicationGroup, StreamSettings, TableDef, iso_millis, ms_to_epoch_seconds};
+use crate::service::Service;
+use sealdb_common::Principal;
+use serde_json::{Map, Value, json};
+
+/// The version DescribeTable names for a table with replicas.
+pub(crate) const GLOBAL_TABLE_VERSION: &str = "2019.11.21";
+
+fn invalid(msg: &str) -> DynamoError {
+    DynamoError::validation(format!("One or more parameter values were invalid: {msg}"))
+}
+
+/// One parsed entry of ReplicaUpdates.
+enum ReplicaUpdate<'a> {
+    Create {
+        region: &'a str,
+        kms_key: Option<&'a str>,
+        table_class: Option<&'a str>,
+    },
+    Delete {
+        region: &'a str,
+    },
+}
+
+fn parse_update(v: &Value) -> Result<ReplicaUpdate<'_>, DynamoError> {
+    let m = as_obj(v, "ReplicaUpdates")?;
+    let actions: Vec<&str> = ["Create", "Update", "Delete"]
+        .into_iter()
+        .filter(|k| m.get(*k).is_some_and(|v| !v.is_null()))
+        .collect();
+    if actions.len() != 1 {
+        return Err(invalid(
+            "Exactly one of Create, Update or Delete must be specified in a ReplicationGroupUpdate",
+        ));
+    }
+    fn region_of<'v>(a: &'v Map<String, Value>, member: &str) -> Result<&'v str, DynamoError> {
+        obj_str(a, "RegionName")?.ok_or_else(|| {
+            crate::input::validation_errors(&[crate::input::null_member(&format!(
+                "replicaUpdates.1.member.{member}.regionName"
+            ))])
+        })
+    }
+    match actions[0] {
+        "Create" => {
+            let a = as_obj(&m["Create"], "Create")?;
+            Ok(ReplicaUpdate::Create {
+                region: region_of(a, "create")?,
+                kms_key: obj_str(a, "KMSMasterKeyId")?,
+                table_class: obj_str(a, "TableClassOverride")?,
+            })
+        }
+        "Delete" => {
+            let a = as_obj(&m["Delete"], "Delete")?;
+            Ok(ReplicaUpdate::Delete {
+                region: region_of(a, "delete")?,
+            })
+        }
+        _ => Err(invalid(
+            "ReplicaUpdates Update is not supported by this server; delete and create the replica instead",
+        )),
+    }
+}
+
+impl Service {
+    /// UpdateTable with ReplicaUpdates: adds or removes one replica.
+    pub(crate) async fn update_replicas(
+        &self,
+        input: &Input,
+        caller: &Principal,
+    ) -> Result<Value, DynamoError> {
+        let updates = input
+            .list_opt("ReplicaUpdates")?
+            .cloned()
+            .unwrap_or_default();
+        if updates.is_empty() {
+            return Err(invalid("ReplicaUpdates must not be empty"));
+        }
+        if updates.len() > 1 {
+            return Err(invalid("Only one replica update is allowed per request"));
+        }
+        let raw = input.str_req("TableName")?;
+        let name = self.table_name_from(raw).to_owned();
+        match parse_update(&updates[0])? {
+            ReplicaUpdate::Create {
+                region,
+                kms_key,
+                table_class,
+            } => {
+                self.create_replica(&name, region, kms_key, table_class, caller)
+                    .await?
+            }
+            ReplicaUpdate::Delete { region } => self.delete_replica(&name, region).await?,
+        }
+        let t = self.table_by_name(&name)?;
+        let mut d = self.live_description(&t, "UPDATING").await?;
+        self.add_replicas(&t.def, &mut d).await;
+        Ok(json!({ "TableDescription": d }))
+    }
+
+    async fn create_replica(
+        &self,
+        name: &str,
+        region: &str,
+        kms_key: Option<&str>,
+        table_class: Option<&str>,
+        caller: &Principal,
+    ) -> Result<(), DynamoError> {
+        if let Some(c) = table_class
+            && c != "STANDARD"
+            && c != "STANDARD_INFREQUENT_ACCESS"
+        {
+            return Err(crate::input::validation_errors(&[
+                crate::ops::tables::enum_error(
+                    c,
+                    "replicaUpdates.1.member.create.tableClassOverride",
+                    "STANDARD, STANDARD_INFREQUENT_ACCESS",
+                ),
+            ]));
+        }
+        let not_found = || {
+            DynamoError::ResourceNotFound(format!(
+                "Requested resource not found: Table: {name} not found"
+            ))
+        };
+        let t = self.table_by_name(name).map_err(|_| not_found())?;
+        if region == self.region() {
+            return Err(invalid(&format!(
+                "Cannot add a replica in the table's own region: {region}"
+            )));
+        }
+        if t.def
+            .replication
+            .as_ref()
+            .is_some_and(|g| g.replicas.iter().any(|r| r == region))
+        {
+            return Err(invalid(&format!(
+                "Replica already exists in region {region}"
+            )));
+        }
+        if let Some(s) = &t.def.stream
+            && s.view_type != "NEW_AND_OLD_IMAGES"
+        {
+            return Err(invalid(
+                "Table StreamViewType must be NEW_AND_OLD_IMAGES to add a replica",
+            ));
+        }
+        if t.def
+            .replication
+            .as_ref()
+            .is_some_and(|g| g.seeding_from.is_some())
+        {
+            return Err(DynamoError::ResourceInUse(format!(
+                "Attempt to change a resource which is still in use: Table is being created as a replica: {name}"
+            )));
+        }
+        let peer = self.peer(region).await.ok_or_else(|| {
+            invalid(&format!(
+                "The region {region} is not served by this endpoint"
+            ))
+        })?;
+        if peer.def(name).is_some() {
+            return Err(DynamoError::validation(format!(
+                "Failed to create a the new replica of table with name: '{name}' because one or more replicas already existed as tables."
+            )));
+        }
+        // All replicas consistently customer managed, or all AWS managed / owned.
+        let sse = match (&t.def.sse_key_arn, kms_key) {
+            (None, None) => SseRequest::Owned,
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "KMSMasterKeyId cannot be specified for a replica of a table that uses an AWS owned key",
+                ));
+            }
+            (Some(arn), k) => {
+                let managed = match &self.kms {
+                    Some(v) => v.is_aws_managed(caller, arn).await,
+                    None => false,
+                };
+                match (managed, k) {
+                    (true, None) => SseRequest::AwsManaged,
+                    (true, Some(_)) => {
+                        return Err(invalid(
+                            "KMSMasterKeyId cannot be specified for a replica of a table that uses the AWS managed key",
+                        ));
+                    }
+                    (false, None) => {
+                        return Err(invalid(
+                            "KMSMasterKeyId must be specified for each replica.",
+                        ));
+                    }
+                    (false, Some(k)) => SseRequest::Customer(k.to_owned()),
+                }
+            }
+        };
+        let _guard = self.ddl.lock().await;
+        let t = self.table_by_name(name).map_err(|_| not_found())?;
+        let now = self.now_ms();
+        let mut def = (*t.def).clone();
+        // Replication reads the streams: a table without one gets NEW_AND_OLD_IMAGES.
+        if def.stream.is_none() {
+            let (_, last) = self.store(&t).await?.stream_bounds().await?;
+            def.stream = Some(StreamSettings {
+                view_type: "NEW_AND_OLD_IMAGES".into(),
+                label: iso_millis(now),
+                after_seq: last,
+            });
+        }
+        let mut others: Vec<String> = def
+            .replication
+            .as_ref()
+            .map(|g| g.replicas.clone())
+            .unwrap_or_default();
+        // The new replica, as its region records it.
+        let mut replica = def.clone();
+        replica.id = String::new();
+        replica.created_ms = now;
+        replica.tags = Vec::new();
+        replica.deletion_protection = false;
+        replica.resource_policy = None;
+        replica.stream_policy = None;
+        replica.archival = None;
+        replica.sse_changes = Vec::new();
+        if let Some(c) = table_class {
+            replica.table_class = Some(c.to_owned());
+        }
+        replica.stream = Some(StreamSettings {
+            view_type: "NEW_AND_OLD_IMAGES".into(),
+            label: iso_millis(now),
+            after_seq: 0,
+        });
+        let mut replica_members = vec![self.region().to_owned()];
+        replica_members.extend(others.iter().cloned());
+        replica.replication = Some(ReplicationGroup {
+            region: region.to_owned(),
+            replicas: replica_members,
+            seeding_from: Some(self.region().to_owned()),
+        });
+        peer.create_replica_table(replica, &sse, caller).await?;
+        // Every member learns of the new replica and pulls its changes.
+        for other in &others {
+            if let Some(o) = self.peer(other).await {
+                o.add_member(name, region).await;
+            }
+        }
+        others.push(region.to_owned());
+        def.replication = Some(ReplicationGroup {
+            region: self.region().to_owned(),
+            replicas: others,
+            seeding_from: None,
+        });
+        self.save_def(def)?;
+        self.spawn_puller(name, region);
+        peer.spawn_seed(name, self.region());
+        Ok(())
+    }
+
+    /// Creates this region's replica table (as DynamoDB, for the caller of UpdateTable).
+    pub(crate) async fn create_replica_table(
+        &self,
+        mut def: TableDef,
+        sse: &SseRequest,
+        caller: &Principal,
+    ) -> Result<(), DynamoError> {
+        let sse_key_arn = self.resolve_sse_public(sse, caller).await?;
+        let _guard = self.ddl.lock().await;
+        let name = def.name.clone();
+        if self.def(&name).is_some() {
+            return Err(DynamoError::validation(format!(
+                "Failed to create a the new replica of table with name: '{name}' because one or more replicas already existed as tables."
+            )));
+        }
+        def.sse_key_arn.clone_from(&sse_key_arn);
+        let record = self
+            .engine
+            .create_table(
+                &name,
+                def.encode(),
+                def.created_ms,
+                sse_key_arn,
+                Some(caller.clone()),
+            )
+            .await?;
+        def.id = record.id;
+        self.save_def(def)?;
+        Ok(())
+    }
+
+    /// Records that `region` joined the group of `table` and starts pulling from it.
+    pub(crate) async fn add_member(&self, table: &str, region: &str) {
+        let _guard = self.ddl.lock().await;
+        let Some(cur) = self.def(table) else { return };
+        let mut def = (*cur).clone();
+        let Some(g) = &mut def.replication else {
+            return;
+        };
+        if !g.replicas.iter().any(|r| r == region) {
+            g.replicas.push(region.to_owned());
+        }
+        let seeding = g.seeding_from.is_some();
+        if let Err(e) = self.save_def(def) {
+            tracing::error!(table, error = ?e, "cannot record a new replica");
+            return;
+        }
+        if !seeding {
+            self.spawn_puller(table, region);
+        }
+    }
+
+    /// Records that `region` left the group of `table` (its pulls end by themselves).
+    pub(crate) async fn remove_member(&self, table: &str, region: &str) {
+        let _guard = self.ddl.lock().await;
+        let Some(cur) = self.def(table) else { return };
+        let mut def = (*cur).clone();
+        let Some(g) = &mut def.replication else {
+            return;
+        };
+        g.replicas.retain(|r| r != region);
+        if g.replicas.is_empty() {
+            def.replication = None;
+        }
+        if let Err(e) = self.save_def(def) {
+            tracing::error!(table, error = ?e, "cannot record a removed replica");
+        }
+    }
+
+    async fn delete_replica(&self, name: &str, region: &str) -> Result<(), DynamoError> {
+        let t = self.table_by_name(name).map_err(|_| {
+            DynamoError::ResourceNotFound(format!(
+                "Requested resource not found: Table: {name} not found"
+            ))
+        })?;
+        let members = t
+            .def
+            .replication
+            .as_ref()
+            .map(|g| g.replicas.clone())
+            .unwrap_or_default();
+        if !members.iter().any(|r| r == region) {
+            return Err(invalid(&format!(
+                "Cannot delete a replica that does not exist: no replica of {name} in region {region}"
+            )));
+        }
+        if let Some(peer) = self.peer(region).await {
+            peer.leave_group(name).await?;
+        } else {
+            self.remove_member(name, region).await;
+        }
+        Ok(())
+    }
+
+    /// Takes this region's replica out of its group (every other member forgets it) and
+    /// deletes the table, as removing a replica does on AWS.
+    pub(crate) async fn leave_group(&self, name: &str) -> Result<(), DynamoError> {
+        self.forget_group(name).await;
+        let _guard = self.ddl.lock().await;
+        if let Ok(mut defs) = self.defs.write() {
+            defs.remove(name);
+        }
+        self.engine.delete_table(name).await?;
+        Ok(())
+    }
+
+    /// Tells every other member that this region's replica of `name` leaves.
+    pub(crate) async fn forget_group(&self, name: &str) {
+        let Some(def) = self.def(name) else { return };
+        let Some(g) = &def.replication else { return };
+        for other in &g.replicas {
+            if let Some(o) = self.peer(other).await {
+                o.remove_member(name, self.region()).await;
+            }
+        }
+    }
+
+    /// Adds `GlobalTableVersion` and `Replicas` (the other replicas, as each reports
+    /// itself) to a table's description.
+    pub(crate) async fn add_replicas(&self, def: &TableDef, d: &mut Value) {
+        let Some(group) = &def.replication else {
+            return;
+        };
+        let mut replicas = Vec::with_capacity(group.replicas.len());
+        for region in &group.replicas {
+            let summary = match self.peer(region).await {
+                Some(p) => p.replica_summary(&def.name).await,
+                None => None,
+            };
+            let mut r = json!({ "RegionName": region });
+            match summary {
+                None => r["ReplicaStatus"] = json!("CREATING"),
+                Some(s) => {
+                    r["ReplicaStatus"] = json!(s.status);
+                    if let Some(arn) = s.kms_key_arn {
+                        r["KMSMasterKeyId"] = json!(arn);
+                    }
+                    if let Some(ms) = s.inaccessible_since_ms {
+                        r["ReplicaInaccessibleDateTime"] = json!(ms_to_epoch_seconds(ms));
+                        r["ReplicaStatusDescription"] = json!(
+                            "The replica's AWS KMS key is inaccessible: replication into it is paused"
+                        );
+                    }
+                    if let Some(c) = s.table_class {
+                        r["ReplicaTableClassSummary"] = json!({ "TableClass": c });
+                    }
+                    if !s.indexes.is_empty() {
+                        r["GlobalSecondaryIndexes"] = Value::Array(
+                            s.indexes
+                                .into_iter()
+                                .map(|i| json!({ "IndexName": i }))
+                                .collect(),
+                        );
+                    }
+                }
+            }
+            replicas.push(r);
+        }
+        d["GlobalTableVersion"] = json!(GLOBAL_TABLE_VERSION);
+        d["Replicas"] = Value::Array(replicas);
+    }
+}

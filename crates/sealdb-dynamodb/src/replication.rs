@@ -1,0 +1,422 @@
+//! Global tables (version 2019.11.21): the seam to the other regions' services, and
+//! the replication between replicas.
+//!
+//! ```text
+//!  replica A (region a)                         replica B (region b)
+//!   write → item + stream record {stamp: (t, a)} ─┐
+//!                                                  │  B pulls A's stream from its
+//!                                                  └► checkpoint (kept in B's file):
+//!                                                     records of origin a only; apply
+//!                                                     when (t, a) > B's stamp of the item;
+//!                                                     item, stamp, stream record and
+//!                                                     checkpoint in one transaction
+//! ```
+//! Every replica pulls from every other one only the changes made there, so a change
+//! travels once from its origin to each replica and never back. Last-writer-wins
+//! compares `(time, region)`, so every replica keeps the same winner. A replica whose key
+//! is unusable pauses (its store does not open) and catches up from its checkpoint.
+
+use crate::error::DynamoError;
+use crate::index::REPLICATION_MEMBER;
+use crate::service::Service;
+use crate::value::Item;
+use sealdb_storage::{Decision, ItemKey, WriteStamp, WriteTx, apply};
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// A future the seam returns.
+pub type PeerFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How a region's DynamoDB service reaches the other regions' services (the binary
+/// implements it over its regions). Calls between services are typed Rust calls.
+pub trait RegionPeers: Send + Sync {
+    /// The DynamoDB service of `region`, opened if needed; `None` when the server does
+    /// not serve that region.
+    fn service<'a>(&'a self, region: &'a str) -> PeerFuture<'a, Option<Arc<Service>>>;
+}
+
+/// Stream records read per pull.
+const PULL_BATCH: usize = 256;
+/// Items copied per write while a replica is created.
+const SEED_BATCH: usize = 256;
+/// The longest pause of an idle or blocked puller.
+const MAX_IDLE: Duration = Duration::from_millis(1000);
+const MIN_IDLE: Duration = Duration::from_millis(25);
+
+/// A change read from a replica's stream.
+struct Change {
+    key: ItemKey,
+    new: Option<Item>,
+    stamp: WriteStamp,
+}
+
+/// What one replica reports of itself when another describes the global table.
+pub(crate) struct ReplicaSummary {
+    pub(crate) status: &'static str,
+    pub(crate) kms_key_arn: Option<String>,
+    pub(crate) inaccessible_since_ms: Option<i64>,
+    pub(crate) table_class: Option<String>,
+    pub(crate) indexes: Vec<String>,
+}
+
+impl Service {
+    /// Installs the seam to the other regions and starts replication of every global
+    /// table of this region (resuming the copy into a replica a restart interrupted).
+    pub fn set_peers(&self, peers: Arc<dyn RegionPeers>) {
+        let _ = self.peers.set(peers);
+        let defs: Vec<_> = match self.defs.read() {
+            Ok(d) => d.values().cloned().collect(),
+            Err(_) => return,
+        };
+        for def in defs {
+            let Some(group) = &def.replication else {
+                continue;
+            };
+            match &group.seeding_from {
+                Some(from) => self.spawn_seed(&def.name, from),
+                None => {
+                    for r in &group.replicas {
+                        self.spawn_puller(&def.name, r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The service of another region through the seam.
+    pub(crate) async fn peer(&self, region: &str) -> Option<Arc<Service>> {
+        let peers = self.peers.get()?;
+        peers.service(region).await
+    }
+
+    /// This region's name.
+    pub(crate) fn region(&self) -> &str {
+        &self.cfg.region
+    }
+
+    /// What this replica of `table` reports to the others.
+    pub(crate) async fn replica_summary(&self, table: &str) -> Option<ReplicaSummary> {
+        let t = self.table_by_name(table).ok()?;
+        let group = t.def.replication.as_ref()?;
+        // Opening the store re-checks the key when due.
+        let _ = self.store(&t).await;
+        let inaccessible = t.handle.inaccessible_since();
+        let status = if group.seeding_from.is_some() {
+            "CREATING"
+        } else if inaccessible.is_some() {
+            "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
+        } else {
+            "ACTIVE"
+        };
+        Some(ReplicaSummary {
+            status,
+            kms_key_arn: t.def.sse_key_arn.clone(),
+            inaccessible_since_ms: inaccessible,
+            table_class: t.def.table_class.clone(),
+            indexes: t
+                .def
+                .indexes
+                .iter()
+                .filter(|i| i.global)
+                .map(|i| i.name.clone())
+                .collect(),
+        })
+    }
+
+    /// Starts pulling `source`'s changes of `table` into this replica (once per pair).
+    pub(crate) fn spawn_puller(&self, table: &str, source: &str) {
+        let pair = (table.to_owned(), source.to_owned());
+        match self.replicators.lock() {
+            Ok(mut running) => {
+                if !running.insert(pair.clone()) {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            pull_loop(me.clone(), &pair.0, &pair.1).await;
+            if let Some(me) = me.upgrade()
+                && let Ok(mut running) = me.replicators.lock()
+            {
+                running.remove(&pair);
+            }
+        });
+    }
+
+    /// Starts (or resumes) copying `from`'s items into this new replica.
+    pub(crate) fn spawn_seed(&self, table: &str, from: &str) {
+        let me = self.me.clone();
+        let (table, from) = (table.to_owned(), from.to_owned());
+        tokio::spawn(async move {
+            let mut pause = MIN_IDLE;
+            loop {
+                let Some(svc) = me.upgrade() else { return };
+                match svc.seed(&table, &from).await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::debug!(table = %table, from = %from, error = %e, "replica copy waits");
+                    }
+                }
+                drop(svc);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_IDLE);
+            }
+        });
+    }
+
+    /// Copies every item of `from`'s replica into this one, sets where pulling from each
+    /// replica starts, and marks this replica active. Safe to repeat: copies go through
+    /// last-writer-wins like replicated changes.
+    async fn seed(&self, table: &str, from: &str) -> Result<(), String> {
+        let src = self.peer(from).await.ok_or("source region not served")?;
+        let src_t = src.table_by_name(table).map_err(|e| e.message())?;
+        let src_store = src.store(&src_t).await.map_err(|e| e.message())?;
+        let def = self.def(table).ok_or("replica gone")?;
+        let Some(group) = def.replication.clone() else {
+            return Ok(());
+        };
+        if group.seeding_from.is_none() {
+            return Ok(());
+        }
+        // Where each pull starts is read before the copy: what the copy misses after
+        // it, the pulls bring (a change seen twice is ordered by its stamp).
+        let mut starts = vec![(
+            from.to_owned(),
+            src_store
+                .stream_bounds()
+                .await
+                .map_err(|e| e.to_string())?
+                .1,
+        )];
+        for r in group.replicas.iter().filter(|r| r.as_str() != from) {
+            let seq = src_store
+                .replica_checkpoint(r)
+                .await
+                .map_err(|e| e.to_string())?
+                .unwrap_or(0);
+            starts.push((r.clone(), seq));
+        }
+        let t = self.table_by_name(table).map_err(|e| e.message())?;
+        let store = self.store(&t).await.map_err(|e| e.message())?;
+        let mut after: Option<ItemKey> = None;
+        loop {
+            let page = src_store
+                .scan(0, u64::MAX, after.clone(), SEED_BATCH, 4 << 20)
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.key.clone());
+            let mut changes = Vec::with_capacity(page.len());
+            for stored in page {
+                let item = crate::codec::decode_item(&stored.value)
+                    .map_err(|e| format!("stored item: {e:?}"))?;
+                let stamp = src_store
+                    .write_stamp(&stored.key)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or(WriteStamp {
+                        ts_ms: 0,
+                        origin: from.to_owned(),
+                    });
+                changes.push(Change {
+                    key: stored.key,
+                    new: Some(item),
+                    stamp,
+                });
+            }
+            let def = self.def(table).ok_or("replica gone")?;
+            store
+                .write_when_room(move |tx: &mut dyn WriteTx| {
+                    for c in changes {
+                        apply_change(tx, &def, c)?;
+                    }
+                    Ok(Decision::Commit(()))
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        store
+            .write_when_room(move |tx: &mut dyn WriteTx| {
+                for (source, seq) in starts {
+                    if tx.checkpoint_get(&source)?.is_none_or(|c| c < seq) {
+                        tx.checkpoint_put(&source, seq)?;
+                    }
+                }
+                Ok(Decision::Commit(()))
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        {
+            let _guard = self.ddl.lock().await;
+            let mut def = (*self.def(table).ok_or("replica gone")?).clone();
+            if let Some(g) = &mut def.replication {
+                g.seeding_from = None;
+            }
+            self.save_def(def).map_err(|e| e.message())?;
+        }
+        for r in &group.replicas {
+            self.spawn_puller(table, r);
+        }
+        Ok(())
+    }
+}
+
+/// Applies a change unless this replica already holds a later one of the item.
+fn apply_change(
+    tx: &mut dyn WriteTx,
+    def: &crate::schema::TableDef,
+    c: Change,
+) -> Result<(), sealdb_storage::StorageError> {
+    if tx.stamp_get(&c.key)?.is_some_and(|cur| cur >= c.stamp) {
+        return Ok(());
+    }
+    let old =
+        match tx.get(&c.key)? {
+            Some(b) => Some(crate::codec::decode_item(&b).map_err(|e| {
+                sealdb_storage::StorageError::Corrupt(format!("stored item: {e:?}"))
+            })?),
+            None => None,
+        };
+    if old.is_none() && c.new.is_none() {
+        // Deleting a missing item writes no record; the stamp still orders later changes.
+        tx.stamp_put(&c.key, &c.stamp)?;
+        return Ok(());
+    }
+    let writes = crate::index::replicated_mutations(
+        def,
+        &c.key,
+        old.as_ref(),
+        c.new.as_ref(),
+        c.stamp.clone(),
+    );
+    if !writes
+        .iter()
+        .any(|w| matches!(w, sealdb_storage::TxWrite::Stamp { .. }))
+    {
+        tx.stamp_put(&c.key, &c.stamp)?;
+    }
+    apply(tx, &writes)
+}
+
+/// Parses a stored stream record of `source`'s replica into the change it made there;
+/// `None` for records of changes that came to it from elsewhere.
+fn change_of(
+    def: &crate::schema::TableDef,
+    source: &str,
+    ts_ms: i64,
+    bytes: &[u8],
+) -> Result<Option<Change>, DynamoError> {
+    let Some((&crate::index::STREAM_RECORD_V1, body)) = bytes.split_first() else {
+        return Err(DynamoError::Internal);
+    };
+    let r: Value = serde_json::from_slice(body).map_err(|_| DynamoError::Internal)?;
+    // A record without a stamp was written before the table had replicas (or by a
+    // request that started just before): a change of the source itself.
+    let stamp = match r.get(REPLICATION_MEMBER) {
+        Some(m) => WriteStamp {
+            ts_ms: m["ts"].as_i64().ok_or(DynamoError::Internal)?,
+            origin: m["origin"]
+                .as_str()
+                .ok_or(DynamoError::Internal)?
+                .to_owned(),
+        },
+        None => WriteStamp {
+            ts_ms,
+            origin: source.to_owned(),
+        },
+    };
+    if stamp.origin != source {
+        return Ok(None);
+    }
+    let keys = crate::value::item_from_json(&r["Keys"]).map_err(crate::input::value_error)?;
+    let key = crate::service::item_key(def, &keys, crate::service::KeySource::Key)?;
+    let new = match r["eventName"].as_str() {
+        Some("REMOVE") => None,
+        _ => Some(crate::value::item_from_json(&r["NewImage"]).map_err(crate::input::value_error)?),
+    };
+    Ok(Some(Change { key, new, stamp }))
+}
+
+/// Pulls `source`'s changes of `table` into this replica until either leaves the group.
+async fn pull_loop(me: Weak<Service>, table: &str, source: &str) {
+    let mut pause = MIN_IDLE;
+    loop {
+        let Some(svc) = me.upgrade() else { return };
+        let member = svc
+            .def(table)
+            .and_then(|d| d.replication.clone())
+            .is_some_and(|g| g.replicas.iter().any(|r| r == source));
+        if !member {
+            return;
+        }
+        let moved = match svc.pull_once(table, source).await {
+            Ok(n) => n > 0,
+            Err(e) => {
+                tracing::debug!(table, source, error = %e, "replication waits");
+                false
+            }
+        };
+        drop(svc);
+        if moved {
+            pause = MIN_IDLE;
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_IDLE);
+        }
+    }
+}
+
+impl Service {
+    /// One batch from `source`'s stream; how many records it covered.
+    async fn pull_once(&self, table: &str, source: &str) -> Result<usize, String> {
+        let src = self.peer(source).await.ok_or("source region not served")?;
+        let src_t = src.table_by_name(table).map_err(|e| e.message())?;
+        let src_store = src.store(&src_t).await.map_err(|e| e.message())?;
+        let t = self.table_by_name(table).map_err(|e| e.message())?;
+        // A replica whose key is unusable does not open: replication into it pauses.
+        let store = self.store(&t).await.map_err(|e| e.message())?;
+        let after = store
+            .replica_checkpoint(source)
+            .await
+            .map_err(|e| e.to_string())?
+            .unwrap_or(0);
+        let records = src_store
+            .stream_read(after, PULL_BATCH, 0, 4 << 20, 0)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(&(last_seq, _, _)) = records.last() else {
+            return Ok(0);
+        };
+        let count = records.len();
+        let mut changes = Vec::with_capacity(count);
+        for (_, ts, bytes) in &records {
+            if let Some(c) = change_of(&t.def, source, *ts, bytes).map_err(|e| e.message())? {
+                changes.push(c);
+            }
+        }
+        let def = Arc::clone(&t.def);
+        let source = source.to_owned();
+        store
+            .write_when_room(move |tx: &mut dyn WriteTx| {
+                // A concurrent pull of the same pair (never started twice) would see a
+                // moved checkpoint; applying only past it keeps each change once.
+                if tx.checkpoint_get(&source)?.is_some_and(|c| c >= last_seq) {
+                    return Ok(Decision::Commit(()));
+                }
+                for c in changes {
+                    apply_change(tx, &def, c)?;
+                }
+                tx.checkpoint_put(&source, last_seq)?;
+                Ok(Decision::Commit(()))
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(count)
+    }
+}
