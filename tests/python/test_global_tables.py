@@ -19,7 +19,7 @@ TIMEOUT = 60
 
 @pytest.fixture
 def gt_server(tmp_path):
-    s = Server(tmp_path / "data", extra_args=["--key-check-interval-secs", "1"]).start()
+    s = Server(tmp_path / "data", extra_args=["--key-check-interval-secs", "1", "--ttl-sweep-interval", "1"]).start()
     yield s
     s.kill()
 
@@ -105,7 +105,12 @@ def test_replicas_are_described_and_replicate_every_way(gt_server):
         {"Put": {"TableName": name, "Item": {"pk": {"S": "txn"}, "g": {"S": "G"}, "v": {"S": "TxnMarkerC3"}}}},
         {"Delete": {"TableName": name, "Key": {"pk": {"S": "before"}}}},
     ])
-    expected = {"from-east", "from-west", "txn"} | {f"batch-{i}" for i in range(5)}
+    west.execute_statement(Statement=f"INSERT INTO \"{name}\" VALUE {{'pk': 'partiql', 'g': 'G'}}")
+    # Time to Live runs in us-east-1 only: its deletion of an item written in eu-west-1
+    # reaches every replica like any write.
+    east.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+    west.put_item(TableName=name, Item={"pk": {"S": "expired"}, "exp": {"N": str(int(time.time()) - 60)}})
+    expected = {"from-east", "from-west", "txn", "partiql"} | {f"batch-{i}" for i in range(5)}
     for r in REGIONS:
         def converged(r=r):
             got = {i["pk"]["S"] for i in ddbs[r].scan(TableName=name, ConsistentRead=True)["Items"]}
