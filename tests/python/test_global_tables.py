@@ -299,3 +299,40 @@ def test_nothing_readable_on_disk_and_restart_loses_nothing(gt_server):
                     return set(acknowledged) <= got
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         eventually(all_there, f"acknowledged writes in {r}")
+
+
+def test_readme_cli_two_regions(gt_server):
+    """The README's aws CLI set-up of a two-region global table with a key per region."""
+    import json
+    import pathlib
+    import subprocess
+    import sys
+
+    s = gt_server
+    aws = [str(pathlib.Path(sys.executable).parent / "aws"), "--endpoint-url", s.endpoint, "--output", "json"]
+
+    def run(*args):
+        out = subprocess.run(aws + list(args), env=s.cli_env(), capture_output=True, text=True, check=True).stdout
+        return json.loads(out) if out.strip() else None
+
+    east = run("kms", "create-key", "--region", "us-east-1")["KeyMetadata"]["Arn"]
+    west = run("kms", "create-key", "--region", "eu-west-1")["KeyMetadata"]["Arn"]
+    run("dynamodb", "create-table", "--region", "us-east-1", "--table-name", "Music",
+        "--attribute-definitions", "AttributeName=Artist,AttributeType=S",
+        "--key-schema", "AttributeName=Artist,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST",
+        "--stream-specification", "StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES",
+        "--sse-specification", f"Enabled=true,SSEType=KMS,KMSMasterKeyId={east}")
+    out = run("dynamodb", "update-table", "--region", "us-east-1", "--table-name", "Music",
+              "--replica-updates", json.dumps([{"Create": {"RegionName": "eu-west-1", "KMSMasterKeyId": west}}]))
+    assert [r["RegionName"] for r in out["TableDescription"]["Replicas"]] == ["eu-west-1"]
+    version, replicas = eventually(
+        lambda: (lambda d: d if d[1][0]["ReplicaStatus"] == "ACTIVE" else None)(
+            run("dynamodb", "describe-table", "--region", "eu-west-1", "--table-name", "Music",
+                "--query", "Table.[GlobalTableVersion, Replicas]")),
+        "replica active")
+    assert version == "2019.11.21"
+    assert replicas == [{"RegionName": "us-east-1", "ReplicaStatus": "ACTIVE", "KMSMasterKeyId": east}]
+    run("dynamodb", "put-item", "--region", "eu-west-1", "--table-name", "Music", "--item", '{"Artist": {"S": "Acme"}}')
+    got = eventually(lambda: run("dynamodb", "get-item", "--region", "us-east-1", "--table-name", "Music",
+                                 "--key", '{"Artist": {"S": "Acme"}}'), "item in us-east-1")
+    assert got["Item"] == {"Artist": {"S": "Acme"}}
