@@ -199,3 +199,27 @@ def test_multi_region_key_replicated_across_regions_of_one_server(server):
     assert config["MultiRegionKeyType"] == "REPLICA"
     assert config["PrimaryKey"]["Region"] == "us-east-1"
     assert [r["Region"] for r in config["ReplicaKeys"]] == ["eu-west-3"]
+
+
+def test_a_region_holding_only_replicated_keys_is_rotated_and_verified(tmp_path):
+    data = tmp_path / "data"
+    bin_ = os.environ.get("SEALDB_BIN", "target/debug/sealdb")
+    s = Server(data, ["--regions", "us-east-1,eu-west-3"]).start()
+    try:
+        east = s.client("kms", region="us-east-1")
+        key = east.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+        east.replicate_key(KeyId=key, ReplicaRegion="eu-west-3")
+        blob = east.encrypt(KeyId=key, Plaintext=b"kept")["CiphertextBlob"]
+    finally:
+        s.stop()
+    # eu-west-3 has a key store and nothing else.
+    assert (data / "regions" / "eu-west-3" / "keystore.db").exists()
+    for cmd in (["rotate-root-key"], ["verify"]):
+        p = subprocess.run([bin_, *cmd, "--data-dir", str(data)], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stdout + p.stderr
+    assert "eu-west-3: key store" in p.stdout
+    s = Server(data, ["--regions", "us-east-1,eu-west-3"]).start()
+    try:
+        assert s.client("kms", region="eu-west-3").decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
+    finally:
+        s.stop()

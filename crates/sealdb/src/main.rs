@@ -558,9 +558,7 @@ fn rotate_root_key(data: &DataArgs) -> Result<(), String> {
     };
     // Every region's key store, catalog and transaction log.
     for (_, region_dir) in regions::regions_on_disk(dir)? {
-        if region_dir.join("catalog.db").exists() {
-            rotate_region_files(&region_dir, &old, &new)?;
-        }
+        rotate_region_files(&region_dir, &old, &new)?;
     }
     // Identities: the file, and access-key secrets sealed under the catalog key.
     sealdb_iam::IdentityStore::rotate_root_key(dir, &old, &new)
@@ -598,10 +596,16 @@ fn rotate_region_files(dir: &Path, old: &RootKey, new: &RootKey) -> Result<(), S
     }
     // The catalog: table keys sealed by the root key are re-sealed (KMS-wrapped ones are
     // not root-dependent and stay as they are).
+    let catalog = dir.join("catalog.db");
+    // A region whose key service alone was opened (a multi-Region key replicated into
+    // it) has no catalog.
+    if !catalog.exists() {
+        return Ok(());
+    }
     let old_vault = sealdb_storage::RootKeyVault::new(old);
     let new_vault = sealdb_storage::RootKeyVault::new(new);
     sealdb_storage::sqlcipher::rekey_file(
-        &dir.join("catalog.db"),
+        &catalog,
         &old.derive("catalog"),
         &new.derive("catalog"),
         |conn| {

@@ -104,7 +104,12 @@ async fn verify_all(dir: &Path, root: &RootKey) -> Vec<Fault> {
         } else {
             region
         };
-        if region_dir != dir && !region_dir.join("catalog.db").exists() {
+        // A region whose key service alone was opened (a multi-Region key replicated
+        // into it) has a key store and no catalog.
+        if region_dir != dir
+            && !region_dir.join("catalog.db").exists()
+            && !region_dir.join("keystore.db").exists()
+        {
             continue;
         }
         let label = if region_dir == dir {
@@ -128,10 +133,13 @@ async fn verify_region(dir: &Path, region: &str, label: &str, root: &RootKey) ->
         }
     };
     let catalog_path = dir.join("catalog.db");
-    note(
-        "catalog".into(),
-        check_file(&catalog_path, &root.derive("catalog")),
-    );
+    let key_store_only = !label.is_empty() && !catalog_path.exists();
+    if !key_store_only {
+        note(
+            "catalog".into(),
+            check_file(&catalog_path, &root.derive("catalog")),
+        );
+    }
     for (file, purpose, what) in [
         ("keystore.db", "keystore", "key store"),
         ("txlog.db", "txlog", "transaction log"),
@@ -162,6 +170,9 @@ async fn verify_region(dir: &Path, region: &str, label: &str, root: &RootKey) ->
             "audit chain".into(),
             sealdb_kms::verify_audit_log(dir, root).map(drop),
         );
+    }
+    if key_store_only {
+        return faults;
     }
     let catalog = match sealdb_storage::catalog::Catalog::open(dir, &root.derive("catalog")) {
         Ok(c) => c,
