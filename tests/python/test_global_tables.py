@@ -336,3 +336,28 @@ def test_readme_cli_two_regions(gt_server):
     got = eventually(lambda: run("dynamodb", "get-item", "--region", "us-east-1", "--table-name", "Music",
                                  "--key", '{"Artist": {"S": "Acme"}}'), "item in us-east-1")
     assert got["Item"] == {"Artist": {"S": "Acme"}}
+
+
+def test_a_replica_inaccessible_too_long_leaves_the_group(tmp_path):
+    s = Server(tmp_path / "data", extra_args=["--key-check-interval-secs", "1", "--replica-inaccessible-secs", "2"]).start()
+    try:
+        name = "Leaves" + uuid.uuid4().hex[:6]
+        regions = ["us-east-1", "eu-west-1"]
+        ddbs, keys = make_global(s, name, regions=regions)
+        east, west = ddbs["us-east-1"], ddbs["eu-west-1"]
+        kms_west = s.client("kms", region="eu-west-1")
+        kms_west.disable_key(KeyId=keys["eu-west-1"]["KeyId"])
+        eventually(lambda: "Replicas" not in east.describe_table(TableName=name)["Table"], "west left the group")
+        east.put_item(TableName=name, Item={"pk": {"S": "after-leaving"}})
+        kms_west.enable_key(KeyId=keys["eu-west-1"]["KeyId"])
+        # The west table stays, as a regional table of its own; it no longer replicates.
+        t = eventually(lambda: (lambda t: t if t["TableStatus"] == "ACTIVE" else None)(
+            west.describe_table(TableName=name)["Table"]), "west table back")
+        assert "Replicas" not in t and "GlobalTableVersion" not in t
+        assert item(west, name, "before")["v"]["S"] == "SeedMarkerR5"
+        west.put_item(TableName=name, Item={"pk": {"S": "west-alone"}})
+        time.sleep(1)
+        assert item(west, name, "after-leaving") is None
+        assert item(east, name, "west-alone") is None
+    finally:
+        s.kill()

@@ -38,6 +38,10 @@ pub trait RegionPeers: Send + Sync {
     fn service<'a>(&'a self, region: &'a str) -> PeerFuture<'a, Option<Arc<Service>>>;
 }
 
+/// How long a replica's key may stay unusable before the replica leaves its global
+/// table, as AWS documents: 20 hours.
+pub const DEFAULT_REPLICA_INACCESSIBLE_MS: i64 = 20 * 60 * 60 * 1000;
+
 /// Stream records read per pull.
 const PULL_BATCH: usize = 256;
 /// Items copied per write while a replica is created.
@@ -83,6 +87,36 @@ impl Service {
                     }
                 }
             }
+        }
+    }
+
+    /// Sets how long a replica's key may stay unusable before it leaves its group.
+    pub fn set_replica_inaccessible_ms(&self, ms: i64) {
+        self.replica_inaccessible_ms
+            .store(ms.max(0), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A replica whose key stayed unusable too long leaves its global table, as on AWS:
+    /// the others forget it and replication to and from it stops; its table stays.
+    pub(crate) async fn leave_group_if_inaccessible(&self, table: &str, since_ms: i64) {
+        let limit = self
+            .replica_inaccessible_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let in_group = self.def(table).is_some_and(|d| d.replication.is_some());
+        if !in_group || self.now_ms() - since_ms < limit {
+            return;
+        }
+        tracing::warn!(
+            table,
+            "replica key unusable too long: the replica leaves its global table"
+        );
+        self.forget_group(table).await;
+        let _guard = self.ddl.lock().await;
+        let Some(cur) = self.def(table) else { return };
+        let mut def = (*cur).clone();
+        def.replication = None;
+        if let Err(e) = self.save_def(def) {
+            tracing::error!(table, error = ?e, "cannot leave the replication group");
         }
     }
 

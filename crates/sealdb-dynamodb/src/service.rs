@@ -164,6 +164,8 @@ pub struct Service {
     pub(crate) peers: std::sync::OnceLock<Arc<dyn crate::replication::RegionPeers>>,
     /// The (table, source region) pairs being pulled, so each runs once.
     pub(crate) replicators: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// How long a replica's key may stay unusable before it leaves its global table.
+    pub(crate) replica_inaccessible_ms: std::sync::atomic::AtomicI64,
 }
 
 impl Service {
@@ -196,6 +198,9 @@ impl Service {
             authorizer: std::sync::OnceLock::new(),
             peers: std::sync::OnceLock::new(),
             replicators: std::sync::Mutex::default(),
+            replica_inaccessible_ms: std::sync::atomic::AtomicI64::new(
+                crate::replication::DEFAULT_REPLICA_INACCESSIBLE_MS,
+            ),
         }))
     }
 

@@ -129,6 +129,10 @@ struct ServeArgs {
     /// seconds (AWS: 7 days).
     #[arg(long, env = "SEALDB_ARCHIVE_AFTER_SECS", default_value_t = 7 * 24 * 3600)]
     archive_after_secs: u64,
+    /// How long a global table replica's KMS key may stay unusable before the replica
+    /// leaves its replication group, in seconds (AWS: 20 hours).
+    #[arg(long, env = "SEALDB_REPLICA_INACCESSIBLE_SECS", default_value_t = 20 * 3600)]
+    replica_inaccessible_secs: u64,
     /// How often Time to Live deletes expired items, in seconds (AWS: within days; the
     /// sweep reads every TTL-enabled table, paced behind foreground work).
     #[arg(long, env = "SEALDB_TTL_SWEEP_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
@@ -374,6 +378,10 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
             key_check_interval_ms,
             archive_after_ms: i64::try_from(args.archive_after_secs.saturating_mul(1000))
                 .unwrap_or(i64::MAX),
+            replica_inaccessible_ms: i64::try_from(
+                args.replica_inaccessible_secs.saturating_mul(1000),
+            )
+            .unwrap_or(i64::MAX),
             ttl_sweep: std::time::Duration::from_secs(args.ttl_sweep_interval),
         },
         Arc::clone(&kms_identity),

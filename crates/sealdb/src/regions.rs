@@ -40,6 +40,8 @@ pub(crate) struct RegionSettings {
     pub(crate) endpoint_address: String,
     pub(crate) key_check_interval_ms: i64,
     pub(crate) archive_after_ms: i64,
+    /// How long a replica's key may stay unusable before it leaves its global table.
+    pub(crate) replica_inaccessible_ms: i64,
     pub(crate) ttl_sweep: std::time::Duration,
 }
 
@@ -347,6 +349,7 @@ impl Regions {
             dynamodb.set_authorizer(Arc::clone(a));
         }
         dynamodb.resume_index_changes();
+        dynamodb.set_replica_inaccessible_ms(s.replica_inaccessible_ms);
         dynamodb.set_peers(Arc::new(Peers(self.me.clone())));
         dynamodb.start_ttl_sweeper(s.ttl_sweep);
         spawn_key_checker(

@@ -224,6 +224,7 @@ impl Service {
             let Some(since) = handle.inaccessible_since() else {
                 continue;
             };
+            self.leave_group_if_inaccessible(&def.name, since).await;
             if now - since < archive_after_ms {
                 continue;
             }
