@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod index;
 pub mod lock;
+mod readers;
 pub mod replication;
 mod seal;
 pub mod sqlcipher;

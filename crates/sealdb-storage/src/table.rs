@@ -8,13 +8,15 @@
 //!                                     SAVEPOINT; unit 2 ...              (up to MAX_GROUP)
 //!                                   COMMIT (WAL, synchronous=FULL: one fsync for the group)
 //!                                   answer every unit
-//!  reads ──► spawn_blocking on a pooled read connection (WAL: sees the last commit)
+//!  reads ──► a pooled read connection (WAL: sees the last commit); short reads (GetItem,
+//!            one Query page) on the calling thread, scans and exports on the blocking pool
 //! ```
 //! One writer per table makes every unit serializable with the others without a lock
 //! manager: a unit's condition check and its write see the same state.
 
 use crate::error::StorageError;
 use crate::index::{IndexEntry, IndexEntryKey};
+use crate::readers::Readers;
 use crate::sqlcipher::{open_encrypted, open_existing};
 use crate::writer::{Finisher, UnitFn};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -31,8 +33,6 @@ const TABLE_SCHEMA_V1: i64 = 1;
 /// The most write units queued for one table's writer; beyond it writes are throttled
 /// (ThrottlingException) instead of growing memory without bound.
 pub const MAX_QUEUED_UNITS: usize = 4096;
-/// Read connections kept open per table.
-const READ_POOL: usize = 4;
 /// How long DynamoDB Streams records are kept: 24 hours.
 pub const STREAM_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -127,7 +127,7 @@ pub struct TableStore {
     key: SecretKey32,
     sender: Mutex<Option<mpsc::Sender<UnitFn>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    readers: Arc<Mutex<Vec<Connection>>>,
+    readers: Arc<Readers>,
     /// One permit per queued or running unit: bounds the writer's queue.
     queue: Arc<tokio::sync::Semaphore>,
 }
@@ -166,12 +166,13 @@ impl TableStore {
         let writer = std::thread::Builder::new()
             .name("sealdb-writer".into())
             .spawn(move || crate::writer::writer_loop(conn, reopen, rx))?;
+        let readers = Arc::new(Readers::new(path.to_owned(), key.clone()));
         Ok(Arc::new(TableStore {
             path: path.to_owned(),
+            readers,
             key,
             sender: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
-            readers: Arc::new(Mutex::new(Vec::new())),
             queue: Arc::new(tokio::sync::Semaphore::new(MAX_QUEUED_UNITS)),
         }))
     }
@@ -244,37 +245,33 @@ impl TableStore {
         done_rx.await.map_err(|_| StorageError::WriterFailed)?
     }
 
-    /// Runs a read on a pooled read connection, off the async threads.
+    /// Runs a read on a pooled read connection, off the async threads: for reads that
+    /// may take long (scans, exports, statistics).
     async fn read<R, F>(&self, f: F) -> Result<R, StorageError>
     where
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StorageError> + Send + 'static,
     {
-        let pool = Arc::clone(&self.readers);
-        let path = self.path.clone();
-        let key = self.key.clone();
-        tokio::task::spawn_blocking(move || {
-            let pooled = pool.lock().ok().and_then(|mut p| p.pop());
-            let conn = match pooled {
-                Some(c) => c,
-                None => open_existing(&path, &key)?,
-            };
-            let result = f(&conn);
-            if let Ok(mut p) = pool.lock()
-                && p.len() < READ_POOL
-            {
-                p.push(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|_| StorageError::Closed)?
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || readers.with(f))
+            .await
+            .map_err(|_| StorageError::Closed)?
+    }
+
+    /// Runs a short read (one item, one page of one partition) on the calling thread.
+    /// Such a read takes microseconds when its pages are in the connection's cache, far
+    /// less than handing it to another thread and waking this one up again (profiled:
+    /// a third of the server's CPU went to those two thread switches per GetItem).
+    fn read_here<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StorageError>,
+    ) -> Result<R, StorageError> {
+        self.readers.with(f)
     }
 
     /// The current value of one item.
     pub async fn get(&self, key: &ItemKey) -> Result<Option<Vec<u8>>, StorageError> {
-        let key = key.clone();
-        self.read(move |conn| get_item(conn, &key)).await
+        self.read_here(|conn| get_item(conn, key))
     }
 
     /// Items in storage order `(hash, pk, sk)`, strictly after `after` when given, within
@@ -304,8 +301,7 @@ impl TableStore {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Vec<StoredItem>, StorageError> {
-        self.read(move |conn| query_partition(conn, hash, &pk, &lo, &hi, forward, limit, max_bytes))
-            .await
+        self.read_here(|conn| query_partition(conn, hash, &pk, &lo, &hi, forward, limit, max_bytes))
     }
 
     /// Entries of index `ix` for one index partition, in index sort-key order (then
@@ -323,7 +319,7 @@ impl TableStore {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Vec<IndexEntry>, StorageError> {
-        self.read(move |conn| {
+        self.read_here(|conn| {
             crate::index::query(
                 conn,
                 ix,
@@ -337,7 +333,6 @@ impl TableStore {
                 max_bytes,
             )
         })
-        .await
     }
 
     /// Entries of index `ix` in storage order within a hash range, after `after`.
@@ -450,9 +445,7 @@ impl TableStore {
         if let Some(h) = handle {
             let _ = h.join();
         }
-        if let Ok(mut p) = self.readers.lock() {
-            p.clear();
-        }
+        self.readers.close();
     }
 
     /// Seals bytes under a key derived from this table's key (redo records), so that
