@@ -17,11 +17,23 @@ use std::sync::Mutex;
 /// beyond them a read opens a connection of its own for the time of the read.
 const POOLED: usize = 4;
 
-/// Page cache of each read connection, in KiB (SQLite's negative `cache_size`): 16 MiB
+/// Page cache of each connection of a table, in KiB (SQLite's negative `cache_size`): 16 MiB
 /// keeps the interior pages and most leaves of a table of 10,000 1 KB items decrypted
 /// (SQLite's default of 2 MiB kept a fraction: 7 % of a GetItem's CPU went to the page
 /// HMAC of misses). Pages are allocated as they are read, so a small table uses little.
 const CACHE_KIB: i64 = 16 * 1024;
+
+/// Prepared statements kept per connection: the writer alone uses more than rusqlite's
+/// default of 16 (item, index, stream, statistics and transaction statements), and a
+/// statement evicted from the cache is parsed and planned again on its next use.
+const STATEMENT_CACHE: usize = 64;
+
+/// Page cache and statement cache of a table connection (read or write).
+pub(crate) fn tune(conn: &Connection) -> Result<(), StorageError> {
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
 
 /// The pool of one table's read connections.
 pub(crate) struct Readers {
@@ -68,7 +80,7 @@ impl Readers {
 
     fn open(&self) -> Result<Connection, StorageError> {
         let conn = open_existing(&self.path, &self.key)?;
-        conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+        tune(&conn)?;
         Ok(conn)
     }
 

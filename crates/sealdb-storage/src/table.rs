@@ -137,6 +137,7 @@ impl TableStore {
     /// starts its writer.
     pub fn create(path: &Path, key: SecretKey32) -> Result<Arc<TableStore>, StorageError> {
         let conn = open_encrypted(path, &key)?;
+        crate::readers::tune(&conn)?;
         TableStore::start(path, key, conn)
     }
 
@@ -150,6 +151,7 @@ impl TableStore {
             )));
         }
         let conn = open_existing(path, &key)?;
+        crate::readers::tune(&conn)?;
         TableStore::start(path, key, conn)
     }
 
@@ -161,8 +163,11 @@ impl TableStore {
         init_schema(&conn)?;
         let (tx, rx) = mpsc::channel::<UnitFn>();
         let (reopen_path, reopen_key) = (path.to_owned(), key.clone());
-        let reopen: crate::writer::Reopen =
-            Box::new(move || Ok(open_existing(&reopen_path, &reopen_key)?));
+        let reopen: crate::writer::Reopen = Box::new(move || {
+            let conn = open_existing(&reopen_path, &reopen_key)?;
+            crate::readers::tune(&conn)?;
+            Ok(conn)
+        });
         let writer = std::thread::Builder::new()
             .name("sealdb-writer".into())
             .spawn(move || crate::writer::writer_loop(conn, reopen, rx))?;

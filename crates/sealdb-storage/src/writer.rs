@@ -224,7 +224,7 @@ fn run_transaction(
     queue: &mut impl Iterator<Item = UnitFn>,
     pending: &mut Vec<Finisher>,
 ) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         let msg = e.to_string();
         for unit in queue {
             fail_unrun(unit, StorageError::Corrupt(format!("begin failed: {msg}")));
@@ -235,7 +235,7 @@ fn run_transaction(
     let mut index_deltas: std::collections::BTreeMap<u32, (i64, i64)> =
         std::collections::BTreeMap::new();
     for unit in queue.by_ref() {
-        if let Err(e) = conn.execute_batch("SAVEPOINT unit") {
+        if let Err(e) = run_cached(conn, "SAVEPOINT unit") {
             fail_unrun(unit, StorageError::Sqlite(e));
             continue;
         }
@@ -255,7 +255,7 @@ fn run_transaction(
                 e.0 += c;
                 e.1 += z;
             }
-            conn.execute_batch("RELEASE unit")
+            run_cached(conn, "RELEASE unit")
         } else {
             rollback_unit(conn)
         };
@@ -274,7 +274,7 @@ fn run_transaction(
     }
     let result = apply_stats(conn, count, size)
         .and_then(|()| crate::index::apply_index_stats(conn, &index_deltas))
-        .and_then(|()| conn.execute_batch("COMMIT").map_err(StorageError::Sqlite));
+        .and_then(|()| run_cached(conn, "COMMIT").map_err(StorageError::Sqlite));
     match result {
         Ok(()) => {
             for fin in pending.drain(..) {
@@ -290,6 +290,13 @@ fn run_transaction(
             }
         }
     }
+}
+
+/// Runs one statement without result rows from the connection's statement cache, so
+/// that the per-unit SAVEPOINT / RELEASE and the group's BEGIN / COMMIT are not parsed
+/// again for every unit.
+fn run_cached(conn: &Connection, sql: &str) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Answers a unit that could not run.
