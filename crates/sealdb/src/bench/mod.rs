@@ -62,6 +62,9 @@ pub(crate) struct BenchArgs {
     /// No live progress line on stderr.
     #[arg(long)]
     quiet: bool,
+    /// Leave the benchmark's table in place at the end (to measure the server's data dir).
+    #[arg(long)]
+    keep_table: bool,
 }
 
 /// A started server, stopped on drop.
@@ -271,8 +274,10 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
                 }
             }
         }
-        for ep in &eps {
-            tear_down(ep, &workload.table).await;
+        if !args.keep_table {
+            for ep in &eps {
+                tear_down(ep, &workload.table).await;
+            }
         }
         outcome.map(|()| reports)
     });
