@@ -11,6 +11,7 @@ import time
 import urllib.parse
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 
@@ -56,11 +57,31 @@ def wait_until(check, what, timeout=WAIT_SECS):
 
 def reload_until(driver, css, predicate, what):
     """Reloads the page until the element at `css` has text satisfying `predicate`."""
+    url = driver.current_url
+
     def check():
-        driver.refresh()
-        els = driver.find_elements(By.CSS_SELECTOR, css)
-        return els and predicate(els[0].text)
+        try:
+            driver.get(url)
+            els = driver.find_elements(By.CSS_SELECTOR, css)
+            return els and predicate(els[0].text)
+        except WebDriverException:
+            # A reload cut short by the next one on a slow machine: try again.
+            return False
     wait_until(check, what)
+
+
+def _is_stale(element):
+    try:
+        element.tag_name
+        return False
+    except (StaleElementReferenceException, WebDriverException):
+        # Chromium also reports a node of the previous document this way.
+        return True
+
+
+def _wait_for_new_page(driver, old_root):
+    wait_until(lambda: _is_stale(old_root), "the next page")
+    wait_until(lambda: driver.execute_script("return document.readyState") == "complete", "the page to load")
 
 
 def text(driver, css):
@@ -74,7 +95,23 @@ def fill(driver, css, value):
 
 
 def click(driver, css):
-    driver.find_element(By.CSS_SELECTOR, css).click()
+    """Clicks; for a button or link, waits until the next page has loaded."""
+    click_element(driver, driver.find_element(By.CSS_SELECTOR, css))
+
+
+def click_element(driver, el):
+    navigates = el.tag_name in ("button", "a") and el.get_attribute("type") != "button"
+    old_root = driver.find_element(By.TAG_NAME, "html")
+    el.click()
+    if navigates:
+        _wait_for_new_page(driver, old_root)
+
+
+def submit(driver, css):
+    """Submits the form of the field at `css` and waits for the next page."""
+    old_root = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, css).submit()
+    _wait_for_new_page(driver, old_root)
 
 
 def alert_text(driver):

@@ -16,8 +16,8 @@ from selenium.webdriver.support.ui import Select
 
 from conftest import ACCESS_KEY, SECRET_KEY, Server
 from console_browser import (
-    Http, chrome, expect_alert, click, csrf_of, fill, reload_until, screenshot, sign_in_with_key,
-    sign_in_with_password, text, wait_until,
+    Http, chrome, expect_alert, click, click_element, csrf_of, fill, reload_until, screenshot, sign_in_with_key,
+    sign_in_with_password, submit, text, wait_until,
 )
 
 ACCOUNT = "000000000000"
@@ -253,7 +253,7 @@ def test_put_edit_query_and_delete_an_item(srv, admin):
     expect_alert(admin, "The conditional request failed")
     # Edit, with a condition that the item did not change meanwhile.
     admin.get(f"{srv.endpoint}/console/tables/{name}/items?mode=query&pk=a")
-    admin.find_element(By.LINK_TEXT, "Edit").click()
+    click_element(admin, admin.find_element(By.LINK_TEXT, "Edit"))
     item = json.loads(admin.find_element(By.ID, "item").get_attribute("value"))
     item["color"] = {"S": "blue"}
     fill(admin, "#item", json.dumps(item))
@@ -261,7 +261,7 @@ def test_put_edit_query_and_delete_an_item(srv, admin):
     expect_alert(admin, "The item was saved.")
     # A change made elsewhere meanwhile makes the edit fail.
     admin.get(f"{srv.endpoint}/console/tables/{name}/items?mode=query&pk=a")
-    admin.find_element(By.LINK_TEXT, "Edit").click()
+    click_element(admin, admin.find_element(By.LINK_TEXT, "Edit"))
     ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"N": "7"}, "color": {"S": "green"}})
     fill(admin, "#item", json.dumps({"pk": {"S": "a"}, "sk": {"N": "7"}, "color": {"S": "mine"}}))
     click(admin, "#save-item")
@@ -279,7 +279,7 @@ def test_put_edit_query_and_delete_an_item(srv, admin):
     rows = admin.find_elements(By.CSS_SELECTOR, "#items tbody tr")
     assert len(rows) == 1 and "green" in rows[0].text and "other" not in text(admin, "#items")
     # Delete.
-    rows[0].find_element(By.CSS_SELECTOR, "button.danger").click()
+    click_element(admin, rows[0].find_element(By.CSS_SELECTOR, "button.danger"))
     expect_alert(admin, "The item was deleted.")
     assert "Item" not in ddb.get_item(TableName=name, Key={"pk": {"S": "a"}, "sk": {"N": "7"}})
 
@@ -371,17 +371,17 @@ def test_users_create_with_password_and_policy_and_an_access_key_shown_once(srv,
     # A policy IAM refuses is refused with IAM's message.
     fill(admin, "#policy_name", "bad")
     fill(admin, "#policy_document", '{"Version": "2012-10-17", "Statement": [{"Effect": "Maybe"}]}')
-    admin.find_element(By.CSS_SELECTOR, "#policy_document").submit()
+    submit(admin, "#policy_document")
     expect_alert(admin, "MalformedPolicyDocument")
     # An access key: the secret is shown once, and it works.
-    admin.find_element(By.XPATH, "//button[text()='Create access key']").click()
+    click_element(admin, admin.find_element(By.XPATH, "//button[text()='Create access key']"))
     key_id = wait_until(lambda: admin.find_elements(By.ID, "new-key-id"), "the new key")[0].text
     secret = text(admin, "#new-key-secret")
     srv.client(key=key_id, secret=secret).list_tables()
     admin.get(f"{srv.endpoint}/console/users/{name}")
     assert secret not in admin.page_source
     # Deactivate it: the API refuses it from then on.
-    admin.find_element(By.XPATH, "//button[text()='Deactivate']").click()
+    click_element(admin, admin.find_element(By.XPATH, "//button[text()='Deactivate']"))
     expect_alert(admin, "status is changed")
     with pytest.raises(ClientError):
         srv.client(key=key_id, secret=secret).list_tables()
@@ -405,6 +405,32 @@ def test_key_policy_from_the_template_and_the_policy_simulator(srv, admin):
     # The simulator on the user's page answers as IAM does.
     admin.get(f"{srv.endpoint}/console/users/{user}")
     fill(admin, "#sim_actions", "dynamodb:GetItem, dynamodb:PutItem")
-    admin.find_element(By.ID, "sim_actions").submit()
+    submit(admin, "#sim_actions")
     rows = wait_until(lambda: admin.find_elements(By.CSS_SELECTOR, "#simulation tbody tr"), "the simulation")
     assert [r.text.split() for r in rows] == [["dynamodb:GetItem", "allowed"], ["dynamodb:PutItem", "implicitDeny"]]
+
+
+def test_managed_policies_are_created_and_edited_with_iams_validation(srv, admin):
+    name = unique("pol")
+    admin.get(f"{srv.endpoint}/console/policies")
+    fill(admin, "#policy_name", name)
+    click(admin, "#create-policy")
+    wait_until(lambda: admin.find_elements(By.ID, "default-version"), "the policy's page")
+    assert text(admin, "#default-version") == "v1"
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/{name}"
+    doc = json.loads(admin.find_element(By.ID, "document").get_attribute("value"))
+    assert doc["Statement"][0]["Action"] == "dynamodb:GetItem"
+    # A document IAM refuses: its message, and no new version.
+    fill(admin, "#document", '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]}')
+    click(admin, "#save-policy")
+    expect_alert(admin, "MalformedPolicyDocument")
+    assert srv.client("iam").get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v1"
+    doc["Statement"][0]["Action"] = "dynamodb:Query"
+    fill(admin, "#document", json.dumps(doc))
+    click(admin, "#save-policy")
+    expect_alert(admin, "new default version")
+    assert text(admin, "#default-version") == "v2"
+    click(admin, "#delete-policy")
+    expect_alert(admin, "The policy is deleted.")
+    with pytest.raises(ClientError):
+        srv.client("iam").get_policy(PolicyArn=arn)

@@ -15,6 +15,7 @@ pub(crate) enum Section {
     Tables,
     Keys,
     Users,
+    Policies,
     Audit,
 }
 
@@ -125,6 +126,7 @@ pub(crate) fn page_with_status(
                         (nav(Section::Tables, "/console/tables", "Tables"))
                         (nav(Section::Keys, "/console/keys", "Keys (KMS)"))
                         (nav(Section::Users, "/console/users", "Users (IAM)"))
+                        (nav(Section::Policies, "/console/policies", "Policies"))
                         (nav(Section::Audit, "/console/audit", "Event history"))
                     }
                 }

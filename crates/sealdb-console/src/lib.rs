@@ -16,6 +16,7 @@
 //! GET  /console/keys, /console/keys/new, /console/keys/<id>, POST …   keys.rs
 //! GET  /console/audit                              audit.rs (CloudTrail event history)
 //! GET  /console/users, /console/users/<name>, POST …   users.rs (IAM, global)
+//! GET  /console/policies[/view?arn=], POST …/new|version|delete   policies.rs
 //! ```
 //! Every page but sign-in needs a session; every POST needs the session's CSRF token.
 
@@ -26,6 +27,7 @@ mod form;
 mod items;
 mod keys;
 mod layout;
+mod policies;
 mod session;
 mod signin;
 mod table;
@@ -217,6 +219,14 @@ impl Console {
                 items::delete(&ctx, name, &form).await
             }
             (&Method::GET, ["audit"]) => audit::page(&ctx).await,
+            (&Method::GET, ["policies"]) => policies::list(&ctx, None).await,
+            (&Method::POST, ["policies", "new"]) => policies::create(&ctx, &form).await,
+            (&Method::GET, ["policies", "view"]) => {
+                let arn = ctx.query.get("arn").unwrap_or("").to_owned();
+                policies::view(&ctx, &arn, None).await
+            }
+            (&Method::POST, ["policies", "version"]) => policies::save_version(&ctx, &form).await,
+            (&Method::POST, ["policies", "delete"]) => policies::delete(&ctx, &form).await,
             (&Method::GET, ["users"]) => users::list(&ctx, None).await,
             (&Method::POST, ["users", "new"]) => users::create(&ctx, &form).await,
             (&Method::GET, ["users", name]) => users::page(&ctx, name, None).await,

@@ -42,6 +42,14 @@ pub(crate) fn key_id_of(arn: &str) -> &str {
 /// GET /console/tables/<name>[?tab=]
 pub(crate) async fn page(ctx: &Ctx<'_>, name: &str, message: Option<(bool, String)>) -> Reply {
     let tab = ctx.query.get("tab").unwrap_or("overview");
+    let message = message.or_else(|| {
+        (ctx.query.get("notice") == Some("encryption")).then(|| {
+            (
+                true,
+                "The table's encryption at rest is being updated.".to_owned(),
+            )
+        })
+    });
     let desc = match ctx
         .dynamodb(Operation::DescribeTable, json!({ "TableName": name }))
         .await
@@ -282,17 +290,11 @@ pub(crate) async fn manage_encryption(ctx: &Ctx<'_>, name: &str, f: &Form) -> Re
     };
     let req = json!({ "TableName": name, "SSESpecification": sse });
     match ctx.dynamodb(Operation::UpdateTable, req).await {
-        Ok(_) => {
-            page(
-                ctx,
-                name,
-                Some((
-                    true,
-                    "The table's encryption at rest is being updated.".into(),
-                )),
-            )
-            .await
-        }
+        // To the table's page, so reloading it does not post the change again.
+        Ok(_) => crate::redirect(&format!(
+            "/console/tables/{}?notice=encryption",
+            path_segment(name)
+        )),
         Err(e) => page(ctx, name, Some((false, e.text()))).await,
     }
 }
