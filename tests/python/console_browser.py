@@ -7,6 +7,7 @@ import os
 import pathlib
 import re
 import shutil
+import ssl
 import time
 import urllib.parse
 
@@ -142,13 +143,19 @@ def sign_in_with_password(driver, endpoint, account, user, password):
 class Http:
     """A minimal HTTP client that keeps cookies and does not follow redirects."""
 
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, ca_file=None):
         u = urllib.parse.urlparse(endpoint)
         self.host, self.port = u.hostname, u.port
+        self.tls = ssl.create_default_context(cafile=ca_file) if u.scheme == "https" else None
         self.cookies = {}
+        # Every Set-Cookie header received, as sent (its attributes).
+        self.set_cookies = []
 
     def request(self, method, path, form=None, headers=None):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        if self.tls:
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=60, context=self.tls)
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
         h = dict(headers or {})
         body = None
         if form is not None:
@@ -161,6 +168,7 @@ class Http:
         data = resp.read().decode("utf-8", "replace")
         for name, value in resp.getheaders():
             if name.lower() == "set-cookie":
+                self.set_cookies.append(value)
                 k, v = value.split(";", 1)[0].split("=", 1)
                 if v:
                     self.cookies[k] = v

@@ -5,6 +5,7 @@ a screenshot of its final page under target/test-output/console/."""
 
 import json
 import shutil
+import subprocess
 import tempfile
 import pathlib
 import uuid
@@ -434,3 +435,28 @@ def test_managed_policies_are_created_and_edited_with_iams_validation(srv, admin
     expect_alert(admin, "The policy is deleted.")
     with pytest.raises(ClientError):
         srv.client("iam").get_policy(PolicyArn=arn)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a test certificate")
+def test_session_cookies_are_secure_under_tls(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    s = Server(tmp_path / "data", extra_args=["--tls-cert", str(cert), "--tls-key", str(key)]).start()
+    try:
+        assert s.endpoint.startswith("https://")
+        h = Http(s.endpoint, ca_file=str(cert)).sign_in_with_key(ACCESS_KEY, SECRET_KEY)
+        session = [c for c in h.set_cookies if c.startswith("sealdb-console=v1.")]
+        assert session and all(a in session[0] for a in ("Secure", "HttpOnly", "SameSite=Strict"))
+        assert all("Secure" in c for c in h.set_cookies)
+        assert h.get("/console/tables")[0] == 200
+    finally:
+        s.stop()
+    # Over plain HTTP the cookie cannot be Secure (the browser would drop it), and is not.
+    plain = Server(tmp_path / "data").start()
+    try:
+        h = Http(plain.endpoint).sign_in_with_key(ACCESS_KEY, SECRET_KEY)
+        assert not any("Secure" in c for c in h.set_cookies)
+    finally:
+        plain.stop()
