@@ -361,3 +361,28 @@ def test_a_replica_inaccessible_too_long_leaves_the_group(tmp_path):
         assert item(east, name, "west-alone") is None
     finally:
         s.kill()
+
+
+def test_updating_a_replica_key_and_class(gt_server):
+    s = gt_server
+    name = "Update" + uuid.uuid4().hex[:6]
+    regions = ["us-east-1", "eu-west-1"]
+    ddbs, keys = make_global(s, name, regions=regions)
+    east, west = ddbs["us-east-1"], ddbs["eu-west-1"]
+    new_key = s.client("kms", region="eu-west-1").create_key(Description="new")["KeyMetadata"]
+    east.update_table(TableName=name, ReplicaUpdates=[{"Update": {
+        "RegionName": "eu-west-1", "KMSMasterKeyId": new_key["KeyId"], "TableClassOverride": "STANDARD_INFREQUENT_ACCESS"}}])
+    [replica] = east.describe_table(TableName=name)["Table"]["Replicas"]
+    assert replica["KMSMasterKeyId"] == new_key["Arn"]
+    assert replica["ReplicaTableClassSummary"] == {"TableClass": "STANDARD_INFREQUENT_ACCESS"}
+    assert west.describe_table(TableName=name)["Table"]["SSEDescription"]["KMSMasterKeyArn"] == new_key["Arn"]
+    # The old key no longer matters: disabling it leaves the replica serving.
+    s.client("kms", region="eu-west-1").disable_key(KeyId=keys["eu-west-1"]["KeyId"])
+    east.put_item(TableName=name, Item={"pk": {"S": "after-update"}})
+    eventually(lambda: item(west, name, "after-update"), "west got the write")
+    time.sleep(2.5)  # past a key re-check (1 s): the replica is not inaccessible
+    assert east.describe_table(TableName=name)["Table"]["Replicas"][0]["ReplicaStatus"] == "ACTIVE"
+    with pytest.raises(ClientError) as e:
+        east.update_table(TableName=name, ReplicaUpdates=[{"Update": {"RegionName": "ap-southeast-2", "KMSMasterKeyId": new_key["Arn"]}}])
+    assert err(e) == ("ValidationException",
+                      f"One or more parameter values were invalid: Cannot update a replica that does not exist: no replica of {name} in region ap-southeast-2")

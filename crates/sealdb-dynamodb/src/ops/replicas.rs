@@ -23,6 +23,11 @@ enum ReplicaUpdate<'a> {
         kms_key: Option<&'a str>,
         table_class: Option<&'a str>,
     },
+    Update {
+        region: &'a str,
+        kms_key: Option<&'a str>,
+        table_class: Option<&'a str>,
+    },
     Delete {
         region: &'a str,
     },
@@ -61,9 +66,29 @@ fn parse_update(v: &Value) -> Result<ReplicaUpdate<'_>, DynamoError> {
                 region: region_of(a, "delete")?,
             })
         }
-        _ => Err(invalid(
-            "ReplicaUpdates Update is not supported by this server; delete and create the replica instead",
-        )),
+        _ => {
+            let a = as_obj(&m["Update"], "Update")?;
+            Ok(ReplicaUpdate::Update {
+                region: region_of(a, "update")?,
+                kms_key: obj_str(a, "KMSMasterKeyId")?,
+                table_class: obj_str(a, "TableClassOverride")?,
+            })
+        }
+    }
+}
+
+fn check_table_class(class: Option<&str>, action: &str) -> Result<(), DynamoError> {
+    match class {
+        Some(c) if c != "STANDARD" && c != "STANDARD_INFREQUENT_ACCESS" => {
+            Err(crate::input::validation_errors(&[
+                crate::ops::tables::enum_error(
+                    c,
+                    &format!("replicaUpdates.1.member.{action}.tableClassOverride"),
+                    "STANDARD, STANDARD_INFREQUENT_ACCESS",
+                ),
+            ]))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -94,6 +119,14 @@ impl Service {
             } => {
                 self.create_replica(&name, region, kms_key, table_class, caller)
                     .await?
+            }
+            ReplicaUpdate::Update {
+                region,
+                kms_key,
+                table_class,
+            } => {
+                self.update_replica(&name, region, kms_key, table_class, caller)
+                    .await?;
             }
             ReplicaUpdate::Delete { region } => self.delete_replica(&name, region).await?,
         }
@@ -327,6 +360,94 @@ impl Service {
         if let Err(e) = self.save_def(def) {
             tracing::error!(table, error = ?e, "cannot record a removed replica");
         }
+    }
+
+    /// ReplicaUpdates Update: a replica's KMS key (re-wrapping its table key, as
+    /// SSESpecification does) or its table class.
+    async fn update_replica(
+        &self,
+        name: &str,
+        region: &str,
+        kms_key: Option<&str>,
+        table_class: Option<&str>,
+        caller: &Principal,
+    ) -> Result<(), DynamoError> {
+        check_table_class(table_class, "update")?;
+        let t = self.table_by_name(name).map_err(|_| {
+            DynamoError::ResourceNotFound(format!(
+                "Requested resource not found: Table: {name} not found"
+            ))
+        })?;
+        let member = region == self.region()
+            || t.def
+                .replication
+                .as_ref()
+                .is_some_and(|g| g.replicas.iter().any(|r| r == region));
+        if !member {
+            return Err(invalid(&format!(
+                "Cannot update a replica that does not exist: no replica of {name} in region {region}"
+            )));
+        }
+        if kms_key.is_none() && table_class.is_none() {
+            return Err(invalid(
+                "At least one of KMSMasterKeyId or TableClassOverride is required to update a replica",
+            ));
+        }
+        let peer = if region == self.region() {
+            self.me.upgrade()
+        } else {
+            self.peer(region).await
+        }
+        .ok_or(DynamoError::Internal)?;
+        peer.change_replica(name, kms_key, table_class, caller)
+            .await
+    }
+
+    /// Applies a replica update to this region's replica.
+    pub(crate) async fn change_replica(
+        &self,
+        name: &str,
+        kms_key: Option<&str>,
+        table_class: Option<&str>,
+        caller: &Principal,
+    ) -> Result<(), DynamoError> {
+        let t = self.table_by_name(name)?;
+        let new_arn = match kms_key {
+            None => None,
+            Some(k) => {
+                let customer = match (&self.kms, &t.def.sse_key_arn) {
+                    (Some(v), Some(arn)) => !v.is_aws_managed(caller, arn).await,
+                    _ => false,
+                };
+                if !customer {
+                    return Err(invalid(
+                        "KMSMasterKeyId can only be changed for replicas encrypted with customer managed keys",
+                    ));
+                }
+                self.resolve_sse_public(&SseRequest::Customer(k.to_owned()), caller)
+                    .await?
+            }
+        };
+        let _guard = self.ddl.lock().await;
+        let mut def = (*self.table_by_name(name)?.def).clone();
+        if let Some(c) = table_class {
+            def.table_class = Some(c.to_owned());
+        }
+        match new_arn {
+            Some(arn) if def.sse_key_arn.as_deref() != Some(arn.as_str()) => {
+                def.sse_key_arn = Some(arn.clone());
+                def.sse_changes.push(self.now_ms());
+                // The new wrapped key and the definition naming it in one catalog write.
+                self.engine
+                    .rewrap_table(name, Some(arn), Some(caller.clone()), def.encode())
+                    .await?;
+                self.cache_def(def);
+            }
+            _ => {
+                self.save_def(def)?;
+            }
+        }
+        Ok(())
     }
 
     async fn delete_replica(&self, name: &str, region: &str) -> Result<(), DynamoError> {
