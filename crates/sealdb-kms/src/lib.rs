@@ -16,6 +16,7 @@ mod audit;
 mod cloudtrail;
 mod crypto;
 mod error;
+mod input;
 mod kms_event;
 mod operation;
 mod ops;
@@ -302,7 +303,6 @@ impl Inner {
         input: &Value,
         via: Option<&str>,
     ) -> Result<Value, KmsError> {
-        let dry_run = input.get("DryRun").and_then(Value::as_bool) == Some(true);
         let params = kms_event::request_parameters(op, input);
         let account = self.cfg.account_id.clone();
         self.transact_locked(
@@ -313,6 +313,8 @@ impl Inner {
             via,
             params,
             |ctx| {
+                let request = input::Request::parse(op, input)?;
+                let dry_run = request.dry_run();
                 if dry_run && op.dry_run_stops_early() {
                     // These change state, so a dry run stops before them (without the
                     // permission check).
@@ -321,7 +323,7 @@ impl Inner {
                 // The cryptographic operations change nothing: run them, including the
                 // permission and key-state checks, and answer as AWS does when they would
                 // succeed (the rollback undoes any side effect, such as a rotation).
-                let r = ops::dispatch(ctx, op, input);
+                let r = ops::dispatch(ctx, op, &request);
                 if dry_run {
                     r.and(Err(KmsError::DryRunOperation))
                 } else {

@@ -2,20 +2,18 @@
 
 use super::*;
 
-pub(super) fn parse_tags(input: &Value, member: &str) -> Result<Vec<(String, String)>, KmsError> {
-    let Some(list) = input.get(member) else {
-        return Ok(Vec::new());
-    };
-    let list = list.as_array().ok_or_else(|| ser(member))?;
+/// Tags of a request: each needs its key and value, KMS's limits, no `aws:` keys; a
+/// repeated key keeps its last value.
+pub(super) fn parse_tags(list: Option<&[Tag]>) -> Result<Vec<(String, String)>, KmsError> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for t in list {
+    for t in list.unwrap_or_default() {
         let k = t
-            .get("TagKey")
-            .and_then(Value::as_str)
+            .tag_key
+            .as_deref()
             .ok_or_else(|| KmsError::Tag("TagKey is required".into()))?;
         let v = t
-            .get("TagValue")
-            .and_then(Value::as_str)
+            .tag_value
+            .as_deref()
             .ok_or_else(|| KmsError::Tag("TagValue is required".into()))?;
         if k.is_empty()
             || k.chars().count() > 128
@@ -51,15 +49,19 @@ pub(super) fn rotation_allowed(c: &Ctx<'_>, k: &KeyRecord) -> Result<(), KmsErro
 }
 
 /// EnableKeyRotation and DisableKeyRotation.
-pub(super) fn set_rotation(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
-    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+/// `period` is EnableKeyRotation's RotationPeriodInDays, `None` for DisableKeyRotation.
+pub(super) fn set_rotation(
+    c: &mut Ctx<'_>,
+    op: &str,
+    key_id: &str,
+    enable: Option<Option<i64>>,
+) -> Result<Value, KmsError> {
+    let mut k = c.managed_key(op, key_id)?;
     rotation_allowed(c, &k)?;
     c.not_replica(&k)?;
     c.usable(&k)?;
-    if op == "EnableKeyRotation" {
-        let days = opt_int(input, "RotationPeriodInDays")?.unwrap_or(365);
-        int_range(days, 90, 2560, "rotationPeriodInDays")?;
+    if let Some(period) = enable {
+        let days = period.unwrap_or(365);
         k.rotation_enabled = true;
         k.rotation_period_days = u32::try_from(days).unwrap_or(365);
     } else {
@@ -74,10 +76,9 @@ pub(super) fn set_rotation(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<V
 pub(super) fn get_key_rotation_status(
     c: &mut Ctx<'_>,
     op: &str,
-    input: &Value,
+    input: &KeyIdInput,
 ) -> Result<Value, KmsError> {
-    let k = c.resolve(req_str(input, "KeyId")?, false)?;
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+    let k = c.managed_key(op, &input.key_id)?;
     if k.origin == "EXTERNAL" {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} origin is EXTERNAL which is not valid for this operation.",
@@ -97,10 +98,9 @@ pub(super) fn get_key_rotation_status(
 pub(super) fn rotate_key_on_demand(
     c: &mut Ctx<'_>,
     op: &str,
-    input: &Value,
+    input: &KeyIdInput,
 ) -> Result<Value, KmsError> {
-    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+    let mut k = c.managed_key(op, &input.key_id)?;
     rotation_allowed(c, &k)?;
     c.not_replica(&k)?;
     c.usable(&k)?;
@@ -123,10 +123,9 @@ pub(super) fn rotate_key_on_demand(
 pub(super) fn list_key_rotations(
     c: &mut Ctx<'_>,
     op: &str,
-    input: &Value,
+    input: &KeyListInput,
 ) -> Result<Value, KmsError> {
-    let k = c.resolve(req_str(input, "KeyId")?, false)?;
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+    let k = c.managed_key(op, &input.key_id)?;
     let rotations: Vec<Value> = k
         .rotations
         .iter()
@@ -137,13 +136,23 @@ pub(super) fn list_key_rotations(
     Ok(json!({"Rotations": rotations, "Truncated": false}))
 }
 
+/// What TagResource or UntagResource changes.
+pub(super) enum TagChange<'a> {
+    Add(&'a [Tag]),
+    Remove(&'a [String]),
+}
+
 /// TagResource and UntagResource.
-pub(super) fn tag_or_untag(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
-    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+pub(super) fn tag_or_untag(
+    c: &mut Ctx<'_>,
+    op: &str,
+    key_id: &str,
+    change: TagChange<'_>,
+) -> Result<Value, KmsError> {
+    let mut k = c.managed_key(op, key_id)?;
     c.not_pending_deletion(&k)?;
-    if op == "TagResource" {
-        for (tk, tv) in parse_tags(input, "Tags")? {
+    if let TagChange::Add(tags) = change {
+        for (tk, tv) in parse_tags(Some(tags))? {
             if let Some(e) = k.tags.iter_mut().find(|(ek, _)| *ek == tk) {
                 e.1 = tv;
             } else {
@@ -153,13 +162,8 @@ pub(super) fn tag_or_untag(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<V
         if k.tags.len() > 50 {
             return Err(KmsError::Tag("A key can have at most 50 tags".into()));
         }
-    } else {
-        let keys: Vec<&str> = input
-            .get("TagKeys")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        k.tags.retain(|(tk, _)| !keys.contains(&tk.as_str()));
+    } else if let TagChange::Remove(keys) = change {
+        k.tags.retain(|(tk, _)| !keys.contains(tk));
     }
     c.store.put_key(&k)?;
     Ok(json!({}))
@@ -169,10 +173,9 @@ pub(super) fn tag_or_untag(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<V
 pub(super) fn list_resource_tags(
     c: &mut Ctx<'_>,
     op: &str,
-    input: &Value,
+    input: &KeyListInput,
 ) -> Result<Value, KmsError> {
-    let k = c.resolve(req_str(input, "KeyId")?, false)?;
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+    let k = c.managed_key(op, &input.key_id)?;
     let tags: Vec<Value> = k
         .tags
         .iter()
@@ -182,10 +185,13 @@ pub(super) fn list_resource_tags(
 }
 
 /// GetKeyPolicy.
-pub(super) fn get_key_policy(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
-    let k = c.resolve(req_str(input, "KeyId")?, false)?;
-    let name = opt_str(input, "PolicyName")?.unwrap_or("default");
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+pub(super) fn get_key_policy(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &GetKeyPolicyInput,
+) -> Result<Value, KmsError> {
+    let k = c.managed_key(op, &input.key_id)?;
+    let name = input.policy_name.as_deref().unwrap_or("default");
     if name != "default" {
         return Err(KmsError::NotFound(format!("No such policy exists: {name}")));
     }
@@ -193,11 +199,14 @@ pub(super) fn get_key_policy(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result
 }
 
 /// PutKeyPolicy.
-pub(super) fn put_key_policy(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
-    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
-    let name = opt_str(input, "PolicyName")?.unwrap_or("default");
-    let p = req_str(input, "Policy")?;
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+pub(super) fn put_key_policy(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &PutKeyPolicyInput,
+) -> Result<Value, KmsError> {
+    let mut k = c.managed_key(op, &input.key_id)?;
+    let name = input.policy_name.as_deref().unwrap_or("default");
+    let p = input.policy.as_str();
     if name == "AWS_RAM" {
         return Err(KmsError::Validation(
             "The AWS_RAM policy can only be managed by the RAM service.".into(),
@@ -212,7 +221,7 @@ pub(super) fn put_key_policy(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result
         ));
     }
     let doc = policy::parse(p).map_err(KmsError::MalformedPolicyDocument)?;
-    c.lockout_check(&k, &doc, input)?;
+    c.lockout_check(&k, &doc, input.bypass_policy_lockout_safety_check)?;
     k.policy = p.to_owned();
     c.store.put_key(&k)?;
     Ok(json!({}))
@@ -222,9 +231,8 @@ pub(super) fn put_key_policy(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result
 pub(super) fn list_key_policies(
     c: &mut Ctx<'_>,
     op: &str,
-    input: &Value,
+    input: &KeyListInput,
 ) -> Result<Value, KmsError> {
-    let k = c.resolve(req_str(input, "KeyId")?, false)?;
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+    c.managed_key(op, &input.key_id)?;
     Ok(json!({"PolicyNames": ["default"], "Truncated": false}))
 }

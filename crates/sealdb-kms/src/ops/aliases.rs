@@ -2,8 +2,8 @@
 
 use super::*;
 
-pub(super) fn list_aliases(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
-    let filter = match opt_str(input, "KeyId")? {
+pub(super) fn list_aliases(c: &mut Ctx<'_>, input: &ListAliasesInput) -> Result<Value, KmsError> {
+    let filter = match input.key_id.as_deref() {
         Some(k) => Some(c.resolve(k, false)?.id),
         None => None,
     };
@@ -30,7 +30,7 @@ pub(super) fn list_aliases(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsE
             v
         })
         .collect();
-    let (page, next) = page(list, input, 50, 100)?;
+    let (page, next) = page(list, &input.paging, 50)?;
     let mut out = json!({"Aliases": page, "Truncated": next.is_some()});
     if let Some(n) = next {
         out["NextMarker"] = Value::from(n);
@@ -38,9 +38,12 @@ pub(super) fn list_aliases(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsE
     Ok(out)
 }
 
-pub(super) fn alias_write(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
-    let name = req_str(input, "AliasName")?;
-    let target = req_str(input, "TargetKeyId")?;
+pub(super) fn alias_write(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &AliasInput,
+) -> Result<Value, KmsError> {
+    let name = input.alias_name.as_str();
     let valid = name.starts_with("alias/")
         && name.len() > 6
         && name.len() <= 256
@@ -59,8 +62,7 @@ pub(super) fn alias_write(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Va
             c.alias_arn(name)
         )));
     }
-    let k = c.resolve(target, false)?;
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+    let k = c.managed_key(op, &input.target_key_id)?;
     if k.key_manager == "AWS" {
         return Err(KmsError::AccessDenied(format!(
             "User: {} is not authorized to perform: kms:{op} on resource: {}",
@@ -96,8 +98,12 @@ pub(super) fn alias_write(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Va
 }
 
 /// DeleteAlias.
-pub(super) fn delete_alias(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
-    let name = req_str(input, "AliasName")?;
+pub(super) fn delete_alias(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &DeleteAliasInput,
+) -> Result<Value, KmsError> {
+    let name = input.alias_name.as_str();
     if name.starts_with("alias/aws/") {
         return Err(KmsError::AccessDenied(format!(
             "User: {} is not authorized to perform: kms:DeleteAlias on resource: {}",
@@ -110,8 +116,7 @@ pub(super) fn delete_alias(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<V
         .alias(name)?
         .ok_or_else(|| KmsError::NotFound(format!("Alias {} is not found.", c.alias_arn(name))))?;
     if let Some(id) = &a.key_id {
-        let k = c.resolve(id, false)?;
-        c.authorize(&k, op, None, &BTreeMap::new())?;
+        c.managed_key(op, id)?;
     }
     c.store.delete_alias(name)?;
     Ok(json!({}))

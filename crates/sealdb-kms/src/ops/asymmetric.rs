@@ -12,12 +12,10 @@ pub(super) fn mac_algorithm(spec: &str) -> Option<&'static str> {
     }
 }
 
-pub(super) fn mac(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
-    let k = c.resolve(req_str(input, "KeyId")?, true)?;
-    let msg = blob(input, "Message")?.ok_or_else(|| {
-        validation("Value null at 'message' failed to satisfy constraint: Member must not be null")
-    })?;
-    let alg = req_str(input, "MacAlgorithm")?;
+pub(super) fn mac(c: &mut Ctx<'_>, op: &str, input: &MacInput) -> Result<Value, KmsError> {
+    let k = c.resolve(&input.key_id, true)?;
+    let msg = input.message.0.as_slice();
+    let alg = input.mac_algorithm.as_str();
     c.authorize(&k, op, Some(op), &BTreeMap::new())?;
     c.usable(&k)?;
     let Some((algorithm, _)) = crypto::hmac_algorithm(&k.key_spec) else {
@@ -36,21 +34,29 @@ pub(super) fn mac(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, Kms
     let m = c.material(&k, 1)?;
     let key = aws_lc_rs::hmac::Key::new(algorithm, &m);
     if op == "GenerateMac" {
-        let tag = aws_lc_rs::hmac::sign(&key, &msg);
+        let tag = aws_lc_rs::hmac::sign(&key, msg);
         return Ok(
             json!({"Mac": B64.encode(tag.as_ref()), "MacAlgorithm": alg, "KeyId": c.key_arn(&k.id)}),
         );
     }
-    let given = blob(input, "Mac")?.unwrap_or_default();
-    if aws_lc_rs::hmac::verify(&key, &msg, &given).is_err() {
+    let given = input
+        .mac
+        .as_ref()
+        .map(|m| m.0.as_slice())
+        .unwrap_or_default();
+    if aws_lc_rs::hmac::verify(&key, msg, given).is_err() {
         return Err(KmsError::InvalidMac(String::new()));
     }
     Ok(json!({"KeyId": c.key_arn(&k.id), "MacValid": true, "MacAlgorithm": alg}))
 }
 
 /// GetPublicKey.
-pub(super) fn get_public_key(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
-    let k = c.resolve(req_str(input, "KeyId")?, true)?;
+pub(super) fn get_public_key(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &GetPublicKeyInput,
+) -> Result<Value, KmsError> {
+    let k = c.resolve(&input.key_id, true)?;
     c.authorize(&k, op, Some(op), &BTreeMap::new())?;
     c.usable(&k)?;
     if !asym::is_rsa(&k.key_spec) && !asym::is_ecc(&k.key_spec) {
@@ -72,23 +78,20 @@ pub(super) fn get_public_key(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result
 }
 
 /// Sign and Verify.
-pub(super) fn sign_or_verify(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
-    let k = c.resolve(req_str(input, "KeyId")?, true)?;
-    let msg = blob(input, "Message")?.ok_or_else(|| {
-        validation("Value null at 'message' failed to satisfy constraint: Member must not be null")
-    })?;
-    if msg.is_empty() || msg.len() > 4096 {
-        return Err(validation(
-            "Value at 'message' failed to satisfy constraint: Member must have length less than or equal to 4096",
-        ));
-    }
-    let alg = req_str(input, "SigningAlgorithm")?;
-    let is_digest = match opt_str(input, "MessageType")?.unwrap_or("RAW") {
+pub(super) fn sign_or_verify(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &SignInput,
+) -> Result<Value, KmsError> {
+    let k = c.resolve(&input.key_id, true)?;
+    let msg = input.message.0.as_slice();
+    let alg = input.signing_algorithm.as_str();
+    let is_digest = match input.message_type.as_deref().unwrap_or("RAW") {
         "RAW" => false,
         "DIGEST" => true,
         other => {
-            return Err(validation(format!(
-                "Value '{other}' at 'messageType' failed to satisfy constraint: Member must satisfy enum value set: [RAW, DIGEST]"
+            return Err(KmsError::UnsupportedOperation(format!(
+                "MessageType {other} is not supported by this key service."
             )));
         }
     };
@@ -103,13 +106,17 @@ pub(super) fn sign_or_verify(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result
     }
     let m = c.material(&k, 1)?;
     if op == "Sign" {
-        let sig = asym::sign(&k.key_spec, &m, alg, &msg, is_digest)?;
+        let sig = asym::sign(&k.key_spec, &m, alg, msg, is_digest)?;
         return Ok(
             json!({"KeyId": c.key_arn(&k.id), "Signature": B64.encode(sig), "SigningAlgorithm": alg}),
         );
     }
-    let sig = blob(input, "Signature")?.unwrap_or_default();
-    if !asym::verify(&k.key_spec, &m, alg, &msg, is_digest, &sig)? {
+    let sig = input
+        .signature
+        .as_ref()
+        .map(|s| s.0.as_slice())
+        .unwrap_or_default();
+    if !asym::verify(&k.key_spec, &m, alg, msg, is_digest, sig)? {
         return Err(KmsError::InvalidSignature(String::new()));
     }
     Ok(json!({"KeyId": c.key_arn(&k.id), "SignatureValid": true, "SigningAlgorithm": alg}))
@@ -119,23 +126,24 @@ pub(super) fn sign_or_verify(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result
 pub(super) fn generate_data_key_pair(
     c: &mut Ctx<'_>,
     op: &str,
-    input: &Value,
+    input: &GenerateDataKeyPairInput,
 ) -> Result<Value, KmsError> {
-    let mut k = c.resolve(req_str(input, "KeyId")?, true)?;
-    let pair_spec = req_str(input, "KeyPairSpec")?;
+    let mut k = c.resolve(&input.key_id, true)?;
+    let pair_spec = input.key_pair_spec.as_str();
     if !asym::is_rsa(pair_spec) && !asym::is_ecc(pair_spec) {
-        return Err(validation(format!(
-            "Value '{pair_spec}' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1]"
+        // In AWS's enum (the input checked that), but not made here.
+        return Err(KmsError::UnsupportedOperation(format!(
+            "KeyPairSpec {pair_spec} is not supported by this key service."
         )));
     }
-    let ctx = context(input, "EncryptionContext")?;
-    c.authorize(&k, op, Some(op), &ctx)?;
+    let ctx = &input.encryption_context;
+    c.authorize(&k, op, Some(op), ctx)?;
     c.usable(&k)?;
     c.symmetric(&k)?;
     c.rotate_if_due(&mut k)?;
     let (private, public) = asym::data_key_pair(pair_spec)?;
     let m = c.material(&k, k.current_version)?;
-    let ct = crypto::seal(&k.id, k.current_version, &m, &private, &ctx)?;
+    let ct = crypto::seal(&k.id, k.current_version, &m, &private, ctx)?;
     let mut out = json!({"PrivateKeyCiphertextBlob": B64.encode(ct), "PublicKey": B64.encode(public),
                          "KeyId": c.key_arn(&k.id), "KeyPairSpec": pair_spec});
     if op == "GenerateDataKeyPair" {

@@ -157,9 +157,9 @@ impl Ctx<'_> {
         &self,
         key: &KeyRecord,
         policy: &sealdb_iam::PolicyDocument,
-        input: &Value,
+        bypass: Option<bool>,
     ) -> Result<(), KmsError> {
-        if opt_bool(input, "BypassPolicyLockoutSafetyCheck")? == Some(true) {
+        if bypass == Some(true) {
             return Ok(());
         }
         let request =

@@ -2,25 +2,6 @@
 
 use super::*;
 
-pub(super) fn data_key_length(input: &Value) -> Result<usize, KmsError> {
-    let n = opt_int(input, "NumberOfBytes")?;
-    let spec = opt_str(input, "KeySpec")?;
-    match (n, spec) {
-        (Some(n), None) => {
-            int_range(n, 1, 1024, "numberOfBytes")?;
-            Ok(usize::try_from(n).unwrap_or(0))
-        }
-        (None, Some("AES_256")) => Ok(32),
-        (None, Some("AES_128")) => Ok(16),
-        (None, Some(other)) => Err(validation(format!(
-            "Value '{other}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]"
-        ))),
-        _ => Err(KmsError::Validation(
-            "Please specify either number of bytes or key spec.".into(),
-        )),
-    }
-}
-
 pub(crate) fn decrypt_blob(
     c: &mut Ctx<'_>,
     ct: &[u8],
@@ -53,36 +34,30 @@ pub(crate) fn decrypt_blob(
 }
 
 /// Encrypt.
-pub(super) fn encrypt(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
-    let mut k = c.resolve(req_str(input, "KeyId")?, true)?;
-    let plaintext = blob(input, "Plaintext")?.ok_or_else(|| {
-        validation(
-            "Value null at 'plaintext' failed to satisfy constraint: Member must not be null",
-        )
-    })?;
-    if plaintext.is_empty() || plaintext.len() > 4096 {
-        return Err(validation(
-            "Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096 and greater than or equal to 1",
-        ));
-    }
-    let ctx = context(input, "EncryptionContext")?;
-    c.authorize(&k, "Encrypt", Some("Encrypt"), &ctx)?;
+pub(super) fn encrypt(c: &mut Ctx<'_>, input: &EncryptInput) -> Result<Value, KmsError> {
+    let mut k = c.resolve(&input.key_id, true)?;
+    let plaintext = &input.plaintext.0;
+    let ctx = &input.encryption_context;
+    c.authorize(&k, "Encrypt", Some("Encrypt"), ctx)?;
     c.usable(&k)?;
     if asym::is_rsa(&k.key_spec) && k.key_usage == "ENCRYPT_DECRYPT" {
-        let alg = opt_str(input, "EncryptionAlgorithm")?.unwrap_or("SYMMETRIC_DEFAULT");
+        let alg = input
+            .encryption_algorithm
+            .as_deref()
+            .unwrap_or("SYMMETRIC_DEFAULT");
         if !ctx.is_empty() {
             return Err(KmsError::InvalidKeyUsage(
                 "EncryptionContext is not supported for asymmetric keys.".into(),
             ));
         }
         let m = c.material(&k, 1)?;
-        let ct = asym::rsa_encrypt(&m, alg, &plaintext)?;
+        let ct = asym::rsa_encrypt(&m, alg, plaintext)?;
         return Ok(
             json!({"CiphertextBlob": B64.encode(ct), "KeyId": c.key_arn(&k.id), "EncryptionAlgorithm": alg}),
         );
     }
     c.symmetric(&k)?;
-    let ct = seal_current(c, &mut k, &plaintext, &ctx)?;
+    let ct = seal_current(c, &mut k, plaintext, ctx)?;
     Ok(
         json!({"CiphertextBlob": B64.encode(ct), "KeyId": c.key_arn(&k.id), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
     )
@@ -116,18 +91,20 @@ pub(crate) fn encrypt_symmetric(
 }
 
 /// Decrypt.
-pub(super) fn decrypt(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
-    let ct = blob(input, "CiphertextBlob")?.ok_or_else(|| {
-        validation(
-            "Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null",
-        )
-    })?;
-    let ctx = context(input, "EncryptionContext")?;
-    if let Some(alg) = opt_str(input, "EncryptionAlgorithm")?
+pub(super) fn decrypt(c: &mut Ctx<'_>, input: &DecryptInput) -> Result<Value, KmsError> {
+    let ct = &input.ciphertext_blob.0;
+    let ctx = &input.encryption_context;
+    if let Some(alg) = input.encryption_algorithm.as_deref()
         && alg != "SYMMETRIC_DEFAULT"
     {
-        let k = c.resolve(req_str(input, "KeyId")?, true)?;
-        c.authorize(&k, "Decrypt", Some("Decrypt"), &ctx)?;
+        // An asymmetric ciphertext does not name its key.
+        let key_id = input.key_id.as_deref().ok_or_else(|| {
+            validation(
+                "Value null at 'keyId' failed to satisfy constraint: Member must not be null",
+            )
+        })?;
+        let k = c.resolve(key_id, true)?;
+        c.authorize(&k, "Decrypt", Some("Decrypt"), ctx)?;
         c.usable(&k)?;
         if !asym::is_rsa(&k.key_spec) || k.key_usage != "ENCRYPT_DECRYPT" {
             return Err(KmsError::InvalidKeyUsage(format!(
@@ -136,34 +113,27 @@ pub(super) fn decrypt(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError>
             )));
         }
         let m = c.material(&k, 1)?;
-        let pt = asym::rsa_decrypt(&m, alg, &ct)?;
+        let pt = asym::rsa_decrypt(&m, alg, ct)?;
         return Ok(
             json!({"KeyId": c.key_arn(&k.id), "Plaintext": B64.encode(pt.as_slice()), "EncryptionAlgorithm": alg}),
         );
     }
-    let (k, pt) = decrypt_blob(c, &ct, opt_str(input, "KeyId")?, &ctx, "Decrypt", "Decrypt")?;
+    let (k, pt) = decrypt_blob(c, ct, input.key_id.as_deref(), ctx, "Decrypt", "Decrypt")?;
     Ok(
         json!({"KeyId": c.key_arn(&k.id), "Plaintext": B64.encode(pt.as_slice()), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-              "KeyMaterialId": material_id(&k.id, crypto::blob_key(&ct)?.1)}),
+              "KeyMaterialId": material_id(&k.id, crypto::blob_key(ct)?.1)}),
     )
 }
 
 /// ReEncrypt.
-pub(super) fn re_encrypt(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
-    let ct = blob(input, "CiphertextBlob")?.ok_or_else(|| {
-        validation(
-            "Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null",
-        )
-    })?;
-    let src_ctx = context(input, "SourceEncryptionContext")?;
-    let dst_ctx = context(input, "DestinationEncryptionContext")?;
+pub(super) fn re_encrypt(c: &mut Ctx<'_>, input: &ReEncryptInput) -> Result<Value, KmsError> {
     let (src, dst, new_ct) = re_encrypt_blob(
         c,
-        &ct,
-        opt_str(input, "SourceKeyId")?,
-        &src_ctx,
-        req_str(input, "DestinationKeyId")?,
-        &dst_ctx,
+        &input.ciphertext_blob.0,
+        input.source_key_id.as_deref(),
+        &input.source_encryption_context,
+        &input.destination_key_id,
+        &input.destination_encryption_context,
     )?;
     Ok(
         json!({"CiphertextBlob": B64.encode(new_ct), "SourceKeyId": c.key_arn(&src.id), "KeyId": c.key_arn(&dst.id),
@@ -194,12 +164,10 @@ pub(crate) fn re_encrypt_blob(
 pub(super) fn generate_data_key(
     c: &mut Ctx<'_>,
     op: &str,
-    input: &Value,
+    input: &GenerateDataKeyInput,
 ) -> Result<Value, KmsError> {
-    let key_id = req_str(input, "KeyId")?;
-    let len = data_key_length(input)?;
-    let ctx = context(input, "EncryptionContext")?;
-    let dk = new_data_key(c, op, key_id, len, &ctx)?;
+    let len = input.length()?;
+    let dk = new_data_key(c, op, &input.key_id, len, &input.encryption_context)?;
     let mut out = json!({"CiphertextBlob": B64.encode(&dk.ciphertext), "KeyId": c.key_arn(&dk.key.id),
                          "KeyMaterialId": material_id(&dk.key.id, dk.version)});
     if op == "GenerateDataKey" {
@@ -241,9 +209,8 @@ pub(crate) struct NewDataKey {
 }
 
 /// GenerateRandom.
-pub(super) fn generate_random(input: &Value) -> Result<Value, KmsError> {
-    let n = opt_int(input, "NumberOfBytes")?.unwrap_or(32);
-    int_range(n, 1, 1024, "numberOfBytes")?;
+pub(super) fn generate_random(input: &GenerateRandomInput) -> Result<Value, KmsError> {
+    let n = input.number_of_bytes.unwrap_or(32);
     let bytes = crypto::random(usize::try_from(n).unwrap_or(1))?;
     Ok(json!({"Plaintext": B64.encode(bytes.as_slice())}))
 }

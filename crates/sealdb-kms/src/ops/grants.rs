@@ -2,27 +2,6 @@
 
 use super::*;
 
-pub(super) const GRANT_OPERATIONS: [&str; 18] = [
-    "Decrypt",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-    "Sign",
-    "Verify",
-    "GetPublicKey",
-    "CreateGrant",
-    "RetireGrant",
-    "DescribeKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateMac",
-    "VerifyMac",
-    "DeriveSharedSecret",
-    "Encapsulate",
-];
-
 /// What a requested grant would allow (checked against the caller's own grant).
 pub(crate) struct GrantShape<'a> {
     pub(crate) operations: &'a [String],
@@ -66,54 +45,33 @@ pub(crate) struct NewGrant {
 }
 
 impl NewGrant {
-    fn parse(input: &Value) -> Result<NewGrant, KmsError> {
-        let key_id = req_str(input, "KeyId")?.to_owned();
-        let grantee = opt_str(input, "GranteePrincipal")?
-            .or(opt_str(input, "GranteeServicePrincipal")?)
-            .ok_or_else(|| validation("Value null at 'granteePrincipal' failed to satisfy constraint: Member must not be null"))?
-            .to_owned();
-        let retiring = opt_str(input, "RetiringPrincipal")?
-            .or(opt_str(input, "RetiringServicePrincipal")?)
-            .map(str::to_owned);
-        let operations: Vec<String> = input
-            .get("Operations")
-            .and_then(Value::as_array)
-            .ok_or_else(|| {
-                validation(
-                    "Value null at 'operations' failed to satisfy constraint: Member must not be null",
-                )
-            })?
-            .iter()
-            .map(|o| {
-                o.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| ser("Operations"))
-            })
-            .collect::<Result<_, _>>()?;
-        let constraints = input.get("Constraints");
-        let subset = constraints
-            .map(|v| context(v, "EncryptionContextSubset"))
-            .transpose()?
-            .filter(|m| !m.is_empty());
-        let equals = constraints
-            .map(|v| context(v, "EncryptionContextEquals"))
-            .transpose()?
-            .filter(|m| !m.is_empty());
-        let name = opt_str(input, "Name")?.map(str::to_owned);
-        Ok(NewGrant {
-            key_id,
-            grantee,
-            retiring,
-            operations,
-            subset,
-            equals,
-            name,
-        })
+    fn from_input(input: &CreateGrantInput) -> NewGrant {
+        let constraints = input.constraints.as_ref();
+        NewGrant {
+            key_id: input.key_id.clone(),
+            grantee: input
+                .grantee_principal
+                .clone()
+                .or_else(|| input.grantee_service_principal.clone())
+                .unwrap_or_default(),
+            retiring: input
+                .retiring_principal
+                .clone()
+                .or_else(|| input.retiring_service_principal.clone()),
+            operations: input.operations.clone(),
+            subset: constraints
+                .and_then(|c| c.encryption_context_subset.clone())
+                .filter(|m| !m.is_empty()),
+            equals: constraints
+                .and_then(|c| c.encryption_context_equals.clone())
+                .filter(|m| !m.is_empty()),
+            name: input.name.clone(),
+        }
     }
 }
 
-pub(super) fn create_grant(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
-    let g = add_grant(c, NewGrant::parse(input)?)?;
+pub(super) fn create_grant(c: &mut Ctx<'_>, input: &CreateGrantInput) -> Result<Value, KmsError> {
+    let g = add_grant(c, NewGrant::from_input(input))?;
     Ok(json!({"GrantId": g.id, "GrantToken": grant_token(&g.id)}))
 }
 
@@ -216,9 +174,9 @@ pub(super) fn grant_json(c: &Ctx<'_>, g: &Grant) -> Value {
 pub(super) fn retire_or_revoke(
     c: &mut Ctx<'_>,
     op: &str,
-    input: &Value,
+    input: &EndGrantInput,
 ) -> Result<Value, KmsError> {
-    let grant_id = match (opt_str(input, "GrantToken")?, opt_str(input, "GrantId")?) {
+    let grant_id = match (input.grant_token.as_deref(), input.grant_id.as_deref()) {
         (Some(t), _) if op == "RetireGrant" => grant_from_token(t)
             .ok_or_else(|| KmsError::InvalidGrantToken("Invalid grant token".into()))?,
         (_, Some(id)) => id.to_owned(),
@@ -265,9 +223,12 @@ pub(crate) fn end_grant(c: &mut Ctx<'_>, op: &str, grant_id: &str) -> Result<(),
 }
 
 /// ListGrants.
-pub(super) fn list_grants(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
-    let k = c.resolve(req_str(input, "KeyId")?, false)?;
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+pub(super) fn list_grants(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &ListGrantsInput,
+) -> Result<Value, KmsError> {
+    let k = c.managed_key(op, &input.key_id)?;
     let grants: Vec<Value> = c
         .store
         .grants(Some(&k.id))?
@@ -278,8 +239,11 @@ pub(super) fn list_grants(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Va
 }
 
 /// ListRetirableGrants.
-pub(super) fn list_retirable_grants(c: &mut Ctx<'_>, input: &Value) -> Result<Value, KmsError> {
-    let who = req_str(input, "RetiringPrincipal")?;
+pub(super) fn list_retirable_grants(
+    c: &mut Ctx<'_>,
+    input: &ListRetirableGrantsInput,
+) -> Result<Value, KmsError> {
+    let who = input.retiring_principal.as_str();
     c.authorize_identity("ListRetirableGrants")?;
     let grants: Vec<Value> = c
         .store

@@ -6,12 +6,11 @@ use super::*;
 pub(super) fn get_parameters_for_import(
     c: &mut Ctx<'_>,
     op: &str,
-    input: &Value,
+    input: &GetParametersForImportInput,
 ) -> Result<Value, KmsError> {
-    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
-    let alg = req_str(input, "WrappingAlgorithm")?;
-    let spec = req_str(input, "WrappingKeySpec")?;
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+    let mut k = c.managed_key(op, &input.key_id)?;
+    let alg = input.wrapping_algorithm.as_str();
+    let spec = input.wrapping_key_spec.as_str();
     if k.origin != "EXTERNAL" {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} origin is {} which is not valid for this operation.",
@@ -54,13 +53,15 @@ pub(super) fn get_parameters_for_import(
 pub(super) fn import_key_material(
     c: &mut Ctx<'_>,
     op: &str,
-    input: &Value,
+    input: &ImportKeyMaterialInput,
 ) -> Result<Value, KmsError> {
-    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
-    let token = blob(input, "ImportToken")?.unwrap_or_default();
-    let wrapped = blob(input, "EncryptedKeyMaterial")?.unwrap_or_default();
-    let model = opt_str(input, "ExpirationModel")?.unwrap_or("KEY_MATERIAL_EXPIRES");
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+    let mut k = c.managed_key(op, &input.key_id)?;
+    let token = &input.import_token.0;
+    let wrapped = &input.encrypted_key_material.0;
+    let model = input
+        .expiration_model
+        .as_deref()
+        .unwrap_or("KEY_MATERIAL_EXPIRES");
     if k.origin != "EXTERNAL" {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} origin is {} which is not valid for this operation.",
@@ -69,7 +70,7 @@ pub(super) fn import_key_material(
         )));
     }
     c.not_pending_deletion(&k)?;
-    let valid_to = match (model, opt_f64(input, "ValidTo")?) {
+    let valid_to = match (model, input.valid_to) {
         ("KEY_MATERIAL_EXPIRES", Some(v)) if v > now(c.cfg) => Some(v),
         ("KEY_MATERIAL_EXPIRES", _) => {
             return Err(KmsError::Validation("A ValidTo date in the future is required when ExpirationModel is KEY_MATERIAL_EXPIRES.".into()));
@@ -106,7 +107,7 @@ pub(super) fn import_key_material(
         ));
     }
     let wrapping = c.store.material(&k.id, 0)?.ok_or(KmsError::Internal)?;
-    let material = asym::unwrap_import(&wrapping, &alg, &wrapped)?;
+    let material = asym::unwrap_import(&wrapping, &alg, wrapped)?;
     if material.len() != 32 {
         return Err(KmsError::InvalidCiphertext(
             "Symmetric key material must be 32 bytes.".into(),
@@ -136,10 +137,9 @@ pub(super) fn import_key_material(
 pub(super) fn delete_imported_key_material(
     c: &mut Ctx<'_>,
     op: &str,
-    input: &Value,
+    input: &DeleteImportedKeyMaterialInput,
 ) -> Result<Value, KmsError> {
-    let mut k = c.resolve(req_str(input, "KeyId")?, false)?;
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+    let mut k = c.managed_key(op, &input.key_id)?;
     if k.origin != "EXTERNAL" {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} origin is {} which is not valid for this operation.",

@@ -11,7 +11,8 @@ mod import_material;
 mod keys;
 mod multi_region;
 
-use admin::parse_tags;
+use crate::input::*;
+use admin::{TagChange, parse_tags};
 use asymmetric::mac_algorithm;
 pub(crate) use crypt::{decrypt_blob, encrypt_symmetric, new_data_key, re_encrypt_blob};
 use grants::GrantShape;
@@ -62,97 +63,6 @@ pub(crate) struct Ctx<'a> {
 
 fn now(cfg: &KmsConfig) -> f64 {
     cfg.clock.now_epoch_seconds_f64()
-}
-
-fn ser(member: &str) -> KmsError {
-    KmsError::Serialization(format!(
-        "Unexpected value type in payload for member {member}"
-    ))
-}
-
-fn lower_camel(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_lowercase().chain(c).collect())
-        .unwrap_or_default()
-}
-
-fn opt_str<'v>(input: &'v Value, k: &str) -> Result<Option<&'v str>, KmsError> {
-    match input.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ser(k)),
-    }
-}
-
-fn req_str<'v>(input: &'v Value, k: &str) -> Result<&'v str, KmsError> {
-    opt_str(input, k)?.ok_or_else(|| {
-        validation(format!(
-            "Value null at '{}' failed to satisfy constraint: Member must not be null",
-            lower_camel(k)
-        ))
-    })
-}
-
-fn opt_bool(input: &Value, k: &str) -> Result<Option<bool>, KmsError> {
-    match input.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(ser(k)),
-    }
-}
-
-fn opt_int(input: &Value, k: &str) -> Result<Option<i64>, KmsError> {
-    match input.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_i64().map(Some).ok_or_else(|| ser(k)),
-    }
-}
-
-fn opt_f64(input: &Value, k: &str) -> Result<Option<f64>, KmsError> {
-    match input.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_f64().map(Some).ok_or_else(|| ser(k)),
-    }
-}
-
-fn blob(input: &Value, k: &str) -> Result<Option<Vec<u8>>, KmsError> {
-    match opt_str(input, k)? {
-        None => Ok(None),
-        Some(s) => B64
-            .decode(s)
-            .map(Some)
-            .map_err(|_| KmsError::Serialization(format!("Invalid base64 in member {k}"))),
-    }
-}
-
-fn context(input: &Value, k: &str) -> Result<BTreeMap<String, String>, KmsError> {
-    match input.get(k) {
-        None | Some(Value::Null) => Ok(BTreeMap::new()),
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(a, b)| {
-                b.as_str()
-                    .map(|s| (a.clone(), s.to_owned()))
-                    .ok_or_else(|| ser(k))
-            })
-            .collect(),
-        Some(_) => Err(ser(k)),
-    }
-}
-
-fn int_range(v: i64, lo: i64, hi: i64, member: &str) -> Result<(), KmsError> {
-    if v < lo {
-        return Err(validation(format!(
-            "Value '{v}' at '{member}' failed to satisfy constraint: Member must have value greater than or equal to {lo}"
-        )));
-    }
-    if v > hi {
-        return Err(validation(format!(
-            "Value '{v}' at '{member}' failed to satisfy constraint: Member must have value less than or equal to {hi}"
-        )));
-    }
-    Ok(())
 }
 
 impl Ctx<'_> {
@@ -297,6 +207,14 @@ impl Ctx<'_> {
         Ok(id)
     }
 
+    /// The key `key_id` names (a key id or ARN, not an alias) once the caller may do
+    /// `kms:<action>` with it: how every key management operation begins.
+    fn managed_key(&mut self, action: &str, key_id: &str) -> Result<KeyRecord, KmsError> {
+        let k = self.resolve(key_id, false)?;
+        self.authorize(&k, action, None, &BTreeMap::new())?;
+        Ok(k)
+    }
+
     /// The key must be Enabled for cryptographic use.
     fn usable(&self, key: &KeyRecord) -> Result<(), KmsError> {
         let arn = self.key_arn(&key.id);
@@ -433,54 +351,63 @@ fn material_id(key_id: &str, version: u32) -> String {
     hex::encode(d.as_ref())
 }
 
+/// Runs one parsed request.
 pub(crate) fn dispatch(
     c: &mut Ctx<'_>,
     operation: Operation,
-    input: &Value,
+    request: &Request,
 ) -> Result<Value, KmsError> {
-    use Operation as O;
+    use Request as R;
     let op = operation.name();
-    match operation {
-        O::CreateKey => keys::create_key(c, input),
-        O::DescribeKey => keys::describe_key(c, input),
-        O::ListKeys => keys::list_keys(c, input),
-        O::UpdateKeyDescription => keys::update_key_description(c, input),
-        O::EnableKey | O::DisableKey => keys::enable_or_disable(c, op, input),
-        O::ScheduleKeyDeletion => keys::schedule_key_deletion(c, op, input),
-        O::CancelKeyDeletion => keys::cancel_key_deletion(c, op, input),
-        O::CreateAlias | O::UpdateAlias => aliases::alias_write(c, op, input),
-        O::DeleteAlias => aliases::delete_alias(c, op, input),
-        O::ListAliases => aliases::list_aliases(c, input),
-        O::Encrypt => crypt::encrypt(c, input),
-        O::Decrypt => crypt::decrypt(c, input),
-        O::ReEncrypt => crypt::re_encrypt(c, input),
-        O::GenerateDataKey | O::GenerateDataKeyWithoutPlaintext => {
+    match request {
+        R::CreateKey(i) => keys::create_key(c, i),
+        R::DescribeKey(i) => keys::describe_key(c, i),
+        R::ListKeys(i) => keys::list_keys(c, i),
+        R::UpdateKeyDescription(i) => keys::update_key_description(c, i),
+        R::EnableKey(i) | R::DisableKey(i) => keys::enable_or_disable(c, op, i),
+        R::ScheduleKeyDeletion(i) => keys::schedule_key_deletion(c, op, i),
+        R::CancelKeyDeletion(i) => keys::cancel_key_deletion(c, op, i),
+        R::CreateAlias(input) | R::UpdateAlias(input) => aliases::alias_write(c, op, input),
+        R::DeleteAlias(input) => aliases::delete_alias(c, op, input),
+        R::ListAliases(input) => aliases::list_aliases(c, input),
+        R::Encrypt(input) => crypt::encrypt(c, input),
+        R::Decrypt(input) => crypt::decrypt(c, input),
+        R::ReEncrypt(input) => crypt::re_encrypt(c, input),
+        R::GenerateDataKey(input) | R::GenerateDataKeyWithoutPlaintext(input) => {
             crypt::generate_data_key(c, op, input)
         }
-        O::GenerateRandom => crypt::generate_random(input),
-        O::GenerateMac | O::VerifyMac => asymmetric::mac(c, op, input),
-        O::EnableKeyRotation | O::DisableKeyRotation => admin::set_rotation(c, op, input),
-        O::GetKeyRotationStatus => admin::get_key_rotation_status(c, op, input),
-        O::RotateKeyOnDemand => admin::rotate_key_on_demand(c, op, input),
-        O::ListKeyRotations => admin::list_key_rotations(c, op, input),
-        O::TagResource | O::UntagResource => admin::tag_or_untag(c, op, input),
-        O::ListResourceTags => admin::list_resource_tags(c, op, input),
-        O::GetKeyPolicy => admin::get_key_policy(c, op, input),
-        O::PutKeyPolicy => admin::put_key_policy(c, op, input),
-        O::ListKeyPolicies => admin::list_key_policies(c, op, input),
-        O::CreateGrant => grants::create_grant(c, input),
-        O::ListGrants => grants::list_grants(c, op, input),
-        O::ListRetirableGrants => grants::list_retirable_grants(c, input),
-        O::RetireGrant | O::RevokeGrant => grants::retire_or_revoke(c, op, input),
-        O::GetPublicKey => asymmetric::get_public_key(c, op, input),
-        O::Sign | O::Verify => asymmetric::sign_or_verify(c, op, input),
-        O::GenerateDataKeyPair | O::GenerateDataKeyPairWithoutPlaintext => {
+        R::GenerateRandom(input) => crypt::generate_random(input),
+        R::GenerateMac(i) | R::VerifyMac(VerifyMacInput(i)) => asymmetric::mac(c, op, i),
+        R::EnableKeyRotation(i) => {
+            admin::set_rotation(c, op, &i.key_id, Some(i.rotation_period_in_days))
+        }
+        R::DisableKeyRotation(i) => admin::set_rotation(c, op, &i.key_id, None),
+        R::GetKeyRotationStatus(i) => admin::get_key_rotation_status(c, op, i),
+        R::RotateKeyOnDemand(i) => admin::rotate_key_on_demand(c, op, i),
+        R::ListKeyRotations(i) => admin::list_key_rotations(c, op, i),
+        R::TagResource(i) => admin::tag_or_untag(c, op, &i.key_id, TagChange::Add(&i.tags)),
+        R::UntagResource(i) => {
+            admin::tag_or_untag(c, op, &i.key_id, TagChange::Remove(&i.tag_keys))
+        }
+        R::ListResourceTags(i) => admin::list_resource_tags(c, op, i),
+        R::GetKeyPolicy(i) => admin::get_key_policy(c, op, i),
+        R::PutKeyPolicy(i) => admin::put_key_policy(c, op, i),
+        R::ListKeyPolicies(i) => admin::list_key_policies(c, op, i),
+        R::CreateGrant(input) => grants::create_grant(c, input),
+        R::ListGrants(input) => grants::list_grants(c, op, input),
+        R::ListRetirableGrants(input) => grants::list_retirable_grants(c, input),
+        R::RetireGrant(i) | R::RevokeGrant(RevokeGrantInput(i)) => {
+            grants::retire_or_revoke(c, op, i)
+        }
+        R::GetPublicKey(input) => asymmetric::get_public_key(c, op, input),
+        R::Sign(i) | R::Verify(VerifyInput(i)) => asymmetric::sign_or_verify(c, op, i),
+        R::GenerateDataKeyPair(input) | R::GenerateDataKeyPairWithoutPlaintext(input) => {
             asymmetric::generate_data_key_pair(c, op, input)
         }
-        O::GetParametersForImport => import_material::get_parameters_for_import(c, op, input),
-        O::ImportKeyMaterial => import_material::import_key_material(c, op, input),
-        O::ReplicateKey => multi_region::replicate_key(c, op, input),
-        O::UpdatePrimaryRegion => multi_region::update_primary_region(c, op, input),
-        O::DeleteImportedKeyMaterial => import_material::delete_imported_key_material(c, op, input),
+        R::GetParametersForImport(i) => import_material::get_parameters_for_import(c, op, i),
+        R::ImportKeyMaterial(i) => import_material::import_key_material(c, op, i),
+        R::ReplicateKey(i) => multi_region::replicate_key(c, op, i),
+        R::UpdatePrimaryRegion(i) => multi_region::update_primary_region(c, op, i),
+        R::DeleteImportedKeyMaterial(i) => import_material::delete_imported_key_material(c, op, i),
     }
 }

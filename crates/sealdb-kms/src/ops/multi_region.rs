@@ -23,25 +23,6 @@ pub(super) fn new_key_id() -> Result<String, KmsError> {
     ))
 }
 
-/// AWS's RegionType: `^([a-z]+-){2,3}\d+$`, 1 to 32 characters.
-fn check_region(region: &str, member: &str) -> Result<(), KmsError> {
-    let parts: Vec<&str> = region.split('-').collect();
-    let (last, words) = parts.split_last().unwrap_or((&"", &[]));
-    let ok = region.len() <= 32
-        && (2..=3).contains(&words.len())
-        && words
-            .iter()
-            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
-        && !last.is_empty()
-        && last.bytes().all(|b| b.is_ascii_digit());
-    if ok {
-        return Ok(());
-    }
-    Err(validation(format!(
-        "Value '{region}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([a-z]+-){{2,3}}\\d+$"
-    )))
-}
-
 fn not_multi_region(c: &Ctx<'_>, k: &KeyRecord) -> KmsError {
     KmsError::UnsupportedOperation(format!("{} is not a multi-Region key.", c.key_arn(&k.id)))
 }
@@ -245,17 +226,15 @@ impl<'a> Ctx<'a> {
 
 /// ReplicateKey: a replica of this region's primary key in another region, with the same
 /// id and material, and its own policy, description and tags.
-pub(super) fn replicate_key(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<Value, KmsError> {
-    let k = c.resolve(req_str(input, "KeyId")?, false)?;
-    let region = req_str(input, "ReplicaRegion")?;
-    check_region(region, "replicaRegion")?;
-    let description = opt_str(input, "Description")?.unwrap_or("");
-    if description.chars().count() > 8192 {
-        return Err(validation(
-            "Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192",
-        ));
-    }
-    let tags = parse_tags(input, "Tags")?;
+pub(super) fn replicate_key(
+    c: &mut Ctx<'_>,
+    op: &str,
+    input: &ReplicateKeyInput,
+) -> Result<Value, KmsError> {
+    let k = c.resolve(&input.key_id, false)?;
+    let region = input.replica_region.as_str();
+    let description = input.description.as_deref().unwrap_or("");
+    let tags = parse_tags(input.tags.as_deref())?;
     c.authorize(&k, op, None, &BTreeMap::new())?;
     let mut view = primary_here(c, &k)?;
     c.not_pending_deletion(&k)?;
@@ -317,9 +296,9 @@ pub(super) fn replicate_key(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<
         multi_region: Some(view.clone()),
         pending_window_days: None,
     };
-    if let Some(p) = opt_str(input, "Policy")? {
+    if let Some(p) = input.policy.as_deref() {
         let doc = policy::parse(p).map_err(KmsError::MalformedPolicyDocument)?;
-        pc.lockout_check(&replica, &doc, input)?;
+        pc.lockout_check(&replica, &doc, input.bypass_policy_lockout_safety_check)?;
         p.clone_into(&mut replica.policy);
     }
     peer.store.put_key(&replica)?;
@@ -333,7 +312,7 @@ pub(super) fn replicate_key(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<
     c.write_view(&k.id, &view)?;
     let metadata = pc.metadata(&replica);
     // The replica region's log records the new key as CreateKey.
-    let mut create_params = input.clone();
+    let mut create_params = serde_json::to_value(input).map_err(|_| KmsError::Internal)?;
     create_params["MultiRegion"] = Value::Bool(true);
     let created = json!({ "KeyMetadata": metadata });
     peer.events.borrow_mut().push(kms_event::audit_event(
@@ -365,12 +344,10 @@ pub(super) fn replicate_key(c: &mut Ctx<'_>, op: &str, input: &Value) -> Result<
 pub(super) fn update_primary_region(
     c: &mut Ctx<'_>,
     op: &str,
-    input: &Value,
+    input: &UpdatePrimaryRegionInput,
 ) -> Result<Value, KmsError> {
-    let k = c.resolve(req_str(input, "KeyId")?, false)?;
-    let region = req_str(input, "PrimaryRegion")?;
-    check_region(region, "primaryRegion")?;
-    c.authorize(&k, op, None, &BTreeMap::new())?;
+    let k = c.managed_key(op, &input.key_id)?;
+    let region = input.primary_region.as_str();
     let view = primary_here(c, &k)?;
     c.not_pending_deletion(&k)?;
     if region == c.cfg.region {
@@ -407,7 +384,10 @@ pub(super) fn update_primary_region(
     peer.events.borrow_mut().push(kms_event::audit_event(
         Operation::UpdatePrimaryRegion,
         c.caller,
-        kms_event::request_parameters(Operation::UpdatePrimaryRegion, input),
+        kms_event::request_parameters(
+            Operation::UpdatePrimaryRegion,
+            &json!({"KeyId": input.key_id, "PrimaryRegion": input.primary_region}),
+        ),
         Some(&new_arn),
         Ok(Value::Null),
         None,
