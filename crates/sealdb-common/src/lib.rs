@@ -6,12 +6,14 @@
 //! services and the storage engine agree on these types without depending on each other.
 
 pub mod clock;
+pub mod key_hierarchy;
 pub mod principal;
 pub mod region;
 pub mod root_key;
 pub mod secret;
 
 pub use clock::Clock;
+pub use key_hierarchy::Purpose;
 pub use principal::{Identity, Principal, PrincipalKind};
 pub use region::RegionSet;
 pub use root_key::{RootKey, RootKeyError};

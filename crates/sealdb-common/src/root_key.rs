@@ -2,7 +2,8 @@
 //!
 //! The root key is 32 random bytes in a file of mode 0600 (default `<data-dir>/root.key`).
 //! Each server-level encrypted file (the catalog, the KMS key store) is keyed with
-//! `HKDF-SHA256(salt = "sealdb root key v1", ikm = root, info = <purpose>)`.
+//! `HKDF-SHA256(salt = "sealdb root key v1", ikm = root, info = <purpose>)`; the purposes
+//! are [`Purpose`] (`key_hierarchy`).
 //! Table files are keyed with their own table keys, never with the root key.
 
 use crate::secret::SecretKey32;
@@ -10,9 +11,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-/// Salt of the HKDF that derives file keys from the root key. DO NOT CHANGE: existing
-/// data dirs could no longer be opened.
-const HKDF_SALT: &[u8] = b"sealdb root key v1";
+use crate::key_hierarchy::{Purpose, ROOT_HKDF_SALT};
 
 /// Errors loading or creating the root key.
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +102,8 @@ impl RootKey {
         Ok(())
     }
 
-    /// Derives the 256-bit key of one server-level file, e.g. `"catalog"` or `"keystore"`.
-    pub fn derive(&self, purpose: &str) -> SecretKey32 {
+    /// Derives the 256-bit key of one purpose (a file key, a wrapping or MAC key).
+    pub fn derive(&self, purpose: Purpose) -> SecretKey32 {
         use aws_lc_rs::hkdf;
         struct Len32;
         impl hkdf::KeyType for Len32 {
@@ -112,9 +111,9 @@ impl RootKey {
                 32
             }
         }
-        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, HKDF_SALT);
+        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, ROOT_HKDF_SALT);
         let prk = salt.extract(self.0.expose());
-        let info = [purpose.as_bytes()];
+        let info = [purpose.info().as_bytes()];
         let mut out = [0u8; 32];
         // Expanding 32 bytes from SHA-256 cannot exceed HKDF's 255*32 output limit.
         let okm = prk.expand(&info, Len32).expect("HKDF length is valid");
@@ -155,9 +154,9 @@ mod tests {
     #[test]
     fn derivation_is_stable_and_separated() {
         let root = RootKey::from_key(SecretKey32::from_bytes([7; 32]));
-        let a = root.derive("catalog");
-        let b = root.derive("catalog");
-        let c = root.derive("keystore");
+        let a = root.derive(Purpose::Catalog);
+        let b = root.derive(Purpose::Catalog);
+        let c = root.derive(Purpose::Keystore);
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a.expose(), root.key().expose());

@@ -22,7 +22,7 @@ pub(crate) const SIGNIN_COOKIE: &str = "sealdb-console-signin";
 /// Version tag of the cookie format; an unknown one is refused.
 const COOKIE_VERSION: &str = "v1";
 /// Domain separation of the cookie MAC.
-const MAC_CONTEXT: &[u8] = b"sealdb-console-session-v1\0";
+const MAC_CONTEXT: &[u8] = sealdb_common::key_hierarchy::console::MAC_CONTEXT;
 
 /// Who a session acts as; re-resolved against the identity store on every request, so a
 /// deleted user or a deactivated key ends the session.

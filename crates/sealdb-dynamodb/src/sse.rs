@@ -18,9 +18,9 @@ use sealdb_storage::{KeyVault, RootKeyVault, StorageError, TableKeyContext};
 use std::sync::Arc;
 
 /// Version byte of the KMS-wrapped table key record. DO NOT CHANGE.
-const WRAPPED_KMS_V2: u8 = 2;
+const WRAPPED_KMS_V2: u8 = sealdb_common::key_hierarchy::wrapped_table_key::V2_KMS;
 /// Kind byte: KMS ciphertext blob. DO NOT CHANGE.
-const KIND_KMS_BLOB: u8 = 1;
+const KIND_KMS_BLOB: u8 = sealdb_common::key_hierarchy::wrapped_table_key::KIND_KMS_BLOB;
 
 /// Table keys under KMS keys (or under the root key for service-owned tables).
 pub struct KmsVault {

@@ -14,7 +14,7 @@ use crate::store_model::{AccessKeyRecord, IdentityState, KeyStatus, LastUsed, Us
 use crate::store_seal::{SEALED_V1, Sealer};
 use rusqlite::{Connection, OptionalExtension, params};
 use sealdb_common::secret::SecretString;
-use sealdb_common::{Clock, RootKey};
+use sealdb_common::{Clock, Purpose, RootKey, key_hierarchy};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,11 +24,11 @@ use std::sync::{Mutex, MutexGuard};
 /// Schema version of `iam.db`, in its `meta` table. DO NOT CHANGE for v1 files.
 const SCHEMA_V1: i64 = 1;
 /// HKDF purpose of the file key of `iam.db`. DO NOT CHANGE.
-pub const FILE_KEY_PURPOSE: &str = "iam";
+pub const FILE_KEY_PURPOSE: Purpose = Purpose::Iam;
 /// HKDF purpose of the catalog key, under whose subkey access-key secrets are sealed.
-const CATALOG_KEY_PURPOSE: &str = "catalog";
+const CATALOG_KEY_PURPOSE: Purpose = key_hierarchy::iam_sealed::SECRET_BASE;
 /// HKDF info of the access-key-secret subkey of the catalog key. DO NOT CHANGE.
-const SECRET_SEAL_INFO: &[u8] = b"sealdb iam access-key secret v1";
+const SECRET_SEAL_INFO: &[u8] = key_hierarchy::iam_sealed::SECRET_SEAL_INFO;
 /// Last-used times are written at most this often per key (AWS reports them with a delay too).
 const LAST_USED_WRITE_SECS: i64 = 60;
 

@@ -8,7 +8,7 @@ use aws_lc_rs::hkdf;
 use sealdb_common::SecretKey32;
 
 /// Version byte of every blob sealed here. DO NOT CHANGE.
-pub(crate) const SEALED_V1: u8 = 1;
+pub(crate) const SEALED_V1: u8 = sealdb_common::key_hierarchy::iam_sealed::V1;
 
 /// Why a blob did not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

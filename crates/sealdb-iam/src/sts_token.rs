@@ -19,9 +19,10 @@ use sealdb_common::{Identity, PrincipalKind, RootKey};
 use serde::{Deserialize, Serialize};
 
 /// HKDF purpose of the session-token base key. DO NOT CHANGE.
-const TOKEN_KEY_PURPOSE: &str = "sts";
+const TOKEN_KEY_PURPOSE: sealdb_common::Purpose =
+    sealdb_common::key_hierarchy::iam_sealed::TOKEN_BASE;
 /// HKDF info of the token subkey. DO NOT CHANGE.
-const TOKEN_SEAL_INFO: &[u8] = b"sealdb sts session token v1";
+const TOKEN_SEAL_INFO: &[u8] = sealdb_common::key_hierarchy::iam_sealed::TOKEN_SEAL_INFO;
 
 /// Whose session a token is.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

@@ -6,12 +6,13 @@
 
 use aws_lc_rs::hmac;
 use rusqlite::{Connection, params};
+use sealdb_common::Purpose;
 use sealdb_common::RootKey;
 use std::path::Path;
 
 /// The MAC key of the chain.
 pub(crate) fn chain_key(root: &RootKey) -> hmac::Key {
-    let k = root.derive("audit");
+    let k = root.derive(Purpose::Audit);
     hmac::Key::new(hmac::HMAC_SHA256, k.expose())
 }
 
@@ -64,7 +65,7 @@ pub struct VerifyReport {
 pub fn verify(data_dir: &Path, root: &RootKey) -> Result<VerifyReport, String> {
     let conn = sealdb_storage::sqlcipher::open_encrypted(
         &data_dir.join("keystore.db"),
-        &root.derive("keystore"),
+        &root.derive(Purpose::Keystore),
     )
     .map_err(|e| format!("cannot open the key store: {e}"))?;
     verify_conn(&conn, &chain_key(root))
@@ -164,7 +165,7 @@ fn rechain_rows(conn: &Connection, new_key: &hmac::Key) -> Result<u64, String> {
 pub fn records(data_dir: &Path, root: &RootKey) -> Result<Vec<serde_json::Value>, String> {
     let conn = sealdb_storage::sqlcipher::open_encrypted(
         &data_dir.join("keystore.db"),
-        &root.derive("keystore"),
+        &root.derive(Purpose::Keystore),
     )
     .map_err(|e| format!("cannot open the key store: {e}"))?;
     let mut stmt = conn

@@ -19,13 +19,13 @@ use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
 /// Version byte of the blob under a single-Region key. DO NOT CHANGE.
-const BLOB_V1: u8 = 1;
+const BLOB_V1: u8 = sealdb_common::key_hierarchy::kms_blob::V1;
 /// Version byte of the blob under a multi-Region key. DO NOT CHANGE.
-const BLOB_V2_MULTI_REGION: u8 = 2;
+const BLOB_V2_MULTI_REGION: u8 = sealdb_common::key_hierarchy::kms_blob::V2_MULTI_REGION;
 /// Key ids of multi-Region keys: this prefix and 32 lowercase hex digits.
 pub(crate) const MULTI_REGION_PREFIX: &str = "mrk-";
 /// HKDF info of message keys. DO NOT CHANGE.
-const MESSAGE_KEY_INFO: &[u8] = b"sealdb kms blob v1";
+const MESSAGE_KEY_INFO: &[u8] = sealdb_common::key_hierarchy::kms_blob::MESSAGE_KEY_INFO;
 const HEADER_LEN: usize = 1 + 16 + 4 + 16;
 const TAG_LEN: usize = 16;
 

@@ -40,6 +40,7 @@ pub use trail::{
     AuditError, AuditEvent, AuditResource, camel_members as cloudtrail_members, iso8601,
 };
 
+use sealdb_common::Purpose;
 use sealdb_common::{Clock, Principal, RootKey};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -106,7 +107,7 @@ impl KmsService {
         identity: Arc<dyn sealdb_iam::IdentityPolicies>,
     ) -> Result<KmsService, KmsOpenError> {
         let path = cfg.data_dir.join("keystore.db");
-        let store = store::Store::open(&path, &root.derive("keystore")).map_err(|e| {
+        let store = store::Store::open(&path, &root.derive(Purpose::Keystore)).map_err(|e| {
             KmsOpenError(format!("cannot open {}: {}", path.display(), e.message()))
         })?;
         Ok(KmsService {

@@ -6,6 +6,7 @@ use crate::catalog::{BackupRecord, Catalog, Credential, TableRecord};
 use crate::error::StorageError;
 use crate::table::TableStore;
 use crate::vault::{KeyVault, TableKeyContext};
+use sealdb_common::Purpose;
 use sealdb_common::{Clock, Principal, RootKey};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -99,8 +100,8 @@ impl Engine {
         clock: Clock,
     ) -> Result<Engine, StorageError> {
         std::fs::create_dir_all(dir.join("tables"))?;
-        let catalog = Catalog::open(dir, &root.derive("catalog"))?;
-        let txlog = crate::txn::TxLog::open(dir, &root.derive("txlog"))?;
+        let catalog = Catalog::open(dir, &root.derive(Purpose::Catalog))?;
+        let txlog = crate::txn::TxLog::open(dir, &root.derive(Purpose::Txlog))?;
         let records = catalog.tables()?;
         let creds = catalog.credentials()?;
         let known: std::collections::HashSet<String> =

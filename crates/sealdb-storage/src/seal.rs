@@ -7,9 +7,9 @@ use aws_lc_rs::hkdf;
 use sealdb_common::SecretKey32;
 
 /// Version byte of a sealed record. DO NOT CHANGE.
-const SEALED_V1: u8 = 1;
+const SEALED_V1: u8 = sealdb_common::key_hierarchy::sealed_record::V1;
 /// HKDF info of the sealing subkey. DO NOT CHANGE.
-const SUBKEY_INFO: &[u8] = b"sealdb sealed record v1";
+const SUBKEY_INFO: &[u8] = sealdb_common::key_hierarchy::sealed_record::SUBKEY_INFO;
 
 fn subkey(table_key: &SecretKey32) -> Result<LessSafeKey, StorageError> {
     struct Len32;

@@ -7,6 +7,7 @@
 
 use crate::error::StorageError;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use sealdb_common::{Purpose, key_hierarchy};
 use sealdb_common::{RootKey, SecretKey32};
 use std::future::Future;
 use std::pin::Pin;
@@ -58,11 +59,11 @@ pub trait KeyVault: Send + Sync {
 }
 
 /// Version byte of the wrapped-table-key record. DO NOT CHANGE.
-const WRAPPED_V1: u8 = 1;
+const WRAPPED_V1: u8 = key_hierarchy::wrapped_table_key::V1_ROOT;
 /// Algorithm byte: AES-256-GCM under `HKDF(root, "table-key-wrap")`. DO NOT CHANGE.
-const ALG_ROOT_AES256_GCM: u8 = 1;
+const ALG_ROOT_AES256_GCM: u8 = key_hierarchy::wrapped_table_key::ALG_ROOT_AES256_GCM;
 /// AAD prefix binding the wrapped key to its table. DO NOT CHANGE.
-const AAD_PREFIX: &[u8] = b"sealdb table key v1|";
+const AAD_PREFIX: &[u8] = key_hierarchy::wrapped_table_key::V1_AAD_PREFIX;
 
 /// Wraps table keys under a key derived from the root key (no KMS).
 pub struct RootKeyVault {
@@ -73,7 +74,7 @@ impl RootKeyVault {
     /// Derives the wrapping key from the root key.
     pub fn new(root: &RootKey) -> Self {
         RootKeyVault {
-            wrap_key: root.derive("table-key-wrap"),
+            wrap_key: root.derive(Purpose::TableKeyWrap),
         }
     }
 

@@ -11,6 +11,7 @@ mod verify;
 mod wiring;
 
 use clap::{Args, Parser, Subcommand};
+use sealdb_common::Purpose;
 use sealdb_common::secret::SecretString;
 use sealdb_common::{Clock, RootKey};
 use sealdb_http::FrontDoor;
@@ -299,7 +300,7 @@ fn check_root_key_opens(dir: &Path, key_path: &Path, key: &RootKey) -> Result<()
     if !catalog.exists() {
         return Ok(());
     }
-    sealdb_storage::sqlcipher::open_existing(&catalog, &key.derive("catalog"))
+    sealdb_storage::sqlcipher::open_existing(&catalog, &key.derive(Purpose::Catalog))
         .map(drop)
         .map_err(|_| {
             format!(
@@ -592,8 +593,8 @@ fn rotate_region_files(dir: &Path, old: &RootKey, new: &RootKey) -> Result<(), S
     if ks.exists() {
         sealdb_storage::sqlcipher::rekey_file(
             &ks,
-            &old.derive("keystore"),
-            &new.derive("keystore"),
+            &old.derive(Purpose::Keystore),
+            &new.derive(Purpose::Keystore),
             |conn| {
                 sealdb_kms::rechain_audit_log(conn, old, new)
                     .map(|_| ())
@@ -614,8 +615,8 @@ fn rotate_region_files(dir: &Path, old: &RootKey, new: &RootKey) -> Result<(), S
     let new_vault = sealdb_storage::RootKeyVault::new(new);
     sealdb_storage::sqlcipher::rekey_file(
         &catalog,
-        &old.derive("catalog"),
-        &new.derive("catalog"),
+        &old.derive(Purpose::Catalog),
+        &new.derive(Purpose::Catalog),
         |conn| {
             // Tables and backups alike: every record sealed under the old root.
             sealdb_storage::catalog::Catalog::rewrap_all(conn, |rec| {
@@ -645,8 +646,8 @@ fn rotate_region_files(dir: &Path, old: &RootKey, new: &RootKey) -> Result<(), S
     if tx.exists() {
         sealdb_storage::sqlcipher::rekey_file(
             &tx,
-            &old.derive("txlog"),
-            &new.derive("txlog"),
+            &old.derive(Purpose::Txlog),
+            &new.derive(Purpose::Txlog),
             |_| Ok(()),
         )
         .map_err(err("transaction log"))?;

@@ -5,6 +5,7 @@
 //! lock). Unwrapping a KMS-wrapped key is a KMS Decrypt, audited like any other.
 
 use crate::DataArgs;
+use sealdb_common::Purpose;
 use sealdb_common::{Clock, RootKey, SecretKey32};
 use sealdb_storage::{KeyVault, TableKeyContext};
 use std::path::Path;
@@ -137,12 +138,12 @@ async fn verify_region(dir: &Path, region: &str, label: &str, root: &RootKey) ->
     if !key_store_only {
         note(
             "catalog".into(),
-            check_file(&catalog_path, &root.derive("catalog")),
+            check_file(&catalog_path, &root.derive(Purpose::Catalog)),
         );
     }
     for (file, purpose, what) in [
-        ("keystore.db", "keystore", "key store"),
-        ("txlog.db", "txlog", "transaction log"),
+        ("keystore.db", Purpose::Keystore, "key store"),
+        ("txlog.db", Purpose::Txlog, "transaction log"),
     ] {
         let path = dir.join(file);
         if path.exists() {
@@ -153,7 +154,7 @@ async fn verify_region(dir: &Path, region: &str, label: &str, root: &RootKey) ->
     // secret unsealed, as the server does when it opens it.
     let iam_path = dir.join("iam.db");
     if iam_path.exists() {
-        let file = check_file(&iam_path, &root.derive(sealdb_iam::store::FILE_KEY_PURPOSE));
+        let file = check_file(&iam_path, &root.derive(Purpose::Iam));
         let file_ok = file.is_ok();
         note("identity store (iam.db)".into(), file);
         if file_ok {
@@ -174,7 +175,8 @@ async fn verify_region(dir: &Path, region: &str, label: &str, root: &RootKey) ->
     if key_store_only {
         return faults;
     }
-    let catalog = match sealdb_storage::catalog::Catalog::open(dir, &root.derive("catalog")) {
+    let catalog = match sealdb_storage::catalog::Catalog::open(dir, &root.derive(Purpose::Catalog))
+    {
         Ok(c) => c,
         Err(e) => {
             note("catalog records".into(), Err(e.to_string()));

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use sealdb_common::Principal;
+use sealdb_common::Purpose;
 use sealdb_dynamodb::{Operation, Service};
 use sealdb_http::{Backend, BoxFuture, WireError};
 use std::sync::Arc;
@@ -292,7 +293,7 @@ pub(crate) fn console_secret(
     root: &sealdb_common::RootKey,
 ) -> Result<sealdb_common::SecretKey32, String> {
     let Some(path) = file else {
-        return Ok(root.derive("console-session"));
+        return Ok(root.derive(Purpose::ConsoleSession));
     };
     let contents = zeroize::Zeroizing::new(
         std::fs::read(path)
@@ -305,7 +306,10 @@ pub(crate) fn console_secret(
             path.display()
         ));
     }
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, b"sealdb-console-secret");
+    let key = aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA256,
+        sealdb_common::key_hierarchy::console::SECRET_FILE_HMAC_KEY,
+    );
     let tag = aws_lc_rs::hmac::sign(&key, trimmed);
     sealdb_common::SecretKey32::from_slice(tag.as_ref())
         .ok_or_else(|| "console secret: bad digest length".to_owned())

@@ -47,7 +47,7 @@ async fn audit_verify_detects_an_edited_record() {
     let root = sealdb_common::RootKey::load(&dir.join("root.key")).unwrap();
     let conn = sealdb_storage::sqlcipher::open_encrypted(
         &dir.join("keystore.db"),
-        &root.derive("keystore"),
+        &root.derive(sealdb_common::Purpose::Keystore),
     )
     .unwrap();
     conn.execute(

@@ -15,14 +15,20 @@ fn key_store_schema_v1_opens_as_v2_and_unknown_versions_are_refused() {
     drop(kms);
     let path = dir.path().join("keystore.db");
     let set_schema = |v: i64| {
-        let conn =
-            sealdb_storage::sqlcipher::open_encrypted(&path, &root.derive("keystore")).unwrap();
+        let conn = sealdb_storage::sqlcipher::open_encrypted(
+            &path,
+            &root.derive(sealdb_common::Purpose::Keystore),
+        )
+        .unwrap();
         conn.execute("UPDATE meta SET v = ?1 WHERE k = 'schema'", [v])
             .unwrap();
     };
     let schema = || -> i64 {
-        let conn =
-            sealdb_storage::sqlcipher::open_encrypted(&path, &root.derive("keystore")).unwrap();
+        let conn = sealdb_storage::sqlcipher::open_encrypted(
+            &path,
+            &root.derive(sealdb_common::Purpose::Keystore),
+        )
+        .unwrap();
         conn.query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))
             .unwrap()
     };
