@@ -126,6 +126,21 @@ impl Ctx<'_> {
             })
     }
 
+    /// The table's encryption key switches, as the signed-in principal (who must be
+    /// allowed to describe the table).
+    pub(crate) async fn encryption_switches(
+        &self,
+        table: &str,
+    ) -> Result<sealdb_dynamodb::ops::tables::EncryptionSwitches, ServiceError> {
+        let service = self.region().await?.dynamodb;
+        service
+            .encryption_switches(&self.principal, table)
+            .map_err(|e| ServiceError {
+                name: short_name(e.wire_type()),
+                message: e.message(),
+            })
+    }
+
     /// Runs a KMS operation as the signed-in principal.
     pub(crate) async fn kms(&self, op: &str, input: Value) -> Result<Value, ServiceError> {
         let service = self.region().await?.kms;

@@ -122,6 +122,7 @@ async fn overview(ctx: &Ctx<'_>, name: &str, desc: &Value) -> Markup {
         _ => "customer",
     };
     let keys = customer_keys(ctx).await;
+    let switches = ctx.encryption_switches(name).await;
     let tags = ctx
         .dynamodb(
             Operation::ListTagsOfResource,
@@ -158,6 +159,18 @@ async fn overview(ctx: &Ctx<'_>, name: &str, desc: &Value) -> Markup {
                     dt { "KMS key ARN" }
                     dd.mono { a #key-arn href=(format!("/console/keys/{}", path_segment(key_id_of(key_arn)))) { (key_arn) } }
                 }
+                dt { "Last key switch" }
+                dd #last-switch {
+                    @match switches.as_ref().map(|w| w.last_ms) {
+                        Ok(Some(ms)) => { (switch_time(ms)) }
+                        Ok(None) => { "Never: the key has not changed since the table was created." }
+                        Err(e) => { (e.text()) }
+                    }
+                }
+                @if let Ok(w) = &switches {
+                    dt { "Key switches in the last 24 hours" }
+                    dd #switches-today { (w.in_last_day) " (after 4 in 24 hours, at most one every 6 hours)" }
+                }
                 @if let Some(t) = sse.get("InaccessibleEncryptionDateTime") {
                     dt { "Inaccessible since" } dd { (layout::time_text(Some(t))) }
                 }
@@ -191,6 +204,13 @@ async fn overview(ctx: &Ctx<'_>, name: &str, desc: &Value) -> Markup {
             }
         }
     }
+}
+
+/// An epoch-milliseconds time as the rest of the page shows times.
+fn switch_time(ms: i64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let secs = ms as f64 / 1000.0;
+    layout::time_text(Some(&json!(secs)))
 }
 
 fn indexes(desc: &Value) -> Markup {

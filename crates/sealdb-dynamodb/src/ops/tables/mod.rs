@@ -7,6 +7,7 @@ mod sse;
 mod tags_ttl;
 
 pub(crate) use params::*;
+pub use sse::EncryptionSwitches;
 pub(crate) use sse::{SseRequest, parse_sse};
 pub(crate) use tags_ttl::is_table_arn_shape;
 

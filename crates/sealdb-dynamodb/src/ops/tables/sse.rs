@@ -117,6 +117,40 @@ impl Service {
     }
 }
 
+/// What the service keeps of a table's encryption key switches (UpdateTable
+/// SSESpecification), which the daily switch limit counts. DescribeTable's
+/// SSEDescription has no such member on AWS, so this is read apart from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncryptionSwitches {
+    /// When the last switch was made, epoch milliseconds; `None` if the key has not
+    /// changed since the table was created (or restored).
+    pub last_ms: Option<i64>,
+    /// Switches made in the 24 hours before now (the limit's window).
+    pub in_last_day: usize,
+}
+
+impl Service {
+    /// The table's key switches, for a caller allowed `dynamodb:DescribeTable` on it.
+    pub fn encryption_switches(
+        &self,
+        caller: &Principal,
+        table: &str,
+    ) -> Result<EncryptionSwitches, DynamoError> {
+        let mut request = Map::new();
+        request.insert("TableName".into(), Value::String(table.to_owned()));
+        let input = Input::from_map(request);
+        self.authorize(crate::service::Operation::DescribeTable, caller, &input)?;
+        let name = self.table_name_from(table);
+        let def = self.def(name).ok_or_else(|| not_found_table(name))?;
+        let now = self.now_ms();
+        let day = 24 * 3600 * 1000;
+        Ok(EncryptionSwitches {
+            last_ms: def.sse_changes.iter().copied().max(),
+            in_last_day: def.sse_changes.iter().filter(|c| now - **c < day).count(),
+        })
+    }
+}
+
 /// What an SSESpecification asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum SseRequest {
