@@ -196,8 +196,9 @@ pub(crate) struct ConsoleRegions {
 }
 
 impl ConsoleRegions {
-    /// The answered regions (with `--regions '*'`, the console offers the home region
-    /// and those with data).
+    /// The answered regions, home first. With `--regions '*'` any well-formed name is
+    /// served, so the console offers every region of the `aws` partition (botocore's
+    /// list, the default of `--regions`) and any other region that has data.
     pub(crate) fn new(
         regions: Arc<Regions>,
         data_dir: &std::path::Path,
@@ -208,11 +209,21 @@ impl ConsoleRegions {
         let mut names = vec![home.to_owned()];
         let others: Vec<String> = match answered {
             sealdb_common::region::RegionSet::Listed(set) => set.iter().cloned().collect(),
-            sealdb_common::region::RegionSet::Any => crate::regions::regions_on_disk(data_dir)
-                .map(|v| v.into_iter().map(|(n, _)| n).collect())
-                .unwrap_or_default(),
+            sealdb_common::region::RegionSet::Any => sealdb_common::region::AWS_REGIONS
+                .iter()
+                .map(|r| (*r).to_owned())
+                .chain(
+                    crate::regions::regions_on_disk(data_dir)
+                        .map(|v| v.into_iter().map(|(n, _)| n).collect::<Vec<_>>())
+                        .unwrap_or_default(),
+                )
+                .collect(),
         };
-        names.extend(others.into_iter().filter(|n| n != home));
+        for name in others {
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
+            }
+        }
         ConsoleRegions {
             regions,
             names,
