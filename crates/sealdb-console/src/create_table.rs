@@ -127,9 +127,113 @@ fn field_of(message: &str) -> &'static str {
     }
 }
 
-fn key_type_select(name: &str, chosen: &str) -> Markup {
+fn key_type_select(name: &str, label: &str, chosen: &str) -> Markup {
     html! {
-        select id=(name) name=(name) aria-label="Type" {
+        select id=(name) name=(name) aria-label=(label) {
+            @for (v, label) in [("S", "String"), ("N", "Number"), ("B", "Binary")] {
+                option value=(v) selected[chosen == v] { (label) }
+            }
+        }
+    }
+}
+
+/// Index rows the form shows at first, and at most (AWS's limits: 20 global, 5 local).
+const INDEX_ROWS: [(&str, usize, usize); 2] = [("gsi", 2, 20), ("lsi", 1, 5)];
+
+/// How many rows of index kind `kind` (`gsi`, `lsi`) the form has.
+fn count(f: &Form, kind: &str) -> usize {
+    let (_, first, most) = INDEX_ROWS
+        .iter()
+        .copied()
+        .find(|(k, _, _)| *k == kind)
+        .unwrap_or(("", 0, 0));
+    f.get(&format!("{kind}_count"))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(first)
+        .min(most)
+}
+
+/// The Projection of index row `i`.
+fn projection(f: &Form, kind: &str, i: usize) -> Value {
+    match f.get(&format!("{kind}_projection_{i}")) {
+        Some("KEYS_ONLY") => json!({ "ProjectionType": "KEYS_ONLY" }),
+        Some("INCLUDE") => {
+            let attrs: Vec<&str> = f
+                .get(&format!("{kind}_include_{i}"))
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .collect();
+            json!({ "ProjectionType": "INCLUDE", "NonKeyAttributes": attrs })
+        }
+        _ => json!({ "ProjectionType": "ALL" }),
+    }
+}
+
+/// The secondary index rows: global ones (own partition key, optional sort key) and
+/// local ones (the table's partition key, a sort key of their own).
+fn index_fieldsets(f: &Form, error: Option<&str>) -> Markup {
+    let v = |name: String| f.get(&name).unwrap_or("").to_owned();
+    let projection_select = |kind: &str, i: usize| {
+        let id = format!("{kind}_projection_{i}");
+        let chosen = f.get(&id).unwrap_or("ALL").to_owned();
+        html! {
+            div {
+                label for=(id) { "Projected attributes " (i + 1) }
+                select id=(id) name=(id) {
+                    @for (p, label) in [("ALL", "All"), ("KEYS_ONLY", "Only keys"), ("INCLUDE", "Include")] {
+                        option value=(p) selected[chosen == p] { (label) }
+                    }
+                }
+            }
+            div {
+                label for=(format!("{kind}_include_{i}")) { "Included attributes " (i + 1) " (comma-separated)" }
+                input type="text" id=(format!("{kind}_include_{i}")) name=(format!("{kind}_include_{i}")) value=(v(format!("{kind}_include_{i}")));
+            }
+        }
+    };
+    let (gsis, lsis) = (count(f, "gsi"), count(f, "lsi"));
+    html! {
+        fieldset #secondary-indexes {
+            legend { "Secondary indexes - optional" }
+            @if let Some(e) = error { p.field-error role="alert" { (e) } }
+            input type="hidden" name="gsi_count" value=(gsis);
+            input type="hidden" name="lsi_count" value=(lsis);
+            h2 { "Global secondary indexes" }
+            @for i in 0..gsis {
+                @let id = |what: &str| format!("gsi_{what}_{i}");
+                @let n = i + 1;
+                div.index-row {
+                    div { label for=(id("name")) { "Global index name " (n) } input type="text" id=(id("name")) name=(id("name")) value=(v(id("name"))); }
+                    div { label for=(id("pk")) { "Partition key " (n) } input type="text" id=(id("pk")) name=(id("pk")) value=(v(id("pk"))); }
+                    div { label for=(id("pk_type")) { "Partition key type " (n) } (type_select(&id("pk_type"), f.get(&id("pk_type")).unwrap_or("S"))) }
+                    div { label for=(id("sk")) { "Sort key " (n) " - optional" } input type="text" id=(id("sk")) name=(id("sk")) value=(v(id("sk"))); }
+                    div { label for=(id("sk_type")) { "Sort key type " (n) } (type_select(&id("sk_type"), f.get(&id("sk_type")).unwrap_or("S"))) }
+                    (projection_select("gsi", i))
+                }
+            }
+            @if gsis < 20 { div.actions { button #add-gsi type="submit" name="add_index" value="gsi" { "Add global index" } } }
+            h2 { "Local secondary indexes" }
+            p.hint { "A local index has the table's partition key and a sort key of its own." }
+            @for i in 0..lsis {
+                @let id = |what: &str| format!("lsi_{what}_{i}");
+                @let n = i + 1;
+                div.index-row {
+                    div { label for=(id("name")) { "Local index name " (n) } input type="text" id=(id("name")) name=(id("name")) value=(v(id("name"))); }
+                    div { label for=(id("sk")) { "Sort key " (n) } input type="text" id=(id("sk")) name=(id("sk")) value=(v(id("sk"))); }
+                    div { label for=(id("sk_type")) { "Sort key type " (n) } (type_select(&id("sk_type"), f.get(&id("sk_type")).unwrap_or("S"))) }
+                    (projection_select("lsi", i))
+                }
+            }
+            @if lsis < 5 { div.actions { button #add-lsi type="submit" name="add_index" value="lsi" { "Add local index" } } }
+        }
+    }
+}
+
+fn type_select(id: &str, chosen: &str) -> Markup {
+    html! {
+        select id=(id) name=(id) {
             @for (v, label) in [("S", "String"), ("N", "Number"), ("B", "Binary")] {
                 option value=(v) selected[chosen == v] { (label) }
             }
@@ -160,10 +264,10 @@ pub(crate) async fn page(ctx: &Ctx<'_>, f: &Form, error: Option<(&str, String)>)
                 @if let Some(e) = err("name") { p.field-error role="alert" { (e) } }
                 label for="pk" { "Partition key" }
                 input #pk type="text" name="pk" value=(v("pk")) required;
-                (key_type_select("pk_type", f.get("pk_type").unwrap_or("S")))
+                (key_type_select("pk_type", "Partition key type", f.get("pk_type").unwrap_or("S")))
                 label for="sk" { "Sort key - optional" }
                 input #sk type="text" name="sk" value=(v("sk"));
-                (key_type_select("sk_type", f.get("sk_type").unwrap_or("S")))
+                (key_type_select("sk_type", "Sort key type", f.get("sk_type").unwrap_or("S")))
                 @if let Some(e) = err("keys") { p.field-error role="alert" { (e) } }
             }
             fieldset {
@@ -191,15 +295,7 @@ pub(crate) async fn page(ctx: &Ctx<'_>, f: &Form, error: Option<(&str, String)>)
                     input #wcu type="number" min="1" name="wcu" value=(f.get("wcu").unwrap_or("5"));
                     @if let Some(e) = err("capacity") { p.field-error role="alert" { (e) } }
                 }
-                fieldset {
-                    legend { "Secondary index - optional" }
-                    label for="gsi_name" { "Global secondary index name" }
-                    input #gsi_name type="text" name="gsi_name" value=(v("gsi_name"));
-                    label for="gsi_pk" { "Index partition key" }
-                    input #gsi_pk type="text" name="gsi_pk" value=(v("gsi_pk"));
-                    (key_type_select("gsi_pk_type", f.get("gsi_pk_type").unwrap_or("S")))
-                    @if let Some(e) = err("index") { p.field-error role="alert" { (e) } }
-                }
+                (index_fieldsets(f, err("index")))
                 fieldset {
                     legend { "Other settings" }
                     div {
@@ -270,17 +366,56 @@ fn create_request(f: &Form) -> Result<Value, (&'static str, String)> {
             req["BillingMode"] = json!("PROVISIONED");
             req["ProvisionedThroughput"] = throughput()?;
         }
-        if let (Some(index), Some(ipk)) = (f.non_empty("gsi_name"), f.non_empty("gsi_pk")) {
-            add_attr(ipk, f.get("gsi_pk_type").unwrap_or("S"));
+        let mut gsis = Vec::new();
+        for i in 0..count(f, "gsi") {
+            let field = |what: &str| format!("gsi_{what}_{i}");
+            let (Some(index), Some(ipk)) = (f.non_empty(&field("name")), f.non_empty(&field("pk")))
+            else {
+                continue;
+            };
+            add_attr(ipk, f.get(&field("pk_type")).unwrap_or("S"));
+            let mut schema = vec![json!({ "AttributeName": ipk, "KeyType": "HASH" })];
+            if let Some(isk) = f.non_empty(&field("sk")) {
+                add_attr(isk, f.get(&field("sk_type")).unwrap_or("S"));
+                schema.push(json!({ "AttributeName": isk, "KeyType": "RANGE" }));
+            }
             let mut gsi = json!({
                 "IndexName": index,
-                "KeySchema": [{ "AttributeName": ipk, "KeyType": "HASH" }],
-                "Projection": { "ProjectionType": "ALL" },
+                "KeySchema": schema,
+                "Projection": projection(f, "gsi", i),
             });
             if provisioned {
                 gsi["ProvisionedThroughput"] = throughput()?;
             }
-            req["GlobalSecondaryIndexes"] = json!([gsi]);
+            gsis.push(gsi);
+        }
+        if !gsis.is_empty() {
+            req["GlobalSecondaryIndexes"] = json!(gsis);
+        }
+        let mut lsis = Vec::new();
+        for i in 0..count(f, "lsi") {
+            let field = |what: &str| format!("lsi_{what}_{i}");
+            let Some(index) = f.non_empty(&field("name")) else {
+                continue;
+            };
+            let Some(isk) = f.non_empty(&field("sk")) else {
+                return Err((
+                    "index",
+                    format!("The local secondary index {index} needs a sort key."),
+                ));
+            };
+            add_attr(isk, f.get(&field("sk_type")).unwrap_or("S"));
+            lsis.push(json!({
+                "IndexName": index,
+                "KeySchema": [
+                    { "AttributeName": pk, "KeyType": "HASH" },
+                    { "AttributeName": isk, "KeyType": "RANGE" },
+                ],
+                "Projection": projection(f, "lsi", i),
+            }));
+        }
+        if !lsis.is_empty() {
+            req["LocalSecondaryIndexes"] = json!(lsis);
         }
         if f.checked("deletion_protection") {
             req["DeletionProtectionEnabled"] = json!(true);
@@ -301,6 +436,20 @@ fn create_request(f: &Form) -> Result<Value, (&'static str, String)> {
 
 /// POST /console/tables/new
 pub(crate) async fn submit(ctx: &Ctx<'_>, f: &Form) -> Reply {
+    // "Add global index" / "Add local index": the form again with one more row.
+    if let Some(kind) = f.get("add_index").filter(|k| *k == "gsi" || *k == "lsi") {
+        let more = Form::parse(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(
+                    f.pairs()
+                        .filter(|(k, _)| *k != format!("{kind}_count") && *k != "add_index"),
+                )
+                .append_pair(&format!("{kind}_count"), &(count(f, kind) + 1).to_string())
+                .finish()
+                .as_bytes(),
+        );
+        return page(ctx, &more, None).await;
+    }
     let req = match create_request(f) {
         Ok(r) => r,
         Err((field, message)) => return page(ctx, f, Some((field, message))).await,
@@ -379,6 +528,44 @@ mod tests {
             "arn:aws:kms:us-east-1:000000000000:key/k"
         );
         assert_eq!(r["AttributeDefinitions"][1]["AttributeType"], "N");
+    }
+
+    #[test]
+    fn several_global_and_local_indexes_are_made() {
+        let f = base()
+            .with("settings", "custom")
+            .with("sk", "at")
+            .with("gsi_count", "3")
+            .with("gsi_name_0", "by-color")
+            .with("gsi_pk_0", "color")
+            .with("gsi_name_1", "by-size")
+            .with("gsi_pk_1", "size")
+            .with("gsi_pk_type_1", "N")
+            .with("gsi_sk_1", "at")
+            .with("gsi_projection_1", "INCLUDE")
+            .with("gsi_include_1", "a, b")
+            .with("lsi_name_0", "by-day")
+            .with("lsi_sk_0", "day")
+            .with("lsi_projection_0", "KEYS_ONLY");
+        let r = create_request(&f).unwrap();
+        let gsis = r["GlobalSecondaryIndexes"].as_array().unwrap();
+        assert_eq!(gsis.len(), 2);
+        assert_eq!(gsis[1]["KeySchema"][1]["AttributeName"], "at");
+        assert_eq!(gsis[1]["Projection"]["NonKeyAttributes"], json!(["a", "b"]));
+        let lsi = &r["LocalSecondaryIndexes"][0];
+        assert_eq!(lsi["KeySchema"][0]["AttributeName"], "id");
+        assert_eq!(lsi["KeySchema"][1]["AttributeName"], "day");
+        assert_eq!(lsi["Projection"]["ProjectionType"], "KEYS_ONLY");
+        // Each attribute is defined once, with its type.
+        let defs: Vec<&str> = r["AttributeDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["AttributeName"].as_str().unwrap())
+            .collect();
+        assert_eq!(defs, ["id", "at", "color", "size", "day"]);
+        let no_sort = base().with("settings", "custom").with("lsi_name_0", "x");
+        assert_eq!(create_request(&no_sort).unwrap_err().0, "index");
     }
 
     #[test]

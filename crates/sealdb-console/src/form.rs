@@ -37,6 +37,11 @@ impl Form {
         self.get(name).map(str::trim).filter(|v| !v.is_empty())
     }
 
+    /// Every field, in order.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Whether a checkbox `name` is ticked.
     pub(crate) fn checked(&self, name: &str) -> bool {
         self.get(name).is_some_and(|v| v == "on" || v == "true")
