@@ -4,6 +4,7 @@ security properties (sessions, CSRF, console secret, escaping). Each browser tes
 a screenshot of its final page under target/test-output/console/."""
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -211,6 +212,7 @@ def test_create_table_with_customer_key_then_switch_to_aws_managed(srv, admin):
     wait_until(lambda: admin.find_elements(By.ID, "key-arn"), "the table's overview")
     assert text(admin, "#key-arn") == key_arn
     assert text(admin, "#key-type") == "Customer managed key"
+    assert text(admin, "#last-switch").startswith("Never")
     assert srv.client().describe_table(TableName=name)["Table"]["SSEDescription"]["KMSMasterKeyArn"] == key_arn
     # The key's page lists the table.
     click(admin, "#key-arn")
@@ -225,6 +227,9 @@ def test_create_table_with_customer_key_then_switch_to_aws_managed(srv, admin):
     reload_until(admin, "#encryption-status", lambda t: t == "ENABLED", "encryption ENABLED")
     managed = srv.client("kms").describe_key(KeyId="alias/aws/dynamodb")["KeyMetadata"]["Arn"]
     assert text(admin, "#key-arn") == managed
+    # The date of the switch, from what the service keeps for the daily limit.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text(admin, "#last-switch")), text(admin, "#last-switch")
+    assert text(admin, "#switches-today").startswith("1 ")
     # Deletion protection is the service's to enforce; the typed confirmation is ours.
     fill(admin, "#confirm", "confirm")
     click(admin, "#delete-table")
@@ -243,18 +248,21 @@ def test_put_edit_query_and_delete_an_item(srv, admin):
     ddb.put_item(TableName=name, Item={"pk": {"S": "other"}, "sk": {"N": "1"}})
     admin.get(f"{srv.endpoint}/console/tables/{name}/items")
     click(admin, "#create-item")
+    click(admin, "#view-json")
     fill(admin, "#item", json.dumps({"pk": {"S": "a"}, "sk": {"N": "7"}, "color": {"S": "red"}}))
     click(admin, "#save-item")
     expect_alert(admin, "The item was saved.")
     assert ddb.get_item(TableName=name, Key={"pk": {"S": "a"}, "sk": {"N": "7"}})["Item"]["color"] == {"S": "red"}
     # Creating it again is refused: it exists.
     click(admin, "#create-item")
+    click(admin, "#view-json")
     fill(admin, "#item", json.dumps({"pk": {"S": "a"}, "sk": {"N": "7"}}))
     click(admin, "#save-item")
     expect_alert(admin, "The conditional request failed")
     # Edit, with a condition that the item did not change meanwhile.
     admin.get(f"{srv.endpoint}/console/tables/{name}/items?mode=query&pk=a")
     click_element(admin, admin.find_element(By.LINK_TEXT, "Edit"))
+    click(admin, "#view-json")
     item = json.loads(admin.find_element(By.ID, "item").get_attribute("value"))
     item["color"] = {"S": "blue"}
     fill(admin, "#item", json.dumps(item))
@@ -263,6 +271,7 @@ def test_put_edit_query_and_delete_an_item(srv, admin):
     # A change made elsewhere meanwhile makes the edit fail.
     admin.get(f"{srv.endpoint}/console/tables/{name}/items?mode=query&pk=a")
     click_element(admin, admin.find_element(By.LINK_TEXT, "Edit"))
+    click(admin, "#view-json")
     ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"N": "7"}, "color": {"S": "green"}})
     fill(admin, "#item", json.dumps({"pk": {"S": "a"}, "sk": {"N": "7"}, "color": {"S": "mine"}}))
     click(admin, "#save-item")
@@ -460,3 +469,139 @@ def test_session_cookies_are_secure_under_tls(tmp_path):
         assert not any("Secure" in c for c in h.set_cookies)
     finally:
         plain.stop()
+
+
+def test_create_table_with_several_indexes_then_items_through_the_form_and_an_index_query(srv, admin):
+    name = unique("idx")
+    admin.get(f"{srv.endpoint}/console/tables/new")
+    fill(admin, "#name", name)
+    fill(admin, "#pk", "pk")
+    fill(admin, "#sk", "sk")
+    Select(admin.find_element(By.ID, "sk_type")).select_by_value("N")
+    click(admin, "#settings-custom")
+    fill(admin, "#gsi_name_0", "by-color")
+    fill(admin, "#gsi_pk_0", "color")
+    fill(admin, "#gsi_name_1", "by-size")
+    fill(admin, "#gsi_pk_1", "size")
+    Select(admin.find_element(By.ID, "gsi_pk_type_1")).select_by_value("N")
+    Select(admin.find_element(By.ID, "gsi_projection_1")).select_by_value("KEYS_ONLY")
+    # One more global index row; what was typed stays.
+    click(admin, "#add-gsi")
+    assert admin.find_element(By.ID, "gsi_name_0").get_attribute("value") == "by-color"
+    fill(admin, "#gsi_name_2", "by-shape")
+    fill(admin, "#gsi_pk_2", "shape")
+    fill(admin, "#gsi_sk_2", "size")
+    Select(admin.find_element(By.ID, "gsi_sk_type_2")).select_by_value("N")
+    fill(admin, "#lsi_name_0", "by-day")
+    fill(admin, "#lsi_sk_0", "day")
+    click(admin, "#create")
+    wait_until(lambda: admin.find_elements(By.ID, "table-status"), "the table's overview")
+    ddb = srv.client()
+    t = ddb.describe_table(TableName=name)["Table"]
+    gsis = {g["IndexName"]: g for g in t["GlobalSecondaryIndexes"]}
+    assert sorted(gsis) == ["by-color", "by-shape", "by-size"]
+    assert gsis["by-size"]["Projection"]["ProjectionType"] == "KEYS_ONLY"
+    assert [k["AttributeName"] for k in gsis["by-shape"]["KeySchema"]] == ["shape", "size"]
+    assert [(k["AttributeName"], k["KeyType"]) for k in t["LocalSecondaryIndexes"][0]["KeySchema"]] == \
+        [("pk", "HASH"), ("day", "RANGE")]
+    admin.get(f"{srv.endpoint}/console/tables/{name}?tab=indexes")
+    assert all(i in admin.find_element(By.TAG_NAME, "main").text for i in ["by-color", "by-size", "by-shape", "by-day"])
+
+    # Create an item in the form view (the default): key rows first, then attributes.
+    admin.get(f"{srv.endpoint}/console/tables/{name}/items")
+    click(admin, "#create-item")
+    assert admin.find_element(By.ID, "attr_name_0").get_attribute("value") == "pk"
+    assert admin.find_element(By.ID, "attr_name_1").get_attribute("value") == "sk"
+    fill(admin, "#attr_value_0", "a")
+    fill(admin, "#attr_value_1", "1")
+    fill(admin, "#attr_name_2", "color")
+    fill(admin, "#attr_value_2", "red")
+    fill(admin, "#attr_name_3", "size")
+    Select(admin.find_element(By.ID, "attr_type_3")).select_by_value("N")
+    fill(admin, "#attr_value_3", "3")
+    click(admin, "#add-attribute")
+    assert admin.find_element(By.ID, "attr_value_2").get_attribute("value") == "red"
+    fill(admin, "#attr_name_4", "tags")
+    Select(admin.find_element(By.ID, "attr_type_4")).select_by_value("SS")
+    fill(admin, "#attr_value_4", '["x", "y"]')
+    click(admin, "#save-item")
+    expect_alert(admin, "The item was saved.")
+    key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    assert ddb.get_item(TableName=name, Key=key)["Item"] == {
+        **key, "color": {"S": "red"}, "size": {"N": "3"}, "tags": {"SS": ["x", "y"]}}
+    # A bad value in the form is refused with what is wrong, and nothing is written.
+    click(admin, "#create-item")
+    fill(admin, "#attr_value_0", "b")
+    fill(admin, "#attr_value_1", "2")
+    fill(admin, "#attr_name_2", "on")
+    Select(admin.find_element(By.ID, "attr_type_2")).select_by_value("BOOL")
+    fill(admin, "#attr_value_2", "maybe")
+    click(admin, "#save-item")
+    expect_alert(admin, "The value of on must be true or false.")
+    assert "Item" not in ddb.get_item(TableName=name, Key={"pk": {"S": "b"}, "sk": {"N": "2"}})
+
+    # Edit it in the form: change one attribute, remove another.
+    admin.get(f"{srv.endpoint}/console/tables/{name}/items?mode=query&pk=a")
+    click_element(admin, admin.find_element(By.LINK_TEXT, "Edit"))
+    assert admin.find_element(By.ID, "attr_value_0").get_attribute("readonly") is not None
+    rows = {admin.find_element(By.ID, f"attr_name_{i}").get_attribute("value"): i for i in range(5)}
+    fill(admin, f"#attr_value_{rows['color']}", "blue")
+    click(admin, f"#attr_remove_{rows['tags']}")
+    click(admin, "#save-item")
+    expect_alert(admin, "The item was saved.")
+    assert ddb.get_item(TableName=name, Key=key)["Item"] == {**key, "color": {"S": "blue"}, "size": {"N": "3"}}
+    # The same item as DynamoDB JSON.
+    admin.get(f"{srv.endpoint}/console/tables/{name}/items?mode=query&pk=a")
+    click_element(admin, admin.find_element(By.LINK_TEXT, "Edit"))
+    click(admin, "#view-json")
+    assert json.loads(admin.find_element(By.ID, "item").get_attribute("value"))["color"] == {"S": "blue"}
+
+    # Query an index: the key condition is on the index's keys.
+    for i, (color, size) in enumerate([("blue", 5), ("green", 1), ("blue", 9)]):
+        ddb.put_item(TableName=name, Item={"pk": {"S": f"o{i}"}, "sk": {"N": str(i)},
+                                           "color": {"S": color}, "size": {"N": str(size)}})
+    admin.get(f"{srv.endpoint}/console/tables/{name}/items")
+    click(admin, "#mode-query")
+    Select(admin.find_element(By.ID, "index")).select_by_value("by-color")
+    assert text(admin, "#pk-name") == "color"
+    assert not admin.find_element(By.ID, "sk-group").is_displayed()
+    fill(admin, "#pk", "blue")
+    fill(admin, "#filter_attr", "size")
+    Select(admin.find_element(By.ID, "filter_op")).select_by_value(">")
+    Select(admin.find_element(By.ID, "filter_type")).select_by_value("N")
+    fill(admin, "#filter_value", "4")
+    fill(admin, "#filter_attr_2", "pk")
+    Select(admin.find_element(By.ID, "filter_op_2")).select_by_value("begins_with")
+    fill(admin, "#filter_value_2", "o")
+    click(admin, "#run")
+    rows = admin.find_elements(By.CSS_SELECTOR, "#items tbody tr")
+    assert sorted(r.find_elements(By.TAG_NAME, "td")[0].text for r in rows) == ["o0", "o2"]
+    # An index with a sort key: a range condition on it.
+    Select(admin.find_element(By.ID, "index")).select_by_value("by-shape")
+    assert admin.find_element(By.ID, "sk-group").is_displayed() and text(admin, "#sk-name") == "size"
+    ddb.put_item(TableName=name, Item={"pk": {"S": "s1"}, "sk": {"N": "1"}, "shape": {"S": "round"}, "size": {"N": "2"}})
+    ddb.put_item(TableName=name, Item={"pk": {"S": "s2"}, "sk": {"N": "1"}, "shape": {"S": "round"}, "size": {"N": "8"}})
+    admin.get(f"{srv.endpoint}/console/tables/{name}/items?mode=query&index=by-shape&pk=round&sk_op=between&sk=1&sk2=5")
+    rows = admin.find_elements(By.CSS_SELECTOR, "#items tbody tr")
+    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == ["s1"]
+
+
+def test_with_any_region_the_selector_offers_every_aws_region(tmp_path):
+    s = Server(tmp_path / "data", extra_args=["--regions", "*"]).start()
+    driver = chrome()
+    try:
+        sign_in_with_key(driver, s.endpoint, ACCESS_KEY, SECRET_KEY)
+        wait_until(lambda: "/console/tables" in driver.current_url, "the tables page")
+        offered = [o.get_attribute("value") for o in Select(driver.find_element(By.ID, "region")).options]
+        assert offered[0] == "us-east-1"
+        for region in ["eu-west-3", "ap-southeast-2", "sa-east-1", "ca-central-1", "me-central-1"]:
+            assert region in offered
+        assert len(offered) == len(set(offered)) >= 30
+        Select(driver.find_element(By.ID, "region")).select_by_value("eu-west-3")
+        click(driver, "form.region button")
+        assert Select(driver.find_element(By.ID, "region")).first_selected_option.get_attribute("value") == "eu-west-3"
+        assert driver.find_elements(By.ID, "tables")
+    finally:
+        screenshot(driver, "test_with_any_region_the_selector_offers_every_aws_region")
+        driver.quit()
+        s.stop()

@@ -1,8 +1,8 @@
-//! Items: scan or query with a key-condition and a filter builder, pages of results, and
-//! an item as DynamoDB JSON to create, edit (only if it did not change meanwhile) and
-//! delete.
+//! Items: scan or query the table or one of its indexes, with a key-condition builder on
+//! the chosen source's keys, a filter builder (up to three conditions, all of which must
+//! hold) and pages of results; deleting an item. One item's editor is `item_editor.rs`.
 
-use crate::calls::{ServiceError, s};
+use crate::calls::s;
 use crate::form::Form;
 use crate::layout::{self, Section};
 use crate::table::tabs;
@@ -15,23 +15,38 @@ use serde_json::{Map, Value, json};
 
 /// Items per page.
 const PAGE_SIZE: i64 = 25;
+/// Filter conditions the builder offers.
+const FILTER_ROWS: usize = 3;
 
-/// A table's key attributes: (name, type) of the partition key and of the sort key.
-struct KeySchema {
-    partition: (String, String),
-    sort: Option<(String, String)>,
+/// The key attributes of a table or index: (name, type) of the partition key and of the
+/// sort key.
+pub(crate) struct KeySchema {
+    pub(crate) partition: (String, String),
+    pub(crate) sort: Option<(String, String)>,
 }
 
 impl KeySchema {
-    fn of(desc: &Value) -> KeySchema {
+    /// The table's own keys.
+    pub(crate) fn of(desc: &Value) -> KeySchema {
+        KeySchema::from_schema(&desc["KeySchema"], &desc["AttributeDefinitions"])
+    }
+
+    /// The keys of the table's index `name` (global or local), if it has one.
+    fn of_index(desc: &Value, name: &str) -> Option<KeySchema> {
+        index_descriptions(desc)
+            .find(|i| s(i, "IndexName") == name)
+            .map(|i| KeySchema::from_schema(&i["KeySchema"], &desc["AttributeDefinitions"]))
+    }
+
+    fn from_schema(schema: &Value, defs: &Value) -> KeySchema {
         let attr = |kind: &str| {
-            let name = desc["KeySchema"]
+            let name = schema
                 .as_array()
                 .into_iter()
                 .flatten()
                 .find(|k| s(k, "KeyType") == kind)
                 .map(|k| s(k, "AttributeName").to_owned())?;
-            let ty = desc["AttributeDefinitions"]
+            let ty = defs
                 .as_array()
                 .into_iter()
                 .flatten()
@@ -47,16 +62,34 @@ impl KeySchema {
     }
 
     /// The key of an item (its key attributes).
-    fn key_of(&self, item: &Map<String, Value>) -> Map<String, Value> {
-        std::iter::once(&self.partition)
-            .chain(self.sort.as_ref())
+    pub(crate) fn key_of(&self, item: &Map<String, Value>) -> Map<String, Value> {
+        self.attributes()
             .filter_map(|(n, _)| item.get(n).map(|v| (n.clone(), v.clone())))
             .collect()
     }
+
+    /// The key attributes, partition key first.
+    pub(crate) fn attributes(&self) -> impl Iterator<Item = &(String, String)> {
+        std::iter::once(&self.partition).chain(self.sort.as_ref())
+    }
+}
+
+/// The table's global and local secondary indexes, as DescribeTable lists them.
+fn index_descriptions(desc: &Value) -> impl Iterator<Item = &Value> {
+    desc["GlobalSecondaryIndexes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(
+            desc["LocalSecondaryIndexes"]
+                .as_array()
+                .into_iter()
+                .flatten(),
+        )
 }
 
 /// A value typed as `ty` (`S`, `N` or `B`).
-fn typed(ty: &str, v: &str) -> Value {
+pub(crate) fn typed(ty: &str, v: &str) -> Value {
     json!({ ty: v })
 }
 
@@ -69,11 +102,11 @@ fn cell(v: &Value) -> String {
     }
 }
 
-fn encode_key(key: &Map<String, Value>) -> String {
+pub(crate) fn encode_key(key: &Map<String, Value>) -> String {
     URL_SAFE_NO_PAD.encode(Value::Object(key.clone()).to_string())
 }
 
-fn decode_key(text: &str) -> Option<Map<String, Value>> {
+pub(crate) fn decode_key(text: &str) -> Option<Map<String, Value>> {
     let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
     match serde_json::from_slice(&bytes).ok()? {
         Value::Object(m) => Some(m),
@@ -81,11 +114,66 @@ fn decode_key(text: &str) -> Option<Map<String, Value>> {
     }
 }
 
-/// The Scan or Query request the search form describes.
-fn search_request(table: &str, keys: &KeySchema, q: &Form) -> Value {
+/// The name of filter row `i`'s field `what` (`filter_attr`, `filter_attr_2`, …).
+fn filter_field(what: &str, i: usize) -> String {
+    if i == 0 {
+        format!("filter_{what}")
+    } else {
+        format!("filter_{what}_{}", i + 1)
+    }
+}
+
+/// The FilterExpression of the filter rows (each a condition, all joined by AND).
+fn filter_expression(
+    q: &Form,
+    names: &mut Map<String, Value>,
+    values: &mut Map<String, Value>,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    for i in 0..FILTER_ROWS {
+        let Some(attr) = q.non_empty(&filter_field("attr", i)) else {
+            continue;
+        };
+        let (n, v) = (format!("#f{i}"), format!(":f{i}"));
+        names.insert(n.clone(), json!(attr));
+        let ty = if q.get(&filter_field("type", i)) == Some("N") {
+            "N"
+        } else {
+            "S"
+        };
+        let value = typed(ty, q.get(&filter_field("value", i)).unwrap_or(""));
+        let part = match q.get(&filter_field("op", i)).unwrap_or("=") {
+            "exists" => format!("attribute_exists({n})"),
+            "not_exists" => format!("attribute_not_exists({n})"),
+            f @ ("begins_with" | "contains") => {
+                values.insert(v.clone(), value);
+                format!("{f}({n}, {v})")
+            }
+            op => {
+                // Only known operators reach the expression.
+                let op = if ["=", "<>", "<", "<=", ">", ">="].contains(&op) {
+                    op
+                } else {
+                    "="
+                };
+                values.insert(v.clone(), value);
+                format!("{n} {op} {v}")
+            }
+        };
+        parts.push(part);
+    }
+    (!parts.is_empty()).then(|| parts.join(" AND "))
+}
+
+/// The Scan or Query request the search form describes, on the table or on `index`
+/// (whose keys `keys` are).
+fn search_request(table: &str, index: Option<&str>, keys: &KeySchema, q: &Form) -> Value {
     let mut names = Map::new();
     let mut values = Map::new();
     let mut req = json!({ "TableName": table, "Limit": PAGE_SIZE });
+    if let Some(index) = index {
+        req["IndexName"] = json!(index);
+    }
     if q.get("mode") == Some("query") {
         let (pk, pk_ty) = &keys.partition;
         names.insert("#pk".into(), json!(pk));
@@ -94,42 +182,21 @@ fn search_request(table: &str, keys: &KeySchema, q: &Form) -> Value {
         if let (Some((sk, sk_ty)), Some(v)) = (&keys.sort, q.non_empty("sk")) {
             names.insert("#sk".into(), json!(sk));
             values.insert(":sk".into(), typed(sk_ty, v));
-            let op = q.get("sk_op").unwrap_or("=");
-            if op == "begins_with" {
-                cond.push_str(" AND begins_with(#sk, :sk)");
-            } else if ["=", "<", "<=", ">", ">="].contains(&op) {
-                cond.push_str(&format!(" AND #sk {op} :sk"));
+            match q.get("sk_op").unwrap_or("=") {
+                "begins_with" => cond.push_str(" AND begins_with(#sk, :sk)"),
+                "between" => {
+                    values.insert(":sk2".into(), typed(sk_ty, q.get("sk2").unwrap_or("")));
+                    cond.push_str(" AND #sk BETWEEN :sk AND :sk2");
+                }
+                op if ["=", "<", "<=", ">", ">="].contains(&op) => {
+                    cond.push_str(&format!(" AND #sk {op} :sk"));
+                }
+                _ => {}
             }
         }
         req["KeyConditionExpression"] = json!(cond);
     }
-    if let Some(attr) = q.non_empty("filter_attr") {
-        names.insert("#f".into(), json!(attr));
-        let value = typed(
-            if q.get("filter_type") == Some("N") {
-                "N"
-            } else {
-                "S"
-            },
-            q.get("filter_value").unwrap_or(""),
-        );
-        let filter = match q.get("filter_op").unwrap_or("=") {
-            "exists" => "attribute_exists(#f)".to_owned(),
-            "not_exists" => "attribute_not_exists(#f)".to_owned(),
-            f @ ("begins_with" | "contains") => {
-                values.insert(":f".into(), value);
-                format!("{f}(#f, :f)")
-            }
-            op => {
-                let op = if ["=", "<>", "<", "<=", ">", ">="].contains(&op) {
-                    op
-                } else {
-                    "="
-                };
-                values.insert(":f".into(), value);
-                format!("#f {op} :f")
-            }
-        };
+    if let Some(filter) = filter_expression(q, &mut names, &mut values) {
         req["FilterExpression"] = json!(filter);
     }
     if let Some(start) = q.get("start").and_then(decode_key) {
@@ -145,7 +212,7 @@ fn search_request(table: &str, keys: &KeySchema, q: &Form) -> Value {
 }
 
 /// The table's description, or the page saying why not.
-async fn describe(ctx: &Ctx<'_>, name: &str) -> Result<Value, Reply> {
+pub(crate) async fn describe(ctx: &Ctx<'_>, name: &str) -> Result<Value, Reply> {
     ctx.dynamodb(Operation::DescribeTable, json!({ "TableName": name }))
         .await
         .map(|d| d["Table"].clone())
@@ -159,9 +226,29 @@ async fn describe(ctx: &Ctx<'_>, name: &str) -> Result<Value, Reply> {
         })
 }
 
-fn search_form(name: &str, keys: &KeySchema, q: &Form) -> Markup {
+/// The sources a search can read: the table, then each index, as (index name, keys).
+fn sources(desc: &Value) -> Vec<(Option<String>, KeySchema)> {
+    let mut all = vec![(None, KeySchema::of(desc))];
+    for i in index_descriptions(desc) {
+        let name = s(i, "IndexName").to_owned();
+        if let Some(keys) = KeySchema::of_index(desc, &name) {
+            all.push((Some(name), keys));
+        }
+    }
+    all
+}
+
+fn search_form(
+    name: &str,
+    all: &[(Option<String>, KeySchema)],
+    chosen: Option<&str>,
+    keys: &KeySchema,
+    q: &Form,
+) -> Markup {
     let action = format!("/console/tables/{}/items", path_segment(name));
     let query = q.get("mode") == Some("query");
+    let any_sort = all.iter().any(|(_, k)| k.sort.is_some());
+    let sk_name = keys.sort.as_ref().map_or("", |(n, _)| n.as_str());
     html! {
         form.box #search method="get" action=(action) {
             fieldset {
@@ -170,39 +257,73 @@ fn search_form(name: &str, keys: &KeySchema, q: &Form) -> Markup {
                 label.inline for="mode-scan" { "Scan" }
                 input #mode-query type="radio" name="mode" value="query" checked[query];
                 label.inline for="mode-query" { "Query" }
-            }
-            div data-show-when="mode=query" {
-                label for="pk" { (keys.partition.0) " (partition key)" }
-                input #pk type="text" name="pk" value=(q.get("pk").unwrap_or(""));
-                @if let Some((sk, _)) = &keys.sort {
-                    label for="sk_op" { (sk) " (sort key) - optional" }
-                    select #sk_op name="sk_op" {
-                        @for op in ["=", "<", "<=", ">", ">=", "begins_with"] {
-                            option value=(op) selected[q.get("sk_op") == Some(op)] { (op) }
+                label for="index" { "Table or index" }
+                select #index name="index" {
+                    @for (index, k) in all {
+                        option value=(index.as_deref().unwrap_or(""))
+                            data-pk=(k.partition.0)
+                            data-sk=(k.sort.as_ref().map_or("", |(n, _)| n.as_str()))
+                            selected[index.as_deref() == chosen] {
+                            @match index { Some(i) => { "Index: " (i) }, None => { "Table: " (name) } }
                         }
                     }
-                    input #sk type="text" name="sk" aria-label="Sort key value" value=(q.get("sk").unwrap_or(""));
+                }
+            }
+            div data-show-when="mode=query" {
+                label for="pk" { span #pk-name { (keys.partition.0) } " (partition key)" }
+                input #pk type="text" name="pk" value=(q.get("pk").unwrap_or(""));
+                @if any_sort {
+                    div #sk-group hidden[keys.sort.is_none()] {
+                        label for="sk_op" { span #sk-name { (sk_name) } " (sort key) - optional" }
+                        select #sk_op name="sk_op" {
+                            @for op in ["=", "<", "<=", ">", ">=", "between", "begins_with"] {
+                                option value=(op) selected[q.get("sk_op") == Some(op)] { (op) }
+                            }
+                        }
+                        input #sk type="text" name="sk" aria-label="Sort key value" value=(q.get("sk").unwrap_or(""));
+                        input #sk2 type="text" name="sk2" aria-label="Second sort key value (between)" value=(q.get("sk2").unwrap_or(""));
+                    }
                 }
             }
             fieldset {
-                legend { "Filter - optional" }
-                label for="filter_attr" { "Attribute name" }
-                input #filter_attr type="text" name="filter_attr" value=(q.get("filter_attr").unwrap_or(""));
-                label for="filter_op" { "Condition" }
-                select #filter_op name="filter_op" {
-                    @for (op, label) in [("=", "Equal to"), ("<>", "Not equal to"), ("<", "Less than"), ("<=", "Less than or equal to"), (">", "Greater than"), (">=", "Greater than or equal to"), ("begins_with", "Begins with"), ("contains", "Contains"), ("exists", "Exists"), ("not_exists", "Not exists")] {
-                        option value=(op) selected[q.get("filter_op") == Some(op)] { (label) }
-                    }
+                legend { "Filters - optional (every condition must hold)" }
+                @for i in 0..FILTER_ROWS {
+                    (filter_row(q, i))
                 }
-                label for="filter_type" { "Type" }
-                select #filter_type name="filter_type" {
-                    option value="S" selected[q.get("filter_type") != Some("N")] { "String" }
-                    option value="N" selected[q.get("filter_type") == Some("N")] { "Number" }
-                }
-                label for="filter_value" { "Value" }
-                input #filter_value type="text" name="filter_value" value=(q.get("filter_value").unwrap_or(""));
             }
             div.actions { button.primary #run type="submit" { "Run" } }
+        }
+    }
+}
+
+fn filter_row(q: &Form, i: usize) -> Markup {
+    let id = |what: &str| filter_field(what, i);
+    let n = i + 1;
+    html! {
+        div.filter-row {
+            div {
+                label for=(id("attr")) { "Attribute name " (n) }
+                input id=(id("attr")) type="text" name=(id("attr")) value=(q.get(&id("attr")).unwrap_or(""));
+            }
+            div {
+                label for=(id("op")) { "Condition " (n) }
+                select id=(id("op")) name=(id("op")) {
+                    @for (op, label) in [("=", "Equal to"), ("<>", "Not equal to"), ("<", "Less than"), ("<=", "Less than or equal to"), (">", "Greater than"), (">=", "Greater than or equal to"), ("begins_with", "Begins with"), ("contains", "Contains"), ("exists", "Exists"), ("not_exists", "Not exists")] {
+                        option value=(op) selected[q.get(&id("op")) == Some(op)] { (label) }
+                    }
+                }
+            }
+            div {
+                label for=(id("type")) { "Type " (n) }
+                select id=(id("type")) name=(id("type")) {
+                    option value="S" selected[q.get(&id("type")) != Some("N")] { "String" }
+                    option value="N" selected[q.get(&id("type")) == Some("N")] { "Number" }
+                }
+            }
+            div {
+                label for=(id("value")) { "Value " (n) }
+                input id=(id("value")) type="text" name=(id("value")) value=(q.get(&id("value")).unwrap_or(""));
+            }
         }
     }
 }
@@ -213,14 +334,21 @@ pub(crate) async fn page(ctx: &Ctx<'_>, name: &str, message: Option<(bool, Strin
         Ok(d) => d,
         Err(reply) => return reply,
     };
-    let keys = KeySchema::of(&desc);
+    let table_keys = KeySchema::of(&desc);
+    let all = sources(&desc);
     let q = &ctx.query;
+    let chosen = q.non_empty("index");
+    let (index, keys) = match chosen.and_then(|i| all.iter().find(|(n, _)| n.as_deref() == Some(i)))
+    {
+        Some((Some(i), k)) => (Some(i.as_str()), k),
+        _ => (None, &table_keys),
+    };
     let op = if q.get("mode") == Some("query") {
         Operation::Query
     } else {
         Operation::Scan
     };
-    let result = ctx.dynamodb(op, search_request(name, &keys, q)).await;
+    let result = ctx.dynamodb(op, search_request(name, index, keys, q)).await;
     let base = format!("/console/tables/{}/items", path_segment(name));
     let content = html! {
         p { a href="/console/tables" { "Tables" } " / " (name) }
@@ -229,14 +357,28 @@ pub(crate) async fn page(ctx: &Ctx<'_>, name: &str, message: Option<(bool, Strin
             @if *ok { div.alert.ok role="status" { (text) } } @else { (layout::flash(Some(text))) }
         }
         (tabs(name, "items"))
-        (search_form(name, &keys, q))
+        (search_form(name, &all, index, keys, q))
         div.actions { a.button.primary #create-item href=(format!("{base}/edit")) { "Create item" } }
         @match &result {
             Err(e) => (layout::flash(Some(&e.text()))),
-            Ok(out) => (results(ctx, &base, &keys, out)),
+            Ok(out) => (results(ctx, &base, &table_keys, out)),
         }
     };
     layout::page(ctx, Section::Tables, name, content)
+}
+
+/// The search fields carried to the next page.
+fn search_fields() -> Vec<String> {
+    let mut fields: Vec<String> = ["mode", "index", "pk", "sk_op", "sk", "sk2"]
+        .iter()
+        .map(|f| (*f).to_owned())
+        .collect();
+    for i in 0..FILTER_ROWS {
+        for what in ["attr", "op", "type", "value"] {
+            fields.push(filter_field(what, i));
+        }
+    }
+    fields
 }
 
 fn results(ctx: &Ctx<'_>, base: &str, keys: &KeySchema, out: &Value) -> Markup {
@@ -246,9 +388,7 @@ fn results(ctx: &Ctx<'_>, base: &str, keys: &KeySchema, out: &Value) -> Markup {
         .flatten()
         .filter_map(Value::as_object)
         .collect();
-    let mut columns: Vec<String> = std::iter::once(keys.partition.0.clone())
-        .chain(keys.sort.iter().map(|(n, _)| n.clone()))
-        .collect();
+    let mut columns: Vec<String> = keys.attributes().map(|(n, _)| n.clone()).collect();
     for item in &items {
         let mut others: Vec<&String> = item.keys().filter(|k| !columns.contains(k)).collect();
         others.sort();
@@ -259,18 +399,9 @@ fn results(ctx: &Ctx<'_>, base: &str, keys: &KeySchema, out: &Value) -> Markup {
         .and_then(Value::as_object)
         .map(|k| {
             let mut pairs = form_urlencoded::Serializer::new(String::new());
-            for field in [
-                "mode",
-                "pk",
-                "sk_op",
-                "sk",
-                "filter_attr",
-                "filter_op",
-                "filter_type",
-                "filter_value",
-            ] {
-                if let Some(v) = ctx.query.get(field) {
-                    pairs.append_pair(field, v);
+            for field in search_fields() {
+                if let Some(v) = ctx.query.get(&field) {
+                    pairs.append_pair(&field, v);
                 }
             }
             pairs.append_pair("start", &encode_key(k));
@@ -307,178 +438,6 @@ fn results(ctx: &Ctx<'_>, base: &str, keys: &KeySchema, out: &Value) -> Markup {
     }
 }
 
-/// A refused edit, shown again: the text as typed, the original item, and why.
-pub(crate) struct Refused {
-    text: String,
-    original: String,
-    message: String,
-}
-
-/// GET /console/tables/<name>/items/edit[?key=]: the item as DynamoDB JSON.
-pub(crate) async fn editor(ctx: &Ctx<'_>, name: &str, refused: Option<Refused>) -> Reply {
-    let desc = match describe(ctx, name).await {
-        Ok(d) => d,
-        Err(reply) => return reply,
-    };
-    let keys = KeySchema::of(&desc);
-    let (text, original) = match (&refused, ctx.query.get("key").and_then(decode_key)) {
-        (Some(r), _) => (r.text.clone(), r.original.clone()),
-        (None, Some(key)) => {
-            let got = ctx
-                .dynamodb(
-                    Operation::GetItem,
-                    json!({ "TableName": name, "Key": key, "ConsistentRead": true }),
-                )
-                .await;
-            match got {
-                Ok(out) if out.get("Item").is_some() => {
-                    let item = out["Item"].clone();
-                    (
-                        serde_json::to_string_pretty(&item).unwrap_or_default(),
-                        item.to_string(),
-                    )
-                }
-                Ok(_) => {
-                    return page(
-                        ctx,
-                        name,
-                        Some((false, "The item no longer exists.".into())),
-                    )
-                    .await;
-                }
-                Err(e) => return page(ctx, name, Some((false, e.text()))).await,
-            }
-        }
-        (None, None) => {
-            let mut template = Map::new();
-            for (n, t) in std::iter::once(&keys.partition).chain(keys.sort.as_ref()) {
-                template.insert(n.clone(), typed(t, ""));
-            }
-            (
-                serde_json::to_string_pretty(&Value::Object(template)).unwrap_or_default(),
-                String::new(),
-            )
-        }
-    };
-    let base = format!("/console/tables/{}/items", path_segment(name));
-    let title = if original.is_empty() {
-        "Create item"
-    } else {
-        "Edit item"
-    };
-    let content = html! {
-        p { a href="/console/tables" { "Tables" } " / " a href=(base) { (name) } " / " (title) }
-        h1 { (title) }
-        (layout::flash(refused.as_ref().map(|r| r.message.as_str())))
-        form method="post" action=(format!("{base}/put")) {
-            (layout::csrf(ctx))
-            input type="hidden" name="original" value=(original);
-            label for="item" { "Attributes (DynamoDB JSON)" }
-            textarea #item name="item" spellcheck="false" { (text) }
-            p.hint { "Each attribute is written with its type, for example {\"name\": {\"S\": \"Ana\"}, \"age\": {\"N\": \"42\"}}." }
-            div.actions {
-                button.primary #save-item type="submit" { (if original.is_empty() { "Create item" } else { "Save changes" }) }
-                a.button href=(base) { "Cancel" }
-            }
-        }
-    };
-    layout::page(ctx, Section::Tables, title, content)
-}
-
-/// The condition that an item still has every attribute of `original` as it was, or,
-/// for a new item, that none exists under its key.
-fn unchanged_condition(
-    keys: &KeySchema,
-    original: Option<&Map<String, Value>>,
-) -> (String, Map<String, Value>, Map<String, Value>) {
-    let mut names = Map::new();
-    let mut values = Map::new();
-    let Some(original) = original else {
-        names.insert("#k".into(), json!(keys.partition.0));
-        return ("attribute_not_exists(#k)".into(), names, Map::new());
-    };
-    let parts: Vec<String> = original
-        .iter()
-        .enumerate()
-        .map(|(i, (attr, v))| {
-            names.insert(format!("#a{i}"), json!(attr));
-            values.insert(format!(":v{i}"), v.clone());
-            format!("#a{i} = :v{i}")
-        })
-        .collect();
-    (parts.join(" AND "), names, values)
-}
-
-/// POST /console/tables/<name>/items/put
-pub(crate) async fn put(ctx: &Ctx<'_>, name: &str, f: &Form) -> Reply {
-    let text = f.get("item").unwrap_or("").to_owned();
-    let original_text = f.get("original").unwrap_or("").to_owned();
-    let again = |message: String| {
-        let text = text.clone();
-        let original_text = original_text.clone();
-        async move { editor_error(ctx, name, text, original_text, message).await }
-    };
-    let item = match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(m)) => m,
-        _ => return again("The attributes must be a JSON object in DynamoDB JSON.".into()).await,
-    };
-    let original = match serde_json::from_str::<Value>(&original_text) {
-        Ok(Value::Object(m)) => Some(m),
-        _ => None,
-    };
-    let desc = match describe(ctx, name).await {
-        Ok(d) => d,
-        Err(reply) => return reply,
-    };
-    let keys = KeySchema::of(&desc);
-    let (condition, names, values) = unchanged_condition(&keys, original.as_ref());
-    let mut req = json!({
-        "TableName": name,
-        "Item": item,
-        "ConditionExpression": condition,
-        "ExpressionAttributeNames": names,
-    });
-    if !values.is_empty() {
-        req["ExpressionAttributeValues"] = Value::Object(values);
-    }
-    match ctx.dynamodb(Operation::PutItem, req).await {
-        Ok(_) => page(ctx, name, Some((true, "The item was saved.".into()))).await,
-        Err(e) => again(condition_text(original.is_some(), &e)).await,
-    }
-}
-
-fn condition_text(editing: bool, e: &ServiceError) -> String {
-    if e.name == "ConditionalCheckFailedException" {
-        if editing {
-            format!(
-                "{}. The item was changed or deleted since you opened it; open it again.",
-                e.text()
-            )
-        } else {
-            format!("{}. An item with this key already exists.", e.text())
-        }
-    } else {
-        e.text()
-    }
-}
-
-async fn editor_error(
-    ctx: &Ctx<'_>,
-    name: &str,
-    text: String,
-    original: String,
-    message: String,
-) -> Reply {
-    let refused = Refused {
-        text,
-        original,
-        message,
-    };
-    let mut reply = editor(ctx, name, Some(refused)).await;
-    *reply.status_mut() = http::StatusCode::BAD_REQUEST;
-    reply
-}
-
 /// POST /console/tables/<name>/items/delete
 pub(crate) async fn delete(ctx: &Ctx<'_>, name: &str, f: &Form) -> Reply {
     let Some(key) = f.get("key").and_then(decode_key) else {
@@ -508,7 +467,7 @@ mod tests {
     }
 
     #[test]
-    fn a_query_has_a_key_condition_and_a_filter() {
+    fn a_query_has_a_key_condition_and_filters() {
         let q = Form::default()
             .with("mode", "query")
             .with("pk", "a")
@@ -516,11 +475,39 @@ mod tests {
             .with("sk", "3")
             .with("filter_attr", "color")
             .with("filter_op", "begins_with")
-            .with("filter_value", "re");
-        let r = search_request("t", &keys(), &q);
+            .with("filter_value", "re")
+            .with("filter_attr_2", "size")
+            .with("filter_op_2", ">")
+            .with("filter_type_2", "N")
+            .with("filter_value_2", "4");
+        let r = search_request("t", None, &keys(), &q);
         assert_eq!(r["KeyConditionExpression"], "#pk = :pk AND #sk >= :sk");
         assert_eq!(r["ExpressionAttributeValues"][":sk"], json!({"N": "3"}));
-        assert_eq!(r["FilterExpression"], "begins_with(#f, :f)");
+        assert_eq!(r["FilterExpression"], "begins_with(#f0, :f0) AND #f1 > :f1");
+        assert_eq!(r["ExpressionAttributeValues"][":f1"], json!({"N": "4"}));
+        assert!(r.get("IndexName").is_none());
+    }
+
+    #[test]
+    fn an_index_query_names_the_index_and_uses_its_keys() {
+        let index_keys = KeySchema {
+            partition: ("color".into(), "S".into()),
+            sort: Some(("size".into(), "N".into())),
+        };
+        let q = Form::default()
+            .with("mode", "query")
+            .with("pk", "red")
+            .with("sk_op", "between")
+            .with("sk", "1")
+            .with("sk2", "9");
+        let r = search_request("t", Some("by-color"), &index_keys, &q);
+        assert_eq!(r["IndexName"], "by-color");
+        assert_eq!(
+            r["KeyConditionExpression"],
+            "#pk = :pk AND #sk BETWEEN :sk AND :sk2"
+        );
+        assert_eq!(r["ExpressionAttributeNames"]["#pk"], "color");
+        assert_eq!(r["ExpressionAttributeValues"][":sk2"], json!({"N": "9"}));
     }
 
     #[test]
@@ -528,9 +515,32 @@ mod tests {
         let q = Form::default()
             .with("filter_attr", "x")
             .with("filter_op", ") OR (attribute_exists(y)");
-        let r = search_request("t", &keys(), &q);
-        assert_eq!(r["FilterExpression"], "#f = :f");
+        let r = search_request("t", None, &keys(), &q);
+        assert_eq!(r["FilterExpression"], "#f0 = :f0");
         assert!(r.get("KeyConditionExpression").is_none());
+        let q = Form::default()
+            .with("mode", "query")
+            .with("sk", "1")
+            .with("sk_op", "<> 0 OR");
+        let r = search_request("t", None, &keys(), &q);
+        assert_eq!(r["KeyConditionExpression"], "#pk = :pk");
+    }
+
+    #[test]
+    fn index_keys_come_from_the_description() {
+        let desc = json!({
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [
+                {"AttributeName": "id", "AttributeType": "S"},
+                {"AttributeName": "n", "AttributeType": "N"}],
+            "LocalSecondaryIndexes": [{"IndexName": "l", "KeySchema": [
+                {"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}]}],
+        });
+        let all = sources(&desc);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].0.as_deref(), Some("l"));
+        assert_eq!(all[1].1.sort, Some(("n".into(), "N".into())));
+        assert!(KeySchema::of_index(&desc, "nope").is_none());
     }
 
     #[test]
@@ -539,19 +549,5 @@ mod tests {
         k.insert("id".into(), json!({"S": "<&>"}));
         assert_eq!(decode_key(&encode_key(&k)), Some(k));
         assert_eq!(decode_key("not base64!"), None);
-    }
-
-    #[test]
-    fn an_edit_is_conditional_on_every_original_attribute() {
-        let mut orig = Map::new();
-        orig.insert("id".into(), json!({"S": "a"}));
-        orig.insert("n".into(), json!({"N": "1"}));
-        let (c, names, values) = unchanged_condition(&keys(), Some(&orig));
-        assert_eq!(c, "#a0 = :v0 AND #a1 = :v1");
-        assert_eq!(names["#a1"], "n");
-        assert_eq!(values[":v1"], json!({"N": "1"}));
-        let (c, _, values) = unchanged_condition(&keys(), None);
-        assert_eq!(c, "attribute_not_exists(#k)");
-        assert!(values.is_empty());
     }
 }

@@ -24,6 +24,7 @@ mod audit;
 mod calls;
 mod create_table;
 mod form;
+mod item_editor;
 mod items;
 mod keys;
 mod layout;
@@ -210,10 +211,10 @@ impl Console {
             (&Method::POST, ["tables", name, "delete"]) => table::delete(&ctx, name, &form).await,
             (&Method::GET, ["tables", name, "items"]) => items::page(&ctx, name, None).await,
             (&Method::GET, ["tables", name, "items", "edit"]) => {
-                items::editor(&ctx, name, None).await
+                item_editor::editor(&ctx, name).await
             }
             (&Method::POST, ["tables", name, "items", "put"]) => {
-                items::put(&ctx, name, &form).await
+                item_editor::put(&ctx, name, &form).await
             }
             (&Method::POST, ["tables", name, "items", "delete"]) => {
                 items::delete(&ctx, name, &form).await

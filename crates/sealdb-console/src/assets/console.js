@@ -14,6 +14,21 @@ document.addEventListener("DOMContentLoaded", function () {
     r.addEventListener("change", refresh);
   });
   refresh();
+  // The key-condition builder follows the chosen table or index: its key names, and the
+  // sort-key fields only where it has a sort key.
+  var source = document.getElementById("index");
+  if (source) {
+    source.addEventListener("change", function () {
+      var chosen = source.options[source.selectedIndex];
+      var pk = document.getElementById("pk-name");
+      if (pk) { pk.textContent = chosen.getAttribute("data-pk"); }
+      var group = document.getElementById("sk-group");
+      var sk = chosen.getAttribute("data-sk");
+      if (group) { group.hidden = !sk; }
+      var skName = document.getElementById("sk-name");
+      if (skName) { skName.textContent = sk; }
+    });
+  }
   // Typed confirmation: the button stays disabled until the word is typed.
   document.querySelectorAll("[data-confirm-word]").forEach(function (input) {
     var button = document.getElementById(input.getAttribute("data-confirm-button"));
