@@ -22,6 +22,8 @@ pub enum IamError {
     Validation(String),
     /// 400 `PasswordPolicyViolation`.
     PasswordPolicyViolation(String),
+    /// 400 `InvalidUserType`: the caller is not of the kind the action is for.
+    InvalidUserType(String),
     /// 403 `AccessDenied`.
     AccessDenied(String),
     /// 500 `ServiceFailure`: our fault (storage).
@@ -40,6 +42,7 @@ impl IamError {
             IamError::InvalidInput(_) => "InvalidInput",
             IamError::Validation(_) => "ValidationError",
             IamError::PasswordPolicyViolation(_) => "PasswordPolicyViolation",
+            IamError::InvalidUserType(_) => "InvalidUserType",
             IamError::AccessDenied(_) => "AccessDenied",
             IamError::ServiceFailure => "ServiceFailure",
         }
@@ -55,7 +58,8 @@ impl IamError {
             IamError::MalformedPolicyDocument(_)
             | IamError::InvalidInput(_)
             | IamError::Validation(_)
-            | IamError::PasswordPolicyViolation(_) => 400,
+            | IamError::PasswordPolicyViolation(_)
+            | IamError::InvalidUserType(_) => 400,
             IamError::AccessDenied(_) => 403,
             IamError::ServiceFailure => 500,
         }
@@ -72,6 +76,7 @@ impl IamError {
             | IamError::InvalidInput(m)
             | IamError::Validation(m)
             | IamError::PasswordPolicyViolation(m)
+            | IamError::InvalidUserType(m)
             | IamError::AccessDenied(m) => m.clone(),
             IamError::ServiceFailure => {
                 "The request processing has failed because of an unknown error, exception or failure."

@@ -93,6 +93,7 @@ pub const IAM_ACTIONS: &[&str] = &[
     "GetLoginProfile",
     "UpdateLoginProfile",
     "DeleteLoginProfile",
+    "ChangePassword",
     "TagUser",
     "UntagUser",
     "ListUserTags",

@@ -31,6 +31,7 @@ pub(crate) fn call(c: &Ctx<'_>) -> Option<Result<String, IamError>> {
         "GetLoginProfile" => get_login_profile(c),
         "UpdateLoginProfile" => update_login_profile(c),
         "DeleteLoginProfile" => delete_login_profile(c),
+        "ChangePassword" => change_password(c),
         "TagUser" => super::tagging::tag(c, &TAGGED_USER),
         "UntagUser" => super::tagging::untag(c, &TAGGED_USER),
         "ListUserTags" => super::tagging::list(c, &TAGGED_USER),
@@ -494,6 +495,62 @@ fn delete_login_profile(c: &Ctx<'_>) -> Result<String, IamError> {
             .ok_or_else(|| no_login_profile(&key))
     })?;
     Ok(String::new())
+}
+
+/// The refusal of a wrong current password (AWS publishes no text for it).
+const WRONG_OLD_PASSWORD: &str = "The old password is incorrect.";
+
+/// ChangePassword: the calling IAM user's own console password, given the current one
+/// (`iam:ChangePassword` on the user's own ARN). It clears PasswordResetRequired, so a
+/// user made to choose a new password at sign-in is done with it.
+fn change_password(c: &Ctx<'_>) -> Result<String, IamError> {
+    let old = c.params.required("OldPassword", "oldPassword")?;
+    let new = c.params.required("NewPassword", "newPassword")?;
+    let sealdb_common::PrincipalKind::User { user_name, .. } = &c.caller.kind else {
+        return Err(IamError::InvalidUserType(
+            "Only an IAM user can change its own password with ChangePassword.".to_owned(),
+        ));
+    };
+    c.authorize(&user_arn(c, user_name))?;
+    let stored = c.svc.store.read(|s| {
+        s.user(user_name)
+            .and_then(|u| u.login_profile.as_ref())
+            .map(|p| p.password_hash.clone())
+    });
+    let Some(stored) = stored else {
+        return Err(no_login_profile(user_name));
+    };
+    if !password_matches(old, &stored) {
+        return Err(IamError::AccessDenied(WRONG_OLD_PASSWORD.to_owned()));
+    }
+    check_password(new)?;
+    let hash = hash_password(new)?;
+    c.change(|s| {
+        let key = user_key(s, user_name)?;
+        let user = s.users.get_mut(&key).ok_or_else(|| no_such_user(&key))?;
+        let profile = user
+            .login_profile
+            .as_mut()
+            .ok_or_else(|| no_login_profile(&key))?;
+        // The password checked above must still be the stored one.
+        if profile.password_hash != stored {
+            return Err(IamError::AccessDenied(WRONG_OLD_PASSWORD.to_owned()));
+        }
+        profile.password_hash = hash;
+        profile.password_reset_required = false;
+        Ok(())
+    })?;
+    Ok(String::new())
+}
+
+/// Whether `password` matches a stored Argon2id PHC string.
+fn password_matches(password: &str, stored: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(stored).is_ok_and(|parsed| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// Users as tag actions see them.
