@@ -187,9 +187,9 @@ async fn principals(ctx: &Ctx<'_>) -> Vec<(String, String)> {
             .iam(action, vec![("MaxItems".into(), "1000".into())])
             .await
         {
-            for r in crate::users::records(&xml, list) {
-                let arn = crate::users::get(&r, "Arn").to_owned();
-                let name = crate::users::get(
+            for r in crate::iam_xml::records(&xml, list) {
+                let arn = crate::iam_xml::get(&r, "Arn").to_owned();
+                let name = crate::iam_xml::get(
                     &r,
                     if kind == "user" {
                         "UserName"

@@ -15,7 +15,7 @@
 //! GET  /console/tables/<name>/items, POST …/items/put|delete   items.rs
 //! GET  /console/keys, /console/keys/new, /console/keys/<id>, POST …   keys.rs
 //! GET  /console/audit                              audit.rs (CloudTrail event history)
-//! GET  /console/users, /console/users/<name>, POST …   users.rs (IAM, global)
+//! GET  /console/users, /console/users/<name>, POST …, POST /console/groups/new   users.rs (IAM, global)
 //! GET  /console/policies[/view?arn=], POST …/new|version|delete   policies.rs
 //! ```
 //! Every page but sign-in needs a session; every POST needs the session's CSRF token.
@@ -24,6 +24,7 @@ mod audit;
 mod calls;
 mod create_table;
 mod form;
+mod iam_xml;
 mod item_editor;
 mod items;
 mod keys;
@@ -230,6 +231,7 @@ impl Console {
             (&Method::POST, ["policies", "delete"]) => policies::delete(&ctx, &form).await,
             (&Method::GET, ["users"]) => users::list(&ctx, None).await,
             (&Method::POST, ["users", "new"]) => users::create(&ctx, &form).await,
+            (&Method::POST, ["groups", "new"]) => users::create_group(&ctx, &form).await,
             (&Method::GET, ["users", name]) => users::page(&ctx, name, None).await,
             (&Method::POST, ["users", name, action]) => users::act(&ctx, name, action, &form).await,
             (&Method::GET, ["keys"]) => keys::list(&ctx).await,

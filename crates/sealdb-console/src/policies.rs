@@ -3,8 +3,8 @@
 //! deleting one.
 
 use crate::form::Form;
+use crate::iam_xml::{get, records};
 use crate::layout::{self, Section};
-use crate::users::{get, records};
 use crate::{Ctx, Reply};
 use maud::html;
 

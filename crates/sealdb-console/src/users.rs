@@ -4,70 +4,10 @@
 //! the console password, and attached and inline policies (JSON validated by IAM).
 
 use crate::form::Form;
+use crate::iam_xml::{field, get, p, percent_decoded, records, texts};
 use crate::layout::{self, Section};
 use crate::{Ctx, Reply, path_segment};
 use maud::{Markup, html};
-
-/// The `<member>` records of the list element `list` in an IAM reply, each as
-/// (field, text) pairs of its child elements.
-pub(crate) fn records(xml: &str, list: &str) -> Vec<Vec<(String, String)>> {
-    let Ok(doc) = roxmltree::Document::parse(xml) else {
-        return Vec::new();
-    };
-    doc.descendants()
-        .filter(|n| n.tag_name().name() == list)
-        .flat_map(|l| l.children().filter(|m| m.tag_name().name() == "member"))
-        .map(|m| {
-            m.children()
-                .filter(roxmltree::Node::is_element)
-                .map(|c| {
-                    (
-                        c.tag_name().name().to_owned(),
-                        c.text().unwrap_or("").to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .collect()
-}
-
-/// The texts of the `<member>`s of `list` (lists of names).
-fn texts(xml: &str, list: &str) -> Vec<String> {
-    let Ok(doc) = roxmltree::Document::parse(xml) else {
-        return Vec::new();
-    };
-    doc.descendants()
-        .filter(|n| n.tag_name().name() == list)
-        .flat_map(|l| l.children().filter(|m| m.tag_name().name() == "member"))
-        .map(|m| m.text().unwrap_or("").to_owned())
-        .collect()
-}
-
-/// The text of the first element named `name`.
-fn field(xml: &str, name: &str) -> String {
-    roxmltree::Document::parse(xml)
-        .ok()
-        .and_then(|d| {
-            d.descendants()
-                .find(|n| n.tag_name().name() == name)
-                .and_then(|n| n.text().map(str::to_owned))
-        })
-        .unwrap_or_default()
-}
-
-pub(crate) fn get<'a>(record: &'a [(String, String)], name: &str) -> &'a str {
-    record
-        .iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
-}
-
-fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
 
 /// GET /console/users
 pub(crate) async fn list(ctx: &Ctx<'_>, message: Option<(bool, String)>) -> Reply {
@@ -89,6 +29,11 @@ pub(crate) async fn list(ctx: &Ctx<'_>, message: Option<(bool, String)>) -> Repl
         )
         .await
         .map(|x| records(&x, "Policies"))
+        .unwrap_or_default();
+    let groups = ctx
+        .iam("ListGroups", p(&[("MaxItems", "1000")]))
+        .await
+        .map(|x| records(&x, "Groups"))
         .unwrap_or_default();
     let mut rows = Vec::new();
     for u in &users {
@@ -134,6 +79,22 @@ pub(crate) async fn list(ctx: &Ctx<'_>, message: Option<(bool, String)>) -> Repl
                 tbody { @for r in &rows { (r) } @if rows.is_empty() { tr { td colspan="5" { "No users." } } } }
             }
         }
+        h2 { "User groups (" (groups.len()) ")" }
+        div.scroll {
+            table.list #groups {
+                thead { tr { th scope="col" { "Group name" } th scope="col" { "ARN" } th scope="col" { "Created" } } }
+                tbody {
+                    @for g in &groups { tr { td { (get(g, "GroupName")) } td.mono { (get(g, "Arn")) } td { (get(g, "CreateDate")) } } }
+                    @if groups.is_empty() { tr { td colspan="3" { "No groups." } } }
+                }
+            }
+        }
+        form.box method="post" action="/console/groups/new" {
+            (layout::csrf(ctx))
+            label for="group_name" { "Group name" }
+            input #group_name type="text" name="group_name" required;
+            div.actions { button #create-group type="submit" { "Create group" } }
+        }
         h2 { "Create user" }
         form.box method="post" action="/console/users/new" {
             (layout::csrf(ctx))
@@ -141,6 +102,15 @@ pub(crate) async fn list(ctx: &Ctx<'_>, message: Option<(bool, String)>) -> Repl
             input #user_name type="text" name="user_name" required;
             label for="user_password" { "Console password - optional" }
             input #user_password type="password" name="password" autocomplete="new-password";
+            div {
+                input #user_reset type="checkbox" name="reset_required";
+                label.inline for="user_reset" { "User must create a new password at next sign-in" }
+            }
+            label for="user_group" { "Add to a group - optional" }
+            select #user_group name="group" {
+                option value="" { "None" }
+                @for g in &groups { option value=(get(g, "GroupName")) { (get(g, "GroupName")) } }
+            }
             label for="policy_arn" { "Attach a managed policy - optional" }
             select #policy_arn name="policy_arn" {
                 option value="" { "None" }
@@ -154,6 +124,16 @@ pub(crate) async fn list(ctx: &Ctx<'_>, message: Option<(bool, String)>) -> Repl
     layout::page(ctx, Section::Users, "Users", content)
 }
 
+/// POST /console/groups/new
+pub(crate) async fn create_group(ctx: &Ctx<'_>, f: &Form) -> Reply {
+    let name = f.get("group_name").unwrap_or("").trim().to_owned();
+    let message = match ctx.iam("CreateGroup", p(&[("GroupName", &name)])).await {
+        Ok(_) => (true, format!("The group {name} is created.")),
+        Err(e) => (false, e.text()),
+    };
+    list(ctx, Some(message)).await
+}
+
 /// POST /console/users/new
 pub(crate) async fn create(ctx: &Ctx<'_>, f: &Form) -> Reply {
     let name = f.get("user_name").unwrap_or("").trim().to_owned();
@@ -162,9 +142,24 @@ pub(crate) async fn create(ctx: &Ctx<'_>, f: &Form) -> Reply {
     }
     let mut steps = Vec::new();
     if let Some(pw) = f.get("password").filter(|v| !v.is_empty()) {
+        let reset = if f.checked("reset_required") {
+            "true"
+        } else {
+            "false"
+        };
         steps.push((
             "CreateLoginProfile",
-            p(&[("UserName", &name), ("Password", pw)]),
+            p(&[
+                ("UserName", &name),
+                ("Password", pw),
+                ("PasswordResetRequired", reset),
+            ]),
+        ));
+    }
+    if let Some(group) = f.non_empty("group") {
+        steps.push((
+            "AddUserToGroup",
+            p(&[("UserName", &name), ("GroupName", group)]),
         ));
     }
     if let Some(arn) = f.non_empty("policy_arn") {
@@ -266,7 +261,21 @@ async fn page_full(
             .unwrap_or_default();
         inline_docs.push((pol.clone(), doc));
     }
-    let console = one("GetLoginProfile").await.is_ok();
+    let login = one("GetLoginProfile").await.ok();
+    let console = login.is_some();
+    let reset_required = login
+        .as_deref()
+        .is_some_and(|x| field(x, "PasswordResetRequired") == "true");
+    let all_groups = ctx
+        .iam("ListGroups", p(&[("MaxItems", "1000")]))
+        .await
+        .map(|x| records(&x, "Groups"))
+        .unwrap_or_default();
+    let joinable: Vec<String> = all_groups
+        .iter()
+        .map(|g| get(g, "GroupName").to_owned())
+        .filter(|g| !groups.iter().any(|m| get(m, "GroupName") == g))
+        .collect();
     let base = format!("/console/users/{}", path_segment(name));
     let action = |what: &str, label: &str, extra: Markup, class: &str| {
         html! {
@@ -297,6 +306,32 @@ async fn page_full(
                 dt { "Groups" } dd { (groups.iter().map(|g| get(g, "GroupName")).collect::<Vec<_>>().join(", ")) }
             }
         }
+        section.box aria-labelledby="groups" {
+            h2 #groups { "Groups" }
+            table.list #user-groups {
+                thead { tr { th scope="col" { "Group name" } th scope="col" { "Actions" } } }
+                tbody {
+                    @for g in &groups {
+                        @let group = get(g, "GroupName");
+                        tr {
+                            td { (group) }
+                            td { (action("remove-group", "Remove from group", html! { input type="hidden" name="group" value=(group); }, "")) }
+                        }
+                    }
+                    @if groups.is_empty() { tr { td colspan="2" { "The user is in no group." } } }
+                }
+            }
+            @if joinable.is_empty() {
+                p.hint { "There is no other group to add the user to. Groups are created on the " a href="/console/users" { "Users" } " page." }
+            } @else {
+                (action("add-group", "Add to group", html! {
+                    label for="add_group" { "Add the user to a group" }
+                    select #add_group name="group" {
+                        @for g in &joinable { option value=(g) { (g) } }
+                    }
+                }, ""))
+            }
+        }
         section.box aria-labelledby="keys" {
             h2 #keys { "Access keys" }
             table.list #access-keys {
@@ -322,10 +357,15 @@ async fn page_full(
         }
         section.box aria-labelledby="password" {
             h2 #password { "Console password" }
-            p { "Console access: " @if console { "Enabled" } @else { "Disabled" } }
+            p #console-access { "Console access: " @if console { "Enabled" } @else { "Disabled" }
+                @if reset_required { " (a new password must be chosen at the next sign-in)" } }
             (action("password", if console { "Change password" } else { "Enable console access" }, html! {
                 label for="new_password" { "Password" }
                 input #new_password type="password" name="password" autocomplete="new-password" required;
+                div {
+                    input #password_reset type="checkbox" name="reset_required";
+                    label.inline for="password_reset" { "User must create a new password at next sign-in" }
+                }
             }, ""))
             @if console { div.actions { (action("delete-password", "Disable console access", html!{}, "danger")) } }
         }
@@ -364,14 +404,6 @@ async fn page_full(
     layout::page(ctx, Section::Users, name, content)
 }
 
-/// IAM returns policy documents URL-encoded, as AWS does.
-fn percent_decoded(s: &str) -> String {
-    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
 /// POST /console/users/<name>/<action>
 pub(crate) async fn act(ctx: &Ctx<'_>, name: &str, what: &str, f: &Form) -> Reply {
     let v = |k: &str| f.get(k).unwrap_or("").to_owned();
@@ -391,6 +423,11 @@ pub(crate) async fn act(ctx: &Ctx<'_>, name: &str, what: &str, f: &Form) -> Repl
         .iam("GetLoginProfile", p(&[("UserName", name)]))
         .await
         .is_ok();
+    let reset = if f.checked("reset_required") {
+        "true"
+    } else {
+        "false"
+    };
     let (action, params, done) = match what {
         "key-status" => (
             "UpdateAccessKey",
@@ -408,13 +445,31 @@ pub(crate) async fn act(ctx: &Ctx<'_>, name: &str, what: &str, f: &Form) -> Repl
         ),
         "password" if console => (
             "UpdateLoginProfile",
-            p(&[("UserName", name), ("Password", &v("password"))]),
+            p(&[
+                ("UserName", name),
+                ("Password", &v("password")),
+                ("PasswordResetRequired", reset),
+            ]),
             "The console password is changed.",
         ),
         "password" => (
             "CreateLoginProfile",
-            p(&[("UserName", name), ("Password", &v("password"))]),
+            p(&[
+                ("UserName", name),
+                ("Password", &v("password")),
+                ("PasswordResetRequired", reset),
+            ]),
             "Console access is enabled.",
+        ),
+        "add-group" => (
+            "AddUserToGroup",
+            p(&[("UserName", name), ("GroupName", &v("group"))]),
+            "The user is added to the group.",
+        ),
+        "remove-group" => (
+            "RemoveUserFromGroup",
+            p(&[("UserName", name), ("GroupName", &v("group"))]),
+            "The user is removed from the group.",
         ),
         "delete-password" => (
             "DeleteLoginProfile",
@@ -478,34 +533,5 @@ async fn simulate(ctx: &Ctx<'_>, name: &str, f: &Form) -> Reply {
             page_full(ctx, name, None, None, Some(results)).await
         }
         Err(e) => page(ctx, name, Some((false, e.text()))).await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LIST: &str = r#"<ListUsersResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ListUsersResult><Users><member><UserName>ana</UserName><Arn>arn:aws:iam::000000000000:user/ana</Arn></member><member><UserName>&lt;b&gt;</UserName></member></Users><IsTruncated>false</IsTruncated></ListUsersResult></ListUsersResponse>"#;
-
-    #[test]
-    fn iam_lists_are_read_from_the_xml() {
-        let users = records(LIST, "Users");
-        assert_eq!(users.len(), 2);
-        assert_eq!(get(&users[0], "Arn"), "arn:aws:iam::000000000000:user/ana");
-        assert_eq!(get(&users[1], "UserName"), "<b>");
-        assert_eq!(field(LIST, "IsTruncated"), "false");
-        assert_eq!(
-            texts(
-                "<R><PolicyNames><member>a</member><member>b</member></PolicyNames></R>",
-                "PolicyNames"
-            ),
-            vec!["a", "b"]
-        );
-        assert!(records("not xml", "Users").is_empty());
-    }
-
-    #[test]
-    fn policy_documents_are_url_decoded() {
-        assert_eq!(percent_decoded("%7B%22a%22%3A%201%7D"), "{\"a\": 1}");
     }
 }
