@@ -204,3 +204,69 @@ def csrf_of(page):
     m = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
     assert m, "no CSRF field in the page"
     return m.group(1)
+
+
+# What the accessibility check looks at in a page: every form control has a label (a
+# <label>, aria-label or aria-labelledby), every button and link has a name, the page has
+# one h1 and its headings go down one level at a time, ids are unique, the document
+# names its language, and nothing makes the page wider than the window.
+_A11Y_SCRIPT = r"""
+const problems = [];
+const describe = el => el.outerHTML.slice(0, 120);
+const named = el => (el.getAttribute('aria-label') || '').trim() ||
+    (el.getAttribute('aria-labelledby') || '').split(/\s+/).filter(Boolean)
+        .map(id => (document.getElementById(id) || {}).textContent || '').join('').trim();
+for (const el of document.querySelectorAll('input, select, textarea')) {
+  if (el.type === 'hidden') continue;
+  const labelled = Array.from(el.labels || []).some(l => l.textContent.trim()) || named(el);
+  if (!labelled) problems.push('control without a label: ' + describe(el));
+}
+for (const el of document.querySelectorAll('button, a[href], [role=button]')) {
+  const name = el.textContent.trim() || named(el) || (el.getAttribute('title') || '').trim();
+  if (!name) problems.push('button or link without a name: ' + describe(el));
+}
+const headings = Array.from(document.querySelectorAll('h1, h2, h3, h4, h5, h6'));
+const h1s = headings.filter(h => h.tagName === 'H1').length;
+if (h1s !== 1) problems.push('the page has ' + h1s + ' h1 headings');
+let previous = 0;
+for (const h of headings) {
+  const level = Number(h.tagName[1]);
+  if (previous === 0 && level !== 1) problems.push('the first heading is not an h1: ' + describe(h));
+  if (previous !== 0 && level > previous + 1) problems.push('heading skips a level: ' + describe(h));
+  if (!h.textContent.trim()) problems.push('empty heading: ' + describe(h));
+  previous = level;
+}
+const ids = {};
+for (const el of document.querySelectorAll('[id]')) {
+  if (ids[el.id]) problems.push('duplicate id: ' + el.id);
+  ids[el.id] = true;
+}
+for (const el of document.querySelectorAll('label[for]')) {
+  if (!document.getElementById(el.htmlFor)) problems.push('label for a missing control: ' + el.htmlFor);
+}
+if (!document.documentElement.lang) problems.push('the document has no lang');
+if (!document.title.trim()) problems.push('the document has no title');
+if (document.documentElement.scrollWidth > document.documentElement.clientWidth)
+  problems.push('the page is wider than the window: ' + document.documentElement.scrollWidth + ' > ' + document.documentElement.clientWidth);
+return problems;
+"""
+
+
+def a11y_problems(driver):
+    """What the accessibility check finds wrong in the current page (empty: nothing)."""
+    return driver.execute_script(_A11Y_SCRIPT)
+
+
+def focus_is_visible(driver):
+    """Whether the focused element shows a focus outline."""
+    return driver.execute_script(
+        "const s = getComputedStyle(document.activeElement);"
+        "return document.activeElement !== document.body && s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;")
+
+
+def path_key(key):
+    """An item key as the console's links carry it (base64url of its DynamoDB JSON)."""
+    import base64
+    import json
+    raw = json.dumps(key, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")

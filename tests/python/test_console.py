@@ -17,8 +17,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from conftest import ACCESS_KEY, SECRET_KEY, Server
+from selenium.webdriver.common.keys import Keys
 from console_browser import (
-    Http, chrome, expect_alert, click, click_element, csrf_of, fill, reload_until, screenshot, sign_in_with_key,
+    Http, a11y_problems, chrome, path_key, expect_alert, focus_is_visible, click, click_element, csrf_of, fill, reload_until, screenshot, sign_in_with_key,
     sign_in_with_password, submit, text, wait_until,
 )
 
@@ -605,3 +606,206 @@ def test_with_any_region_the_selector_offers_every_aws_region(tmp_path):
         screenshot(driver, "test_with_any_region_the_selector_offers_every_aws_region")
         driver.quit()
         s.stop()
+
+
+def test_groups_are_edited_and_a_required_password_reset_is_enforced_at_sign_in(srv, admin):
+    group = unique("ops")
+    user = unique("new")
+    admin.get(f"{srv.endpoint}/console/users")
+    fill(admin, "#group_name", group)
+    click(admin, "#create-group")
+    expect_alert(admin, f"The group {group} is created.")
+    assert group in text(admin, "#groups")
+    # A user made in a group, who must choose a new password at the first sign-in, and
+    # may change it (as AWS's IAMUserChangePassword allows).
+    fill(admin, "#user_name", user)
+    fill(admin, "#user_password", "first-pass-1")
+    click(admin, "#user_reset")
+    Select(admin.find_element(By.ID, "user_group")).select_by_value(group)
+    arn = f"arn:aws:iam::{ACCOUNT}:user/{user}"
+    fill(admin, "#inline_policy", json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": arn},
+        {"Effect": "Allow", "Action": "dynamodb:ListTables", "Resource": "*"}]}))
+    click(admin, "#create-user")
+    wait_until(lambda: f"/console/users/{user}" in admin.current_url, "the user's page")
+    iam = srv.client("iam")
+    assert [g["GroupName"] for g in iam.list_groups_for_user(UserName=user)["Groups"]] == [group]
+    assert iam.get_login_profile(UserName=user)["LoginProfile"]["PasswordResetRequired"] is True
+    assert "new password must be chosen" in text(admin, "#console-access")
+    # Out of the group and back in, on the user's page.
+    assert group in text(admin, "#user-groups")
+    click_element(admin, admin.find_element(By.XPATH, "//button[text()='Remove from group']"))
+    expect_alert(admin, "The user is removed from the group.")
+    assert iam.list_groups_for_user(UserName=user)["Groups"] == []
+    Select(admin.find_element(By.ID, "add_group")).select_by_value(group)
+    click_element(admin, admin.find_element(By.XPATH, "//button[text()='Add to group']"))
+    expect_alert(admin, "The user is added to the group.")
+    assert [g["GroupName"] for g in iam.list_groups_for_user(UserName=user)["Groups"]] == [group]
+
+    # Signing in with the right password leads to the password change, not into the console.
+    driver = chrome()
+    try:
+        sign_in_with_password(driver, srv.endpoint, ACCOUNT, user, "first-pass-1")
+        wait_until(lambda: driver.find_elements(By.ID, "change-password"), "the password change")
+        assert driver.find_element(By.TAG_NAME, "h1").text == "Change your password"
+        assert driver.get_cookie("sealdb-console") is None
+        assert "first-pass-1" not in driver.page_source
+        fill(driver, "#password", "first-pass-1")
+        fill(driver, "#new_password", "second-pass-2")
+        fill(driver, "#confirm_password", "second-pass-3")
+        click(driver, "#change-password")
+        expect_alert(driver, "The new passwords do not match.")
+        # IAM's own password rule, with its message.
+        fill(driver, "#password", "first-pass-1")
+        fill(driver, "#new_password", "short")
+        fill(driver, "#confirm_password", "short")
+        click(driver, "#change-password")
+        expect_alert(driver, "PasswordPolicyViolation")
+        assert driver.get_cookie("sealdb-console") is None
+        fill(driver, "#password", "first-pass-1")
+        fill(driver, "#new_password", "second-pass-2")
+        fill(driver, "#confirm_password", "second-pass-2")
+        click(driver, "#change-password")
+        wait_until(lambda: "/console/tables" in driver.current_url, "the tables page")
+        assert f"user/{user}" in text(driver, ".who")
+        screenshot(driver, "test_password_reset_at_sign_in")
+    finally:
+        driver.quit()
+    assert iam.get_login_profile(UserName=user)["LoginProfile"]["PasswordResetRequired"] is False
+    h = Http(srv.endpoint)
+    for password, status in [("first-pass-1", 401), ("second-pass-2", 303)]:
+        token = csrf_of(h.get("/console/signin")[2])
+        got = h.post("/console/signin", {"csrf": token, "mode": "password", "account": ACCOUNT,
+                                         "username": user, "password": password})
+        assert got[0] == status, (password, got[0])
+
+
+def test_change_password_through_the_api_needs_the_permission_and_the_old_password(srv):
+    iam = srv.client("iam")
+    allowed, denied = unique("cp"), unique("cp")
+    for name in (allowed, denied):
+        new_user(srv, name, "old-password-1")
+    iam.put_user_policy(UserName=allowed, PolicyName="self", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ChangePassword",
+                                                "Resource": f"arn:aws:iam::{ACCOUNT}:user/{allowed}"}]}))
+    iam.update_login_profile(UserName=allowed, PasswordResetRequired=True)
+
+    def as_user(name):
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return srv.client("iam", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+
+    with pytest.raises(ClientError) as e:
+        as_user(denied).change_password(OldPassword="old-password-1", NewPassword="new-password-2")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert "iam:ChangePassword" in e.value.response["Error"]["Message"]
+    mine = as_user(allowed)
+    with pytest.raises(ClientError) as e:
+        mine.change_password(OldPassword="not-the-password", NewPassword="new-password-2")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert iam.get_login_profile(UserName=allowed)["LoginProfile"]["PasswordResetRequired"] is True
+    mine.change_password(OldPassword="old-password-1", NewPassword="new-password-2")
+    assert iam.get_login_profile(UserName=allowed)["LoginProfile"]["PasswordResetRequired"] is False
+    # The account root is no IAM user: InvalidUserType.
+    with pytest.raises(ClientError) as e:
+        iam.change_password(OldPassword="x", NewPassword="new-password-3")
+    assert e.value.response["Error"]["Code"] == "InvalidUserType"
+
+
+def test_every_main_page_passes_the_accessibility_check_wide_and_narrow(srv, admin):
+    ddb, kms, iam = srv.client(), srv.client("kms"), srv.client("iam")
+    name = unique("a11y")
+    key_id = kms.create_key(Description="a11y")["KeyMetadata"]["KeyId"]
+    ddb.create_table(TableName=name,
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"},
+                                           {"AttributeName": "at", "AttributeType": "N"},
+                                           {"AttributeName": "color", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
+                     GlobalSecondaryIndexes=[{"IndexName": "by-color", "KeySchema": [{"AttributeName": "color", "KeyType": "HASH"}],
+                                              "Projection": {"ProjectionType": "ALL"}}],
+                     BillingMode="PAY_PER_REQUEST",
+                     SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_id})
+    ddb.put_item(TableName=name, Item={"id": {"S": "a"}, "at": {"N": "1"}, "color": {"S": "red"},
+                                       "note": {"S": "a rather long value " * 8}})
+    user = unique("a11y")
+    new_user(srv, user, "a11y-password-1")
+    policy_arn = iam.create_policy(PolicyName=unique("a11y"), PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}]}))["Policy"]["Arn"]
+    item_key = path_key({"id": {"S": "a"}, "at": {"N": "1"}})
+    pages = ["/console/tables", "/console/tables/new", f"/console/tables/{name}",
+             *[f"/console/tables/{name}?tab={t}" for t in ["indexes", "backups", "streams", "ttl", "permissions"]],
+             f"/console/tables/{name}/items", f"/console/tables/{name}/items?mode=query&index=by-color&pk=red",
+             f"/console/tables/{name}/items/edit", f"/console/tables/{name}/items/edit?key={item_key}",
+             f"/console/tables/{name}/items/edit?view=json&key={item_key}",
+             "/console/keys", "/console/keys/new", f"/console/keys/{key_id}",
+             "/console/users", f"/console/users/{user}", "/console/policies",
+             f"/console/policies/view?arn={policy_arn}", "/console/audit", "/console/nowhere"]
+    found = {}
+    for width in (1280, 400):
+        admin.set_window_size(width, 800)
+        for path in pages:
+            admin.get(srv.endpoint + path)
+            # Every hidden part shown too, so its controls are checked as well.
+            admin.execute_script("document.querySelectorAll('[hidden]').forEach(e => e.hidden = false);"
+                                 "document.querySelectorAll('details').forEach(d => d.open = true);")
+            problems = a11y_problems(admin)
+            if problems:
+                found[f"{path} at {width}px"] = problems
+        if width == 400:
+            admin.get(f"{srv.endpoint}/console/tables/{name}")
+            screenshot(admin, "narrow-table-overview")
+    # The sign-in page (no session) too.
+    signin = chrome(width=400)
+    try:
+        signin.get(f"{srv.endpoint}/console/signin")
+        if a11y_problems(signin):
+            found["/console/signin at 400px"] = a11y_problems(signin)
+    finally:
+        signin.quit()
+    admin.set_window_size(1280, 800)
+    assert found == {}, json.dumps(found, indent=1)
+    # The check finds what it looks for.
+    admin.get(f"{srv.endpoint}/console/tables")
+    admin.execute_script(
+        "const m = document.getElementById('main');"
+        "m.insertAdjacentHTML('beforeend', '<input id=\"stray\"><h4>deep</h4><button></button><h1>two</h1>');"
+        "const wide = document.createElement('div'); wide.style.width = '3000px'; wide.textContent = 'wide'; m.appendChild(wide);")
+    problems = "\n".join(a11y_problems(admin))
+    for wanted in ["control without a label", "heading skips a level", "button or link without a name",
+                   "the page has 2 h1 headings", "wider than the window"]:
+        assert wanted in problems, problems
+
+
+def test_the_console_is_usable_by_keyboard_with_visible_focus(srv, browser):
+    browser.get(f"{srv.endpoint}/console/signin")
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    order = []
+    for _ in range(6):
+        active = browser.switch_to.active_element
+        assert focus_is_visible(browser), active.get_attribute("outerHTML")[:100]
+        order.append(active.get_attribute("id"))
+        if active.get_attribute("id") == "access_key_id":
+            break
+        active.send_keys(Keys.TAB)
+    assert order == ["account", "username", "password", "signin-password", "access_key_id"]
+    browser.switch_to.active_element.send_keys(ACCESS_KEY, Keys.TAB)
+    browser.switch_to.active_element.send_keys(SECRET_KEY)
+    old = browser.find_element(By.TAG_NAME, "html")
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    wait_until(lambda: "/console/tables" in browser.current_url, "the tables page")
+    # The first Tab stop is the skip link, shown when focused; Enter moves to the content.
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    skip = browser.switch_to.active_element
+    assert skip.text == "Skip to content" and skip.is_displayed() and focus_is_visible(browser)
+    skip.send_keys(Keys.ENTER)
+    wait_until(lambda: browser.switch_to.active_element.get_attribute("id") == "main", "focus on the content")
+    # Manage encryption opens from the keyboard (a details element).
+    name = unique("kbd")
+    srv.client().create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                              KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
+    browser.get(f"{srv.endpoint}/console/tables/{name}")
+    summary = browser.find_element(By.CSS_SELECTOR, "#manage-encryption summary")
+    browser.execute_script("arguments[0].focus()", summary)
+    assert focus_is_visible(browser)
+    summary.send_keys(Keys.ENTER)
+    wait_until(lambda: browser.find_element(By.ID, "enc-aws").is_displayed(), "the dialog open")

@@ -130,7 +130,7 @@ pub(crate) fn page_with_status(
                         (nav(Section::Audit, "/console/audit", "Event history"))
                     }
                 }
-                main #main { (content) }
+                main #main tabindex="-1" { (content) }
             },
         ),
     )
