@@ -266,6 +266,13 @@ impl KmsVault {
         Ok(Self::record(key_arn, &grant, &blob))
     }
 
+    /// Whether the KMS key `key_arn` still exists; false once it is deleted (its
+    /// material erased). A key store that cannot answer counts as "exists", so that
+    /// nothing is archived on a transient fault.
+    pub async fn key_exists(&self, key_arn: &str) -> bool {
+        self.kms.key_exists(key_arn).await.unwrap_or(true)
+    }
+
     /// The KMS key ARN a wrapped record names, if it is KMS-wrapped.
     pub fn key_of(wrapped: &[u8]) -> Option<String> {
         parse_v2(wrapped).map(|(arn, _, _)| arn)

@@ -23,6 +23,7 @@ mod ops;
 mod policy;
 mod regions;
 mod seam;
+mod shred;
 mod store;
 mod trail;
 

@@ -135,6 +135,9 @@ pub(crate) struct Alias {
 /// The open key store.
 pub(crate) struct Store {
     pub(crate) conn: Connection,
+    /// Key material was deleted in the open transaction: its old copies are purged from
+    /// the file after the commit (`shred.rs`).
+    pub(crate) erased: std::sync::atomic::AtomicBool,
 }
 
 fn corrupt<E: std::fmt::Display>(e: E) -> KmsError {
@@ -145,6 +148,7 @@ fn corrupt<E: std::fmt::Display>(e: E) -> KmsError {
 impl Store {
     pub(crate) fn open(path: &Path, key: &sealdb_common::SecretKey32) -> Result<Store, KmsError> {
         let conn = sealdb_storage::sqlcipher::open_encrypted(path, key)?;
+        sealdb_storage::erase::secure_delete(&conn)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
              INSERT OR IGNORE INTO meta VALUES ('schema', 2);
@@ -171,7 +175,10 @@ impl Store {
                 return Err(KmsError::Internal);
             }
         }
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            erased: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     /// Starts the transaction of one call (IMMEDIATE: the write lock is taken now, so
@@ -183,10 +190,12 @@ impl Store {
 
     pub(crate) fn commit(&self) -> Result<(), KmsError> {
         self.conn.execute_batch("COMMIT")?;
+        crate::shred::after_commit(self);
         Ok(())
     }
 
     pub(crate) fn rollback(&self) -> Result<(), KmsError> {
+        crate::shred::after_rollback(self);
         self.conn.execute_batch("ROLLBACK")?;
         Ok(())
     }
@@ -220,6 +229,7 @@ impl Store {
 
     /// Removes a key with its material, aliases and grants.
     pub(crate) fn delete_key(&self, id: &str) -> Result<(), KmsError> {
+        crate::shred::note_erase(self);
         self.conn
             .execute("DELETE FROM keys WHERE id = ?1", params![id])?;
         self.conn
@@ -248,6 +258,7 @@ impl Store {
     }
 
     pub(crate) fn delete_material(&self, key_id: &str, version: u32) -> Result<(), KmsError> {
+        crate::shred::note_erase(self);
         self.conn.execute(
             "DELETE FROM materials WHERE key_id = ?1 AND version = ?2",
             params![key_id, version],

@@ -73,6 +73,8 @@ impl Catalog {
     /// Opens or creates `catalog.db` in `dir`.
     pub fn open(dir: &Path, key: &SecretKey32) -> Result<Catalog, StorageError> {
         let conn = open_encrypted(&dir.join("catalog.db"), key)?;
+        // Wrapped table keys that are replaced or removed must leave no copy behind.
+        crate::erase::secure_delete(&conn)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE,
@@ -284,6 +286,14 @@ impl Catalog {
             }
         }
         Ok(())
+    }
+
+    /// After a wrapped key was replaced or removed: empties the WAL, whose earlier page
+    /// images still hold it (the file's own copy was zeroed by `secure_delete`).
+    pub fn erase_old_copies(&self) {
+        if let Err(e) = crate::erase::truncate_wal(&self.conn) {
+            tracing::warn!(error = %e, "catalog WAL not truncated after a key was replaced");
+        }
     }
 
     /// Re-keys the catalog file under a new key.

@@ -315,10 +315,11 @@ impl Engine {
         let wrapped = self.vault.wrap_existing(&ctx, store.key()).await?;
         {
             let mut rec = handle.record.write().map_err(lock_err)?;
-            self.catalog
-                .lock()
-                .map_err(lock_err)?
-                .update_table(name, &definition, &wrapped)?;
+            let catalog = self.catalog.lock().map_err(lock_err)?;
+            catalog.update_table(name, &definition, &wrapped)?;
+            // The old wrapping must not outlive the switch: if the new key is deleted,
+            // an old copy under the root key or another KMS key would still open the table.
+            catalog.erase_old_copies();
             rec.wrapped_key = wrapped;
             rec.definition = definition;
         }
@@ -349,7 +350,10 @@ impl Engine {
                 .get(name)
                 .cloned()
                 .ok_or(StorageError::TableNotFound)?;
-            self.catalog.lock().map_err(lock_err)?.delete_table(name)?;
+            let catalog = self.catalog.lock().map_err(lock_err)?;
+            catalog.delete_table(name)?;
+            catalog.erase_old_copies();
+            drop(catalog);
             tables.remove(name);
             handle
         };
@@ -466,7 +470,11 @@ impl Engine {
             .into_iter()
             .find(|b| b.id == id)
             .ok_or(StorageError::TableNotFound)?;
-        self.catalog.lock().map_err(lock_err)?.delete_backup(id)?;
+        {
+            let catalog = self.catalog.lock().map_err(lock_err)?;
+            catalog.delete_backup(id)?;
+            catalog.erase_old_copies();
+        }
         let _ = std::fs::remove_file(self.backup_path(id));
         let ctx = TableKeyContext {
             table_name: rec.table_name.clone(),

@@ -12,6 +12,7 @@
 
 pub mod catalog;
 pub mod engine;
+pub mod erase;
 pub mod error;
 pub mod index;
 pub mod lock;

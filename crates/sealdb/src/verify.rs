@@ -2,7 +2,8 @@
 //! structure check), every wrapped key, every identity record and sealed access-key
 //! secret, and the audit chain. Prints one line per check
 //! and fails naming each fault. Run with the server stopped (it holds the data dir's
-//! lock). Unwrapping a KMS-wrapped key is a KMS Decrypt, audited like any other.
+//! lock). Unwrapping a KMS-wrapped key is a KMS Decrypt, audited like any other. A file
+//! whose KMS key was deleted is printed as `shredded`: unreadable by design, not a fault.
 
 use crate::DataArgs;
 use sealdb_common::Purpose;
@@ -193,17 +194,21 @@ async fn verify_region(dir: &Path, region: &str, label: &str, root: &RootKey) ->
         },
         root,
     );
-    let vault: Arc<dyn KeyVault> = match kms {
-        Ok(kms) => Arc::new(sealdb_dynamodb::sse::KmsVault::new(
+    let kms_vault = match kms {
+        Ok(kms) => Some(Arc::new(sealdb_dynamodb::sse::KmsVault::new(
             Arc::new(kms),
             root,
             region,
             "000000000000",
-        )),
+        ))),
         Err(e) => {
             note("key service".into(), Err(e.to_string()));
-            Arc::new(sealdb_storage::RootKeyVault::new(root))
+            None
         }
+    };
+    let vault: Arc<dyn KeyVault> = match &kms_vault {
+        Some(v) => Arc::clone(v) as Arc<dyn KeyVault>,
+        None => Arc::new(sealdb_storage::RootKeyVault::new(root)),
     };
     let mut files = Vec::new();
     match catalog.tables() {
@@ -235,6 +240,17 @@ async fn verify_region(dir: &Path, region: &str, label: &str, root: &RootKey) ->
         Err(e) => note("catalog backups".into(), Err(e.to_string())),
     }
     for (what, path, table_name, id, wrapped) in files {
+        // Crypto-shredded: its KMS key was deleted, so it can never be read again (as
+        // intended, not a fault).
+        if let (Some(kv), Some(arn)) =
+            (&kms_vault, sealdb_dynamodb::sse::KmsVault::key_of(&wrapped))
+            && !kv.key_exists(&arn).await
+        {
+            println!(
+                "shredded {label}{what}: its KMS key {arn} was deleted; it can never be read again"
+            );
+            continue;
+        }
         let ctx = TableKeyContext {
             table_name,
             table_id: id,

@@ -31,9 +31,15 @@ impl Server {
 
     /// Starts a server on the given data dir.
     pub fn start_on(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    /// Starts a server on the given data dir with more `serve` flags.
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sealdb"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(extra)
             .env("SEALDB_ACCESS_KEY_ID", ACCESS_KEY)
             .env("SEALDB_SECRET_ACCESS_KEY", SECRET_KEY)
             .stdout(Stdio::piped())

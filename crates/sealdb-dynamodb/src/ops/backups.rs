@@ -225,12 +225,22 @@ impl Service {
                 continue;
             };
             self.leave_group_if_inaccessible(&def.name, since).await;
-            if now - since < archive_after_ms {
+            // A deleted key never comes back: the table is archived at once.
+            if now - since < archive_after_ms && !self.table_key_deleted(&def).await {
                 continue;
             }
             if let Err(e) = self.archive(&def, now).await {
                 tracing::error!(table = %def.name, error = ?e, "archiving failed");
             }
+        }
+    }
+
+    /// Whether the KMS key of the table was deleted (its material erased), so the table
+    /// key, and every item, index entry and stream record under it, is gone for good.
+    async fn table_key_deleted(&self, def: &TableDef) -> bool {
+        match (&self.kms, &def.sse_key_arn) {
+            (Some(vault), Some(arn)) => !vault.key_exists(arn).await,
+            _ => false,
         }
     }
 
