@@ -190,3 +190,64 @@ def test_leading_keys_confine_a_user_to_its_own_items(server, iam, ddb, music):
     owned = ddb.query(TableName=music, KeyConditionExpression="pk = :p", ConsistentRead=True,
                       ExpressionAttributeValues={":p": {"S": me}})["Items"]
     assert sorted(i["sk"]["S"] for i in owned) == ["1", "2", "3"]
+
+
+def test_attribute_level_access_over_http(server, iam, ddb):
+    """The attribute-level policy of DynamoDB's guide (dynamodb:Attributes with
+    dynamodb:Select = SPECIFIC_ATTRIBUTES): the user reads and writes only the listed
+    attributes; a read of the whole item, or of or to another attribute, is refused and
+    changes nothing."""
+    table = unique("attrs")
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "shown", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     GlobalSecondaryIndexes=[{"IndexName": "byshown",
+                                              "KeySchema": [{"AttributeName": "shown", "KeyType": "HASH"}],
+                                              "Projection": {"ProjectionType": "ALL"}}])
+    ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "shown": {"S": "p"}, "secret": {"S": "s"}})
+    user = unique("erin")
+    _, erin = new_user(server, iam, user)
+    iam.put_user_policy(UserName=user, PolicyName="attrs", PolicyDocument=policy({
+        "Effect": "Allow",
+        "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        "Resource": [table_arn(table), f"{table_arn(table)}/index/*"],
+        "Condition": {"ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "shown"]},
+                      "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}}}))
+    key = {"pk": {"S": "a"}}
+
+    got = erin.get_item(TableName=table, Key=key, ProjectionExpression="pk, shown")
+    assert got["Item"] == {"pk": {"S": "a"}, "shown": {"S": "p"}}
+    got = erin.query(TableName=table, KeyConditionExpression="pk = :p", ProjectionExpression="pk, shown",
+                     ExpressionAttributeValues={":p": {"S": "a"}})
+    assert got["Items"] == [{"pk": {"S": "a"}, "shown": {"S": "p"}}]
+    got = erin.query(TableName=table, IndexName="byshown", KeyConditionExpression="shown = :s",
+                     Select="SPECIFIC_ATTRIBUTES", ProjectionExpression="pk",
+                     ExpressionAttributeValues={":s": {"S": "p"}})
+    assert got["Items"] == [{"pk": {"S": "a"}}]
+
+    refused = [
+        (erin.get_item, dict(TableName=table, Key=key)),
+        (erin.get_item, dict(TableName=table, Key=key, ProjectionExpression="pk, secret")),
+        (erin.query, dict(TableName=table, KeyConditionExpression="pk = :p", Select="ALL_ATTRIBUTES",
+                          ExpressionAttributeValues={":p": {"S": "a"}})),
+        (erin.query, dict(TableName=table, IndexName="byshown", KeyConditionExpression="shown = :s",
+                          ExpressionAttributeValues={":s": {"S": "p"}})),
+        (erin.put_item, dict(TableName=table, Item={"pk": {"S": "a"}, "shown": {"S": "x"}, "secret": {"S": "x"}})),
+        (erin.update_item, dict(TableName=table, Key=key, UpdateExpression="SET secret = :v",
+                                ExpressionAttributeValues={":v": {"S": "changed"}})),
+        (erin.update_item, dict(TableName=table, Key=key, UpdateExpression="REMOVE secret")),
+    ]
+    for call, kwargs in refused:
+        code, message = error_of(call, **kwargs)
+        assert code == "AccessDeniedException", (kwargs, message)
+        assert message.startswith(f"User: arn:aws:iam::{ACCOUNT}:user/{user} is not authorized"), message
+    assert ddb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"] == {
+        "pk": {"S": "a"}, "shown": {"S": "p"}, "secret": {"S": "s"}}
+
+    # Writes of the listed attributes only are allowed.
+    erin.put_item(TableName=table, Item={"pk": {"S": "b"}, "shown": {"S": "q"}})
+    erin.update_item(TableName=table, Key=key, UpdateExpression="SET shown = :v",
+                     ExpressionAttributeValues={":v": {"S": "updated"}})
+    assert ddb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"] == {
+        "pk": {"S": "a"}, "shown": {"S": "updated"}, "secret": {"S": "s"}}

@@ -348,7 +348,7 @@ def test_archival_after_the_grace_period(tmp_path):
         create(ddb, "Doomed", SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["KeyId"]})
         ddb.put_item(TableName="Doomed", Item={"Artist": {"S": "a"}, "SongTitle": {"S": "b"}})
         kms.disable_key(KeyId=key["KeyId"])
-        deadline = time.time() + 20
+        deadline = time.time() + 60
         desc = {}
         while time.time() < deadline:
             desc = ddb.describe_table(TableName="Doomed")["Table"]

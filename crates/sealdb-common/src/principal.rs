@@ -112,6 +112,11 @@ pub struct Principal {
     pub source_ip: String,
     /// Whether the request came over TLS (`aws:SecureTransport`).
     pub secure_transport: bool,
+    /// The request's User-Agent (CloudTrail's `userAgent`), when it sent one.
+    pub user_agent: Option<String>,
+    /// When the session of temporary credentials began (epoch seconds; CloudTrail's
+    /// `sessionContext.attributes.creationDate`).
+    pub session_created: Option<i64>,
 }
 
 impl Principal {
@@ -140,6 +145,8 @@ impl Principal {
             region: region.to_owned(),
             source_ip: source_ip.to_owned(),
             secure_transport: false,
+            user_agent: None,
+            session_created: None,
         }
     }
 

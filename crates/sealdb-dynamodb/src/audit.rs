@@ -10,23 +10,41 @@ use sealdb_common::Principal;
 use sealdb_kms::AuditEvent;
 use serde_json::Value;
 
-/// True for the control-plane changes recorded as management events.
-fn is_recorded(op: Operation) -> bool {
+/// The control-plane reads CloudTrail records as management events (`readOnly: true`).
+fn is_recorded_read(op: Operation) -> bool {
     use Operation as O;
     matches!(
         op,
-        O::CreateTable
-            | O::UpdateTable
-            | O::DeleteTable
-            | O::TagResource
-            | O::UntagResource
-            | O::UpdateTimeToLive
-            | O::CreateBackup
-            | O::DeleteBackup
-            | O::RestoreTableFromBackup
-            | O::PutResourcePolicy
-            | O::DeleteResourcePolicy
+        O::DescribeTable
+            | O::ListTables
+            | O::DescribeTimeToLive
+            | O::ListTagsOfResource
+            | O::DescribeBackup
+            | O::ListBackups
+            | O::GetResourcePolicy
+            | O::DescribeLimits
     )
+}
+
+/// True for the control-plane calls recorded as management events: every change, and
+/// the reads of [`is_recorded_read`].
+fn is_recorded(op: Operation) -> bool {
+    use Operation as O;
+    is_recorded_read(op)
+        || matches!(
+            op,
+            O::CreateTable
+                | O::UpdateTable
+                | O::DeleteTable
+                | O::TagResource
+                | O::UntagResource
+                | O::UpdateTimeToLive
+                | O::CreateBackup
+                | O::DeleteBackup
+                | O::RestoreTableFromBackup
+                | O::PutResourcePolicy
+                | O::DeleteResourcePolicy
+        )
 }
 
 /// `ResourceNotFoundException` from `com.amazonaws.dynamodb.v20120810#ResourceNotFoundException`.
@@ -50,9 +68,8 @@ impl Service {
         if !is_recorded(op) {
             return;
         }
-        // The variants are named as the operations are on the wire.
-        let event_name = format!("{op:?}");
-        let mut event = AuditEvent::new("dynamodb.amazonaws.com", &event_name, false, caller)
+        let read_only = is_recorded_read(op);
+        let mut event = AuditEvent::new("dynamodb.amazonaws.com", op.name(), read_only, caller)
             .with_parameters(&sealdb_kms::cloudtrail_members(&Value::Object(
                 input.raw().clone(),
             )));
@@ -72,13 +89,18 @@ impl Service {
         let raw = input.raw();
         let s = |k: &str| raw.get(k).and_then(Value::as_str);
         let table = match op {
+            Operation::ListTables | Operation::ListBackups | Operation::DescribeLimits => {
+                return None;
+            }
             Operation::TagResource
             | Operation::UntagResource
+            | Operation::ListTagsOfResource
             | Operation::PutResourcePolicy
+            | Operation::GetResourcePolicy
             | Operation::DeleteResourcePolicy => {
                 return s("ResourceArn").map(str::to_owned);
             }
-            Operation::DeleteBackup => {
+            Operation::DeleteBackup | Operation::DescribeBackup => {
                 // `arn:...:table/T/backup/B`: the table is inside the backup's ARN.
                 let arn = s("BackupArn")?;
                 return Some(arn.split("/backup/").next().unwrap_or(arn).to_owned());

@@ -148,15 +148,15 @@ impl Service {
         let Some(def) = self.def(table) else {
             return Ok(None);
         };
-        let stored = match sub {
-            Some(sub) if sub.starts_with("stream/") => def.stream_policy.as_ref(),
-            _ => def.resource_policy.as_ref(),
+        let stream = sub.is_some_and(|s| s.starts_with("stream/"));
+        let stored = if stream {
+            def.stream_policy.as_ref()
+        } else {
+            def.resource_policy.as_ref()
         };
         match stored {
             None => Ok(None),
-            Some(stored) => PolicyDocument::parse(&stored.document)
-                .map(|p| Some(Arc::new(p)))
-                .map_err(|_| ()),
+            Some(stored) => self.policy_cache.get(&def.id, stream, stored).map(Some),
         }
     }
 
@@ -604,44 +604,81 @@ fn add_tag_keys(q: &mut RequestContext, tag_keys: Option<&Value>) {
     }
 }
 
-impl Operation {
-    /// The operation's name, which is also its IAM action after `dynamodb:`.
-    pub fn name(self) -> &'static str {
-        use Operation as O;
-        match self {
-            O::CreateTable => "CreateTable",
-            O::DescribeTable => "DescribeTable",
-            O::ListTables => "ListTables",
-            O::DeleteTable => "DeleteTable",
-            O::UpdateTable => "UpdateTable",
-            O::TagResource => "TagResource",
-            O::UntagResource => "UntagResource",
-            O::ListTagsOfResource => "ListTagsOfResource",
-            O::DescribeLimits => "DescribeLimits",
-            O::DescribeEndpoints => "DescribeEndpoints",
-            O::DescribeTimeToLive => "DescribeTimeToLive",
-            O::UpdateTimeToLive => "UpdateTimeToLive",
-            O::PutItem => "PutItem",
-            O::GetItem => "GetItem",
-            O::UpdateItem => "UpdateItem",
-            O::DeleteItem => "DeleteItem",
-            O::Query => "Query",
-            O::Scan => "Scan",
-            O::BatchGetItem => "BatchGetItem",
-            O::BatchWriteItem => "BatchWriteItem",
-            O::TransactWriteItems => "TransactWriteItems",
-            O::TransactGetItems => "TransactGetItems",
-            O::CreateBackup => "CreateBackup",
-            O::DescribeBackup => "DescribeBackup",
-            O::ListBackups => "ListBackups",
-            O::DeleteBackup => "DeleteBackup",
-            O::RestoreTableFromBackup => "RestoreTableFromBackup",
-            O::PutResourcePolicy => "PutResourcePolicy",
-            O::GetResourcePolicy => "GetResourcePolicy",
-            O::DeleteResourcePolicy => "DeleteResourcePolicy",
-            O::ExecuteStatement => "ExecuteStatement",
-            O::BatchExecuteStatement => "BatchExecuteStatement",
-            O::ExecuteTransaction => "ExecuteTransaction",
+/// (table id, is the stream's) → (revision id, the policy parsed).
+type ParsedPolicies =
+    std::collections::HashMap<(String, bool), (String, Result<Arc<PolicyDocument>, ()>)>;
+
+/// Parsed resource policies, one per table and kind (table or stream), kept while the
+/// stored policy keeps its revision id: a policy is parsed once per revision, not on
+/// every request.
+#[derive(Default)]
+pub(crate) struct PolicyCache {
+    parsed: std::sync::Mutex<ParsedPolicies>,
+}
+
+impl PolicyCache {
+    /// The parsed form of `stored`, the policy of table `table_id` (its stream's when
+    /// `stream`); `Err` when this engine cannot read it.
+    pub(crate) fn get(
+        &self,
+        table_id: &str,
+        stream: bool,
+        stored: &crate::ops::policies::StoredPolicy,
+    ) -> Result<Arc<PolicyDocument>, ()> {
+        let key = (table_id.to_owned(), stream);
+        if let Ok(parsed) = self.parsed.lock()
+            && let Some((revision, doc)) = parsed.get(&key)
+            && *revision == stored.revision_id
+        {
+            return doc.clone();
         }
+        let doc = PolicyDocument::parse(&stored.document)
+            .map(Arc::new)
+            .map_err(|_| ());
+        if let Ok(mut parsed) = self.parsed.lock() {
+            parsed.insert(key, (stored.revision_id.clone(), doc.clone()));
+        }
+        doc
+    }
+
+    /// How many policies are held (tests).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.parsed.lock().map(|p| p.len()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod policy_cache_tests {
+    use super::*;
+    use crate::ops::policies::StoredPolicy;
+
+    fn stored(action: &str, revision: &str) -> StoredPolicy {
+        StoredPolicy {
+            document: format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:root"}},"Action":"dynamodb:{action}","Resource":"*"}}]}}"#
+            ),
+            revision_id: revision.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_policy_is_parsed_once_per_revision() {
+        let cache = PolicyCache::default();
+        let v1 = stored("GetItem", "1");
+        let a = cache.get("t", false, &v1).unwrap();
+        let b = cache.get("t", false, &v1).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "the same revision is not parsed again");
+        let c = cache.get("t", false, &stored("Query", "2")).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c), "a new revision is parsed");
+        assert_eq!(cache.len(), 1, "one entry per table and kind");
+        let s = cache.get("t", true, &v1).unwrap();
+        assert!(!Arc::ptr_eq(&s, &c));
+        assert_eq!(cache.len(), 2);
+        let bad = StoredPolicy {
+            document: "{".into(),
+            revision_id: "3".into(),
+        };
+        assert!(cache.get("u", false, &bad).is_err());
     }
 }

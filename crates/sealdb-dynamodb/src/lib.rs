@@ -26,6 +26,7 @@ pub mod ttl;
 pub mod value;
 
 pub use error::DynamoError;
+pub use ops::streams::STREAMS_OPERATIONS;
 pub use replication::{PeerFuture, RegionPeers};
 pub use service::{Operation, Service, ServiceConfig};
 

@@ -11,117 +11,72 @@ use sealdb_storage::{Engine, ItemKey, TableStore};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-/// The DynamoDB operations sealdb serves. Anything else is `UnknownOperationException`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operation {
-    /// CreateTable.
-    CreateTable,
-    /// DescribeTable.
-    DescribeTable,
-    /// ListTables.
-    ListTables,
-    /// DeleteTable.
-    DeleteTable,
-    /// UpdateTable.
-    UpdateTable,
-    /// TagResource.
-    TagResource,
-    /// UntagResource.
-    UntagResource,
-    /// ListTagsOfResource.
-    ListTagsOfResource,
-    /// DescribeLimits.
-    DescribeLimits,
-    /// DescribeEndpoints.
-    DescribeEndpoints,
-    /// DescribeTimeToLive.
-    DescribeTimeToLive,
-    /// UpdateTimeToLive.
-    UpdateTimeToLive,
-    /// PutItem.
-    PutItem,
-    /// GetItem.
-    GetItem,
-    /// UpdateItem.
-    UpdateItem,
-    /// DeleteItem.
-    DeleteItem,
-    /// Query.
-    Query,
-    /// Scan.
-    Scan,
-    /// BatchGetItem.
-    BatchGetItem,
-    /// BatchWriteItem.
-    BatchWriteItem,
-    /// TransactWriteItems.
-    TransactWriteItems,
-    /// TransactGetItems.
-    TransactGetItems,
-    /// CreateBackup.
-    CreateBackup,
-    /// DescribeBackup.
-    DescribeBackup,
-    /// ListBackups.
-    ListBackups,
-    /// DeleteBackup.
-    DeleteBackup,
-    /// RestoreTableFromBackup.
-    RestoreTableFromBackup,
-    /// PutResourcePolicy.
-    PutResourcePolicy,
-    /// GetResourcePolicy.
-    GetResourcePolicy,
-    /// DeleteResourcePolicy.
-    DeleteResourcePolicy,
-    /// ExecuteStatement (PartiQL).
-    ExecuteStatement,
-    /// BatchExecuteStatement (PartiQL).
-    BatchExecuteStatement,
-    /// ExecuteTransaction (PartiQL).
-    ExecuteTransaction,
+macro_rules! operations {
+    ($($op:ident),+ $(,)?) => {
+        /// The DynamoDB operations sealdb serves (the dispatch table). Anything else is
+        /// `UnknownOperationException`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Operation {
+            $(
+                #[doc = stringify!($op)]
+                $op,
+            )+
+        }
+
+        impl Operation {
+            /// Every operation served, in the order of the dispatch table.
+            pub const ALL: &'static [Operation] = &[$(Operation::$op),+];
+
+            /// The wire name (`PutItem`), as in `X-Amz-Target` and `dynamodb:<name>`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Operation::$op => stringify!($op),)+
+                }
+            }
+        }
+    };
 }
+
+operations!(
+    CreateTable,
+    DescribeTable,
+    ListTables,
+    DeleteTable,
+    UpdateTable,
+    TagResource,
+    UntagResource,
+    ListTagsOfResource,
+    DescribeLimits,
+    DescribeEndpoints,
+    DescribeTimeToLive,
+    UpdateTimeToLive,
+    PutItem,
+    GetItem,
+    UpdateItem,
+    DeleteItem,
+    Query,
+    Scan,
+    BatchGetItem,
+    BatchWriteItem,
+    TransactWriteItems,
+    TransactGetItems,
+    CreateBackup,
+    DescribeBackup,
+    ListBackups,
+    DeleteBackup,
+    RestoreTableFromBackup,
+    PutResourcePolicy,
+    GetResourcePolicy,
+    DeleteResourcePolicy,
+    ExecuteStatement,
+    BatchExecuteStatement,
+    ExecuteTransaction,
+);
 
 impl Operation {
     /// Parses the operation part of `X-Amz-Target`.
     pub fn from_name(name: &str) -> Option<Operation> {
-        use Operation as O;
-        Some(match name {
-            "CreateTable" => O::CreateTable,
-            "DescribeTable" => O::DescribeTable,
-            "ListTables" => O::ListTables,
-            "DeleteTable" => O::DeleteTable,
-            "UpdateTable" => O::UpdateTable,
-            "TagResource" => O::TagResource,
-            "UntagResource" => O::UntagResource,
-            "ListTagsOfResource" => O::ListTagsOfResource,
-            "DescribeLimits" => O::DescribeLimits,
-            "DescribeEndpoints" => O::DescribeEndpoints,
-            "DescribeTimeToLive" => O::DescribeTimeToLive,
-            "UpdateTimeToLive" => O::UpdateTimeToLive,
-            "PutItem" => O::PutItem,
-            "GetItem" => O::GetItem,
-            "UpdateItem" => O::UpdateItem,
-            "DeleteItem" => O::DeleteItem,
-            "Query" => O::Query,
-            "Scan" => O::Scan,
-            "BatchGetItem" => O::BatchGetItem,
-            "BatchWriteItem" => O::BatchWriteItem,
-            "TransactWriteItems" => O::TransactWriteItems,
-            "TransactGetItems" => O::TransactGetItems,
-            "CreateBackup" => O::CreateBackup,
-            "DescribeBackup" => O::DescribeBackup,
-            "ListBackups" => O::ListBackups,
-            "DeleteBackup" => O::DeleteBackup,
-            "RestoreTableFromBackup" => O::RestoreTableFromBackup,
-            "PutResourcePolicy" => O::PutResourcePolicy,
-            "GetResourcePolicy" => O::GetResourcePolicy,
-            "DeleteResourcePolicy" => O::DeleteResourcePolicy,
-            "ExecuteStatement" => O::ExecuteStatement,
-            "BatchExecuteStatement" => O::BatchExecuteStatement,
-            "ExecuteTransaction" => O::ExecuteTransaction,
-            _ => return None,
-        })
+        Operation::ALL.iter().copied().find(|o| o.name() == name)
     }
 }
 
@@ -166,6 +121,8 @@ pub struct Service {
     pub(crate) replicators: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
     /// How long a replica's key may stay unusable before it leaves its global table.
     pub(crate) replica_inaccessible_ms: std::sync::atomic::AtomicI64,
+    /// Table and stream resource policies, parsed once per revision.
+    pub(crate) policy_cache: crate::authz::PolicyCache,
 }
 
 impl Service {
@@ -201,6 +158,7 @@ impl Service {
             replica_inaccessible_ms: std::sync::atomic::AtomicI64::new(
                 crate::replication::DEFAULT_REPLICA_INACCESSIBLE_MS,
             ),
+            policy_cache: crate::authz::PolicyCache::default(),
         }))
     }
 

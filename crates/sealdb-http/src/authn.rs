@@ -72,6 +72,7 @@ pub(crate) struct HeadersChecked {
     amz_date: String,
     secret: sealdb_common::secret::SecretString,
     identity: sealdb_common::Identity,
+    session_created: Option<i64>,
     session_token_used: bool,
     protocol: Protocol,
 }
@@ -253,6 +254,7 @@ impl Verifier<'_> {
             amz_date,
             secret: resolved.secret,
             identity: resolved.identity,
+            session_created: resolved.session_created,
             session_token_used: session_token.is_some(),
             protocol,
         })
@@ -272,6 +274,7 @@ impl Verifier<'_> {
             amz_date,
             secret,
             identity,
+            session_created,
             session_token_used,
             protocol,
         } = checked;
@@ -315,7 +318,14 @@ impl Verifier<'_> {
             remote_ip,
         );
         caller.session_token_used = session_token_used;
+        caller.session_created = session_created;
         caller.secure_transport = self.secure_transport;
+        // CloudTrail keeps the client's User-Agent; a longer one than any SDK sends is cut.
+        caller.user_agent = parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(1024).collect());
         Ok(caller)
     }
 }

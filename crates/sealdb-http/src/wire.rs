@@ -79,6 +79,8 @@ pub struct ResolvedCredential {
     pub secret: sealdb_common::secret::SecretString,
     /// Who signs with it.
     pub identity: sealdb_common::Identity,
+    /// When its session began (epoch seconds), for temporary credentials.
+    pub session_created: Option<i64>,
 }
 
 /// Why a credential was refused before its signature was checked.

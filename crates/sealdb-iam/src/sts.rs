@@ -97,14 +97,15 @@ impl IamService {
                     .to_owned(),
             ));
         }
-        let expires = self.store.clock().now_secs() + duration;
+        let now = self.store.clock().now_secs();
         let creds = self.tokens.issue(
             SessionSubject::Role {
                 name: role.name.clone(),
                 id: role.id.clone(),
                 session_name: session_name.to_owned(),
             },
-            expires,
+            now,
+            now + duration,
         )?;
         Ok(result("AssumeRole", |x| {
             write_credentials(x, &creds);
@@ -158,9 +159,8 @@ impl IamService {
                 "Member must have value less than or equal to 129600",
             ));
         }
-        let creds = self
-            .tokens
-            .issue(subject, self.store.clock().now_secs() + duration)?;
+        let now = self.store.clock().now_secs();
+        let creds = self.tokens.issue(subject, now, now + duration)?;
         Ok(result("GetSessionToken", |x| write_credentials(x, &creds)))
     }
 }

@@ -55,6 +55,10 @@ struct SessionClaims {
     /// Seconds since the epoch.
     expires: i64,
     subject: SessionSubject,
+    /// When the session was issued (seconds since the epoch); absent in tokens issued
+    /// before it was recorded.
+    #[serde(default)]
+    issued: Option<i64>,
 }
 
 impl Drop for SessionClaims {
@@ -97,10 +101,12 @@ impl SessionTokens {
         Ok(SessionTokens { sealer })
     }
 
-    /// Fresh temporary credentials for `subject`, valid until `expires`.
+    /// Fresh temporary credentials for `subject`, issued at `issued` and valid until
+    /// `expires` (seconds since the epoch).
     pub fn issue(
         &self,
         subject: SessionSubject,
+        issued: i64,
         expires: i64,
     ) -> Result<SessionCredentials, crate::store::StoreError> {
         let seal_err = |_| crate::store::StoreError::Seal;
@@ -113,6 +119,7 @@ impl SessionTokens {
             secret: secret.expose().to_owned(),
             expires,
             subject,
+            issued: Some(issued),
         };
         let json = zeroize::Zeroizing::new(
             serde_json::to_vec(&claims).map_err(|_| crate::store::StoreError::Seal)?,
@@ -129,13 +136,14 @@ impl SessionTokens {
         })
     }
 
-    /// The secret and identity of a request's credentials (see the module docs).
+    /// The secret and identity of a request's credentials (see the module docs), and
+    /// when their session was issued (temporary credentials only).
     pub fn resolve(
         &self,
         store: &IdentityStore,
         access_key_id: &str,
         session_token: Option<&str>,
-    ) -> Result<(SecretString, Identity), Rejection> {
+    ) -> Result<(SecretString, Identity, Option<i64>), Rejection> {
         let Some(token) = session_token else {
             let (secret, user) = store.active_key(access_key_id).ok_or(Rejection::Invalid)?;
             let identity = match user {
@@ -149,7 +157,7 @@ impl SessionTokens {
                     tags: u.tags,
                 },
             };
-            return Ok((secret, identity));
+            return Ok((secret, identity, None));
         };
         let sealed = base64::engine::general_purpose::STANDARD
             .decode(token.trim())
@@ -169,7 +177,11 @@ impl SessionTokens {
         let identity = store
             .read(|s| identity_of(s, &claims.subject))
             .ok_or(Rejection::Invalid)?;
-        Ok((SecretString::new(claims.secret.clone()), identity))
+        Ok((
+            SecretString::new(claims.secret.clone()),
+            identity,
+            claims.issued,
+        ))
     }
 }
 
@@ -220,11 +232,13 @@ mod tests {
         let store = IdentityStore::open(dir.path(), &root, "123456789012", clock.clone()).unwrap();
         let tokens = SessionTokens::new(&root).unwrap();
         let now = clock.now_secs();
-        let creds = tokens.issue(SessionSubject::Root, now + 900).unwrap();
+        let creds = tokens.issue(SessionSubject::Root, now, now + 900).unwrap();
         let token = Some(creds.session_token.as_str());
-        let (secret, identity) = tokens.resolve(&store, &creds.access_key_id, token).unwrap();
+        let (secret, identity, issued) =
+            tokens.resolve(&store, &creds.access_key_id, token).unwrap();
         assert_eq!(secret.expose(), creds.secret.expose());
         assert_eq!(identity, Identity::root());
+        assert_eq!(issued, Some(now));
         // Another key id, another root key, or a changed byte: invalid.
         assert_eq!(
             tokens.resolve(&store, "ASIAOTHERKEY00000000", token).err(),
@@ -261,6 +275,7 @@ mod tests {
                     id: "AROAGONE".into(),
                     session_name: "s".into(),
                 },
+                clock.now_secs(),
                 clock.now_secs() + 900,
             )
             .unwrap();

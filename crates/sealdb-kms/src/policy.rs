@@ -12,11 +12,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The verdict of the key policy (with IAM where it delegates to the account).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
     Allow,
     Deny,
+    /// The key policy does not allow the caller (directly or through the account).
     NoMatch,
+    /// The key policy allows the account, and no IAM policy of the caller allows it.
+    NoIdentityAllow,
 }
 
 /// Parses and validates a key policy; the error is AWS's MalformedPolicyDocument text.
@@ -67,6 +70,9 @@ pub(crate) fn verdict(
     {
         Decision::Allow => Verdict::Allow,
         Decision::ExplicitDeny { .. } => Verdict::Deny,
+        Decision::ImplicitDeny {
+            missing: sealdb_iam::PolicySource::Identity,
+        } => Verdict::NoIdentityAllow,
         Decision::ImplicitDeny { .. } => Verdict::NoMatch,
     }
 }
@@ -217,7 +223,10 @@ mod tests {
         let doc = parse(&default_policy("000000000000")).unwrap();
         let no_iam = Authorizer::new(Arc::new(NoIdentityPolicies));
         let req = RequestContext::new("kms:Encrypt", "arn:aws:kms:us-east-1:000000000000:key/k");
-        assert_eq!(verdict(&no_iam, &user("bob"), &req, &doc), Verdict::NoMatch);
+        assert_eq!(
+            verdict(&no_iam, &user("bob"), &req, &doc),
+            Verdict::NoIdentityAllow
+        );
     }
 
     #[test]

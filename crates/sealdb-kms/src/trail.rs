@@ -132,6 +132,9 @@ impl AuditEvent {
         if let Some(name) = &caller.user_name {
             user.insert("userName".into(), name.clone().into());
         }
+        if let Some(context) = session_context(caller) {
+            user.insert("sessionContext".into(), context);
+        }
         if let Some(service) = &self.invoked_by {
             user.insert("invokedBy".into(), service.clone().into());
         }
@@ -139,7 +142,11 @@ impl AuditEvent {
             .invoked_by
             .clone()
             .unwrap_or_else(|| caller.source_ip.clone());
-        let user_agent = self.invoked_by.clone().or_else(|| self.user_agent.clone());
+        let user_agent = self
+            .invoked_by
+            .clone()
+            .or_else(|| self.user_agent.clone())
+            .or_else(|| caller.user_agent.clone());
         let mut rec = Map::new();
         rec.insert("eventVersion".into(), EVENT_VERSION.into());
         rec.insert("userIdentity".into(), Value::Object(user));
@@ -177,6 +184,44 @@ impl AuditEvent {
         rec.insert("eventCategory".into(), "Management".into());
         Value::Object(rec)
     }
+}
+
+/// CloudTrail's `userIdentity.sessionContext` for temporary credentials: the role that
+/// issued a role session (`sessionIssuer`), and when the session began.
+fn session_context(caller: &Principal) -> Option<Value> {
+    if !caller.session_token_used {
+        return None;
+    }
+    let mut context = Map::new();
+    if let sealdb_common::PrincipalKind::AssumedRole {
+        role_name,
+        role_id,
+        role_path,
+        ..
+    } = &caller.kind
+    {
+        context.insert(
+            "sessionIssuer".into(),
+            json!({
+                "type": "Role",
+                "principalId": role_id,
+                "arn": format!("arn:aws:iam::{}:role{role_path}{role_name}", caller.account_id),
+                "accountId": caller.account_id,
+                "userName": role_name,
+            }),
+        );
+    }
+    let mut attributes = Map::new();
+    if let Some(created) = caller.session_created {
+        attributes.insert(
+            "creationDate".into(),
+            iso8601(created.saturating_mul(1000)).into(),
+        );
+    }
+    // No MFA here (aws:MultiFactorAuthPresent is always false).
+    attributes.insert("mfaAuthenticated".into(), "false".into());
+    context.insert("attributes".into(), Value::Object(attributes));
+    Some(Value::Object(context))
 }
 
 /// `AWSAccountId` → `aWSAccountId`, `KeyId` → `keyId`: CloudTrail's member names.

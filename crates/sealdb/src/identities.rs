@@ -91,7 +91,11 @@ impl CredentialLookup for StoreCredentials {
     ) -> Result<ResolvedCredential, CredentialRejection> {
         self.tokens
             .resolve(&self.store, access_key_id, session_token)
-            .map(|(secret, identity)| ResolvedCredential { secret, identity })
+            .map(|(secret, identity, session_created)| ResolvedCredential {
+                secret,
+                identity,
+                session_created,
+            })
             .map_err(|r| match r {
                 Rejection::Invalid => CredentialRejection::Invalid,
                 Rejection::Expired => CredentialRejection::Expired,

@@ -55,6 +55,9 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Print every action the server serves, one `service:Action` a line (the names
+    /// IAM policies use), taken from the services' dispatch tables.
+    Actions,
     /// The KMS audit log.
     Audit {
         #[command(subcommand)]
@@ -215,6 +218,12 @@ fn main() -> ExitCode {
         } => audit_list(&data),
         Command::RotateRootKey { data } => rotate_root_key(&data),
         Command::Verify { data } => verify::run(&data),
+        Command::Actions => {
+            for action in served_actions() {
+                println!("{action}");
+            }
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -225,12 +234,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// Every action served, as `service:Action`: DynamoDB, DynamoDB Streams (whose actions
+/// IAM names `dynamodb:`), KMS, IAM, STS and CloudTrail.
+fn served_actions() -> Vec<String> {
+    let dynamodb = sealdb_dynamodb::Operation::ALL.iter().map(|o| o.name());
+    let streams = sealdb_dynamodb::STREAMS_OPERATIONS.iter().copied();
+    let kms = sealdb_kms::Operation::ALL.iter().map(|o| o.name());
+    let iam = sealdb_iam::api::IAM_ACTIONS.iter().copied();
+    let sts = sealdb_iam::sts::STS_ACTIONS.iter().copied();
+    let mut all: Vec<String> = dynamodb
+        .chain(streams)
+        .map(|a| format!("dynamodb:{a}"))
+        .collect();
+    all.extend(kms.map(|a| format!("kms:{a}")));
+    all.extend(iam.map(|a| format!("iam:{a}")));
+    all.extend(sts.map(|a| format!("sts:{a}")));
+    all.push(format!("cloudtrail:{}", sealdb_kms::LOOKUP_EVENTS));
+    all
+}
+
 impl Command {
     /// The data dir the command works on, and whether the command creates it.
     fn data_dir(&self) -> Option<(&DataArgs, bool)> {
         match self {
             Command::Serve(args) => Some((&args.data, true)),
-            Command::Bench(_) => None,
+            Command::Bench(_) | Command::Actions => None,
             Command::Credentials { action } => match action {
                 CredentialsAction::Create { data, .. }
                 | CredentialsAction::List { data }

@@ -85,6 +85,14 @@ fn split_stream_arn<'a>(arn: &'a str, table_prefix: &str) -> Option<(&'a str, &'
     (valid_table && !label.is_empty()).then_some((table, label))
 }
 
+/// The DynamoDB Streams operations served (`DynamoDBStreams_20120810.*`).
+pub const STREAMS_OPERATIONS: &[&str] = &[
+    "ListStreams",
+    "DescribeStream",
+    "GetShardIterator",
+    "GetRecords",
+];
+
 impl Service {
     /// Runs one DynamoDB Streams operation; `None` when the name is not one.
     pub async fn call_streams(
@@ -114,10 +122,7 @@ impl Service {
 
     /// Whether `operation` is a DynamoDB Streams operation.
     pub fn is_streams_operation(operation: &str) -> bool {
-        matches!(
-            operation,
-            "ListStreams" | "DescribeStream" | "GetShardIterator" | "GetRecords"
-        )
+        STREAMS_OPERATIONS.contains(&operation)
     }
 
     fn stream_arn(&self, def: &TableDef, label: &str) -> String {

@@ -3,6 +3,8 @@
 use super::*;
 
 pub(super) fn list_aliases(c: &mut Ctx<'_>, input: &ListAliasesInput) -> Result<Value, KmsError> {
+    // An account-wide list: IAM alone decides, as for ListKeys.
+    c.authorize_identity("ListAliases")?;
     let filter = match input.key_id.as_deref() {
         Some(k) => Some(c.resolve(k, false)?.id),
         None => None,

@@ -105,10 +105,11 @@ impl Ctx<'_> {
         grant_op: Option<&str>,
         ctx: &BTreeMap<String, String>,
     ) -> Result<(), KmsError> {
-        match self.policy_verdict(key, action, ctx)? {
-            Verdict::Deny => return Err(self.denied(key, action, true)),
+        let verdict = self.policy_verdict(key, action, ctx)?;
+        match verdict {
+            Verdict::Deny => return Err(self.denied(key, action, verdict)),
             Verdict::Allow => return Ok(()),
-            Verdict::NoMatch => {}
+            Verdict::NoMatch | Verdict::NoIdentityAllow => {}
         }
         if let Some(op) = grant_op {
             for g in self.grants_with(key, op)? {
@@ -122,7 +123,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        Err(self.denied(key, action, false))
+        Err(self.denied(key, action, verdict))
     }
 
     /// CreateGrant: the key policy, or a grant of the caller's that allows CreateGrant
@@ -136,10 +137,11 @@ impl Ctx<'_> {
         let ctx = child.subset.cloned().unwrap_or_default();
         let mut keys = ConditionKeys::new();
         keys.set_multi("kms:GrantOperations", child.operations.iter().cloned());
-        match self.policy_verdict_with(key, "CreateGrant", &ctx, keys)? {
-            Verdict::Deny => return Err(self.denied(key, "CreateGrant", true)),
+        let verdict = self.policy_verdict_with(key, "CreateGrant", &ctx, keys)?;
+        match verdict {
+            Verdict::Deny => return Err(self.denied(key, "CreateGrant", verdict)),
             Verdict::Allow => return Ok(()),
-            Verdict::NoMatch => {}
+            Verdict::NoMatch | Verdict::NoIdentityAllow => {}
         }
         if self
             .grants_with(key, "CreateGrant")?
@@ -148,7 +150,7 @@ impl Ctx<'_> {
         {
             return Ok(());
         }
-        Err(self.denied(key, "CreateGrant", false))
+        Err(self.denied(key, "CreateGrant", verdict))
     }
 
     /// AWS's lockout safety check: a new key policy must let the caller change the policy
@@ -181,11 +183,18 @@ impl Ctx<'_> {
             .map_err(|denied| KmsError::AccessDenied(denied.message().to_owned()))
     }
 
-    pub(super) fn denied(&self, key: &KeyRecord, action: &str, explicit: bool) -> KmsError {
-        let why = if explicit {
-            "with an explicit deny in a resource-based policy".to_owned()
-        } else {
-            format!("because no resource-based policy allows the kms:{action} action")
+    /// AWS's AccessDenied text for `verdict`: the key policy's explicit deny, the key
+    /// policy that does not allow the caller, or (where it delegates to the account) no
+    /// IAM policy that allows it.
+    pub(super) fn denied(&self, key: &KeyRecord, action: &str, verdict: Verdict) -> KmsError {
+        let why = match verdict {
+            Verdict::Deny => "with an explicit deny in a resource-based policy".to_owned(),
+            Verdict::NoIdentityAllow => {
+                format!("because no identity-based policy allows the kms:{action} action")
+            }
+            Verdict::NoMatch | Verdict::Allow => {
+                format!("because no resource-based policy allows the kms:{action} action")
+            }
         };
         KmsError::AccessDenied(format!(
             "User: {} is not authorized to perform: kms:{action} on resource: {} {why}",

@@ -209,7 +209,11 @@ pub(crate) struct NewDataKey {
 }
 
 /// GenerateRandom.
-pub(super) fn generate_random(input: &GenerateRandomInput) -> Result<Value, KmsError> {
+pub(super) fn generate_random(
+    c: &mut Ctx<'_>,
+    input: &GenerateRandomInput,
+) -> Result<Value, KmsError> {
+    c.authorize_identity("GenerateRandom")?;
     let n = input.number_of_bytes.unwrap_or(32);
     let bytes = crypto::random(usize::try_from(n).unwrap_or(1))?;
     Ok(json!({"Plaintext": B64.encode(bytes.as_slice())}))

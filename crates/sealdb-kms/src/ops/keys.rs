@@ -3,6 +3,11 @@
 use super::*;
 
 pub(super) fn create_key(c: &mut Ctx<'_>, input: &CreateKeyInput) -> Result<Value, KmsError> {
+    // No key yet, so no key policy: IAM alone decides (and kms:TagResource for tags).
+    c.authorize_identity("CreateKey")?;
+    if input.tags.as_ref().is_some_and(|t| !t.is_empty()) {
+        c.authorize_identity("TagResource")?;
+    }
     let spec = input
         .key_spec
         .as_deref()
@@ -155,6 +160,7 @@ pub(super) fn page<T>(
 }
 
 pub(super) fn list_keys(c: &mut Ctx<'_>, input: &ListKeysInput) -> Result<Value, KmsError> {
+    c.authorize_identity("ListKeys")?;
     let keys: Vec<Value> = c
         .store
         .keys()?

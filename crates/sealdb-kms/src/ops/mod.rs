@@ -376,7 +376,7 @@ pub(crate) fn dispatch(
         R::GenerateDataKey(input) | R::GenerateDataKeyWithoutPlaintext(input) => {
             crypt::generate_data_key(c, op, input)
         }
-        R::GenerateRandom(input) => crypt::generate_random(input),
+        R::GenerateRandom(i) => crypt::generate_random(c, i),
         R::GenerateMac(i) | R::VerifyMac(VerifyMacInput(i)) => asymmetric::mac(c, op, i),
         R::EnableKeyRotation(i) => {
             admin::set_rotation(c, op, &i.key_id, Some(i.rotation_period_in_days))
