@@ -360,9 +360,15 @@ def test_event_history_shows_the_consoles_calls_and_a_verified_chain(srv, admin)
     fill(admin, "#value", name)
     click(admin, "#lookup")
     rows = wait_until(lambda: admin.find_elements(By.CSS_SELECTOR, "#events tbody tr"), "events")
-    assert [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows] == ["CreateTable"]
-    rows[0].find_element(By.TAG_NAME, "summary").click()
-    record = json.loads(rows[0].find_element(By.TAG_NAME, "pre").text)
+    # The console's reads of the table (DescribeTable, ListTagsOfResource) are
+    # management events too, as on CloudTrail; the one change is the CreateTable.
+    names = [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows]
+    assert names.count("CreateTable") == 1, names
+    assert set(names) <= {"CreateTable", "DescribeTable", "ListTagsOfResource", "GetResourcePolicy",
+                          "DescribeTimeToLive"}, names
+    row = rows[names.index("CreateTable")]
+    row.find_element(By.TAG_NAME, "summary").click()
+    record = json.loads(row.find_element(By.TAG_NAME, "pre").text)
     assert record["eventName"] == "CreateTable" and record["requestParameters"]["tableName"] == name
 
 

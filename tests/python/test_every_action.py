@@ -240,6 +240,7 @@ def requests(r):
         "iam:GetLoginProfile": dict(UserName=user),
         "iam:UpdateLoginProfile": dict(UserName=user, Password="Changed-Passw0rd!"),
         "iam:DeleteLoginProfile": dict(UserName=user),
+        "iam:ChangePassword": dict(OldPassword="An0ther-Passw0rd!", NewPassword="Brand-New-Passw0rd!"),
         "iam:TagUser": dict(UserName=user, Tags=[{"Key": "k", "Value": "v"}]),
         "iam:UntagUser": dict(UserName=user, TagKeys=["k"]),
         "iam:ListUserTags": dict(UserName=user),
