@@ -299,4 +299,32 @@ fn list_retirable_grants_needs_an_identity_policy() {
         .block_on(kms.call("Encrypt", &user("bob"), enc.as_bytes()))
         .unwrap_err();
     assert_eq!(e.error_type(), "AccessDeniedException");
+    // The key policy delegates to IAM, so AWS names the missing identity-based policy.
+    assert!(
+        e.message()
+            .ends_with("because no identity-based policy allows the kms:Encrypt action"),
+        "{}",
+        e.message()
+    );
+    // The actions on no key are IAM's alone: refused to bob, allowed to the root.
+    for (op, body) in [
+        ("CreateKey", "{}"),
+        ("ListKeys", "{}"),
+        ("ListAliases", "{}"),
+        ("GenerateRandom", r#"{"NumberOfBytes": 8}"#),
+    ] {
+        let e = rt
+            .block_on(kms.call(op, &user("bob"), body.as_bytes()))
+            .unwrap_err();
+        assert_eq!(
+            e.message(),
+            format!(
+                "User: arn:aws:iam::000000000000:user/bob is not authorized to perform: kms:{op} on resource: * because no identity-based policy allows the kms:{op} action"
+            )
+        );
+        assert!(
+            rt.block_on(kms.call(op, &admin(), body.as_bytes())).is_ok(),
+            "{op}"
+        );
+    }
 }
