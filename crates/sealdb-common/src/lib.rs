@@ -6,6 +6,7 @@
 //! services and the storage engine agree on these types without depending on each other.
 
 pub mod clock;
+pub mod crash_point;
 pub mod key_hierarchy;
 pub mod principal;
 pub mod region;

@@ -11,6 +11,7 @@ mod authz;
 pub mod codec;
 pub mod error;
 pub mod expr;
+mod grant_recovery;
 pub mod index;
 pub mod input;
 pub mod legacy;

@@ -15,12 +15,17 @@ use sealdb_common::{Principal, RootKey, SecretKey32};
 use sealdb_kms::{EncryptionContext, GrantRequest, KeyState, KmsError, KmsService, ServiceCall};
 use sealdb_storage::vault::BoxFuture;
 use sealdb_storage::{KeyVault, RootKeyVault, StorageError, TableKeyContext};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Version byte of the KMS-wrapped table key record. DO NOT CHANGE.
 const WRAPPED_KMS_V2: u8 = sealdb_common::key_hierarchy::wrapped_table_key::V2_KMS;
 /// Kind byte: KMS ciphertext blob. DO NOT CHANGE.
 const KIND_KMS_BLOB: u8 = sealdb_common::key_hierarchy::wrapped_table_key::KIND_KMS_BLOB;
+
+/// The name prefix of the grants DynamoDB creates (a random suffix keeps each grant
+/// its own: CreateGrant with a name already used returns the earlier grant).
+const GRANT_NAME_PREFIX: &str = "sealdb-dynamodb-";
 
 /// Table keys under KMS keys (or under the root key for service-owned tables).
 pub struct KmsVault {
@@ -194,6 +199,11 @@ impl KmsVault {
             retiring: Some(service),
             operations: operations.iter().map(|o| (*o).to_owned()).collect(),
             context_subset: Some(self.context(table)),
+            // Named, so the grants DynamoDB made are told from any a user made for it.
+            name: Some(format!(
+                "{GRANT_NAME_PREFIX}{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..16]
+            )),
         };
         self.kms
             .create_grant(&self.via(Some(caller)), &request)
@@ -218,6 +228,7 @@ impl KmsVault {
             .clone()
             .unwrap_or_else(|| self.service_principal());
         let grant = self.grant(&caller, key_arn, &ctx.table_name).await?;
+        sealdb_common::crash_point::crash_point("after-create-grant");
         let key = self
             .kms
             .generate_data_key(&self.via(None), key_arn, &self.context(&ctx.table_name))
@@ -254,6 +265,7 @@ impl KmsVault {
             .clone()
             .unwrap_or_else(|| self.service_principal());
         let grant = self.grant(&caller, key_arn, &ctx.table_name).await?;
+        sealdb_common::crash_point::crash_point("after-create-grant");
         let blob = self
             .kms
             .encrypt(
@@ -271,6 +283,38 @@ impl KmsVault {
     /// nothing is archived on a transient fault.
     pub async fn key_exists(&self, key_arn: &str) -> bool {
         self.kms.key_exists(key_arn).await.unwrap_or(true)
+    }
+
+    /// Retires every grant DynamoDB made whose id is not in `referenced` (the grants the
+    /// catalog's wrapped keys name): those a crash left between CreateGrant and the
+    /// catalog write, or between a catalog change and RetireGrant. Returns how many.
+    /// Run before requests are served, so no grant being made is taken for a leak.
+    pub async fn retire_unreferenced(&self, referenced: &HashSet<String>) -> usize {
+        let service = format!("dynamodb.{}.amazonaws.com", self.region);
+        let grants = match self.kms.service_grants(&service, GRANT_NAME_PREFIX).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(error = ?e, "cannot list DynamoDB's grants");
+                return 0;
+            }
+        };
+        let mut retired = 0;
+        for g in grants.iter().filter(|g| !referenced.contains(&g.grant_id)) {
+            match self
+                .kms
+                .retire_grant(&self.via(None), &g.key_arn, &g.grant_id)
+                .await
+            {
+                Ok(()) => retired += 1,
+                Err(e) => tracing::warn!(error = ?e, "retiring a leftover grant failed"),
+            }
+        }
+        retired
+    }
+
+    /// The grant id a wrapped record names, if it is KMS-wrapped.
+    pub fn grant_of(wrapped: &[u8]) -> Option<String> {
+        parse_v2(wrapped).map(|(_, grant, _)| grant)
     }
 
     /// The KMS key ARN a wrapped record names, if it is KMS-wrapped.
@@ -327,6 +371,7 @@ impl KeyVault for KmsVault {
 
     fn forget<'a>(&'a self, _ctx: &'a TableKeyContext, wrapped: &'a [u8]) -> BoxFuture<'a, ()> {
         Box::pin(async move {
+            sealdb_common::crash_point::crash_point("before-retire-grant");
             if let Some((arn, grant, _)) = parse_v2(wrapped)
                 && !grant.is_empty()
                 && let Err(e) = self.kms.retire_grant(&self.via(None), &arn, &grant).await

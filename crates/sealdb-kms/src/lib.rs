@@ -23,6 +23,7 @@ mod ops;
 mod policy;
 mod regions;
 mod seam;
+mod service_grants;
 mod shred;
 mod store;
 mod trail;
@@ -37,6 +38,7 @@ pub use operation::Operation;
 pub use policy::AccountUsersUnrestricted;
 pub use regions::KmsRegions;
 pub use seam::{DataKey, EncryptionContext, GrantRequest, KeyDescription, KeyState, ServiceCall};
+pub use service_grants::ServiceGrant;
 pub use trail::{
     AuditError, AuditEvent, AuditResource, camel_members as cloudtrail_members, iso8601,
 };

@@ -62,6 +62,8 @@ pub struct GrantRequest {
     pub operations: Vec<String>,
     /// Pairs every request under the grant must carry.
     pub context_subset: Option<EncryptionContext>,
+    /// The grant's name (CreateGrant's `Name`), if any.
+    pub name: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -251,6 +253,13 @@ impl KmsService {
             "operations": grant.operations,
             "constraints": constraints,
         }));
+        let params = match (params, &grant.name) {
+            (serde_json::Value::Object(mut m), Some(name)) => {
+                m.insert("name".into(), json!(name));
+                serde_json::Value::Object(m)
+            }
+            (p, _) => p,
+        };
         let req = ops::NewGrant {
             key_id: grant.key_id.clone(),
             grantee: grant.grantee.clone(),
@@ -258,7 +267,7 @@ impl KmsService {
             operations: grant.operations.clone(),
             subset: grant.context_subset.clone().filter(|m| !m.is_empty()),
             equals: None,
-            name: None,
+            name: grant.name.clone(),
         };
         self.via(
             call,

@@ -211,6 +211,10 @@ impl Regions {
                     "sealdb: completed {recovered} transaction(s) in {name} interrupted by a crash"
                 );
             }
+            let retired = services.dynamodb.retire_leftover_grants().await;
+            if retired > 0 {
+                println!("sealdb: retired {retired} KMS grant(s) in {name} left by a crash");
+            }
         }
         self.get(&self.home)
             .ok_or_else(|| "the home region did not open".to_owned())

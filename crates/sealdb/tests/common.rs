@@ -36,10 +36,16 @@ impl Server {
 
     /// Starts a server on the given data dir with more `serve` flags.
     pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
+        Server::start_with_env(dir, extra, &[])
+    }
+
+    /// [`Server::start_with`] with more environment variables.
+    pub fn start_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sealdb"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .args(extra)
+            .envs(env.iter().copied())
             .env("SEALDB_ACCESS_KEY_ID", ACCESS_KEY)
             .env("SEALDB_SECRET_ACCESS_KEY", SECRET_KEY)
             .stdout(Stdio::piped())
@@ -88,6 +94,22 @@ impl Server {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+    }
+
+    /// Waits for the server to exit by itself (a crash point), up to a minute.
+    pub fn wait_exit(&mut self) -> bool {
+        let Some(child) = self.child.as_mut() else {
+            return true;
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                self.child = None;
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 
     /// A DynamoDB client for this server.
