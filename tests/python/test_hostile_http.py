@@ -1,6 +1,7 @@
 """Hostile clients at the front door, over real sockets: slow and endless bodies, slow
 headers and TLS handshakes, header floods, invalid UTF-8, idle connection floods,
-`UNSIGNED-PAYLOAD`, and the per-connection request cap. Each gets an error or a close, the
+`UNSIGNED-PAYLOAD`, the per-connection request cap, clients that never read their
+responses. Each gets an error or a close, the
 server's memory stays bounded, and a real boto3 client is served throughout.
 
 The server runs with short limits (1-2 s) so the tests are quick; nothing here asserts
@@ -319,3 +320,34 @@ def test_slow_tls_handshakes_are_closed(tmp_path):
             assert closed_by_server(c)
     finally:
         s.stop()
+
+
+def test_a_client_that_never_reads_its_responses_is_closed_and_others_served(tmp_path):
+    """Pipelined Scans of about 1 MB each, sent on connections that never read: their
+    writes stall once the socket buffers are full. With every connection slot held by
+    such clients, a real client is still served once the write timeout closes them."""
+    s = Server(tmp_path / "data", extra_args=["--write-timeout-secs", "1", "--max-connections", "2"]).start()
+    try:
+        ddb = s.client()
+        ddb.create_table(TableName="Big", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
+        for i in range(3):
+            ddb.put_item(TableName="Big", Item={"pk": {"S": str(i)}, "v": {"S": str(i) * 350_000}})
+        body = json.dumps({"TableName": "Big"}).encode()
+        request = raw_head(s, signed_headers(s, body, {"X-Amz-Target": "DynamoDB_20120810.Scan"})) + body
+        stuck = []
+        for _ in range(2):
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.settimeout(WAIT)
+            c.connect(address(s))
+            # About 24 MB of answers, more than any socket buffer holds.
+            c.sendall(request * 24)
+            stuck.append(c)
+        still_served(s)
+        for c in stuck:
+            assert closed_by_server(c)
+            c.close()
+    finally:
+        s.stop()
+

@@ -14,6 +14,7 @@ pub mod query;
 pub mod server;
 pub mod sigv4;
 pub mod wire;
+mod write_deadline;
 
 pub use body::BodyTimedOut;
 pub use front::{FrontDoor, Protocol};

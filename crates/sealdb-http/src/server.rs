@@ -3,6 +3,7 @@
 
 use crate::body::DeadlineBody;
 use crate::front::FrontDoor;
+use crate::write_deadline::WriteDeadline;
 use http::Request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -70,6 +71,9 @@ pub struct ServerLimits {
     pub body_timeout: Duration,
     /// How long a TLS handshake may take.
     pub tls_handshake_timeout: Duration,
+    /// How long a response write may make no progress (a client that stopped reading)
+    /// before the connection is closed.
+    pub write_timeout: Duration,
     /// Connections served at once; further clients wait in the listen backlog until one
     /// closes.
     pub max_connections: usize,
@@ -87,6 +91,7 @@ impl Default for ServerLimits {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(60),
             tls_handshake_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(60),
             max_connections: 512,
             max_requests_per_connection: 10_000,
             max_header_bytes: 64 * 1024,
@@ -171,6 +176,7 @@ pub async fn serve_with_limits(
         builder.max_headers(limits.max_headers);
         match &tls {
             None => {
+                let stream = WriteDeadline::new(stream, limits.write_timeout);
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
@@ -184,6 +190,7 @@ pub async fn serve_with_limits(
                 let acceptor = acceptor.clone();
                 let watcher = graceful.watcher();
                 let handshake_timeout = limits.tls_handshake_timeout;
+                let write_timeout = limits.write_timeout;
                 tokio::spawn(async move {
                     let tls_stream = match tokio::time::timeout(
                         handshake_timeout,
@@ -201,6 +208,7 @@ pub async fn serve_with_limits(
                             return;
                         }
                     };
+                    let tls_stream = WriteDeadline::new(tls_stream, write_timeout);
                     let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(error = %e, "connection ended");

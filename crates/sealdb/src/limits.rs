@@ -16,6 +16,10 @@ pub struct LimitArgs {
     /// Seconds a TLS handshake may take.
     #[arg(long, env = "SEALDB_TLS_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     tls_handshake_timeout_secs: u64,
+    /// Seconds a response write may make no progress (a client that stopped reading)
+    /// before the connection is closed.
+    #[arg(long, env = "SEALDB_WRITE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    write_timeout_secs: u64,
     /// Connections served at once (more wait in the listen backlog).
     #[arg(long, env = "SEALDB_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
@@ -30,6 +34,7 @@ impl From<&LimitArgs> for ServerLimits {
             header_timeout: Duration::from_secs(args.header_timeout_secs),
             body_timeout: Duration::from_secs(args.body_timeout_secs),
             tls_handshake_timeout: Duration::from_secs(args.tls_handshake_timeout_secs),
+            write_timeout: Duration::from_secs(args.write_timeout_secs),
             max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
             max_requests_per_connection: args.max_requests_per_connection,
             ..ServerLimits::default()
