@@ -1,7 +1,8 @@
 """Hostile clients at the front door, over real sockets: slow and endless bodies, slow
 headers and TLS handshakes, header floods, invalid UTF-8, idle connection floods,
 `UNSIGNED-PAYLOAD`, the per-connection request cap, clients that never read their
-responses. Each gets an error or a close, the
+responses, and plain HTTP on the TLS port (served with a CA → intermediate → leaf
+chain). Each gets an error or a close, the
 server's memory stays bounded, and a real boto3 client is served throughout.
 
 The server runs with short limits (1-2 s) so the tests are quick; nothing here asserts
@@ -351,3 +352,76 @@ def test_a_client_that_never_reads_its_responses_is_closed_and_others_served(tmp
     finally:
         s.stop()
 
+
+def make_chain(d):
+    """A root CA, an intermediate CA it signs, and a leaf for 127.0.0.1 the intermediate
+    signs (openssl). Returns (root cert, leaf + intermediate chain, leaf key)."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    def ec_key(name):
+        run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(d / f"{name}.key"))
+
+    for name in ("root", "inter", "leaf"):
+        ec_key(name)
+    (d / "ca.ext").write_text("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+    (d / "leaf.ext").write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                                "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n")
+    run("req", "-x509", "-new", "-key", str(d / "root.key"), "-subj", "/CN=sealdb test root", "-days", "2",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-out", str(d / "root.pem"))
+    for name, issuer, subject, ext in (("inter", "root", "/CN=sealdb test intermediate", "ca.ext"),
+                                       ("leaf", "inter", "/CN=127.0.0.1", "leaf.ext")):
+        run("req", "-new", "-key", str(d / f"{name}.key"), "-subj", subject, "-out", str(d / f"{name}.csr"))
+        run("x509", "-req", "-in", str(d / f"{name}.csr"), "-CA", str(d / f"{issuer}.pem"),
+            "-CAkey", str(d / f"{issuer}.key"), "-CAcreateserial", "-days", "2", "-extfile", str(d / ext),
+            "-out", str(d / f"{name}.pem"))
+    chain = d / "chain.pem"
+    chain.write_text((d / "leaf.pem").read_text() + (d / "inter.pem").read_text())
+    return d / "root.pem", chain, d / "leaf.key"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make the certificates")
+def test_tls_with_a_real_chain_and_plain_http_on_the_tls_port(tmp_path):
+    root, chain, key = make_chain(tmp_path)
+    s = Server(tmp_path / "data", extra_args=["--tls-cert", str(chain), "--tls-key", str(key)]).start()
+    try:
+        # A client that trusts only the root verifies the leaf through the intermediate
+        # the server sends.
+        ctx = ssl.create_default_context(cafile=str(root))
+        with socket.create_connection(address(s), timeout=WAIT) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.settimeout(WAIT)
+                assert len(tls.getpeercert(binary_form=False)["subject"]) > 0
+                tls.sendall(raw_head(s, {}, method="GET"))
+                status, _, body = read_response(tls)
+                assert status == 200 and body.startswith(b"healthy: ")
+        # A client that trusts neither test CA refuses the server.
+        with socket.create_connection(address(s), timeout=WAIT) as raw:
+            with pytest.raises(ssl.SSLCertVerificationError):
+                ssl.create_default_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        # Plain HTTP sent to the TLS port: no TLS record, so the handshake fails and the
+        # server closes the connection (no answer in the clear, no hang).
+        for request in (raw_head(s, {}, method="GET"), raw_head(s, signed_headers(s, b"{}"), method="POST") + b"{}"):
+            c = connect(s)
+            c.sendall(request)
+            received = b""
+            try:
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    received += chunk
+            except ConnectionResetError:
+                pass
+            c.close()
+            assert b"HTTP/1.1" not in received and b"healthy" not in received
+        # The server is unharmed.
+        with socket.create_connection(address(s), timeout=WAIT) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.settimeout(WAIT)
+                tls.sendall(raw_head(s, {}, method="GET"))
+                assert read_response(tls)[0] == 200
+        assert s.proc.poll() is None
+    finally:
+        s.stop()
