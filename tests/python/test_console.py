@@ -815,3 +815,43 @@ def test_the_console_is_usable_by_keyboard_with_visible_focus(srv, browser):
     assert focus_is_visible(browser)
     summary.send_keys(Keys.ENTER)
     wait_until(lambda: browser.find_element(By.ID, "enc-aws").is_displayed(), "the dialog open")
+
+
+def test_sessions_survive_a_restart_sealed_on_disk_and_sign_out_still_ends_them(tmp_path):
+    s = Server(tmp_path / "data").start()
+    try:
+        kept = Http(s.endpoint).sign_in_with_key(ACCESS_KEY, SECRET_KEY)
+        token = kept.csrf()
+        # A region chosen before the restart is kept too.
+        assert kept.post("/console/region", {"csrf": token, "region": "eu-west-1"})[0] == 303
+        ended = Http(s.endpoint).sign_in_with_key(ACCESS_KEY, SECRET_KEY)
+        ended_cookie = ended.cookies["sealdb-console"]
+        assert ended.post("/console/signout", {"csrf": ended.csrf()})[0] == 303
+    finally:
+        s.stop()
+    # Nothing of the sessions is readable in the data dir.
+    session_id = kept.cookies["sealdb-console"].split(".")[1]
+    for path in (tmp_path / "data").rglob("*"):
+        if path.is_file():
+            raw = path.read_bytes()
+            for secret in (session_id, token):
+                assert secret.encode() not in raw and bytes.fromhex(secret) not in raw, path
+    s = Server(tmp_path / "data").start()
+    try:
+        # The same browser (its cookies) at the restarted server's address.
+        cookies = kept.cookies
+        kept = Http(s.endpoint)
+        kept.cookies = dict(cookies)
+        status, _, page = kept.get("/console/tables")
+        assert status == 200 and csrf_of(page) == token
+        assert 'value="eu-west-1" selected' in page
+        # The CSRF token from before the restart still works for a form.
+        name = unique("restart")
+        status, _, _ = kept.post("/console/tables/new", {"csrf": token, "name": name, "pk": "id",
+                                                        "pk_type": "S", "settings": "default"})
+        assert status == 303
+        gone = Http(s.endpoint)
+        gone.cookies["sealdb-console"] = ended_cookie
+        assert gone.get("/console/tables")[0] == 303
+    finally:
+        s.stop()

@@ -10,7 +10,8 @@
 //!  ├─ Iam            iam.db page key
 //!  ├─ Sts            base of the session-token sealing key
 //!  ├─ Audit          HMAC key of the audit log chain
-//!  └─ ConsoleSession console cookie MAC key (unless --console-secret-file)
+//!  ├─ ConsoleSession console cookie MAC key (unless --console-secret-file)
+//!  └─ ConsoleSessionStore  AES-256-GCM key of the console's sessions file
 //! ```
 //!
 //! Every value here is fixed by data already on disk: DO NOT CHANGE any of them (the
@@ -40,11 +41,13 @@ pub enum Purpose {
     Audit,
     /// MAC key of console session cookies (when no `--console-secret-file` is given).
     ConsoleSession,
+    /// Sealing key of `console-sessions`, the console's sessions kept across restarts.
+    ConsoleSessionStore,
 }
 
 impl Purpose {
     /// Every purpose (a rotation re-keys everything derived from each).
-    pub const ALL: [Purpose; 8] = [
+    pub const ALL: [Purpose; 9] = [
         Purpose::Catalog,
         Purpose::Keystore,
         Purpose::Txlog,
@@ -53,6 +56,7 @@ impl Purpose {
         Purpose::Sts,
         Purpose::Audit,
         Purpose::ConsoleSession,
+        Purpose::ConsoleSessionStore,
     ];
 
     /// The HKDF info string. DO NOT CHANGE.
@@ -66,6 +70,7 @@ impl Purpose {
             Purpose::Sts => "sts",
             Purpose::Audit => "audit",
             Purpose::ConsoleSession => "console-session",
+            Purpose::ConsoleSessionStore => "console-sessions",
         }
     }
 }
@@ -123,6 +128,10 @@ pub mod console {
     pub const MAC_CONTEXT: &[u8] = b"sealdb-console-session-v1\0";
     /// HMAC key that hashes a `--console-secret-file` into the 32-byte cookie key.
     pub const SECRET_FILE_HMAC_KEY: &[u8] = b"sealdb-console-secret";
+    /// The sessions file: `0x01 ‖ nonce ‖ GCM(sessions) ‖ tag`.
+    pub const SESSIONS_V1: u8 = 1;
+    /// AAD of the sessions file.
+    pub const SESSIONS_AAD: &[u8] = b"sealdb console sessions v1";
 }
 
 #[cfg(test)]
@@ -141,6 +150,7 @@ mod tests {
             (Purpose::Sts, "sts"),
             (Purpose::Audit, "audit"),
             (Purpose::ConsoleSession, "console-session"),
+            (Purpose::ConsoleSessionStore, "console-sessions"),
         ];
         assert_eq!(pinned.len(), Purpose::ALL.len());
         for (p, s) in pinned {
@@ -186,6 +196,10 @@ mod tests {
             (
                 Purpose::ConsoleSession,
                 "41c41540ce0fe72dd99d8ccd2b1b08f9439e800b405c57f603bfc9fef1d66dc8",
+            ),
+            (
+                Purpose::ConsoleSessionStore,
+                "918e92d17e81d5f091dd31f8040d72829e75add3c04a1bd15c95d09c181e0a18",
             ),
         ];
         for (p, hex_key) in pinned {

@@ -31,6 +31,7 @@ mod keys;
 mod layout;
 mod policies;
 mod session;
+mod session_store;
 mod signin;
 mod table;
 mod tables;
@@ -46,6 +47,7 @@ use std::sync::Arc;
 pub use calls::{BoxFuture, ConsoleServices, RegionServices, ServiceError};
 use form::Form;
 use session::{SESSION_COOKIE, Session, Sessions, SignInLimiter};
+pub use session_store::SessionStore;
 
 /// How the console is set up.
 pub struct ConsoleConfig {
@@ -58,6 +60,8 @@ pub struct ConsoleConfig {
     pub account_id: String,
     /// The clock (session expiry, the sign-in limit).
     pub clock: Clock,
+    /// Where sessions are kept across restarts (`None`: in memory only).
+    pub session_store: Option<SessionStore>,
 }
 
 /// The connection a request came on.
@@ -104,6 +108,7 @@ impl Console {
                 &config.secret,
                 config.session_ttl_secs,
                 config.clock.clone(),
+                config.session_store,
             ),
             limiter: SignInLimiter::new(config.clock),
             account_id: config.account_id,

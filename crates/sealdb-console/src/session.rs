@@ -1,12 +1,14 @@
 //! Console sessions: who is signed in, the session cookie, CSRF tokens and the sign-in
 //! rate limit.
 //!
-//! A session lives in server memory only (a restart signs everyone out). The cookie is
+//! A session lives in server memory, and in a sealed file when the console has a
+//! [`SessionStore`] (`session_store.rs`), so a restart keeps it. The cookie is
 //! `v1.<session id>.<MAC>`: 32 random bytes and an HMAC-SHA256 under the console secret,
 //! both hex. A cookie is honoured only if its MAC verifies under the current secret, its
 //! session exists and has not expired; so sign-out, expiry and a new console secret all
 //! end it.
 
+use crate::session_store::SessionStore;
 use aws_lc_rs::hmac;
 use sealdb_common::Clock;
 use sealdb_common::secret::SecretKey32;
@@ -52,6 +54,8 @@ pub(crate) struct Sessions {
     ttl_secs: i64,
     clock: Clock,
     by_id: Mutex<HashMap<[u8; 32], Session>>,
+    /// Where the sessions are kept across restarts, if anywhere.
+    store: Option<SessionStore>,
 }
 
 /// Random bytes from the system's generator.
@@ -72,12 +76,29 @@ pub(crate) fn tokens_equal(a: &str, b: &str) -> bool {
 }
 
 impl Sessions {
-    pub(crate) fn new(secret: &SecretKey32, ttl_secs: i64, clock: Clock) -> Sessions {
+    pub(crate) fn new(
+        secret: &SecretKey32,
+        ttl_secs: i64,
+        clock: Clock,
+        store: Option<SessionStore>,
+    ) -> Sessions {
+        let kept = store
+            .as_ref()
+            .map(|s| s.load(clock.now_secs()))
+            .unwrap_or_default();
         Sessions {
             secret: hmac::Key::new(hmac::HMAC_SHA256, secret.expose()),
             ttl_secs,
             clock,
-            by_id: Mutex::new(HashMap::new()),
+            by_id: Mutex::new(kept),
+            store,
+        }
+    }
+
+    /// Writes the session table to the store (under its lock, so writes keep its order).
+    fn persist(&self, map: &HashMap<[u8; 32], Session>) {
+        if let Some(store) = &self.store {
+            store.save(map);
         }
     }
 
@@ -111,6 +132,7 @@ impl Sessions {
         let now = self.clock.now_secs();
         map.retain(|_, s| s.expires_at > now);
         map.insert(id, session.clone());
+        self.persist(&map);
         Some((cookie, session))
     }
 
@@ -150,7 +172,9 @@ impl Sessions {
     /// Ends the session of a cookie value (sign-out).
     pub(crate) fn end(&self, cookie: &str) {
         if let (Some(id), Ok(mut map)) = (self.verified_id(cookie), self.by_id.lock()) {
-            map.remove(&id);
+            if map.remove(&id).is_some() {
+                self.persist(&map);
+            }
         }
     }
 
@@ -159,6 +183,7 @@ impl Sessions {
         if let (Some(id), Ok(mut map)) = (self.verified_id(cookie), self.by_id.lock()) {
             if let Some(s) = map.get_mut(&id) {
                 region.clone_into(&mut s.region);
+                self.persist(&map);
             }
         }
     }
@@ -263,7 +288,7 @@ mod tests {
 
     #[test]
     fn a_started_session_is_found_by_its_cookie() {
-        let s = Sessions::new(&secret(1), 60, Clock::system());
+        let s = Sessions::new(&secret(1), 60, Clock::system(), None);
         let (cookie, started) = s.start(user(), "us-east-1").unwrap();
         let found = s.get(&cookie).unwrap();
         assert_eq!(found.subject, user());
@@ -273,7 +298,7 @@ mod tests {
 
     #[test]
     fn sign_out_ends_the_session() {
-        let s = Sessions::new(&secret(1), 60, Clock::system());
+        let s = Sessions::new(&secret(1), 60, Clock::system(), None);
         let (cookie, _) = s.start(user(), "us-east-1").unwrap();
         s.end(&cookie);
         assert!(s.get(&cookie).is_none());
@@ -282,7 +307,7 @@ mod tests {
     #[test]
     fn a_session_expires() {
         let clock = Clock::system();
-        let s = Sessions::new(&secret(1), 60, clock.clone());
+        let s = Sessions::new(&secret(1), 60, clock.clone(), None);
         let (cookie, _) = s.start(user(), "us-east-1").unwrap();
         clock.advance_millis(59_000);
         assert!(s.get(&cookie).is_some());
@@ -293,10 +318,10 @@ mod tests {
     #[test]
     fn a_cookie_made_under_another_secret_is_refused() {
         let clock = Clock::system();
-        let old = Sessions::new(&secret(1), 60, clock.clone());
+        let old = Sessions::new(&secret(1), 60, clock.clone(), None);
         let (cookie, _) = old.start(user(), "us-east-1").unwrap();
         // The same session table under a new secret: the old cookie's MAC no longer verifies.
-        let mut new = Sessions::new(&secret(2), 60, clock);
+        let mut new = Sessions::new(&secret(2), 60, clock, None);
         new.by_id = Mutex::new(old.by_id.lock().unwrap().clone());
         assert!(new.get(&cookie).is_none());
         assert!(old.get(&cookie).is_some());
@@ -304,7 +329,7 @@ mod tests {
 
     #[test]
     fn forged_and_malformed_cookies_are_refused() {
-        let s = Sessions::new(&secret(1), 60, Clock::system());
+        let s = Sessions::new(&secret(1), 60, Clock::system(), None);
         let (cookie, _) = s.start(user(), "us-east-1").unwrap();
         let (head, mac) = cookie.rsplit_once('.').unwrap();
         let mut flipped = mac.to_owned().into_bytes();

@@ -465,6 +465,10 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
             session_ttl_secs: args.console_session_secs,
             account_id: args.account_id.clone(),
             clock: clock.clone(),
+            session_store: Some(sealdb_console::SessionStore::new(
+                args.data.data_dir.join("console-sessions"),
+                root.derive(sealdb_common::key_hierarchy::Purpose::ConsoleSessionStore),
+            )),
         },
     );
     let front = Arc::new(FrontDoor {
