@@ -57,6 +57,18 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (y, m, d)
 }
 
+/// (year, month, day) → days since 1970-01-01, the inverse of [`civil_from_days`]
+/// (H. Hinnant's days-from-civil); the services parse the dates they are sent with it.
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod civil_tests {
     #[test]
@@ -65,5 +77,14 @@ mod civil_tests {
         assert_eq!(super::civil_from_days(-1), (1969, 12, 31));
         assert_eq!(super::civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(super::civil_from_days(20_789), (2026, 12, 2));
+    }
+
+    #[test]
+    fn days_from_civil_inverts_civil_from_days() {
+        assert_eq!(super::days_from_civil(2000, 2, 29), 11_016);
+        for days in (-800_000..800_000).step_by(997) {
+            let (y, m, d) = super::civil_from_days(days);
+            assert_eq!(super::days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
     }
 }

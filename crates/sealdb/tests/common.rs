@@ -191,3 +191,41 @@ pub fn key_elem(
         .build()
         .unwrap()
 }
+
+/// Imports `material` into the EXTERNAL-origin key `key_id` as a KMS user does: import
+/// parameters (RSAES_OAEP_SHA_256, RSA 2048), the material wrapped under their public key,
+/// ImportKeyMaterial with KEY_MATERIAL_DOES_NOT_EXPIRE.
+pub async fn import_key_material(kms: &aws_sdk_kms::Client, key_id: &str, material: &[u8]) {
+    use aws_sdk_kms::types::{AlgorithmSpec, ExpirationModelType, WrappingKeySpec};
+    let params = kms
+        .get_parameters_for_import()
+        .key_id(key_id)
+        .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
+        .wrapping_key_spec(WrappingKeySpec::Rsa2048)
+        .send()
+        .await
+        .unwrap();
+    let public = aws_lc_rs::rsa::OaepPublicEncryptingKey::new(
+        aws_lc_rs::rsa::PublicEncryptingKey::from_der(params.public_key().unwrap().as_ref())
+            .unwrap(),
+    )
+    .unwrap();
+    let mut out = vec![0u8; public.ciphertext_size()];
+    let wrapped = public
+        .encrypt(
+            &aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256,
+            material,
+            &mut out,
+            None,
+        )
+        .unwrap()
+        .to_vec();
+    kms.import_key_material()
+        .key_id(key_id)
+        .import_token(params.import_token().unwrap().clone())
+        .encrypted_key_material(aws_sdk_kms::primitives::Blob::new(wrapped))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap();
+}

@@ -41,8 +41,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, KeyType, ProvisionedThroughput, ScalarAttributeType, SseSpecification, SseType,
     StreamSpecification, StreamViewType, TableStatus,
 };
-use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{AlgorithmSpec, ExpirationModelType, OriginType, WrappingKeySpec};
+use aws_sdk_kms::types::OriginType;
 use common::{ACCESS_KEY, SECRET_KEY, Server, attr_def, key_elem};
 use sealdb_common::{Purpose, RootKey, SecretKey32};
 use sealdb_storage::{KeyVault, RootKeyVault, TableKeyContext};
@@ -220,6 +219,14 @@ fn found_in(pages: &[Page], needle: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// The decrypted pages of catalog.db, free pages and WAL frames included.
+fn decrypted_catalog(dir: &Path, root_key: &RootKey) -> Vec<Page> {
+    pages(
+        &dir.join("catalog.db"),
+        root_key.derive(Purpose::Catalog).expose(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_key_leaves_nothing_readable() {
     let tmp = tempfile::tempdir().unwrap();
@@ -241,37 +248,7 @@ async fn a_deleted_key_leaves_nothing_readable() {
             .unwrap(),
     );
     let imported_material = SecretKey32::random().unwrap().expose().to_vec();
-    let params = kms
-        .get_parameters_for_import()
-        .key_id(&external)
-        .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
-        .wrapping_key_spec(WrappingKeySpec::Rsa2048)
-        .send()
-        .await
-        .unwrap();
-    let public = aws_lc_rs::rsa::OaepPublicEncryptingKey::new(
-        aws_lc_rs::rsa::PublicEncryptingKey::from_der(params.public_key().unwrap().as_ref())
-            .unwrap(),
-    )
-    .unwrap();
-    let mut out = vec![0u8; public.ciphertext_size()];
-    let wrapped = public
-        .encrypt(
-            &aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256,
-            &imported_material,
-            &mut out,
-            None,
-        )
-        .unwrap()
-        .to_vec();
-    kms.import_key_material()
-        .key_id(&external)
-        .import_token(params.import_token().unwrap().clone())
-        .encrypted_key_material(Blob::new(wrapped))
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
-        .send()
-        .await
-        .unwrap();
+    common::import_key_material(&kms, &external, &imported_material).await;
 
     create_table(&ddb, "Direct", Some(&doomed), true).await;
     create_table(&ddb, "Switched", None, false).await;
@@ -342,10 +319,7 @@ async fn a_deleted_key_leaves_nothing_readable() {
         "service-owned: root-sealed v1"
     );
     assert_eq!(moved_before.wrapped_key[0], 2, "KMS-wrapped v2");
-    let catalog_pages = pages(
-        &dir.join("catalog.db"),
-        root_key.derive(Purpose::Catalog).expose(),
-    );
+    let catalog_pages = decrypted_catalog(&dir, &root_key);
     for old in [&switched_before, &moved_before] {
         assert!(
             !found_in(&catalog_pages, &old.wrapped_key).is_empty(),
@@ -397,16 +371,13 @@ async fn a_deleted_key_leaves_nothing_readable() {
     // Right after the switches (the server killed, so its files are as it left them),
     // the replaced wrapped keys are already in no page and no WAL frame: the root key
     // (Switched's was sealed under it) or Keep (Moved's) would open them.
-    let catalog_pages = pages(
-        &dir.join("catalog.db"),
-        root_key.derive(Purpose::Catalog).expose(),
-    );
+    let catalog_pages = decrypted_catalog(&dir, &root_key);
     for old in [&switched_before, &moved_before] {
+        let places = found_in(&catalog_pages, &old.wrapped_key);
         assert!(
-            found_in(&catalog_pages, &old.wrapped_key).is_empty(),
-            "{}'s replaced wrapped key survives the switch in {:?}",
-            old.name,
-            found_in(&catalog_pages, &old.wrapped_key)
+            places.is_empty(),
+            "{}'s replaced wrapped key survives the switch in {places:?}",
+            old.name
         );
     }
 
@@ -601,16 +572,13 @@ async fn a_deleted_key_leaves_nothing_readable() {
     }
 
     // The catalog: the replaced wrapped keys are gone, and nothing root-sealed opens.
-    let catalog_pages = pages(
-        &dir.join("catalog.db"),
-        root_key.derive(Purpose::Catalog).expose(),
-    );
+    let catalog_pages = decrypted_catalog(&dir, &root_key);
     for old in [&switched_before, &moved_before] {
+        let places = found_in(&catalog_pages, &old.wrapped_key);
         assert!(
-            found_in(&catalog_pages, &old.wrapped_key).is_empty(),
-            "{}'s replaced wrapped key survives in {:?}",
-            old.name,
-            found_in(&catalog_pages, &old.wrapped_key)
+            places.is_empty(),
+            "{}'s replaced wrapped key survives in {places:?}",
+            old.name
         );
     }
     let sealed = RootKeyVault::new(&root_key);

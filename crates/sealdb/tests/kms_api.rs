@@ -340,8 +340,7 @@ async fn keys_crypto_and_errors() {
 #[tokio::test]
 async fn asymmetric_import_and_listing_operations() {
     use aws_sdk_kms::types::{
-        AlgorithmSpec, DataKeyPairSpec, EncryptionAlgorithmSpec, ExpirationModelType, MessageType,
-        OriginType, SigningAlgorithmSpec, WrappingKeySpec,
+        DataKeyPairSpec, EncryptionAlgorithmSpec, MessageType, OriginType, SigningAlgorithmSpec,
     };
     let server = Server::start();
     let kms = server.kms();
@@ -457,37 +456,7 @@ async fn asymmetric_import_and_listing_operations() {
         .unwrap()
         .key_id()
         .to_owned();
-    let params = kms
-        .get_parameters_for_import()
-        .key_id(&ext)
-        .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
-        .wrapping_key_spec(WrappingKeySpec::Rsa2048)
-        .send()
-        .await
-        .unwrap();
-    let public = aws_lc_rs::rsa::OaepPublicEncryptingKey::new(
-        aws_lc_rs::rsa::PublicEncryptingKey::from_der(params.public_key().unwrap().as_ref())
-            .unwrap(),
-    )
-    .unwrap();
-    let mut out = vec![0u8; public.ciphertext_size()];
-    let wrapped = public
-        .encrypt(
-            &aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256,
-            &[9u8; 32],
-            &mut out,
-            None,
-        )
-        .unwrap()
-        .to_vec();
-    kms.import_key_material()
-        .key_id(&ext)
-        .import_token(params.import_token().unwrap().clone())
-        .encrypted_key_material(Blob::new(wrapped))
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
-        .send()
-        .await
-        .unwrap();
+    common::import_key_material(&kms, &ext, &[9u8; 32]).await;
     let md = kms.describe_key().key_id(&ext).send().await.unwrap();
     assert_eq!(
         md.key_metadata().unwrap().key_state(),
