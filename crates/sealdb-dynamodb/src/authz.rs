@@ -309,8 +309,13 @@ impl Service {
         q.keys.set("dynamodb:Select", select);
         if op == Operation::Query {
             if let Some(def) = self.def(name) {
+                // dynamodb:LeadingKeys is the value of the (first) partition attribute.
                 let hash_key = match index.and_then(|i| def.index(i)) {
-                    Some(ix) => ix.hash_key.name.clone(),
+                    Some(ix) => ix
+                        .hash_keys
+                        .first()
+                        .map(|k| k.name.clone())
+                        .unwrap_or_default(),
                     None => def.hash_key.name.clone(),
                 };
                 if let Some(value) = query_partition_value(raw, &hash_key) {
@@ -575,8 +580,7 @@ fn query_partition_value(raw: &Map<String, Value>, hash_key: &str) -> Option<Str
         });
     let mut attrs = ExpressionAttributes::new(expression_names(raw), values);
     let parsed = expr::parse_key_condition(condition, &mut attrs).ok()?;
-    let (value, _) = parsed.split(hash_key).ok()?;
-    key_string(value)
+    key_string(parsed.equality_on(hash_key)?)
 }
 
 /// `aws:RequestTag/*` and `aws:TagKeys` from a `Tags` list.

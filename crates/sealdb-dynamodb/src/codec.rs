@@ -362,6 +362,36 @@ pub fn partition_hash(t: ScalarType, encoded_pk: &[u8]) -> u64 {
     u64::from_be_bytes(first)
 }
 
+/// Appends the body of one component of a multi-attribute key: its key encoding with
+/// every `0x00` written as `0x00 0xFF`. Byte-wise, so a prefix of a value gives a prefix
+/// of the body (`begins_with` on a component is a byte range).
+pub fn put_component_body(out: &mut Vec<u8>, encoded: &[u8]) {
+    for &b in encoded {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+}
+
+/// Appends one component of a multi-attribute key: its body and the terminator
+/// `0x00 0x00`. The terminator sorts below every continuation (any byte above `0x00`, or
+/// an escaped `0x00 0xFF`), so the concatenation of components orders as the tuple of
+/// values does, the first component first (`docs/formats.md`, "Key encoding").
+pub fn put_component(out: &mut Vec<u8>, encoded: &[u8]) {
+    put_component_body(out, encoded);
+    out.extend_from_slice(&[0, 0]);
+}
+
+/// The encoding of a multi-attribute key from its components' key encodings.
+pub fn encode_composite<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in parts {
+        put_component(&mut out, p);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,6 +473,30 @@ mod tests {
             partition_hash(ScalarType::S, b"a"),
             partition_hash(ScalarType::B, b"a")
         );
+    }
+
+    #[test]
+    fn composite_keys_order_as_tuples() {
+        let key = |parts: &[&AttributeValue]| {
+            let enc: Vec<Vec<u8>> = parts.iter().map(|v| encode_key(v).unwrap()).collect();
+            encode_composite(enc.iter().map(Vec::as_slice))
+        };
+        let s = |x: &str| AttributeValue::S(x.into());
+        let b = |x: &[u8]| AttributeValue::B(x.to_vec());
+        // Ascending as (S, N, B) tuples: a shorter first component sorts first whatever
+        // follows it, and 0x00 bytes inside a value do not end the component.
+        let sorted = [
+            key(&[&s("a"), &num("9"), &b(&[0xFF])]),
+            key(&[&s("a"), &num("10"), &b(&[])]),
+            key(&[&s("a"), &num("10"), &b(&[0])]),
+            key(&[&s("a"), &num("10"), &b(&[0, 0])]),
+            key(&[&s("a"), &num("10"), &b(&[1])]),
+            key(&[&s("a\u{0}"), &num("-5"), &b(&[])]),
+            key(&[&s("ab"), &num("-5"), &b(&[])]),
+        ];
+        for (i, w) in sorted.windows(2).enumerate() {
+            assert!(w[0] < w[1], "{i}");
+        }
     }
 
     proptest! {

@@ -45,6 +45,7 @@ impl IndexStatus {
 
 /// A global or local secondary index.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "IndexDefStored")]
 pub struct IndexDef {
     /// Index name.
     pub name: String,
@@ -52,10 +53,11 @@ pub struct IndexDef {
     pub number: u32,
     /// Global (own partition key) or local (the table's partition key).
     pub global: bool,
-    /// Index partition key.
-    pub hash_key: KeyAttr,
-    /// Index sort key.
-    pub range_key: Option<KeyAttr>,
+    /// Index partition key: one attribute, or up to four for a global index
+    /// (multi-attribute keys), in KeySchema order.
+    pub hash_keys: Vec<KeyAttr>,
+    /// Index sort key: none, one attribute, or up to four for a global index.
+    pub range_keys: Vec<KeyAttr>,
     /// Projection.
     pub projection: ProjectionKind,
     /// Status.
@@ -66,10 +68,56 @@ pub struct IndexDef {
     pub write_capacity: i64,
 }
 
+/// An index definition as stored: definitions written before multi-attribute keys have
+/// `hash_key` / `range_key` (one attribute each), later ones `hash_keys` / `range_keys`.
+#[derive(Deserialize)]
+struct IndexDefStored {
+    name: String,
+    number: u32,
+    global: bool,
+    #[serde(default)]
+    hash_key: Option<KeyAttr>,
+    #[serde(default)]
+    range_key: Option<KeyAttr>,
+    #[serde(default)]
+    hash_keys: Vec<KeyAttr>,
+    #[serde(default)]
+    range_keys: Vec<KeyAttr>,
+    projection: ProjectionKind,
+    status: IndexStatus,
+    read_capacity: i64,
+    write_capacity: i64,
+}
+
+impl From<IndexDefStored> for IndexDef {
+    fn from(s: IndexDefStored) -> IndexDef {
+        let mut hash_keys = s.hash_keys;
+        hash_keys.splice(0..0, s.hash_key);
+        let mut range_keys = s.range_keys;
+        range_keys.splice(0..0, s.range_key);
+        IndexDef {
+            name: s.name,
+            number: s.number,
+            global: s.global,
+            hash_keys,
+            range_keys,
+            projection: s.projection,
+            status: s.status,
+            read_capacity: s.read_capacity,
+            write_capacity: s.write_capacity,
+        }
+    }
+}
+
 impl IndexDef {
-    /// The key attributes of the index.
+    /// The key attributes of the index: partition attributes, then sort attributes.
     pub fn key_attrs(&self) -> impl Iterator<Item = &KeyAttr> {
-        std::iter::once(&self.hash_key).chain(self.range_key.iter())
+        self.hash_keys.iter().chain(self.range_keys.iter())
+    }
+
+    /// True when the partition or the sort key has more than one attribute.
+    pub fn is_multi_attribute(&self) -> bool {
+        self.hash_keys.len() > 1 || self.range_keys.len() > 1
     }
 
     /// `arn:...:table/<t>/index/<name>`.
@@ -77,12 +125,32 @@ impl IndexDef {
         format!("{table_arn}/index/{}", self.name)
     }
 
+    /// The stored partition key from its attributes' key encodings, in order: the plain
+    /// encoding for one attribute, the composite encoding for several.
+    pub fn encode_partition(&self, parts: &[Vec<u8>]) -> Vec<u8> {
+        encode_parts(parts)
+    }
+
+    /// The partition hash of a stored index partition key.
+    pub fn partition_hash(&self, ipk: &[u8]) -> u64 {
+        // The first attribute's type letter, as for one attribute; composite keys are
+        // told apart by their encoding.
+        let kind = self.hash_keys.first().map_or(KeyKind::S, |k| k.kind);
+        codec::partition_hash(kind.scalar(), ipk)
+    }
+
     /// The description member (`GlobalSecondaryIndexes` / `LocalSecondaryIndexes` entry).
     pub fn describe(&self, table_arn: &str, count: u64, size: u64) -> Value {
-        let mut key_schema = vec![json!({"AttributeName": self.hash_key.name, "KeyType": "HASH"})];
-        if let Some(r) = &self.range_key {
-            key_schema.push(json!({"AttributeName": r.name, "KeyType": "RANGE"}));
-        }
+        let key_schema: Vec<Value> = self
+            .hash_keys
+            .iter()
+            .map(|k| json!({"AttributeName": k.name, "KeyType": "HASH"}))
+            .chain(
+                self.range_keys
+                    .iter()
+                    .map(|k| json!({"AttributeName": k.name, "KeyType": "RANGE"})),
+            )
+            .collect();
         let projection = match &self.projection {
             ProjectionKind::KeysOnly => json!({"ProjectionType": "KEYS_ONLY"}),
             ProjectionKind::All => json!({"ProjectionType": "ALL"}),
@@ -183,18 +251,37 @@ pub fn project(def: &TableDef, ix: &IndexDef, item: &Item) -> Item {
     }
 }
 
-/// The entry key of an item in an index, or `None` when the item lacks the index keys.
+/// A single key encoding as stored, or the composite encoding of several.
+fn encode_parts(parts: &[Vec<u8>]) -> Vec<u8> {
+    match parts {
+        [one] => one.clone(),
+        _ => codec::encode_composite(parts.iter().map(Vec::as_slice)),
+    }
+}
+
+/// The key encodings of an item's values for `attrs`, or `None` when one is missing or
+/// of another type (the item is then not in the index: sparse indexes).
+fn encoded_values(attrs: &[KeyAttr], item: &Item) -> Option<Vec<Vec<u8>>> {
+    attrs
+        .iter()
+        .map(|a| {
+            item.get(&a.name)
+                .filter(|v| typed(a, v))
+                .and_then(codec::encode_key)
+        })
+        .collect()
+}
+
+/// The entry key of an item in an index, or `None` when the item lacks any of the index
+/// key attributes.
 pub fn entry_key(ix: &IndexDef, item: &Item, table_key: &ItemKey) -> Option<IndexEntryKey> {
-    let hv = item
-        .get(&ix.hash_key.name)
-        .filter(|v| typed(&ix.hash_key, v))?;
-    let ipk = codec::encode_key(hv)?;
-    let isk = match &ix.range_key {
-        Some(r) => codec::encode_key(item.get(&r.name).filter(|v| typed(r, v))?)?,
-        None => Vec::new(),
+    let ipk = encode_parts(&encoded_values(&ix.hash_keys, item)?);
+    let isk = match ix.range_keys.as_slice() {
+        [] => Vec::new(),
+        range => encode_parts(&encoded_values(range, item)?),
     };
     Some(IndexEntryKey {
-        hash: codec::partition_hash(ix.hash_key.kind.scalar(), &ipk),
+        hash: ix.partition_hash(&ipk),
         ipk,
         isk,
         tpk: table_key.pk.clone(),

@@ -1,15 +1,19 @@
 //! A table's definition as the catalog keeps it, and its `TableDescription` form.
 //!
-//! Stored in the catalog as `[version byte = 1] ++ JSON`; the catalog file is
-//! encrypted, and the version byte lets a later release change the shape.
+//! Stored in the catalog as `[version byte] ++ JSON`; the catalog file is encrypted, and
+//! the version byte lets a later release change the shape (`docs/formats.md`).
 
 use crate::codec::ScalarType;
 use crate::index::IndexDef;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// Version byte of the stored definition. DO NOT CHANGE for v1 records.
+/// Version byte of definitions whose indexes have one `hash_key` / `range_key` each.
+/// Still read; no longer written.
 const DEFINITION_V1: u8 = 1;
+/// Version byte of definitions whose indexes have `hash_keys` / `range_keys` lists
+/// (multi-attribute keys of global secondary indexes). Written since then.
+const DEFINITION_V2: u8 = 2;
 
 /// One key attribute: its name and scalar type.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -175,7 +179,7 @@ pub struct StreamSettings {
 impl TableDef {
     /// The stored form.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![DEFINITION_V1];
+        let mut out = vec![DEFINITION_V2];
         // Serializing plain data structures to JSON cannot fail.
         out.extend(serde_json::to_vec(self).unwrap_or_default());
         out
@@ -184,7 +188,8 @@ impl TableDef {
     /// Reads the stored form; unknown versions fail closed.
     pub fn decode(bytes: &[u8]) -> Result<TableDef, String> {
         match bytes.split_first() {
-            Some((&DEFINITION_V1, rest)) => {
+            // Index definitions of either shape decode (see `IndexDef`).
+            Some((&(DEFINITION_V1 | DEFINITION_V2), rest)) => {
                 serde_json::from_slice(rest).map_err(|e| format!("table definition: {e}"))
             }
             Some((v, _)) => Err(format!("table definition version {v} is not supported")),
@@ -318,6 +323,39 @@ pub fn iso_millis(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn v1_definitions_still_read_and_v2_is_written() {
+        let v1 = br#"{"name":"t","id":"u","created_ms":1,"hash_key":{"name":"pk","kind":"S"},"range_key":null,"attribute_definitions":[{"name":"pk","kind":"S"},{"name":"g","kind":"N"},{"name":"s","kind":"B"}],"billing_mode":"PayPerRequest","billing_mode_explicit":true,"last_pay_per_request_ms":null,"read_capacity":0,"write_capacity":0,"last_increase_ms":null,"last_decrease_ms":null,"table_class":null,"deletion_protection":false,"stream":null,"ttl_attribute":null,"tags":[],"indexes":[{"name":"gix","number":1,"global":true,"hash_key":{"name":"g","kind":"N"},"range_key":{"name":"s","kind":"B"},"projection":"All","status":"Active","read_capacity":0,"write_capacity":0}],"next_index_number":2}"#;
+        let mut stored = vec![1u8];
+        stored.extend_from_slice(v1);
+        let def = TableDef::decode(&stored).unwrap();
+        let ix = &def.indexes[0];
+        assert_eq!(
+            ix.hash_keys
+                .iter()
+                .map(|k| k.name.as_str())
+                .collect::<Vec<_>>(),
+            ["g"]
+        );
+        assert_eq!(
+            ix.range_keys
+                .iter()
+                .map(|k| k.name.as_str())
+                .collect::<Vec<_>>(),
+            ["s"]
+        );
+        let again = def.encode();
+        assert_eq!(again[0], 2);
+        let text = std::str::from_utf8(&again[1..]).unwrap();
+        assert!(
+            text.contains(r#""hash_keys":[{"name":"g","kind":"N"}]"#),
+            "{text}"
+        );
+        let back = TableDef::decode(&again).unwrap();
+        assert_eq!(back.indexes[0].range_keys, ix.range_keys);
+        assert!(TableDef::decode(&[3, b'{', b'}']).is_err());
+    }
 
     #[test]
     fn iso_dates() {

@@ -358,7 +358,7 @@ impl KeyCondition {
     /// Splits the conditions into the partition key's (which must be `=`) and the sort
     /// key's, given the partition key's name.
     pub fn split(&self, hash_key: &str) -> Result<KeySplit<'_>, ExprError> {
-        if self.conds.len() == 2 && self.conds[0].0 == self.conds[1].0 {
+        if self.conds.len() > 2 || (self.conds.len() == 2 && self.conds[0].0 == self.conds[1].0) {
             return Err(ExprError::new(
                 "KeyConditionExpressions must only contain one condition per key",
             ));
@@ -377,6 +377,99 @@ impl KeyCondition {
             .find(|(n, _)| n != hash_key)
             .map(|(n, c)| (n.as_str(), c));
         Ok((v, sort))
+    }
+}
+
+/// A key condition on a multi-attribute index key: the partition attributes' values (in
+/// KeySchema order), the values of the sort attributes compared with `=` (a prefix of the
+/// sort attributes), and the condition on the sort attribute that follows them, if any.
+#[derive(Debug)]
+pub struct MultiKeySplit<'a> {
+    /// One value per partition attribute.
+    pub hash: Vec<&'a AttributeValue>,
+    /// Values of the leading sort attributes used with `=`.
+    pub range_eq: Vec<&'a AttributeValue>,
+    /// The last sort attribute used, when its condition is not one of `range_eq`:
+    /// (its position among the sort attributes, the condition).
+    pub last: Option<(usize, &'a SortKeyCondition)>,
+}
+
+impl KeyCondition {
+    /// The value `name` is compared with by `=`, if it is.
+    pub fn equality_on(&self, name: &str) -> Option<&AttributeValue> {
+        self.conds.iter().find_map(|(n, c)| match c {
+            SortKeyCondition::Eq(v) if n == name => Some(v),
+            _ => None,
+        })
+    }
+
+    /// Splits the conditions for a key of several attributes, as AWS allows them: `=` on
+    /// every partition attribute; sort attributes left to right without a gap, `=` on all
+    /// but the last one used.
+    pub fn split_multi(
+        &self,
+        hash: &[&str],
+        range: &[&str],
+    ) -> Result<MultiKeySplit<'_>, ExprError> {
+        let mut seen = HashSet::new();
+        if self.conds.iter().any(|(n, _)| !seen.insert(n.as_str())) {
+            return Err(ExprError::new(
+                "KeyConditionExpressions must only contain one condition per key",
+            ));
+        }
+        let cond = |name: &str| self.conds.iter().find(|(n, _)| n == name).map(|(_, c)| c);
+        let mut out = MultiKeySplit {
+            hash: Vec::with_capacity(hash.len()),
+            range_eq: Vec::new(),
+            last: None,
+        };
+        for h in hash {
+            match cond(h) {
+                None => {
+                    return Err(ExprError::new(format!(
+                        "Query condition missed key schema element: {h}"
+                    )));
+                }
+                Some(SortKeyCondition::Eq(v)) => out.hash.push(v),
+                Some(_) => return Err(ExprError::new("Query key condition not supported")),
+            }
+        }
+        if self
+            .conds
+            .iter()
+            .any(|(n, _)| !hash.contains(&n.as_str()) && !range.contains(&n.as_str()))
+        {
+            return Err(match range.iter().find(|r| cond(r).is_none()) {
+                Some(r) => {
+                    ExprError::new(format!("Query condition missed key schema element: {r}"))
+                }
+                None => ExprError::new("Query key condition not supported"),
+            });
+        }
+        let used: Vec<usize> = (0..range.len())
+            .filter(|&i| cond(range[i]).is_some())
+            .collect();
+        let Some(&last) = used.last() else {
+            return Ok(out);
+        };
+        for r in &range[..last] {
+            match cond(r) {
+                None => {
+                    return Err(ExprError::new(format!(
+                        "RANGE key attributes {r} must have equality conditions specified in the query because a condition is present on key attribute {}",
+                        range[last]
+                    )));
+                }
+                Some(SortKeyCondition::Eq(v)) => out.range_eq.push(v),
+                Some(_) => return Err(ExprError::new("Query key condition not supported")),
+            }
+        }
+        match cond(range[last]) {
+            Some(SortKeyCondition::Eq(v)) => out.range_eq.push(v),
+            Some(c) => out.last = Some((last, c)),
+            None => {}
+        }
+        Ok(out)
     }
 }
 

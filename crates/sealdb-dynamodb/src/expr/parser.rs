@@ -612,7 +612,9 @@ impl<'a> Parser<'a> {
         let mut conds = Vec::new();
         self.key_terms(&mut conds)?;
         self.finish()?;
-        if conds.len() > 2 {
+        // How many conditions fit depends on the key schema (multi-attribute index keys
+        // have up to eight): `KeyCondition::split` and `split_multi` check it.
+        if conds.len() > 8 {
             return Err(ExprError::new(
                 "KeyConditionExpressions must only contain one condition per key",
             ));

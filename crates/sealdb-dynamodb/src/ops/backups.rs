@@ -12,16 +12,18 @@ use sealdb_storage::BackupRecord;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// What the catalog keeps about a backup beside its key: version byte 1 ‖ JSON.
+/// What the catalog keeps about a backup beside its key: version byte ‖ JSON. Version 2
+/// (written since multi-attribute index keys) holds the table definition in its
+/// definition-v2 shape; version 1 details (one key attribute per index role) still read.
 fn encode_details(v: &Value) -> Vec<u8> {
-    let mut out = vec![1u8];
+    let mut out = vec![2u8];
     out.extend(serde_json::to_vec(v).unwrap_or_default());
     out
 }
 
 fn decode_details(b: &[u8]) -> Option<Value> {
     match b.split_first() {
-        Some((1, rest)) => serde_json::from_slice(rest).ok(),
+        Some((1 | 2, rest)) => serde_json::from_slice(rest).ok(),
         _ => None,
     }
 }

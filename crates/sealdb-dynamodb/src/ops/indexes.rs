@@ -26,8 +26,16 @@ fn invalid(msg: impl std::fmt::Display) -> DynamoError {
     DynamoError::validation(format!("One or more parameter values were invalid: {msg}"))
 }
 
-/// A parsed `KeySchema` list: (hash name, range name).
-fn key_names(list: &[Value], path: &str) -> Result<(String, Option<String>), DynamoError> {
+/// Attributes a global index's partition key, or its sort key, may have.
+const MAX_KEY_PARTS: usize = 4;
+
+/// A parsed index `KeySchema` list: (hash names, range names). A local index has one of
+/// each; a global index up to four of each (multi-attribute keys), HASH before RANGE.
+fn key_names(
+    list: &[Value],
+    path: &str,
+    global: bool,
+) -> Result<(Vec<String>, Vec<String>), DynamoError> {
     let mut errors = Vec::new();
     let mut elems = Vec::new();
     for (i, e) in list.iter().enumerate() {
@@ -47,38 +55,70 @@ fn key_names(list: &[Value], path: &str) -> Result<(String, Option<String>), Dyn
                     "HASH, RANGE",
                 ));
             }
-            (Some(n), Some(t)) => elems.push((n.to_owned(), t.to_owned())),
+            (Some(n), Some(t)) => elems.push((n.to_owned(), t == "HASH")),
         }
     }
-    if list.is_empty() || list.len() > 2 {
+    // A global index's counts are checked per key role below, with AWS's messages.
+    let max = if global { usize::MAX } else { 2 };
+    if list.is_empty() || list.len() > max {
         errors.push(format!(
             "Value '{}' at '{path}' failed to satisfy constraint: Member must have length {}",
             list.len(),
             if list.is_empty() {
-                "greater than or equal to 1"
+                "greater than or equal to 1".to_owned()
             } else {
-                "less than or equal to 2"
+                format!("less than or equal to {max}")
             }
         ));
     }
     if !errors.is_empty() {
         return Err(validation_errors(&errors));
     }
-    if elems[0].1 != "HASH" {
+    if !elems[0].1 {
         return Err(DynamoError::validation(
             "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
         ));
     }
-    let range = match elems.get(1) {
-        Some((_, t)) if t != "RANGE" => {
-            return Err(DynamoError::validation(
-                "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
-            ));
-        }
-        Some((n, _)) => Some(n.clone()),
-        None => None,
-    };
-    Ok((elems[0].0.clone(), range))
+    let hash_count = elems.iter().take_while(|(_, hash)| *hash).count();
+    if elems[hash_count..].iter().any(|(_, hash)| *hash) {
+        return Err(DynamoError::validation(if global {
+            "Invalid KeySchema: All HASH key attributes must precede RANGE key attributes in the KeySchema"
+        } else {
+            "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"
+        }));
+    }
+    let (hash, range): (Vec<_>, Vec<_>) = elems.into_iter().partition(|(_, h)| *h);
+    let hash: Vec<String> = hash.into_iter().map(|(n, _)| n).collect();
+    let range: Vec<String> = range.into_iter().map(|(n, _)| n).collect();
+    if !global && hash.len() > 1 {
+        return Err(DynamoError::validation(
+            "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
+        ));
+    }
+    if hash.len() > MAX_KEY_PARTS {
+        return Err(DynamoError::validation(
+            "Invalid KeySchema: The KeySchema exceeds the maximum allowed number of HASH key attributes",
+        ));
+    }
+    if range.len() > MAX_KEY_PARTS {
+        return Err(DynamoError::validation(
+            "Invalid KeySchema: The KeySchema exceeds the maximum allowed number of RANGE key attributes",
+        ));
+    }
+    if let ([h], [r]) = (hash.as_slice(), range.as_slice())
+        && h == r
+    {
+        return Err(DynamoError::validation(
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+        ));
+    }
+    let mut seen = HashSet::new();
+    if let Some(dup) = hash.iter().chain(&range).find(|n| !seen.insert(n.as_str())) {
+        return Err(DynamoError::validation(format!(
+            "Invalid KeySchema: Duplicate attribute name in KeySchema: {dup}"
+        )));
+    }
+    Ok((hash, range))
 }
 
 fn parse_projection(
@@ -171,10 +211,12 @@ fn parse_index(
             "{path}.keySchema"
         ))]));
     };
-    let (hash_name, range_name) = key_names(ks, &format!("{path}.keySchema"))?;
+    let (hash_names, range_names) = key_names(ks, &format!("{path}.keySchema"), global)?;
     let find = |n: &str| defs.iter().find(|d| d.name == n).cloned();
-    let missing: Vec<&str> = std::iter::once(hash_name.as_str())
-        .chain(range_name.as_deref())
+    let missing: Vec<&str> = hash_names
+        .iter()
+        .chain(&range_names)
+        .map(String::as_str)
         .filter(|n| find(n).is_none())
         .collect();
     if !missing.is_empty() {
@@ -185,25 +227,27 @@ fn parse_index(
             defined.join(", ")
         )));
     }
-    let hash_key = find(&hash_name).ok_or(DynamoError::Internal)?;
-    let range_key = match &range_name {
-        Some(r) => Some(find(r).ok_or(DynamoError::Internal)?),
-        None => None,
+    let resolve = |names: &[String]| -> Result<Vec<KeyAttr>, DynamoError> {
+        names
+            .iter()
+            .map(|n| find(n).ok_or(DynamoError::Internal))
+            .collect()
     };
+    let hash_keys = resolve(&hash_names)?;
+    let range_keys = resolve(&range_names)?;
     if !global {
-        let Some(table_range) = table_range else {
+        if table_range.is_none() {
             return Err(invalid(
                 "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
             ));
-        };
-        let _ = table_range;
-        if hash_key.name != table_hash.name {
+        }
+        if hash_keys[0].name != table_hash.name {
             return Err(invalid(format!(
                 "Index KeySchema does not have the same leading hash key as table KeySchema for index: {name}. index hash key: {}, table hash key: {}",
-                hash_key.name, table_hash.name
+                hash_keys[0].name, table_hash.name
             )));
         }
-        if range_key.is_none() {
+        if range_keys.is_empty() {
             return Err(invalid(format!(
                 "Index KeySchema must have a range key for a LocalSecondaryIndex: {name}"
             )));
@@ -256,8 +300,8 @@ fn parse_index(
         name: name.to_owned(),
         number,
         global,
-        hash_key,
-        range_key,
+        hash_keys,
+        range_keys,
         projection,
         status: IndexStatus::Active,
         read_capacity,

@@ -4,6 +4,7 @@
 use crate::codec;
 use crate::error::DynamoError;
 use crate::expr::{self, KeyCondition, SortKeyCondition};
+use crate::index::IndexDef;
 use crate::input::Input;
 use crate::ops::scan::{
     PAGE_BYTES, decode, expression_attributes, fetch_if_needed, index_start_key, page_response,
@@ -99,6 +100,87 @@ fn within(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>, sk: &[u8]) -> bool {
     above && below
 }
 
+/// A Query's stored partition key, its hash, and its sort-key bounds.
+type KeyBounds = (Vec<u8>, u64, Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// The stored partition key, its hash and the sort-key bounds of a Query on an index
+/// with a multi-attribute key (see `codec::put_component` for why prefixes are ranges).
+fn multi_key_bounds(ix: &IndexDef, key_cond: &KeyCondition) -> Result<KeyBounds, DynamoError> {
+    let hash_names: Vec<&str> = ix.hash_keys.iter().map(|a| a.name.as_str()).collect();
+    let range_names: Vec<&str> = ix.range_keys.iter().map(|a| a.name.as_str()).collect();
+    let split = key_cond
+        .split_multi(&hash_names, &range_names)
+        .map_err(|e| expr_err(&e))?;
+    let parts = ix
+        .hash_keys
+        .iter()
+        .zip(&split.hash)
+        .map(|(a, v)| encode_operand(a, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let pk = ix.encode_partition(&parts);
+    let hash = ix.partition_hash(&pk);
+    if ix.range_keys.len() <= 1 {
+        // One sort attribute: stored with its plain encoding.
+        let (lo, hi) = match (split.range_eq.first(), split.last) {
+            (Some(v), _) => sort_bounds(&ix.range_keys[0], &SortKeyCondition::Eq((*v).clone()))?,
+            (None, Some((_, c))) => sort_bounds(&ix.range_keys[0], c)?,
+            (None, None) => (Bound::Unbounded, Bound::Unbounded),
+        };
+        return Ok((pk, hash, lo, hi));
+    }
+    let mut prefix = Vec::new();
+    for (a, v) in ix.range_keys.iter().zip(&split.range_eq) {
+        codec::put_component(&mut prefix, &encode_operand(a, v)?);
+    }
+    let component = |attr: &KeyAttr, v: &AttributeValue| -> Result<Vec<u8>, DynamoError> {
+        let mut k = prefix.clone();
+        codec::put_component(&mut k, &encode_operand(attr, v)?);
+        Ok(k)
+    };
+    // Everything that starts with `p`: from `p` up to (not including) its successor.
+    let upper_of = |p: &[u8]| prefix_successor(p).map_or(Bound::Unbounded, Bound::Excluded);
+    let whole = || {
+        if prefix.is_empty() {
+            (Bound::Unbounded, Bound::Unbounded)
+        } else {
+            (Bound::Included(prefix.clone()), upper_of(&prefix))
+        }
+    };
+    let Some((at, cond)) = split.last else {
+        return Ok((pk, hash, whole().0, whole().1));
+    };
+    let attr = &ix.range_keys[at];
+    use SortKeyCondition as C;
+    let (lo, hi) = match cond {
+        C::Eq(v) => {
+            let k = component(attr, v)?;
+            (Bound::Included(k.clone()), upper_of(&k))
+        }
+        C::Lt(v) => (whole().0, Bound::Excluded(component(attr, v)?)),
+        C::Le(v) => (whole().0, upper_of(&component(attr, v)?)),
+        C::Gt(v) => (
+            prefix_successor(&component(attr, v)?).map_or(Bound::Unbounded, Bound::Included),
+            whole().1,
+        ),
+        C::Ge(v) => (Bound::Included(component(attr, v)?), whole().1),
+        C::Between(a, b) => (
+            Bound::Included(component(attr, a)?),
+            upper_of(&component(attr, b)?),
+        ),
+        C::BeginsWith(v) => {
+            if attr.kind == crate::schema::KeyKind::N {
+                return Err(DynamoError::validation(
+                    "Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N",
+                ));
+            }
+            let mut k = prefix.clone();
+            codec::put_component_body(&mut k, &encode_operand(attr, v)?);
+            (Bound::Included(k.clone()), upper_of(&k))
+        }
+    };
+    Ok((pk, hash, lo, hi))
+}
+
 impl Service {
     pub(crate) async fn query(&self, input: &Input) -> Result<Value, DynamoError> {
         let mut attrs = expression_attributes(input)?;
@@ -117,15 +199,19 @@ impl Service {
         let mut opts = opts;
         let index = resolve_index(&t, input, &mut opts, input.has("Select"))?;
         let def = &t.def;
-        let (hash_attr, range_attr) = match index {
-            Some(ix) => (&ix.hash_key, ix.range_key.as_ref()),
-            None => (&def.hash_key, def.range_key.as_ref()),
+        let (hash_attrs, range_attrs): (&[KeyAttr], &[KeyAttr]) = match index {
+            Some(ix) => (&ix.hash_keys, &ix.range_keys),
+            None => (
+                std::slice::from_ref(&def.hash_key),
+                def.range_key.as_slice(),
+            ),
         };
         // The key attributes of what is queried (the table or the index) belong in the key
         // condition; AWS refuses them in the filter.
         if let Some(filter) = &opts.filter
-            && let Some(key) = std::iter::once(hash_attr)
-                .chain(range_attr)
+            && let Some(key) = hash_attrs
+                .iter()
+                .chain(range_attrs)
                 .find(|k| filter.mentions(&k.name))
         {
             return Err(DynamoError::validation(format!(
@@ -133,16 +219,24 @@ impl Service {
                 key.name
             )));
         }
-        let (pk_value, sort) = key_cond.split(&hash_attr.name).map_err(|e| expr_err(&e))?;
-        let pk = encode_operand(hash_attr, pk_value)?;
-        let (mut lo, mut hi) = (Bound::Unbounded, Bound::Unbounded);
-        if let Some((sk_name, cond)) = sort {
-            let Some(range) = range_attr.filter(|r| r.name == sk_name) else {
-                return Err(DynamoError::validation("Query key condition not supported"));
-            };
-            (lo, hi) = sort_bounds(range, cond)?;
-        }
-        let hash = codec::partition_hash(hash_attr.kind.scalar(), &pk);
+        let (pk, hash, lo, hi) = match index.filter(|ix| ix.is_multi_attribute()) {
+            Some(ix) => multi_key_bounds(ix, &key_cond)?,
+            None => {
+                let hash_attr = &hash_attrs[0];
+                let (pk_value, sort) = key_cond.split(&hash_attr.name).map_err(|e| expr_err(&e))?;
+                let pk = encode_operand(hash_attr, pk_value)?;
+                let (mut lo, mut hi) = (Bound::Unbounded, Bound::Unbounded);
+                if let Some((sk_name, cond)) = sort {
+                    let Some(range) = range_attrs.first().filter(|r| r.name == sk_name) else {
+                        return Err(DynamoError::validation("Query key condition not supported"));
+                    };
+                    (lo, hi) = sort_bounds(range, cond)?;
+                }
+                let hash = codec::partition_hash(hash_attr.kind.scalar(), &pk);
+                (pk, hash, lo, hi)
+            }
+        };
+        let (mut lo, mut hi) = (lo, hi);
         let limit = opts.limit.unwrap_or(usize::MAX);
         let store = self.store(&t).await?;
         let bad_start = || {

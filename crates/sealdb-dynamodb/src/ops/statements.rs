@@ -281,17 +281,17 @@ fn plan(statement: &Statement, def: &TableDef, single_item: bool) -> Result<Plan
                 if let Some(index) = index {
                     request.insert("IndexName".into(), Value::String(index.clone()));
                 }
+                let names = |attrs: &[crate::schema::KeyAttr]| -> Vec<String> {
+                    attrs.iter().map(|k| k.name.clone()).collect()
+                };
                 let (hash, range) = match index.as_deref().and_then(|i| def.index(i)) {
-                    Some(ix) => (
-                        ix.hash_key.name.clone(),
-                        ix.range_key.as_ref().map(|k| k.name.clone()),
-                    ),
+                    Some(ix) => (names(&ix.hash_keys), names(&ix.range_keys)),
                     None => (
-                        def.hash_key.name.clone(),
-                        def.range_key.as_ref().map(|k| k.name.clone()),
+                        vec![def.hash_key.name.clone()],
+                        def.range_key.iter().map(|k| k.name.clone()).collect(),
                     ),
                 };
-                match split_key_condition(&conjuncts, &hash, range.as_deref()) {
+                match split_key_condition(&conjuncts, &hash, &range) {
                     Some((key_parts, rest)) => {
                         let key = w.conjunction(&key_parts).unwrap_or_default();
                         request.insert("KeyConditionExpression".into(), Value::String(key));
@@ -407,33 +407,44 @@ fn key_of<'a>(
     (key.len() == def.key_attrs().count()).then_some((key, rest))
 }
 
-/// Splits conjuncts into a Query's key condition (the partition key's equality and at
-/// most one sort-key condition) and its filter; `None` when a Query cannot express the
-/// statement (no partition-key equality, or a key attribute also in the filter), which
-/// then runs as a Scan.
+/// Splits conjuncts into a Query's key condition (`=` on every partition attribute, then
+/// the sort attributes left to right: `=` on each but the last one used) and its filter;
+/// `None` when a Query cannot express the statement (a partition attribute without `=`,
+/// or a key attribute also in the filter), which then runs as a Scan.
 fn split_key_condition<'a>(
     conjuncts: &[&'a Expr],
-    hash: &str,
-    range: Option<&str>,
+    hash: &[String],
+    range: &[String],
 ) -> Option<(Vec<&'a Expr>, Vec<&'a Expr>)> {
-    let hash_at = conjuncts
-        .iter()
-        .position(|c| c.equality_on(hash).is_some())?;
-    let mut key = vec![conjuncts[hash_at]];
-    let mut rest = Vec::new();
-    let mut range_used = false;
-    for (i, c) in conjuncts.iter().enumerate() {
-        if i == hash_at {
+    let mut taken = vec![false; conjuncts.len()];
+    let mut key = Vec::new();
+    for h in hash {
+        let at =
+            (0..conjuncts.len()).find(|&i| !taken[i] && conjuncts[i].equality_on(h).is_some())?;
+        taken[at] = true;
+        key.push(conjuncts[at]);
+    }
+    for r in range {
+        let eq = (0..conjuncts.len()).find(|&i| !taken[i] && conjuncts[i].equality_on(r).is_some());
+        if let Some(at) = eq {
+            taken[at] = true;
+            key.push(conjuncts[at]);
             continue;
         }
-        if let Some(r) = range {
-            if !range_used && is_sort_key_condition(c, r) {
-                key.push(c);
-                range_used = true;
-                continue;
-            }
+        if let Some(at) =
+            (0..conjuncts.len()).find(|&i| !taken[i] && is_sort_key_condition(conjuncts[i], r))
+        {
+            taken[at] = true;
+            key.push(conjuncts[at]);
         }
-        if c.mentions(hash) || range.is_some_and(|r| c.mentions(r)) {
+        break;
+    }
+    let mut rest = Vec::new();
+    for (i, c) in conjuncts.iter().enumerate() {
+        if taken[i] {
+            continue;
+        }
+        if hash.iter().chain(range).any(|k| c.mentions(k)) {
             return None;
         }
         rest.push(*c);
