@@ -169,6 +169,16 @@ def requests(r):
             Statements=[{"Statement": f'SELECT * FROM "{item_table}" WHERE pk = \'a\''}]),
         "dynamodb:ExecuteTransaction": dict(
             TransactStatements=[{"Statement": f'DELETE FROM "{item_table}" WHERE pk = \'a\''}]),
+        # Global tables: version 2017.11.29, and DescribeTableReplicaAutoScaling.
+        "dynamodb:CreateGlobalTable": dict(GlobalTableName=item_table, ReplicationGroup=[{"RegionName": "us-east-1"}]),
+        "dynamodb:DescribeGlobalTable": dict(GlobalTableName=item_table),
+        "dynamodb:UpdateGlobalTable": dict(GlobalTableName=item_table,
+                                           ReplicaUpdates=[{"Delete": {"RegionName": "us-west-2"}}]),
+        "dynamodb:ListGlobalTables": {},
+        "dynamodb:DescribeGlobalTableSettings": dict(GlobalTableName=item_table),
+        "dynamodb:UpdateGlobalTableSettings": dict(GlobalTableName=item_table,
+                                                   GlobalTableProvisionedWriteCapacityUnits=1),
+        "dynamodb:DescribeTableReplicaAutoScaling": dict(TableName=item_table),
         # DynamoDB Streams
         "dynamodb:ListStreams": dict(TableName=item_table),
         "dynamodb:DescribeStream": dict(StreamArn=r.stream_arn),

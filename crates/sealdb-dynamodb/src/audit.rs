@@ -23,6 +23,10 @@ fn is_recorded_read(op: Operation) -> bool {
             | O::ListBackups
             | O::GetResourcePolicy
             | O::DescribeLimits
+            | O::DescribeGlobalTable
+            | O::ListGlobalTables
+            | O::DescribeGlobalTableSettings
+            | O::DescribeTableReplicaAutoScaling
     )
 }
 
@@ -44,6 +48,9 @@ fn is_recorded(op: Operation) -> bool {
                 | O::RestoreTableFromBackup
                 | O::PutResourcePolicy
                 | O::DeleteResourcePolicy
+                | O::CreateGlobalTable
+                | O::UpdateGlobalTable
+                | O::UpdateGlobalTableSettings
         )
 }
 

@@ -172,7 +172,11 @@ impl Service {
         use Operation as O;
         let action = format!("dynamodb:{}", op.name());
         let mut questions = match op {
-            O::ListTables | O::DescribeLimits | O::DescribeEndpoints | O::ListBackups => {
+            O::ListTables
+            | O::DescribeLimits
+            | O::DescribeEndpoints
+            | O::ListBackups
+            | O::ListGlobalTables => {
                 vec![RequestContext::new(action, "*")]
             }
             O::CreateTable => {
@@ -231,7 +235,20 @@ impl Service {
             | O::CreateBackup
             | O::PutResourcePolicy
             | O::GetResourcePolicy
-            | O::DeleteResourcePolicy => vec![self.table_question(&action, input)],
+            | O::DeleteResourcePolicy
+            | O::DescribeTableReplicaAutoScaling => vec![self.table_question(&action, input)],
+            // Version 2017.11.29: the account's global table, an ARN without a region.
+            O::CreateGlobalTable
+            | O::DescribeGlobalTable
+            | O::UpdateGlobalTable
+            | O::DescribeGlobalTableSettings
+            | O::UpdateGlobalTableSettings => {
+                let resource = match input.str_opt("GlobalTableName").ok().flatten() {
+                    Some(n) => crate::ops::global_tables::global_table_arn(&self.cfg.account_id, n),
+                    None => "*".to_owned(),
+                };
+                vec![RequestContext::new(action, resource)]
+            }
             // PartiQL: nothing is known before the statement is parsed; each statement is
             // authorized as it runs (`authorize_partiql`).
             O::ExecuteStatement | O::BatchExecuteStatement | O::ExecuteTransaction => Vec::new(),

@@ -35,6 +35,16 @@ pub enum DynamoError {
     BackupNotFound(String),
     /// No such table (backup operations word it this way).
     TableNotFound(String),
+    /// A global table (2017.11.29) of that name exists.
+    GlobalTableAlreadyExists(String),
+    /// No global table (2017.11.29) of that name.
+    GlobalTableNotFound(String),
+    /// The region is already a replica of the global table.
+    ReplicaAlreadyExists(String),
+    /// The region is not a replica of the global table.
+    ReplicaNotFound(String),
+    /// No such index (UpdateGlobalTableSettings).
+    IndexNotFound(String),
     /// A transaction was cancelled; one reason per action, in request order.
     TransactionCanceled {
         /// The `CancellationReasons` members.
@@ -94,6 +104,21 @@ impl DynamoError {
             DynamoError::TableNotFound(_) => {
                 "com.amazonaws.dynamodb.v20120810#TableNotFoundException"
             }
+            DynamoError::GlobalTableAlreadyExists(_) => {
+                "com.amazonaws.dynamodb.v20120810#GlobalTableAlreadyExistsException"
+            }
+            DynamoError::GlobalTableNotFound(_) => {
+                "com.amazonaws.dynamodb.v20120810#GlobalTableNotFoundException"
+            }
+            DynamoError::ReplicaAlreadyExists(_) => {
+                "com.amazonaws.dynamodb.v20120810#ReplicaAlreadyExistsException"
+            }
+            DynamoError::ReplicaNotFound(_) => {
+                "com.amazonaws.dynamodb.v20120810#ReplicaNotFoundException"
+            }
+            DynamoError::IndexNotFound(_) => {
+                "com.amazonaws.dynamodb.v20120810#IndexNotFoundException"
+            }
             DynamoError::TrimmedDataAccess(_) => {
                 "com.amazonaws.dynamodb.v20120810#TrimmedDataAccessException"
             }
@@ -123,6 +148,11 @@ impl DynamoError {
             | DynamoError::PolicyNotFound(_)
             | DynamoError::BackupNotFound(_)
             | DynamoError::TableNotFound(_)
+            | DynamoError::GlobalTableAlreadyExists(_)
+            | DynamoError::GlobalTableNotFound(_)
+            | DynamoError::ReplicaAlreadyExists(_)
+            | DynamoError::ReplicaNotFound(_)
+            | DynamoError::IndexNotFound(_)
             | DynamoError::TransactionCanceled { .. }
             | DynamoError::IdempotentParameterMismatch(_)
             | DynamoError::TrimmedDataAccess(_)
@@ -146,6 +176,11 @@ impl DynamoError {
             | DynamoError::PolicyNotFound(m)
             | DynamoError::BackupNotFound(m)
             | DynamoError::TableNotFound(m)
+            | DynamoError::GlobalTableAlreadyExists(m)
+            | DynamoError::GlobalTableNotFound(m)
+            | DynamoError::ReplicaAlreadyExists(m)
+            | DynamoError::ReplicaNotFound(m)
+            | DynamoError::IndexNotFound(m)
             | DynamoError::IdempotentParameterMismatch(m)
             | DynamoError::TrimmedDataAccess(m)
             | DynamoError::ExpiredIterator(m) => m.clone(),
@@ -187,6 +222,11 @@ impl DynamoError {
             | DynamoError::PolicyNotFound(_)
             | DynamoError::BackupNotFound(_)
             | DynamoError::TableNotFound(_)
+            | DynamoError::GlobalTableAlreadyExists(_)
+            | DynamoError::GlobalTableNotFound(_)
+            | DynamoError::ReplicaAlreadyExists(_)
+            | DynamoError::ReplicaNotFound(_)
+            | DynamoError::IndexNotFound(_)
             | DynamoError::TrimmedDataAccess(_)
             | DynamoError::ExpiredIterator(_)
             | DynamoError::Throttling
@@ -220,6 +260,11 @@ impl DynamoError {
             | DynamoError::PolicyNotFound(_)
             | DynamoError::BackupNotFound(_)
             | DynamoError::TableNotFound(_)
+            | DynamoError::GlobalTableAlreadyExists(_)
+            | DynamoError::GlobalTableNotFound(_)
+            | DynamoError::ReplicaAlreadyExists(_)
+            | DynamoError::ReplicaNotFound(_)
+            | DynamoError::IndexNotFound(_)
             | DynamoError::TrimmedDataAccess(_)
             | DynamoError::ExpiredIterator(_)
             | DynamoError::Throttling

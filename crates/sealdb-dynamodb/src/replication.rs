@@ -36,6 +36,12 @@ pub trait RegionPeers: Send + Sync {
     /// The DynamoDB service of `region`, opened if needed; `None` when the server does
     /// not serve that region.
     fn service<'a>(&'a self, region: &'a str) -> PeerFuture<'a, Option<Arc<Service>>>;
+
+    /// The DynamoDB services of every region open now (every region with data is
+    /// opened at start), for what spans regions (ListGlobalTables).
+    fn open_services(&self) -> PeerFuture<'_, Vec<Arc<Service>>> {
+        Box::pin(async { Vec::new() })
+    }
 }
 
 /// How long a replica's key may stay unusable before the replica leaves its global

@@ -144,7 +144,8 @@ pub struct TableDef {
     /// The stream's resource-based policy (PutResourcePolicy on the stream ARN).
     #[serde(default)]
     pub stream_policy: Option<crate::ops::policies::StoredPolicy>,
-    /// The replication group when the table is a global table (version 2019.11.21).
+    /// The replication group when the table is a global table (version 2019.11.21, or
+    /// 2017.11.29 when `legacy_created_ms` is set).
     #[serde(default)]
     pub replication: Option<ReplicationGroup>,
 }
@@ -161,6 +162,10 @@ pub struct ReplicationGroup {
     /// from (the copy resumes after a restart).
     #[serde(default)]
     pub seeding_from: Option<String>,
+    /// Set for a global table of version 2017.11.29 (CreateGlobalTable): when the global
+    /// table was created, ms since the epoch (the same in every member). Absent: 2019.11.21.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_created_ms: Option<i64>,
 }
 
 /// Stored stream settings (the stream itself comes with DynamoDB Streams support).

@@ -71,6 +71,13 @@ operations!(
     ExecuteStatement,
     BatchExecuteStatement,
     ExecuteTransaction,
+    CreateGlobalTable,
+    DescribeGlobalTable,
+    UpdateGlobalTable,
+    ListGlobalTables,
+    DescribeGlobalTableSettings,
+    UpdateGlobalTableSettings,
+    DescribeTableReplicaAutoScaling,
 );
 
 impl Operation {
@@ -225,6 +232,15 @@ impl Service {
             O::ExecuteStatement => self.execute_statement(input, caller).await,
             O::BatchExecuteStatement => self.batch_execute_statement(input, caller).await,
             O::ExecuteTransaction => self.execute_transaction(input, caller).await,
+            O::CreateGlobalTable => self.create_global_table(input).await,
+            O::DescribeGlobalTable => self.describe_global_table(input).await,
+            O::UpdateGlobalTable => self.update_global_table(input).await,
+            O::ListGlobalTables => self.list_global_tables(input).await,
+            O::DescribeGlobalTableSettings => self.describe_global_table_settings(input).await,
+            O::UpdateGlobalTableSettings => self.update_global_table_settings(input).await,
+            O::DescribeTableReplicaAutoScaling => {
+                self.describe_table_replica_auto_scaling(input).await
+            }
         }
     }
 

@@ -405,6 +405,15 @@ impl sealdb_dynamodb::RegionPeers for Peers {
             }
         })
     }
+
+    fn open_services(&self) -> sealdb_dynamodb::PeerFuture<'_, Vec<Arc<Service>>> {
+        Box::pin(async move {
+            self.0
+                .upgrade()
+                .map(|r| r.all().iter().map(|s| Arc::clone(&s.dynamodb)).collect())
+                .unwrap_or_default()
+        })
+    }
 }
 
 /// Re-checks every table's key on the interval even without traffic, so that a table

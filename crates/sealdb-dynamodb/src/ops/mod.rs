@@ -3,6 +3,8 @@
 pub mod backups;
 pub mod batch;
 pub mod capacity;
+pub(crate) mod global_settings;
+pub(crate) mod global_tables;
 pub mod indexes;
 pub mod items;
 pub mod policies;

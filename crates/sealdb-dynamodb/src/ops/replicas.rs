@@ -111,6 +111,11 @@ impl Service {
         }
         let raw = input.str_req("TableName")?;
         let name = self.table_name_from(raw).to_owned();
+        if self.legacy_def(&name).is_some() {
+            return Err(invalid(&format!(
+                "Table {name} is a replica of a global table of version 2017.11.29: change its replicas with UpdateGlobalTable"
+            )));
+        }
         match parse_update(&updates[0])? {
             ReplicaUpdate::Create {
                 region,
@@ -273,6 +278,7 @@ impl Service {
             region: region.to_owned(),
             replicas: replica_members,
             seeding_from: Some(self.region().to_owned()),
+            legacy_created_ms: None,
         });
         peer.create_replica_table(replica, &sse, caller).await?;
         // Every member learns of the new replica and pulls its changes.
@@ -286,6 +292,7 @@ impl Service {
             region: self.region().to_owned(),
             replicas: others,
             seeding_from: None,
+            legacy_created_ms: None,
         });
         self.save_def(def)?;
         self.spawn_puller(name, region);
@@ -354,7 +361,8 @@ impl Service {
             return;
         };
         g.replicas.retain(|r| r != region);
-        if g.replicas.is_empty() {
+        // A 2017.11.29 global table may keep one member; a 2019.11.21 one ends.
+        if g.replicas.is_empty() && g.legacy_created_ms.is_none() {
             def.replication = None;
         }
         if let Err(e) = self.save_def(def) {
@@ -504,6 +512,10 @@ impl Service {
         let Some(group) = &def.replication else {
             return;
         };
+        // Version 2017.11.29 tables are separate tables: DescribeGlobalTable tells of them.
+        if group.legacy_created_ms.is_some() {
+            return;
+        }
         let mut replicas = Vec::with_capacity(group.replicas.len());
         for region in &group.replicas {
             let summary = match self.peer(region).await {
