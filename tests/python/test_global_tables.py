@@ -386,3 +386,48 @@ def test_updating_a_replica_key_and_class(gt_server):
         east.update_table(TableName=name, ReplicaUpdates=[{"Update": {"RegionName": "ap-southeast-2", "KMSMasterKeyId": new_key["Arn"]}}])
     assert err(e) == ("ValidationException",
                       f"One or more parameter values were invalid: Cannot update a replica that does not exist: no replica of {name} in region ap-southeast-2")
+
+
+def test_replica_throughput_overrides(gt_server):
+    s = gt_server
+    east, west = s.client(region="us-east-1"), s.client(region="eu-west-1")
+    name = "Override" + uuid.uuid4().hex[:6]
+    east.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "g", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{"IndexName": "ByG", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"},
+                                 "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}}],
+        BillingMode="PROVISIONED", ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5})
+    # Refused overrides change nothing.
+    for create, code in [
+        ({"OnDemandThroughputOverride": {"MaxReadRequestUnits": 10}}, "ValidationException"),
+        ({"GlobalSecondaryIndexes": [{"IndexName": "Nope", "ProvisionedThroughputOverride": {"ReadCapacityUnits": 2}}]},
+         "ValidationException"),
+    ]:
+        with pytest.raises(ClientError) as e:
+            east.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1", **create}}])
+        assert err(e)[0] == code
+        assert name not in west.list_tables()["TableNames"]
+    east.update_table(TableName=name, ReplicaUpdates=[{"Create": {
+        "RegionName": "eu-west-1", "ProvisionedThroughputOverride": {"ReadCapacityUnits": 3},
+        "GlobalSecondaryIndexes": [{"IndexName": "ByG", "ProvisionedThroughputOverride": {"ReadCapacityUnits": 2}}]}}])
+    eventually(lambda: east.describe_table(TableName=name)["Table"]["Replicas"][0]["ReplicaStatus"] == "ACTIVE",
+               "replica active")
+    r = east.describe_table(TableName=name)["Table"]["Replicas"][0]
+    assert r["ProvisionedThroughputOverride"] == {"ReadCapacityUnits": 3}
+    assert r["GlobalSecondaryIndexes"] == [{"IndexName": "ByG", "ProvisionedThroughputOverride": {"ReadCapacityUnits": 2}}]
+    t = west.describe_table(TableName=name)["Table"]
+    assert t["ProvisionedThroughput"]["ReadCapacityUnits"] == 3
+    assert t["ProvisionedThroughput"]["WriteCapacityUnits"] == 5
+    assert t["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"]["ReadCapacityUnits"] == 2
+    # Update changes what it names and keeps the rest.
+    east.update_table(TableName=name, ReplicaUpdates=[{"Update": {
+        "RegionName": "eu-west-1", "ProvisionedThroughputOverride": {"ReadCapacityUnits": 4}}}])
+    r = east.describe_table(TableName=name)["Table"]["Replicas"][0]
+    assert r["ProvisionedThroughputOverride"] == {"ReadCapacityUnits": 4}
+    assert r["GlobalSecondaryIndexes"][0]["ProvisionedThroughputOverride"] == {"ReadCapacityUnits": 2}
+    assert west.describe_table(TableName=name)["Table"]["ProvisionedThroughput"]["ReadCapacityUnits"] == 4
+    # The source table keeps its own throughput.
+    assert east.describe_table(TableName=name)["Table"]["ProvisionedThroughput"]["ReadCapacityUnits"] == 5

@@ -70,6 +70,7 @@ pub(crate) struct ReplicaSummary {
     pub(crate) inaccessible_since_ms: Option<i64>,
     pub(crate) table_class: Option<String>,
     pub(crate) indexes: Vec<String>,
+    pub(crate) overrides: crate::schema::ReplicaOverrides,
 }
 
 impl Service {
@@ -163,6 +164,7 @@ impl Service {
                 .filter(|i| i.global)
                 .map(|i| i.name.clone())
                 .collect(),
+            overrides: group.overrides.clone(),
         })
     }
 

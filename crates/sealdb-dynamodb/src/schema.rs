@@ -166,6 +166,32 @@ pub struct ReplicationGroup {
     /// table was created, ms since the epoch (the same in every member). Absent: 2019.11.21.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legacy_created_ms: Option<i64>,
+    /// The throughput overrides this replica was given (ReplicaUpdates), shown in the
+    /// others' `Replicas`.
+    #[serde(default, skip_serializing_if = "ReplicaOverrides::is_empty")]
+    pub overrides: ReplicaOverrides,
+}
+
+/// A replica's `ProvisionedThroughputOverride` / `OnDemandThroughputOverride`, for the
+/// table and per global secondary index.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReplicaOverrides {
+    /// ReadCapacityUnits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_units: Option<i64>,
+    /// MaxReadRequestUnits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_read_request_units: Option<i64>,
+    /// Per index: (name, ReadCapacityUnits, MaxReadRequestUnits).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<(String, Option<i64>, Option<i64>)>,
+}
+
+impl ReplicaOverrides {
+    /// No override given.
+    pub fn is_empty(&self) -> bool {
+        *self == ReplicaOverrides::default()
+    }
 }
 
 /// Stored stream settings (the stream itself comes with DynamoDB Streams support).

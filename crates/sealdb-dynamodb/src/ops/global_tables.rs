@@ -290,6 +290,7 @@ impl Service {
                 replicas: others.clone(),
                 seeding_from: None,
                 legacy_created_ms: Some(created_ms),
+                overrides: Default::default(),
             });
             self.save_def(def)?;
         }

@@ -9,6 +9,7 @@ pub mod indexes;
 pub mod items;
 pub mod policies;
 pub mod query;
+pub(crate) mod replica_overrides;
 pub(crate) mod replicas;
 pub mod scan;
 pub(crate) mod shards;

@@ -3,6 +3,7 @@
 
 use crate::error::DynamoError;
 use crate::input::Input;
+use crate::ops::replica_overrides;
 use crate::ops::tables::{SseRequest, as_obj, obj_str};
 use crate::schema::{ReplicationGroup, StreamSettings, TableDef, iso_millis, ms_to_epoch_seconds};
 use crate::service::Service;
@@ -22,11 +23,13 @@ enum ReplicaUpdate<'a> {
         region: &'a str,
         kms_key: Option<&'a str>,
         table_class: Option<&'a str>,
+        raw: &'a Map<String, Value>,
     },
     Update {
         region: &'a str,
         kms_key: Option<&'a str>,
         table_class: Option<&'a str>,
+        raw: &'a Map<String, Value>,
     },
     Delete {
         region: &'a str,
@@ -58,6 +61,7 @@ fn parse_update(v: &Value) -> Result<ReplicaUpdate<'_>, DynamoError> {
                 region: region_of(a, "create")?,
                 kms_key: obj_str(a, "KMSMasterKeyId")?,
                 table_class: obj_str(a, "TableClassOverride")?,
+                raw: a,
             })
         }
         "Delete" => {
@@ -72,6 +76,7 @@ fn parse_update(v: &Value) -> Result<ReplicaUpdate<'_>, DynamoError> {
                 region: region_of(a, "update")?,
                 kms_key: obj_str(a, "KMSMasterKeyId")?,
                 table_class: obj_str(a, "TableClassOverride")?,
+                raw: a,
             })
         }
     }
@@ -121,16 +126,18 @@ impl Service {
                 region,
                 kms_key,
                 table_class,
+                raw,
             } => {
-                self.create_replica(&name, region, kms_key, table_class, caller)
+                self.create_replica(&name, region, kms_key, table_class, raw, caller)
                     .await?
             }
             ReplicaUpdate::Update {
                 region,
                 kms_key,
                 table_class,
+                raw,
             } => {
-                self.update_replica(&name, region, kms_key, table_class, caller)
+                self.update_replica(&name, region, kms_key, table_class, raw, caller)
                     .await?;
             }
             ReplicaUpdate::Delete { region } => self.delete_replica(&name, region).await?,
@@ -147,6 +154,7 @@ impl Service {
         region: &str,
         kms_key: Option<&str>,
         table_class: Option<&str>,
+        raw: &Map<String, Value>,
         caller: &Principal,
     ) -> Result<(), DynamoError> {
         if let Some(c) = table_class
@@ -167,6 +175,7 @@ impl Service {
             ))
         };
         let t = self.table_by_name(name).map_err(|_| not_found())?;
+        let overrides = replica_overrides::parse(raw, "create", &t.def, &Default::default())?;
         if region == self.region() {
             return Err(invalid(&format!(
                 "Cannot add a replica in the table's own region: {region}"
@@ -267,6 +276,7 @@ impl Service {
         if let Some(c) = table_class {
             replica.table_class = Some(c.to_owned());
         }
+        replica_overrides::apply(&mut replica, &overrides);
         replica.stream = Some(StreamSettings {
             view_type: "NEW_AND_OLD_IMAGES".into(),
             label: iso_millis(now),
@@ -279,6 +289,7 @@ impl Service {
             replicas: replica_members,
             seeding_from: Some(self.region().to_owned()),
             legacy_created_ms: None,
+            overrides,
         });
         peer.create_replica_table(replica, &sse, caller).await?;
         // Every member learns of the new replica and pulls its changes.
@@ -293,6 +304,11 @@ impl Service {
             replicas: others,
             seeding_from: None,
             legacy_created_ms: None,
+            overrides: def
+                .replication
+                .as_ref()
+                .map(|g| g.overrides.clone())
+                .unwrap_or_default(),
         });
         self.save_def(def)?;
         self.spawn_puller(name, region);
@@ -378,6 +394,7 @@ impl Service {
         region: &str,
         kms_key: Option<&str>,
         table_class: Option<&str>,
+        raw: &Map<String, Value>,
         caller: &Principal,
     ) -> Result<(), DynamoError> {
         check_table_class(table_class, "update")?;
@@ -396,7 +413,14 @@ impl Service {
                 "Cannot update a replica that does not exist: no replica of {name} in region {region}"
             )));
         }
-        if kms_key.is_none() && table_class.is_none() {
+        let throughput = [
+            "ProvisionedThroughputOverride",
+            "OnDemandThroughputOverride",
+            "GlobalSecondaryIndexes",
+        ]
+        .iter()
+        .any(|k| raw.get(*k).is_some_and(|v| !v.is_null()));
+        if kms_key.is_none() && table_class.is_none() && !throughput {
             return Err(invalid(
                 "At least one of KMSMasterKeyId or TableClassOverride is required to update a replica",
             ));
@@ -407,7 +431,7 @@ impl Service {
             self.peer(region).await
         }
         .ok_or(DynamoError::Internal)?;
-        peer.change_replica(name, kms_key, table_class, caller)
+        peer.change_replica(name, kms_key, table_class, raw, caller)
             .await
     }
 
@@ -417,9 +441,17 @@ impl Service {
         name: &str,
         kms_key: Option<&str>,
         table_class: Option<&str>,
+        raw: &Map<String, Value>,
         caller: &Principal,
     ) -> Result<(), DynamoError> {
         let t = self.table_by_name(name)?;
+        let current = t
+            .def
+            .replication
+            .as_ref()
+            .map(|g| g.overrides.clone())
+            .unwrap_or_default();
+        let overrides = replica_overrides::parse(raw, "update", &t.def, &current)?;
         let new_arn = match kms_key {
             None => None,
             Some(k) => {
@@ -440,6 +472,10 @@ impl Service {
         let mut def = (*self.table_by_name(name)?.def).clone();
         if let Some(c) = table_class {
             def.table_class = Some(c.to_owned());
+        }
+        replica_overrides::apply(&mut def, &overrides);
+        if let Some(g) = &mut def.replication {
+            g.overrides = overrides;
         }
         match new_arn {
             Some(arn) if def.sse_key_arn.as_deref() != Some(arn.as_str()) => {
@@ -547,6 +583,7 @@ impl Service {
                                 .collect(),
                         );
                     }
+                    replica_overrides::describe(&mut r, &s.overrides);
                 }
             }
             replicas.push(r);
