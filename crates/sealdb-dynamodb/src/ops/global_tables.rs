@@ -92,8 +92,8 @@ fn same_shape(a: &TableDef, b: &TableDef) -> bool {
                 (
                     i.name.clone(),
                     i.global,
-                    i.hash_key.clone(),
-                    i.range_key.clone(),
+                    i.hash_keys.clone(),
+                    i.range_keys.clone(),
                 )
             })
             .collect();
