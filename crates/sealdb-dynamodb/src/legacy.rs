@@ -68,6 +68,34 @@ fn comparison(
             )))
         }
     };
+    // The argument types each operator takes (the ComparisonOperator reference): EQ and
+    // NE any, BEGINS_WITH S or B, the others S, N or B.
+    let allowed: &[&str] = match op {
+        "LE" | "LT" | "GE" | "GT" | "CONTAINS" | "NOT_CONTAINS" | "IN" | "BETWEEN" => {
+            &["S", "N", "B"]
+        }
+        "BEGINS_WITH" => &["S", "B"],
+        _ => &[],
+    };
+    let arity_ok = match op {
+        "NULL" | "NOT_NULL" => list.is_empty(),
+        "IN" => !list.is_empty(),
+        "BETWEEN" => list.len() == 2,
+        _ => list.len() == 1,
+    };
+    if arity_ok && !allowed.is_empty() {
+        for v in &list {
+            let kind = v
+                .as_object()
+                .and_then(|m| m.keys().next())
+                .map_or("", String::as_str);
+            if !allowed.contains(&kind) {
+                return Err(invalid(format!(
+                    "One or more parameter values were invalid: ComparisonOperator {op} is not valid for {kind} AttributeValue type"
+                )));
+            }
+        }
+    }
     let a = b.name(attr);
     Ok(match op {
         "EQ" | "NE" | "LE" | "LT" | "GE" | "GT" => {

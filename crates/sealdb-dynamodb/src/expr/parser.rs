@@ -268,7 +268,19 @@ impl<'a> Parser<'a> {
             && *self.peek_at(1) == Tok::LParen
             && f != "size"
         {
-            return self.function_condition(&f);
+            let c = self.function_condition(&f)?;
+            if matches!(
+                self.peek(),
+                Tok::Eq | Tok::Ne | Tok::Lt | Tok::Le | Tok::Gt | Tok::Ge
+            ) || is_kw(self.peek(), "BETWEEN")
+                || is_kw(self.peek(), "IN")
+            {
+                // A condition function's result is not a value to compare.
+                return Err(self.err(format!(
+                    "The function is not allowed to be used this way in an expression; function: {f}"
+                )));
+            }
+            return Ok(c);
         }
         let left = self.operand()?;
         let op = match self.peek() {
@@ -305,6 +317,12 @@ impl<'a> Parser<'a> {
                     )));
                 }
                 return Ok(Cond::In(left, list));
+            }
+            // size() gives a number, not a condition.
+            _ if matches!(left, Operand::Size(_)) => {
+                return Err(self.err(
+                    "The function is not allowed to be used this way in an expression; function: size",
+                ));
             }
             _ => return Err(self.syntax_error()),
         };
@@ -361,6 +379,11 @@ impl<'a> Parser<'a> {
             Tok::ValueRef(_) => Ok(Operand::Value(self.value()?)),
             Tok::Word(f) if *self.peek_at(1) == Tok::LParen => {
                 if f != "size" {
+                    if is_update_function(&f) {
+                        return Err(self.err(format!(
+                            "The function is not allowed in a condition expression; function: {f}"
+                        )));
+                    }
                     if is_condition_function(&f) {
                         return Err(self.err(format!(
                             "The function is not allowed to be used this way in an expression; function: {f}"
@@ -382,6 +405,11 @@ impl<'a> Parser<'a> {
     }
 
     fn function_condition(&mut self, f: &str) -> Result<Cond, ExprError> {
+        if is_update_function(f) {
+            return Err(self.err(format!(
+                "The function is not allowed in a condition expression; function: {f}"
+            )));
+        }
         if !is_condition_function(f) {
             return Err(self.err(format!("Invalid function name; function: {f}")));
         }
@@ -579,6 +607,11 @@ impl<'a> Parser<'a> {
                         }
                         SetValue::ListAppend(Box::new(a), Box::new(b))
                     }
+                    other if other == "size" || is_condition_function(other) => {
+                        return Err(self.err(format!(
+                            "The function is not allowed in an update expression; function: {other}"
+                        )));
+                    }
                     other => {
                         return Err(self.err(format!("Invalid function name; function: {other}")));
                     }
@@ -717,6 +750,10 @@ impl<'a> Parser<'a> {
         out.push((name, cond));
         Ok(())
     }
+}
+
+fn is_update_function(f: &str) -> bool {
+    matches!(f, "if_not_exists" | "list_append")
 }
 
 fn is_condition_function(f: &str) -> bool {

@@ -57,6 +57,12 @@ fn key_names(
             }
             (Some(n), Some(t)) => elems.push((n.to_owned(), t == "HASH")),
         }
+        if let Some(n) = name {
+            errors.extend(crate::ops::tables::key_name_length_error(
+                n,
+                &format!("{path}.{}.member.attributeName", i + 1),
+            ));
+        }
     }
     // A global index's counts are checked per key role below, with AWS's messages.
     let max = if global { usize::MAX } else { 2 };

@@ -264,6 +264,12 @@ pub(super) fn parse_key_schema(
                 i + 1
             )));
         }
+        if let Some(n) = name {
+            errors.extend(key_name_length_error(
+                n,
+                &format!("attributeDefinitions.{}.member.attributeName", i + 1),
+            ));
+        }
         let kind = match ty {
             None => {
                 errors.push(null_member(&format!(
@@ -301,6 +307,12 @@ pub(super) fn parse_key_schema(
                 "keySchema.{}.member.attributeName",
                 i + 1
             )));
+        }
+        if let Some(n) = name {
+            errors.extend(key_name_length_error(
+                n,
+                &format!("keySchema.{}.member.attributeName", i + 1),
+            ));
         }
         match kt {
             None => errors.push(null_member(&format!("keySchema.{}.member.keyType", i + 1))),
@@ -376,6 +388,17 @@ pub(super) fn parse_key_schema(
         None => None,
     };
     Ok(Some((hash, range, defs)))
+}
+
+/// Names in key schemas and attribute definitions are 1 to 255 bytes
+/// (`KeySchemaAttributeName` in the service model); AWS reports longer ones as a
+/// constraint of the member.
+pub(crate) fn key_name_length_error(name: &str, path: &str) -> Option<String> {
+    (name.len() > 255).then(|| {
+        format!(
+            "Value '{name}' at '{path}' failed to satisfy constraint: Member must have length less than or equal to 255"
+        )
+    })
 }
 
 pub(super) fn key_schema_shown(elems: &[(String, String)]) -> String {
