@@ -17,6 +17,7 @@ mod cloudtrail;
 mod crypto;
 mod error;
 mod input;
+mod key_types;
 mod kms_event;
 mod operation;
 mod ops;

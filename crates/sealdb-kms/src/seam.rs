@@ -7,6 +7,7 @@ use crate::error::KmsError;
 use crate::operation::Operation;
 use crate::ops;
 pub use crate::store::KeyState;
+use crate::store::{KeySpec, KeyUsage};
 use crate::{Inner, KmsService};
 use sealdb_common::{Principal, SecretBytes, SecretKey32};
 use serde::Serialize;
@@ -113,8 +114,8 @@ impl KmsService {
                 Ok(KeyDescription {
                     arn: c.key_arn(&k.id),
                     state: k.state,
-                    symmetric: k.key_spec == "SYMMETRIC_DEFAULT"
-                        && k.key_usage == "ENCRYPT_DECRYPT",
+                    symmetric: k.key_spec == KeySpec::SymmetricDefault
+                        && k.key_usage == KeyUsage::EncryptDecrypt,
                     aws_managed: k.key_manager == "AWS",
                 })
             },

@@ -3,6 +3,7 @@
 
 use crate::crypto::Material;
 use crate::error::KmsError;
+pub(crate) use crate::key_types::{KeySpec, KeyUsage, Origin};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -56,9 +57,9 @@ pub(crate) struct KeyRecord {
     pub(crate) id: String,
     pub(crate) created: f64,
     pub(crate) description: String,
-    pub(crate) key_usage: String,
-    pub(crate) key_spec: String,
-    pub(crate) origin: String,
+    pub(crate) key_usage: KeyUsage,
+    pub(crate) key_spec: KeySpec,
+    pub(crate) origin: Origin,
     pub(crate) state: KeyState,
     pub(crate) deletion_date: Option<f64>,
     /// CUSTOMER or AWS.

@@ -32,13 +32,13 @@ pub(super) fn parse_tags(list: Option<&[Tag]>) -> Result<Vec<(String, String)>, 
 }
 
 pub(super) fn rotation_allowed(c: &Ctx<'_>, k: &KeyRecord) -> Result<(), KmsError> {
-    if k.origin == "EXTERNAL" {
+    if k.origin == Origin::External {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} origin is EXTERNAL which is not valid for this operation.",
             c.key_arn(&k.id)
         )));
     }
-    if k.key_spec != "SYMMETRIC_DEFAULT" {
+    if k.key_spec != KeySpec::SymmetricDefault {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} key spec {} is not valid for this operation.",
             c.key_arn(&k.id),
@@ -79,7 +79,7 @@ pub(super) fn get_key_rotation_status(
     input: &KeyIdInput,
 ) -> Result<Value, KmsError> {
     let k = c.managed_key(op, &input.key_id)?;
-    if k.origin == "EXTERNAL" {
+    if k.origin == Origin::External {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} origin is EXTERNAL which is not valid for this operation.",
             c.key_arn(&k.id)

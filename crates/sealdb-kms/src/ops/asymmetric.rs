@@ -18,14 +18,14 @@ pub(super) fn mac(c: &mut Ctx<'_>, op: &str, input: &MacInput) -> Result<Value, 
     let alg = input.mac_algorithm.as_str();
     c.authorize(&k, op, Some(op), &BTreeMap::new())?;
     c.usable(&k)?;
-    let Some((algorithm, _)) = crypto::hmac_algorithm(&k.key_spec) else {
+    let Some((algorithm, _)) = crypto::hmac_algorithm(k.key_spec.as_str()) else {
         return Err(KmsError::InvalidKeyUsage(format!(
             "{} key usage is {} which is not valid for {op}.",
             c.key_arn(&k.id),
             k.key_usage
         )));
     };
-    if mac_algorithm(&k.key_spec) != Some(alg) {
+    if mac_algorithm(k.key_spec.as_str()) != Some(alg) {
         return Err(KmsError::InvalidKeyUsage(format!(
             "Algorithm {alg} is incompatible with key spec {}.",
             k.key_spec
@@ -59,7 +59,7 @@ pub(super) fn get_public_key(
     let k = c.resolve(&input.key_id, true)?;
     c.authorize(&k, op, Some(op), &BTreeMap::new())?;
     c.usable(&k)?;
-    if !asym::is_rsa(&k.key_spec) && !asym::is_ecc(&k.key_spec) {
+    if !k.key_spec.is_rsa() && !k.key_spec.is_ecc() {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} key spec {} is not valid for this operation.",
             c.key_arn(&k.id),
@@ -67,12 +67,12 @@ pub(super) fn get_public_key(
         )));
     }
     let m = c.material(&k, 1)?;
-    let mut out = json!({"KeyId": c.key_arn(&k.id), "PublicKey": B64.encode(asym::public_key(&k.key_spec, &m)?),
+    let mut out = json!({"KeyId": c.key_arn(&k.id), "PublicKey": B64.encode(asym::public_key(k.key_spec.as_str(), &m)?),
                          "KeySpec": k.key_spec, "CustomerMasterKeySpec": k.key_spec, "KeyUsage": k.key_usage});
-    if k.key_usage == "ENCRYPT_DECRYPT" {
+    if k.key_usage == KeyUsage::EncryptDecrypt {
         out["EncryptionAlgorithms"] = json!(asym::RSA_ENCRYPTION_ALGORITHMS);
     } else {
-        out["SigningAlgorithms"] = json!(asym::signing_algorithms(&k.key_spec));
+        out["SigningAlgorithms"] = json!(asym::signing_algorithms(k.key_spec.as_str()));
     }
     Ok(out)
 }
@@ -97,7 +97,7 @@ pub(super) fn sign_or_verify(
     };
     c.authorize(&k, op, Some(op), &BTreeMap::new())?;
     c.usable(&k)?;
-    if k.key_usage != "SIGN_VERIFY" {
+    if k.key_usage != KeyUsage::SignVerify {
         return Err(KmsError::InvalidKeyUsage(format!(
             "{} key usage is {} which is not valid for {op}.",
             c.key_arn(&k.id),
@@ -106,7 +106,7 @@ pub(super) fn sign_or_verify(
     }
     let m = c.material(&k, 1)?;
     if op == "Sign" {
-        let sig = asym::sign(&k.key_spec, &m, alg, msg, is_digest)?;
+        let sig = asym::sign(k.key_spec.as_str(), &m, alg, msg, is_digest)?;
         return Ok(
             json!({"KeyId": c.key_arn(&k.id), "Signature": B64.encode(sig), "SigningAlgorithm": alg}),
         );
@@ -116,7 +116,7 @@ pub(super) fn sign_or_verify(
         .as_ref()
         .map(|s| s.0.as_slice())
         .unwrap_or_default();
-    if !asym::verify(&k.key_spec, &m, alg, msg, is_digest, sig)? {
+    if !asym::verify(k.key_spec.as_str(), &m, alg, msg, is_digest, sig)? {
         return Err(KmsError::InvalidSignature(String::new()));
     }
     Ok(json!({"KeyId": c.key_arn(&k.id), "SignatureValid": true, "SigningAlgorithm": alg}))

@@ -58,9 +58,9 @@ impl Ctx<'_> {
         if !ctx.is_empty() {
             keys.set_multi("kms:EncryptionContextKeys", ctx.keys().cloned());
         }
-        keys.set("kms:KeySpec", key.key_spec.clone());
-        keys.set("kms:KeyUsage", key.key_usage.clone());
-        keys.set("kms:KeyOrigin", key.origin.clone());
+        keys.set("kms:KeySpec", key.key_spec.as_str());
+        keys.set("kms:KeyUsage", key.key_usage.as_str());
+        keys.set("kms:KeyOrigin", key.origin.as_str());
         if let Some(alias) = &self.request_alias {
             keys.set("kms:RequestAlias", alias.clone());
         }

@@ -40,7 +40,7 @@ pub(super) fn encrypt(c: &mut Ctx<'_>, input: &EncryptInput) -> Result<Value, Km
     let ctx = &input.encryption_context;
     c.authorize(&k, "Encrypt", Some("Encrypt"), ctx)?;
     c.usable(&k)?;
-    if asym::is_rsa(&k.key_spec) && k.key_usage == "ENCRYPT_DECRYPT" {
+    if k.key_spec.is_rsa() && k.key_usage == KeyUsage::EncryptDecrypt {
         let alg = input
             .encryption_algorithm
             .as_deref()
@@ -106,7 +106,7 @@ pub(super) fn decrypt(c: &mut Ctx<'_>, input: &DecryptInput) -> Result<Value, Km
         let k = c.resolve(key_id, true)?;
         c.authorize(&k, "Decrypt", Some("Decrypt"), ctx)?;
         c.usable(&k)?;
-        if !asym::is_rsa(&k.key_spec) || k.key_usage != "ENCRYPT_DECRYPT" {
+        if !k.key_spec.is_rsa() || k.key_usage != KeyUsage::EncryptDecrypt {
             return Err(KmsError::InvalidKeyUsage(format!(
                 "{} is not an RSA encryption key.",
                 c.key_arn(&k.id)

@@ -91,7 +91,7 @@ pub(crate) fn add_grant(c: &mut Ctx<'_>, req: NewGrant) -> Result<Grant, KmsErro
             )));
         }
     }
-    if (req.subset.is_some() || req.equals.is_some()) && k.key_spec != "SYMMETRIC_DEFAULT" {
+    if (req.subset.is_some() || req.equals.is_some()) && k.key_spec != KeySpec::SymmetricDefault {
         return Err(KmsError::Validation(
             "EncryptionContext is supported only when creating a grant for a symmetric encryption KMS key.".into(),
         ));

@@ -11,7 +11,7 @@ pub(super) fn get_parameters_for_import(
     let mut k = c.managed_key(op, &input.key_id)?;
     let alg = input.wrapping_algorithm.as_str();
     let spec = input.wrapping_key_spec.as_str();
-    if k.origin != "EXTERNAL" {
+    if k.origin != Origin::External {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} origin is {} which is not valid for this operation.",
             c.key_arn(&k.id),
@@ -62,7 +62,7 @@ pub(super) fn import_key_material(
         .expiration_model
         .as_deref()
         .unwrap_or("KEY_MATERIAL_EXPIRES");
-    if k.origin != "EXTERNAL" {
+    if k.origin != Origin::External {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} origin is {} which is not valid for this operation.",
             c.key_arn(&k.id),
@@ -140,7 +140,7 @@ pub(super) fn delete_imported_key_material(
     input: &DeleteImportedKeyMaterialInput,
 ) -> Result<Value, KmsError> {
     let mut k = c.managed_key(op, &input.key_id)?;
-    if k.origin != "EXTERNAL" {
+    if k.origin != Origin::External {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} origin is {} which is not valid for this operation.",
             c.key_arn(&k.id),

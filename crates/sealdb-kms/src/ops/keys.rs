@@ -8,22 +8,21 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &CreateKeyInput) -> Result<Valu
     if input.tags.as_ref().is_some_and(|t| !t.is_empty()) {
         c.authorize_identity("TagResource")?;
     }
-    let spec = input
+    // The input checked the names are in AWS's enums; here they become this service's
+    // types, or are refused as not made here.
+    let spec_name = input
         .key_spec
         .as_deref()
         .or(input.customer_master_key_spec.as_deref())
         .unwrap_or("SYMMETRIC_DEFAULT");
-    let is_hmac = crypto::hmac_algorithm(spec).is_some();
-    let default_usage = if is_hmac {
-        "GENERATE_VERIFY_MAC"
-    } else {
-        "ENCRYPT_DECRYPT"
-    };
-    let usage = input.key_usage.as_deref().unwrap_or(default_usage);
-    let origin = input.origin.as_deref().unwrap_or("AWS_KMS");
+    let origin = input
+        .origin
+        .as_deref()
+        .map_or(Some(Origin::AwsKms), Origin::parse)
+        .ok_or_else(|| KmsError::Validation("Origin is not valid.".into()))?;
     let multi_region = input.multi_region == Some(true);
     let custom_store = input.custom_key_store_id.is_some()
-        || matches!(origin, "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE");
+        || matches!(origin, Origin::AwsCloudHsm | Origin::ExternalKeyStore);
     if multi_region && custom_store {
         return Err(KmsError::UnsupportedOperation(
             "Multi-Region keys are not supported in custom key stores.".into(),
@@ -35,38 +34,42 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &CreateKeyInput) -> Result<Valu
             "Custom key stores are not supported by this key service.".into(),
         ));
     }
-    match spec {
-        "SYMMETRIC_DEFAULT" if usage == "ENCRYPT_DECRYPT" => {}
-        s if crypto::hmac_algorithm(s).is_some() && usage == "GENERATE_VERIFY_MAC" => {}
-        "SYMMETRIC_DEFAULT" | "HMAC_224" | "HMAC_256" | "HMAC_384" | "HMAC_512" => {
-            return Err(KmsError::Validation(format!(
-                "KeyUsage {usage} is not compatible with KeySpec {spec}"
-            )));
-        }
-        s if (asym::is_rsa(s) || asym::is_ecc(s)) && input.key_usage.is_none() => {
+    let Some(spec) = KeySpec::parse(spec_name) else {
+        // In AWS's enum (the input checked that), but not made here.
+        return Err(KmsError::UnsupportedOperation(format!(
+            "KeySpec {spec_name} is not supported by this key service."
+        )));
+    };
+    let default_usage = if spec.is_hmac() {
+        KeyUsage::GenerateVerifyMac
+    } else {
+        KeyUsage::EncryptDecrypt
+    };
+    let usage = match input.key_usage.as_deref() {
+        None => default_usage,
+        Some(u) => KeyUsage::parse(u)
+            .ok_or_else(|| KmsError::Validation(format!("KeyUsage {u} is not valid.")))?,
+    };
+    let compatible = match spec {
+        KeySpec::SymmetricDefault => usage == KeyUsage::EncryptDecrypt,
+        s if s.is_hmac() => usage == KeyUsage::GenerateVerifyMac,
+        _ if input.key_usage.is_none() => {
             return Err(KmsError::Validation(
                 "You must specify a KeyUsage value for an asymmetric KMS key.".into(),
             ));
         }
-        s if asym::is_rsa(s) && (usage == "ENCRYPT_DECRYPT" || usage == "SIGN_VERIFY") => {}
-        s if asym::is_ecc(s) && usage == "SIGN_VERIFY" => {}
-        "RSA_2048" | "RSA_3072" | "RSA_4096" | "ECC_NIST_P256" | "ECC_NIST_P384"
-        | "ECC_NIST_P521" | "ECC_SECG_P256K1" => {
-            return Err(KmsError::Validation(format!(
-                "KeyUsage {usage} is not compatible with KeySpec {spec}"
-            )));
-        }
-        // In AWS's enum (the input checked that), but not made here.
-        other => {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "KeySpec {other} is not supported by this key service."
-            )));
-        }
+        s if s.is_rsa() => matches!(usage, KeyUsage::EncryptDecrypt | KeyUsage::SignVerify),
+        _ => usage == KeyUsage::SignVerify,
+    };
+    if !compatible {
+        return Err(KmsError::Validation(format!(
+            "KeyUsage {usage} is not compatible with KeySpec {spec}"
+        )));
     }
     match origin {
-        "AWS_KMS" => {}
-        "EXTERNAL" if spec == "SYMMETRIC_DEFAULT" => {}
-        "EXTERNAL" => {
+        Origin::AwsKms => {}
+        Origin::External if spec == KeySpec::SymmetricDefault => {}
+        Origin::External => {
             return Err(KmsError::UnsupportedOperation(format!(
                 "KeySpec {spec} is not supported for keys with EXTERNAL origin"
             )));
@@ -92,15 +95,15 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &CreateKeyInput) -> Result<Valu
         uuid::Uuid::new_v4().to_string()
     };
     let t = now(c.cfg);
-    let material_len = crypto::hmac_algorithm(spec).map_or(32, |(_, n)| n);
-    let external = origin == "EXTERNAL";
+    let material_len = crypto::hmac_algorithm(spec.as_str()).map_or(32, |(_, n)| n);
+    let external = origin == Origin::External;
     let rec = KeyRecord {
         id: id.clone(),
         created: t,
         description: description.to_owned(),
-        key_usage: usage.to_owned(),
-        key_spec: spec.to_owned(),
-        origin: origin.to_owned(),
+        key_usage: usage,
+        key_spec: spec,
+        origin,
         state: if external {
             KeyState::PendingImport
         } else {
@@ -129,8 +132,9 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &CreateKeyInput) -> Result<Valu
         c.lockout_check(&rec, doc, input.bypass_policy_lockout_safety_check)?;
     }
     c.store.put_key(&rec)?;
-    if asym::is_rsa(spec) || asym::is_ecc(spec) {
-        c.store.put_material(&id, 1, &asym::generate(spec)?)?;
+    if spec.is_rsa() || spec.is_ecc() {
+        c.store
+            .put_material(&id, 1, &asym::generate(spec.as_str())?)?;
     } else if !external {
         c.store
             .put_material(&id, 1, &crypto::random(material_len)?)?;

@@ -27,7 +27,9 @@ use crate::error::{KmsError, validation};
 use crate::operation::Operation;
 use crate::policy::{self, PolicyCache, Verdict};
 use crate::regions::{DueWork, Peer, note_due};
-use crate::store::{Alias, Grant, KeyRecord, KeyState, MultiRegion, Rotation, Store};
+use crate::store::{
+    Alias, Grant, KeyRecord, KeySpec, KeyState, KeyUsage, MultiRegion, Origin, Rotation, Store,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use sealdb_common::Principal;
@@ -103,7 +105,7 @@ impl Ctx<'_> {
             }
             if deletion_due {
                 self.store.delete_key(&k.id)?;
-            } else if k.valid_to.is_some_and(|v| v <= t) && k.origin == "EXTERNAL" {
+            } else if k.valid_to.is_some_and(|v| v <= t) && k.origin == Origin::External {
                 // Expired imported material: gone, as if deleted.
                 self.store.delete_material(&k.id, 1)?;
                 k.valid_to = None;
@@ -176,9 +178,9 @@ impl Ctx<'_> {
             id: id.clone(),
             created: t,
             description: DYNAMODB_KEY_DESCRIPTION.into(),
-            key_usage: "ENCRYPT_DECRYPT".into(),
-            key_spec: "SYMMETRIC_DEFAULT".into(),
-            origin: "AWS_KMS".into(),
+            key_usage: KeyUsage::EncryptDecrypt,
+            key_spec: KeySpec::SymmetricDefault,
+            origin: Origin::AwsKms,
             state: KeyState::Enabled,
             deletion_date: None,
             key_manager: "AWS".into(),
@@ -248,7 +250,7 @@ impl Ctx<'_> {
     }
 
     fn symmetric(&self, key: &KeyRecord) -> Result<(), KmsError> {
-        if key.key_spec != "SYMMETRIC_DEFAULT" || key.key_usage != "ENCRYPT_DECRYPT" {
+        if key.key_spec != KeySpec::SymmetricDefault || key.key_usage != KeyUsage::EncryptDecrypt {
             return Err(KmsError::InvalidKeyUsage(format!(
                 "{} key usage is {} which is not valid for this operation.",
                 self.key_arn(&key.id),
@@ -281,16 +283,16 @@ impl Ctx<'_> {
         if let Some(days) = k.pending_window_days {
             m["PendingDeletionWindowInDays"] = json!(days);
         }
-        if k.key_spec == "SYMMETRIC_DEFAULT" {
+        if k.key_spec == KeySpec::SymmetricDefault {
             m["EncryptionAlgorithms"] = json!(["SYMMETRIC_DEFAULT"]);
-        } else if let Some(alg) = mac_algorithm(&k.key_spec) {
+        } else if let Some(alg) = mac_algorithm(k.key_spec.as_str()) {
             m["MacAlgorithms"] = json!([alg]);
-        } else if k.key_usage == "ENCRYPT_DECRYPT" {
+        } else if k.key_usage == KeyUsage::EncryptDecrypt {
             m["EncryptionAlgorithms"] = json!(asym::RSA_ENCRYPTION_ALGORITHMS);
         } else {
-            m["SigningAlgorithms"] = json!(asym::signing_algorithms(&k.key_spec));
+            m["SigningAlgorithms"] = json!(asym::signing_algorithms(k.key_spec.as_str()));
         }
-        if k.origin == "EXTERNAL" {
+        if k.origin == Origin::External {
             if let Some(e) = &k.expiration_model {
                 m["ExpirationModel"] = json!(e);
             }

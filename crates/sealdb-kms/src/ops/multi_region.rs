@@ -111,7 +111,7 @@ impl<'a> Ctx<'a> {
             r.rotations = primary.rotations.clone();
             r.imported_hash = primary.imported_hash.clone().or(r.imported_hash);
             r.multi_region = Some(mr.clone());
-            if primary.origin != "EXTERNAL" {
+            if primary.origin != Origin::External {
                 for v in 1..=primary.current_version {
                     if peer.store.material(&primary.id, v)?.is_none()
                         && let Some(m) = self.store.material(&primary.id, v)?
@@ -267,14 +267,14 @@ pub(super) fn replicate_key(
     }
     let t = now(c.cfg);
     view.replica_regions.push(region.to_owned());
-    let external = k.origin == "EXTERNAL";
+    let external = k.origin == Origin::External;
     let mut replica = KeyRecord {
         id: k.id.clone(),
         created: t,
         description: description.to_owned(),
-        key_usage: k.key_usage.clone(),
-        key_spec: k.key_spec.clone(),
-        origin: k.origin.clone(),
+        key_usage: k.key_usage,
+        key_spec: k.key_spec,
+        origin: k.origin,
         state: if external {
             KeyState::PendingImport
         } else {
