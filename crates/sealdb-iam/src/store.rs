@@ -357,15 +357,26 @@ fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StoreError> {
 fn decode<T: DeserializeOwned>(kind: &str, name: &str, bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
         Some((&SEALED_V1, json)) => serde_json::from_slice(json)
-            .map_err(|e| StoreError::Corrupt(format!("{kind} {name}: {e}"))),
+            // Position only: serde's message could quote the record (policy text).
+            .map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "{kind} {name}: does not decode (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ))
+            }),
         _ => Err(StoreError::Corrupt(format!(
             "{kind} {name}: unknown record version"
         ))),
     }
 }
 
+/// Loads every record. A record that does not decode or whose secret does not open is a
+/// fault; all of them are named (kind and name) in one error, and none is skipped: a
+/// policy left out could widen what a caller may do, so the store fails closed.
 fn load_state(conn: &Connection, sealer: &Sealer) -> Result<IdentityState, StoreError> {
     let mut state = IdentityState::default();
+    let mut faults: Vec<String> = Vec::new();
     let mut stmt = conn.prepare("SELECT kind, name, record, sealed_secret FROM records")?;
     let rows = stmt.query_map([], |r| {
         Ok((
@@ -377,43 +388,60 @@ fn load_state(conn: &Connection, sealer: &Sealer) -> Result<IdentityState, Store
     })?;
     for row in rows {
         let (kind, name, record, sealed) = row?;
-        match kind.as_str() {
-            "user" => {
-                state
-                    .users
-                    .insert(name.clone(), decode(&kind, &name, &record)?);
-            }
-            "group" => {
-                state
-                    .groups
-                    .insert(name.clone(), decode(&kind, &name, &record)?);
-            }
-            "role" => {
-                state
-                    .roles
-                    .insert(name.clone(), decode(&kind, &name, &record)?);
-            }
-            "policy" => {
-                state
-                    .policies
-                    .insert(name.clone(), decode(&kind, &name, &record)?);
-            }
-            "access_key" => {
-                let mut key: AccessKeyRecord = decode(&kind, &name, &record)?;
-                let sealed =
-                    sealed.ok_or_else(|| StoreError::Corrupt(format!("secret of {name}")))?;
-                let secret = sealer
-                    .open(&sealed, name.as_bytes())
-                    .map_err(|_| StoreError::Corrupt(format!("secret of {name}")))?;
-                let text = std::str::from_utf8(&secret)
-                    .map_err(|_| StoreError::Corrupt(format!("secret of {name}")))?;
-                key.secret = SecretString::new(text.to_owned());
-                state.access_keys.insert(name, key);
-            }
-            other => return Err(StoreError::Corrupt(format!("record kind {other}"))),
+        if let Err(e) = load_record(&mut state, sealer, &kind, name, &record, sealed) {
+            faults.push(match e {
+                StoreError::Corrupt(what) => what,
+                other => other.to_string(),
+            });
         }
     }
-    Ok(state)
+    if faults.is_empty() {
+        Ok(state)
+    } else {
+        Err(StoreError::Corrupt(faults.join("; ")))
+    }
+}
+
+fn load_record(
+    state: &mut IdentityState,
+    sealer: &Sealer,
+    kind: &str,
+    name: String,
+    record: &[u8],
+    sealed: Option<Vec<u8>>,
+) -> Result<(), StoreError> {
+    match kind {
+        "user" => {
+            let r = decode(kind, &name, record)?;
+            state.users.insert(name, r);
+        }
+        "group" => {
+            let r = decode(kind, &name, record)?;
+            state.groups.insert(name, r);
+        }
+        "role" => {
+            let r = decode(kind, &name, record)?;
+            state.roles.insert(name, r);
+        }
+        "policy" => {
+            let r = decode(kind, &name, record)?;
+            state.policies.insert(name, r);
+        }
+        "access_key" => {
+            let mut key: AccessKeyRecord = decode(kind, &name, record)?;
+            let bad_secret =
+                || StoreError::Corrupt(format!("access_key {name}: secret does not open"));
+            let sealed = sealed.ok_or_else(bad_secret)?;
+            let secret = sealer
+                .open(&sealed, name.as_bytes())
+                .map_err(|_| bad_secret())?;
+            let text = std::str::from_utf8(&secret).map_err(|_| bad_secret())?;
+            key.secret = SecretString::new(text.to_owned());
+            state.access_keys.insert(name, key);
+        }
+        other => return Err(StoreError::Corrupt(format!("record kind {other} ({name})"))),
+    }
+    Ok(())
 }
 
 /// Writes the rows of one kind that differ between `old` and `new`.

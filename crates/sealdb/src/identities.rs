@@ -27,8 +27,15 @@ pub(crate) fn open_store(
     clock: Clock,
     engine: &Engine,
 ) -> Result<Arc<IdentityStore>, String> {
-    let store =
-        IdentityStore::open(data_dir, root, account_id, clock).map_err(|e| e.to_string())?;
+    let store = IdentityStore::open(data_dir, root, account_id, clock).map_err(|e| {
+        // Fails closed: serving without some identities could drop a Deny.
+        format!(
+            "{e}: the identity store {} cannot be read; nothing was changed and the server does \
+             not start without it. `sealdb verify` names every fault; restore iam.db from \
+             a copy",
+            data_dir.join("iam.db").display()
+        )
+    })?;
     let legacy = engine.credentials();
     if !store.done(CATALOG_MIGRATION).map_err(|e| e.to_string())? {
         for c in &legacy {

@@ -155,3 +155,186 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Starts `sealdb serve` expecting it to refuse; returns what it printed on stderr.
+fn serve_refuses(dir: &std::path::Path) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealdb"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("SEALDB_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("SEALDB_SECRET_ACCESS_KEY", SECRET_KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started on a damaged identity store");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A damaged `iam.db` — a flipped byte in a page, a record that does not decode, a
+/// secret that does not open — is named by the server (which fails closed: identities
+/// left out could drop a Deny) and by `sealdb verify`, and changes nothing: with the
+/// file restored every identity and every table serve as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_identity_store_is_named_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut server = Server::start_on(&dir);
+    let c = server.client();
+    c.create_table()
+        .table_name("ttt")
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .attribute_definitions(common::attr_def(
+            "pk",
+            aws_sdk_dynamodb::types::ScalarAttributeType::S,
+        ))
+        .key_schema(common::key_elem(
+            "pk",
+            aws_sdk_dynamodb::types::KeyType::Hash,
+        ))
+        .send()
+        .await
+        .unwrap();
+    c.put_item()
+        .table_name("ttt")
+        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S("a".into()))
+        .send()
+        .await
+        .unwrap();
+    server.stop();
+    let (ok, created) = sealdb(&["credentials", "create", "--name", "alice"], &dir);
+    assert!(ok);
+    let field = |name: &str| {
+        created
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .to_owned()
+    };
+    let (alice_id, alice_secret) = (field("AWS_ACCESS_KEY_ID="), field("AWS_SECRET_ACCESS_KEY="));
+    let iam = dir.join("iam.db");
+    let original = std::fs::read(&iam).unwrap();
+    let verify = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_sealdb"))
+            .args(["verify", "--data-dir"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+
+    // A flipped byte in a page: SQLCipher's HMAC.
+    let mut bad = original.clone();
+    assert!(bad.len() > 4096, "iam.db has one page");
+    bad[4096 + 200] ^= 0x55;
+    std::fs::write(&iam, &bad).unwrap();
+    let err = serve_refuses(&dir);
+    assert!(
+        err.contains(&iam.display().to_string()) && err.contains("sealdb verify"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&iam).unwrap(),
+        bad,
+        "the failed start changed iam.db"
+    );
+    let (ok, out) = verify();
+    assert!(
+        !ok && out.contains("FAULT identity store (iam.db)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok    catalog") && out.contains("ok    table ttt"),
+        "{out}"
+    );
+
+    // Records whose pages hold but which do not decode / open: each is named.
+    std::fs::write(&iam, &original).unwrap();
+    {
+        let root = RootKey::load(&dir.join("root.key")).unwrap();
+        let conn = sealdb_storage::sqlcipher::open_existing(
+            &iam,
+            &root.derive(sealdb_common::Purpose::Iam),
+        )
+        .unwrap();
+        let blob = |kind: &str, name: &str, col: &str| -> Vec<u8> {
+            conn.query_row(
+                &format!("SELECT {col} FROM records WHERE kind = ?1 AND name = ?2"),
+                [kind, name],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        let mut user = blob("user", "alice", "record");
+        user[0] = 0x02;
+        let mut secret = blob("access_key", &alice_id, "sealed_secret");
+        *secret.last_mut().unwrap() ^= 1;
+        conn.execute(
+            "UPDATE records SET record = ?1 WHERE kind = 'user' AND name = 'alice'",
+            [&user],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE records SET sealed_secret = ?1 WHERE kind = 'access_key' AND name = ?2",
+            (&secret, &alice_id),
+        )
+        .unwrap();
+    }
+    let err = serve_refuses(&dir);
+    assert!(
+        err.contains("user alice: unknown record version")
+            && err.contains(&format!("access_key {alice_id}: secret does not open")),
+        "{err}"
+    );
+    let (ok, out) = verify();
+    assert!(!ok, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("FAULT identity records"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("user alice") && line.contains(&alice_id),
+        "{line}"
+    );
+    assert!(out.contains("ok    identity store (iam.db)"), "{out}");
+
+    // Restored: everything as before the damage.
+    std::fs::write(&iam, &original).unwrap();
+    for ext in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.join(format!("iam.db{ext}")));
+    }
+    let (ok, out) = verify();
+    assert!(ok, "{out}");
+    let server = Server::start_on(&dir);
+    let got = server
+        .client()
+        .get_item()
+        .table_name("ttt")
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("a".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(got.item().is_some());
+    let denied = client_with(&server.endpoint, &alice_id, &alice_secret)
+        .list_tables()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        denied.into_service_error().meta().code(),
+        Some("AccessDeniedException"),
+        "alice's key is authenticated again"
+    );
+}
