@@ -7,6 +7,7 @@ mod bench;
 mod identities;
 mod limits;
 mod regions;
+mod root_of_trust;
 mod verify;
 mod wiring;
 
@@ -296,10 +297,9 @@ fn load_or_create_root_key(data: &DataArgs) -> Result<(RootKey, bool), String> {
     std::fs::create_dir_all(&data.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", data.data_dir.display()))?;
     restrict_dir(&data.data_dir);
-    let path = data
-        .root_key_file
-        .clone()
-        .unwrap_or_else(|| data.data_dir.join("root.key"));
+    // A data dir without a header was made when a key file was the only mode.
+    let root_of_trust::Mode::File = root_of_trust::mode_or_migrate(&data.data_dir)?;
+    let path = root_of_trust::key_file(&data.data_dir, data.root_key_file.as_deref());
     let sealed = ["catalog.db", "keystore.db"]
         .iter()
         .any(|f| data.data_dir.join(f).exists());
@@ -370,6 +370,10 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         return Err(format!("--region '{}' is not a region name", args.region));
     }
     let (root, first_start) = load_or_create_root_key(&args.data)?;
+    let key_path = root_of_trust::key_file(&args.data.data_dir, args.data.root_key_file.as_deref());
+    if let Some(warning) = root_of_trust::key_inside_warning(&args.data.data_dir, &key_path) {
+        eprintln!("sealdb: warning: {warning}");
+    }
     let home = regions::home_region(&args.data.data_dir, &args.region)?;
     if !answered.answers(&home) {
         return Err(format!(

@@ -101,7 +101,8 @@ pub(crate) fn home_region(data_dir: &Path, default: &str) -> Result<String, Stri
     }
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes a file whole: temp file, fsync, rename, fsync of the directory.
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp)?;
