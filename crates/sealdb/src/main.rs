@@ -1,7 +1,7 @@
 //! `sealdb`: a DynamoDB-compatible database whose data is always encrypted at rest.
 //!
 //! Subcommands: `serve` (the server), `bench` (benchmark), `credentials` (access keys),
-//! `verify` (integrity of a stopped data dir), `rotate-root-key`, `audit`.
+//! `verify` (integrity of a stopped data dir), `rotate-root-key`, `change-passphrase`, `audit`.
 
 mod bench;
 mod identities;
@@ -50,6 +50,22 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Keep the root key another way (--root-of-trust file|passphrase): only the root key
+    /// is re-wrapped, no data file is touched. Run with the server stopped; safe to run
+    /// again if interrupted.
+    SetRootOfTrust {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Re-wrap the root key under a new passphrase (root of trust `passphrase`); no data
+    /// file is touched. Run with the server stopped.
+    ChangePassphrase {
+        #[command(flatten)]
+        data: DataArgs,
+        /// File holding the new passphrase (else SEALDB_NEW_PASSPHRASE, or the terminal).
+        #[arg(long)]
+        new_passphrase_file: Option<PathBuf>,
+    },
     /// Check every page of every file, every wrapped key and the audit chain; exits
     /// non-zero naming each fault. Run with the server stopped.
     Verify {
@@ -88,6 +104,14 @@ struct DataArgs {
     /// Root key file (default: <data-dir>/root.key, created on first start with mode 0600).
     #[arg(long, env = "SEALDB_ROOT_KEY_FILE")]
     root_key_file: Option<PathBuf>,
+    /// Where the root key of a new data dir is kept (recorded in <data-dir>/root-of-trust
+    /// at first start): a key file, or sealed under a passphrase.
+    #[arg(long, env = "SEALDB_ROOT_OF_TRUST", value_enum)]
+    root_of_trust: Option<root_of_trust::Kind>,
+    /// File holding the passphrase (root of trust `passphrase`); else SEALDB_PASSPHRASE,
+    /// the systemd credential `sealdb-passphrase`, or the terminal.
+    #[arg(long, env = "SEALDB_PASSPHRASE_FILE")]
+    passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -218,6 +242,11 @@ fn main() -> ExitCode {
             action: AuditAction::List { data },
         } => audit_list(&data),
         Command::RotateRootKey { data } => rotate_root_key(&data),
+        Command::SetRootOfTrust { data } => root_of_trust::switch::set_root_of_trust(&data),
+        Command::ChangePassphrase {
+            data,
+            new_passphrase_file,
+        } => root_of_trust::change_passphrase(&data, new_passphrase_file.as_deref()),
         Command::Verify { data } => verify::run(&data),
         Command::Actions => {
             for action in served_actions() {
@@ -265,7 +294,10 @@ impl Command {
                 | CredentialsAction::List { data }
                 | CredentialsAction::Delete { data, .. } => Some((data, true)),
             },
-            Command::RotateRootKey { data } | Command::Verify { data } => Some((data, false)),
+            Command::RotateRootKey { data }
+            | Command::Verify { data }
+            | Command::SetRootOfTrust { data }
+            | Command::ChangePassphrase { data, .. } => Some((data, false)),
             Command::Audit { action } => match action {
                 AuditAction::Verify { data } | AuditAction::List { data } => Some((data, false)),
             },
@@ -297,8 +329,9 @@ fn load_or_create_root_key(data: &DataArgs) -> Result<(RootKey, bool), String> {
     std::fs::create_dir_all(&data.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", data.data_dir.display()))?;
     restrict_dir(&data.data_dir);
-    // A data dir without a header was made when a key file was the only mode.
-    let root_of_trust::Mode::File = root_of_trust::mode_or_migrate(&data.data_dir)?;
+    if let Some(found) = root_of_trust::load_or_create(data)? {
+        return Ok(found);
+    }
     let path = root_of_trust::key_file(&data.data_dir, data.root_key_file.as_deref());
     let sealed = ["catalog.db", "keystore.db"]
         .iter()
@@ -580,39 +613,28 @@ fn boxed(e: impl std::fmt::Display) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(e.to_string().into())
 }
 
-/// Rotates the root key. The new key is first saved as `root.key.next`, every file is
-/// re-keyed (each step recognises a file already under the new key), and only then does
-/// `root.key.next` replace the old key, so an interrupted run can be repeated.
+/// Rotates the root key. The new key is first saved beside the old one (`root.key.next`,
+/// or `root-of-trust.next` kept as the root of trust keeps the key), every file is re-keyed
+/// (each step recognises a file already under the new key), and only then does the new
+/// key replace the old one, so an interrupted run can be repeated.
 fn rotate_root_key(data: &DataArgs) -> Result<(), String> {
+    use sealdb_common::crash_point::crash_point;
     let dir = &data.data_dir;
     if !dir.join("catalog.db").exists() {
         return Err(format!("no data dir at {}", dir.display()));
     }
-    let key_path = data
-        .root_key_file
-        .clone()
-        .unwrap_or_else(|| dir.join("root.key"));
-    let next_path = key_path.with_extension("key.next");
-    let old = RootKey::load(&key_path).map_err(|e| e.to_string())?;
-    let new = if next_path.exists() {
-        RootKey::load(&next_path).map_err(|e| e.to_string())?
-    } else {
-        let k = RootKey::generate().map_err(|e| e.to_string())?;
-        k.save_new(&next_path).map_err(|e| e.to_string())?;
-        k
-    };
+    let (old, new) = root_of_trust::switch::rotation_keys(data)?;
+    crash_point("rotate-root-key:staged");
     // Every region's key store, catalog and transaction log.
     for (_, region_dir) in regions::regions_on_disk(dir)? {
         rotate_region_files(&region_dir, &old, &new)?;
+        crash_point("rotate-root-key:region-rekeyed");
     }
     // Identities: the file, and access-key secrets sealed under the catalog key.
     sealdb_iam::IdentityStore::rotate_root_key(dir, &old, &new)
         .map_err(|e| format!("cannot re-key the identity store: {e}"))?;
-    std::fs::rename(&next_path, &key_path)
-        .map_err(|e| format!("cannot replace the root key: {e}"))?;
-    if let Ok(d) = std::fs::File::open(key_path.parent().unwrap_or(dir)) {
-        let _ = d.sync_all();
-    }
+    crash_point("rotate-root-key:identities-rekeyed");
+    root_of_trust::switch::commit_rotation(data)?;
     println!(
         "root key rotated: catalog, key store, identity store and transaction log re-keyed; table files unchanged"
     );

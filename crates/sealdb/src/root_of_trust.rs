@@ -1,7 +1,15 @@
 //! The data dir's root of trust: where the root key comes from. Recorded in
 //! `<data-dir>/root-of-trust` (format in docs/formats.md): the mode and its parameters,
-//! never the key. Mode `file` is a root key file (default `<data-dir>/root.key`).
+//! never the key. Mode `file` is a root key file (default `<data-dir>/root.key`); mode
+//! `passphrase` keeps the root key in the header, sealed under a key derived from a
+//! passphrase.
 
+mod passphrase;
+mod secret_input;
+pub(crate) mod switch;
+
+use passphrase::Kdf;
+use sealdb_common::RootKey;
 use std::path::{Path, PathBuf};
 
 /// The header's file name in the data dir.
@@ -9,17 +17,43 @@ pub(crate) const HEADER_FILE: &str = "root-of-trust";
 /// First line of the header, v1. DO NOT CHANGE.
 const MAGIC: &str = "sealdb-root-of-trust 1";
 
+/// The modes, as `--root-of-trust` names them.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A root key file.
+    File,
+    /// The root key sealed under a passphrase (Argon2id, AES-256-GCM).
+    Passphrase,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Passphrase => "passphrase",
+        }
+    }
+}
+
 /// How the root key is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Mode {
     /// A root key file of 32 raw bytes (or 64 hex digits), mode 0600.
     File,
+    /// The root key sealed (`nonce ‖ AES-256-GCM ‖ tag`) under Argon2id(passphrase).
+    Passphrase {
+        /// The derivation's parameters and salt.
+        kdf: Kdf,
+        /// The sealed root key.
+        wrapped: Vec<u8>,
+    },
 }
 
 impl Mode {
-    fn name(&self) -> &'static str {
+    fn kind(&self) -> Kind {
         match self {
-            Mode::File => "file",
+            Mode::File => Kind::File,
+            Mode::Passphrase { .. } => Kind::Passphrase,
         }
     }
 }
@@ -44,16 +78,114 @@ pub(crate) fn write_header(dir: &Path, mode: &Mode) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// The header's mode, writing a `file` header into a data dir that has none: such a dir
-/// was made when a key file was the only mode.
-pub(crate) fn mode_or_migrate(dir: &Path) -> Result<Mode, String> {
-    match read_header(dir)? {
-        Some(mode) => Ok(mode),
-        None => {
-            write_header(dir, &Mode::File)?;
-            Ok(Mode::File)
+/// The root key of a data dir whose root of trust is not `file`, creating it (with the
+/// `--root-of-trust` chosen) on a new data dir; `None` for mode `file`, whose header is
+/// written here when missing (a data dir without one was made when a key file was the
+/// only mode) and whose key the caller loads.
+pub(crate) fn load_or_create(data: &crate::DataArgs) -> Result<Option<(RootKey, bool)>, String> {
+    let dir = &data.data_dir;
+    let Some(mode) = read_header(dir)? else {
+        let new = !key_file(dir, data.root_key_file.as_deref()).exists()
+            && !["catalog.db", "keystore.db"]
+                .iter()
+                .any(|f| dir.join(f).exists());
+        let chosen = data.root_of_trust.unwrap_or(Kind::File);
+        if !new && chosen != Kind::File {
+            return Err(format!(
+                "{} already holds data under a root key file (root of trust 'file'); use `sealdb set-root-of-trust` to change it",
+                dir.display()
+            ));
+        }
+        return match chosen {
+            Kind::File => write_header(dir, &Mode::File).map(|()| None),
+            Kind::Passphrase => create_passphrase(data).map(Some),
+        };
+    };
+    if let Some(chosen) = data.root_of_trust
+        && chosen != mode.kind()
+    {
+        return Err(format!(
+            "the root of trust of {} is '{}', not '{}'; use `sealdb set-root-of-trust` to change it",
+            dir.display(),
+            mode.kind().name(),
+            chosen.name()
+        ));
+    }
+    if mode != Mode::File && data.root_key_file.is_some() {
+        return Err(format!(
+            "--root-key-file is for root of trust 'file'; {} uses '{}'",
+            dir.display(),
+            mode.kind().name()
+        ));
+    }
+    match mode {
+        Mode::File => Ok(None),
+        Mode::Passphrase { .. } => {
+            let pass = secret_input::passphrase(data.passphrase_file.as_deref(), false)?;
+            let root = open_passphrase(dir, &mode, &pass)?;
+            crate::check_root_key_opens(dir, &dir.join(HEADER_FILE), &root)?;
+            Ok(Some((root, false)))
         }
     }
+}
+
+fn create_passphrase(data: &crate::DataArgs) -> Result<(RootKey, bool), String> {
+    if data.root_key_file.is_some() {
+        return Err("--root-key-file is for root of trust 'file'".into());
+    }
+    let pass = secret_input::passphrase(data.passphrase_file.as_deref(), true)?;
+    let root = RootKey::generate().map_err(|e| e.to_string())?;
+    write_header(&data.data_dir, &seal_passphrase(&root, &pass)?)?;
+    Ok((root, true))
+}
+
+/// Mode `passphrase` with a fresh salt, holding `root` sealed under `pass`.
+fn seal_passphrase(
+    root: &RootKey,
+    pass: &sealdb_common::secret::SecretString,
+) -> Result<Mode, String> {
+    let kdf = Kdf::fresh()?;
+    let wrapped = passphrase::seal(root, pass, &kdf, params_text(&kdf).as_bytes())?;
+    Ok(Mode::Passphrase { kdf, wrapped })
+}
+
+fn open_passphrase(
+    dir: &Path,
+    mode: &Mode,
+    pass: &sealdb_common::secret::SecretString,
+) -> Result<RootKey, String> {
+    let Mode::Passphrase { kdf, wrapped } = mode else {
+        return Err("not root of trust 'passphrase'".into());
+    };
+    passphrase::open(wrapped, pass, kdf, params_text(kdf).as_bytes())?.ok_or_else(|| {
+        format!(
+            "the passphrase does not open the root key of {} (a wrong passphrase?); nothing was changed",
+            dir.display()
+        )
+    })
+}
+
+/// `sealdb change-passphrase`: re-seals the root key under a new passphrase and a fresh
+/// salt in one rename of the header; nothing else is touched.
+pub(crate) fn change_passphrase(
+    data: &crate::DataArgs,
+    new_file: Option<&Path>,
+) -> Result<(), String> {
+    let dir = &data.data_dir;
+    let mode = read_header(dir)?.unwrap_or(Mode::File);
+    if mode.kind() != Kind::Passphrase {
+        return Err(format!(
+            "the root of trust of {} is '{}', not 'passphrase'",
+            dir.display(),
+            mode.kind().name()
+        ));
+    }
+    let pass = secret_input::passphrase(data.passphrase_file.as_deref(), false)?;
+    let root = open_passphrase(dir, &mode, &pass)?;
+    let new = secret_input::new_passphrase(new_file)?;
+    write_header(dir, &seal_passphrase(&root, &new)?)?;
+    println!("passphrase changed: the root key was re-wrapped; no data file was touched");
+    Ok(())
 }
 
 /// The root key file of mode `file`.
@@ -75,8 +207,24 @@ pub(crate) fn key_inside_warning(dir: &Path, key: &Path) -> Option<String> {
     })
 }
 
+/// The header's lines before the sealed key: the AAD of the seal.
+fn params_text(kdf: &Kdf) -> String {
+    format!(
+        "{MAGIC}\nmode passphrase\nargon2id {}\nsalt {}\n",
+        kdf.render(),
+        hex::encode(kdf.salt)
+    )
+}
+
 fn render(mode: &Mode) -> String {
-    format!("{MAGIC}\nmode {}\n", mode.name())
+    match mode {
+        Mode::File => format!("{MAGIC}\nmode file\n"),
+        Mode::Passphrase { kdf, wrapped } => format!(
+            "{}wrapped-root-key {}\n",
+            params_text(kdf),
+            hex::encode(wrapped)
+        ),
+    }
 }
 
 fn parse(text: &str) -> Result<Mode, String> {
@@ -84,18 +232,35 @@ fn parse(text: &str) -> Result<Mode, String> {
     if lines.next() != Some(MAGIC) {
         return Err("not a root-of-trust header of a version this sealdb knows".into());
     }
-    let mut mode = None;
+    let mut fields: Vec<(&str, &str)> = Vec::new();
     for line in lines {
         let (field, value) = line.split_once(' ').unwrap_or((line, ""));
-        match field {
-            "mode" if mode.is_none() => mode = Some(value),
-            _ => return Err(format!("unknown or repeated field '{field}'")),
+        if fields.iter().any(|(f, _)| *f == field) {
+            return Err(format!("repeated field '{field}'"));
         }
+        fields.push((field, value));
     }
-    match mode {
-        Some("file") => Ok(Mode::File),
-        Some(other) => Err(format!("unknown root-of-trust mode '{other}'")),
-        None => Err("no mode".into()),
+    let mut take = |name: &str| -> Result<&str, String> {
+        let at = fields
+            .iter()
+            .position(|(f, _)| *f == name)
+            .ok_or_else(|| format!("no field '{name}'"))?;
+        Ok(fields.remove(at).1)
+    };
+    let mode = match take("mode")? {
+        "file" => Mode::File,
+        "passphrase" => {
+            let cost = take("argon2id")?;
+            let kdf = Kdf::parse(cost, take("salt")?)?;
+            let wrapped = hex::decode(take("wrapped-root-key")?)
+                .map_err(|_| "wrapped-root-key is not hex")?;
+            Mode::Passphrase { kdf, wrapped }
+        }
+        other => return Err(format!("unknown root-of-trust mode '{other}'")),
+    };
+    match fields.first() {
+        Some((field, _)) => Err(format!("unknown field '{field}'")),
+        None => Ok(mode),
     }
 }
 
@@ -111,16 +276,26 @@ mod tests {
         assert!(parse("sealdb-root-of-trust 2\nmode file\n").is_err());
         assert!(parse("sealdb-root-of-trust 1\nmode tape\n").is_err());
         assert!(parse("sealdb-root-of-trust 1\nmode file\nmode file\n").is_err());
+        assert!(parse("sealdb-root-of-trust 1\nmode file\nsalt 00\n").is_err());
         assert!(parse("sealdb-root-of-trust 1\n").is_err());
+        let kdf = Kdf::fresh().unwrap();
+        let mode = Mode::Passphrase {
+            kdf,
+            wrapped: vec![7; 60],
+        };
+        let text = render(&mode);
+        assert_eq!(parse(&text).unwrap(), mode);
+        let cheap = text.replace("m=65536", "m=8192");
+        assert!(parse(&cheap).is_err(), "{cheap}");
     }
 
     #[test]
-    fn migrates_and_warns_only_inside() {
+    fn key_file_inside_is_warned_about() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
         std::fs::create_dir(&dir).unwrap();
         assert_eq!(read_header(&dir).unwrap(), None);
-        assert_eq!(mode_or_migrate(&dir).unwrap(), Mode::File);
+        write_header(&dir, &Mode::File).unwrap();
         assert_eq!(read_header(&dir).unwrap(), Some(Mode::File));
         let inside = dir.join("root.key");
         let outside = tmp.path().join("root.key");

@@ -1,5 +1,6 @@
 //! The root of trust: the data dir's `root-of-trust` header, mode `file` (with its warning
-//! when the key file lies in the data dir) and the migration of a data dir without header.
+//! when the key file lies in the data dir), the migration of a data dir without header,
+//! and mode `passphrase` (every passphrase source, change-passphrase, wrong passphrase).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -32,10 +33,16 @@ impl Serve {
 }
 
 fn serve(dir: &Path, extra: &[&str]) -> Serve {
+    serve_env(dir, extra, &[])
+}
+
+fn serve_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sealdb"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .args(extra)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
         .env("SEALDB_ACCESS_KEY_ID", common::ACCESS_KEY)
         .env("SEALDB_SECRET_ACCESS_KEY", common::SECRET_KEY)
         .stdout(Stdio::piped())
@@ -119,7 +126,7 @@ async fn file_mode_header_warning_and_migration() {
         "sealdb-root-of-trust 1\nmode file\n"
     );
     assert!(s.stderr.lock().unwrap().contains(WARNING));
-    assert_eq!(put_and_get(&s.client(), "t", true).await, "kept");
+    assert_eq!(put_and_get(&s.client(), "tbl", true).await, "kept");
     drop(s);
     // Every start warns, not only the first.
     let s = serve(&dir, &[]);
@@ -132,14 +139,14 @@ async fn file_mode_header_warning_and_migration() {
         std::fs::read_to_string(&header).unwrap(),
         "sealdb-root-of-trust 1\nmode file\n"
     );
-    assert_eq!(put_and_get(&s.client(), "t", false).await, "kept");
+    assert_eq!(put_and_get(&s.client(), "tbl", false).await, "kept");
     drop(s);
     // The key moved out of the data dir: no warning.
     let outside = tmp.path().join("root.key");
     std::fs::rename(dir.join("root.key"), &outside).unwrap();
     let s = serve(&dir, &["--root-key-file", outside.to_str().unwrap()]);
     assert!(!s.stderr.lock().unwrap().contains(WARNING));
-    assert_eq!(put_and_get(&s.client(), "t", false).await, "kept");
+    assert_eq!(put_and_get(&s.client(), "tbl", false).await, "kept");
     drop(s);
     // A header of an unknown version refuses to start and is left as it is.
     std::fs::write(&header, "sealdb-root-of-trust 9\nmode file\n").unwrap();
@@ -151,9 +158,330 @@ async fn file_mode_header_warning_and_migration() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not a root-of-trust header of a version"), "{err}");
+    assert!(
+        err.contains("not a root-of-trust header of a version"),
+        "{err}"
+    );
     assert_eq!(
         std::fs::read_to_string(&header).unwrap(),
         "sealdb-root-of-trust 9\nmode file\n"
     );
+}
+
+/// `sealdb <args> --data-dir dir` with `env`, run to its end.
+fn run(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sealdb"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Every file of the data dir but the lock, with its bytes.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.file_name().unwrap() != "sealdb.lock" {
+                let bytes = std::fs::read(&p).unwrap();
+                out.push((p, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn secret_file(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// The root key, opened from the header as docs/formats.md describes it (an
+/// implementation of its own, so the documented format is checked too).
+fn root_key_from_header(dir: &Path, passphrase: &str) -> Vec<u8> {
+    use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+    let text = std::fs::read_to_string(dir.join("root-of-trust")).unwrap();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(field("argon2id"), "m=65536 t=3 p=1");
+    let salt = hex::decode(field("salt")).unwrap();
+    let wrapped = hex::decode(field("wrapped-root-key")).unwrap();
+    let aad = &text[..text.find("wrapped-root-key ").unwrap()];
+    let params = argon2::Params::new(65536, 3, 1, Some(32)).unwrap();
+    let mut kek = [0u8; 32];
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password_into(passphrase.as_bytes(), &salt, &mut kek)
+        .unwrap();
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &kek).unwrap());
+    let (nonce, body) = wrapped.split_at(12);
+    let mut body = body.to_vec();
+    let plain = key
+        .open_in_place(
+            Nonce::try_assume_unique_for_key(nonce).unwrap(),
+            Aad::from(aad.as_bytes()),
+            &mut body,
+        )
+        .unwrap();
+    plain.to_vec()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn passphrase_mode_sources_change_and_refusals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let (old_pass, new_pass) = (
+        "first passphrase, long enough",
+        "second passphrase, longer still",
+    );
+    let old_file = tmp.path().join("old-pass");
+    let new_file = tmp.path().join("new-pass");
+    secret_file(&old_file, &format!("{old_pass}\n"));
+    secret_file(&new_file, new_pass);
+    let old_file_arg = old_file.to_str().unwrap();
+
+    // A passphrase file others can read is refused before anything is created.
+    let loose = tmp.path().join("loose-pass");
+    std::fs::write(&loose, old_pass).unwrap();
+    std::fs::set_permissions(&loose, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = run(
+        &[
+            "serve",
+            "--root-of-trust",
+            "passphrase",
+            "--passphrase-file",
+            loose.to_str().unwrap(),
+        ],
+        &dir,
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("must not be accessible by group or others")
+    );
+    assert!(!dir.join("root-of-trust").exists());
+
+    // First start: the passphrase from a file; no key file, no warning.
+    let s = serve(
+        &dir,
+        &[
+            "--root-of-trust",
+            "passphrase",
+            "--passphrase-file",
+            old_file_arg,
+        ],
+    );
+    assert!(!s.stderr.lock().unwrap().contains(WARNING));
+    assert_eq!(put_and_get(&s.client(), "tbl", true).await, "kept");
+    drop(s);
+    let header = std::fs::read_to_string(dir.join("root-of-trust")).unwrap();
+    assert!(
+        header.starts_with(
+            "sealdb-root-of-trust 1\nmode passphrase\nargon2id m=65536 t=3 p=1\nsalt "
+        ),
+        "{header}"
+    );
+    assert!(!dir.join("root.key").exists());
+
+    // Restart with the passphrase in SEALDB_PASSPHRASE (the mode comes from the header).
+    let s = serve_env(&dir, &[], &[("SEALDB_PASSPHRASE", old_pass)]);
+    assert_eq!(put_and_get(&s.client(), "tbl", false).await, "kept");
+    drop(s);
+
+    // A wrong passphrase refuses to start, with a clear message, and changes nothing.
+    let before = snapshot(&dir);
+    let out = run(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &dir,
+        &[("SEALDB_PASSPHRASE", "wrong")],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the passphrase does not open the root key"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&dir), before);
+    // So does a change of mode asked at start.
+    let out = run(
+        &["serve", "--root-of-trust", "file"],
+        &dir,
+        &[("SEALDB_PASSPHRASE", old_pass)],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is 'passphrase', not 'file'"));
+    assert_eq!(snapshot(&dir), before);
+
+    // change-passphrase: the old one from a systemd credential, the new one from a file.
+    let creds = tmp.path().join("creds");
+    std::fs::create_dir(&creds).unwrap();
+    secret_file(&creds.join("sealdb-passphrase"), old_pass);
+    let out = run(
+        &[
+            "change-passphrase",
+            "--new-passphrase-file",
+            new_file.to_str().unwrap(),
+        ],
+        &dir,
+        &[("CREDENTIALS_DIRECTORY", creds.to_str().unwrap())],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Only the header changed.
+    let after = snapshot(&dir);
+    assert_eq!(after.len(), before.len());
+    for ((p, a), (q, b)) in before.iter().zip(&after) {
+        assert_eq!(p, q);
+        assert_eq!(a == b, !p.ends_with("root-of-trust"), "{}", p.display());
+    }
+    // The old passphrase no longer opens it; the new one does (from the credential).
+    let out = run(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &dir,
+        &[("SEALDB_PASSPHRASE", old_pass)],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not open the root key"));
+    secret_file(&creds.join("sealdb-passphrase"), new_pass);
+    let s = serve_env(
+        &dir,
+        &[],
+        &[("CREDENTIALS_DIRECTORY", creds.to_str().unwrap())],
+    );
+    assert_eq!(put_and_get(&s.client(), "tbl", false).await, "kept");
+    drop(s);
+
+    // Neither passphrase nor the root key (raw or hex) is anywhere in the data dir.
+    let root = root_key_from_header(&dir, new_pass);
+    assert_eq!(root.len(), 32);
+    let needles: [Vec<u8>; 4] = [
+        root.clone(),
+        hex::encode(&root).into_bytes(),
+        old_pass.as_bytes().to_vec(),
+        new_pass.as_bytes().to_vec(),
+    ];
+    for (path, bytes) in snapshot(&dir) {
+        for n in &needles {
+            assert!(
+                !contains(&bytes, n),
+                "a secret is readable in {}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Creates table `t` with an item and a backup of it.
+async fn table_and_backup(c: &aws_sdk_dynamodb::Client) {
+    assert_eq!(put_and_get(c, "tbl", true).await, "kept");
+    c.create_backup()
+        .table_name("tbl")
+        .backup_name("bkp")
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The table reads, and its backup restores to a table that reads.
+async fn everything_reads(c: &aws_sdk_dynamodb::Client, restore_as: &str) {
+    assert_eq!(put_and_get(c, "tbl", false).await, "kept");
+    let backups = c.list_backups().table_name("tbl").send().await.unwrap();
+    let arn = backups.backup_summaries()[0]
+        .backup_arn()
+        .unwrap()
+        .to_owned();
+    c.restore_table_from_backup()
+        .target_table_name(restore_as)
+        .backup_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        let d = c
+            .describe_table()
+            .table_name(restore_as)
+            .send()
+            .await
+            .unwrap();
+        if d.table().and_then(|t| t.table_status()).map(|s| s.as_str()) == Some("ACTIVE") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(put_and_get(c, restore_as, false).await, "kept");
+}
+
+#[tokio::test]
+async fn rotation_and_switches_finish_after_a_kill_at_every_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let pass = "a passphrase for the switch test";
+    let env = [("SEALDB_PASSPHRASE", pass)];
+    let s = serve(&dir, &[]);
+    table_and_backup(&s.client()).await;
+    drop(s);
+    let rotate_steps = [
+        "rotate-root-key:staged",
+        "rotate-root-key:region-rekeyed",
+        "rotate-root-key:identities-rekeyed",
+    ];
+    let rounds: [(&[&str], &[&str]); 4] = [
+        (&["rotate-root-key"], &rotate_steps),
+        (
+            &["set-root-of-trust", "--root-of-trust", "passphrase"],
+            &["set-root-of-trust:header-written"],
+        ),
+        (&["rotate-root-key"], &rotate_steps),
+        (
+            &["set-root-of-trust", "--root-of-trust", "file"],
+            &["set-root-of-trust:key-file-written"],
+        ),
+    ];
+    let mut restored = 0;
+    for (args, steps) in rounds {
+        for step in steps {
+            let mut with_crash = env.to_vec();
+            with_crash.push(("SEALDB_CRASH_POINT", step));
+            let out = run(args, &dir, &with_crash);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!("crash point {step} reached")),
+                "{args:?} {step}: {err}"
+            );
+            let out = run(args, &dir, &env);
+            assert!(
+                out.status.success(),
+                "{args:?} rerun after a kill at {step}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let s = serve_env(&dir, &[], &env);
+            restored += 1;
+            everything_reads(&s.client(), &format!("restored{restored}")).await;
+            drop(s);
+        }
+    }
+    // Back in mode file with no key file left over from the switches.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("root-of-trust")).unwrap(),
+        "sealdb-root-of-trust 1\nmode file\n"
+    );
+    assert!(!dir.join("root-of-trust.next").exists());
+    assert!(!dir.join("root.key.next").exists());
 }
