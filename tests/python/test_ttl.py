@@ -12,11 +12,15 @@ from botocore.exceptions import ClientError
 from conftest import Server
 
 SERVICE_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
+CHANGE_INTERVAL = 3
+TOO_SOON = ("ValidationException", "Time to live has been modified multiple times within a fixed interval")
 
 
 @pytest.fixture(scope="module")
 def ttl_server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("ttl") / "data", extra_args=["--ttl-sweep-interval", "1"]).start()
+    s = Server(tmp_path_factory.mktemp("ttl") / "data", extra_args=[
+        "--ttl-sweep-interval", "1", "--ttl-transition-secs", "1",
+        "--ttl-change-interval-secs", str(CHANGE_INTERVAL)]).start()
     yield s
     s.stop()
 
@@ -77,9 +81,10 @@ def test_expired_items_are_deleted_with_service_stream_records(ttl_server):
     assert ddb.scan(TableName=name)["Count"] == 7
 
     spec = ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+    enabled_at = time.monotonic()
     assert spec["TimeToLiveSpecification"] == {"Enabled": True, "AttributeName": "exp"}
-    assert ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"] == {
-        "TimeToLiveStatus": "ENABLED", "AttributeName": "exp"}
+    assert wait_until(lambda: ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED", "AttributeName": "exp"})
 
     def left():
         return sorted(i["pk"]["S"] for i in ddb.scan(TableName=name, ConsistentRead=True)["Items"])
@@ -104,8 +109,10 @@ def test_expired_items_are_deleted_with_service_stream_records(ttl_server):
     # An item written already expired goes on a later sweep; disabling TTL stops deletions.
     ddb.put_item(TableName=name, Item={"pk": {"S": "late"}, "exp": {"N": str(now - 1)}})
     assert wait_until(lambda: "Item" not in ddb.get_item(TableName=name, Key={"pk": {"S": "late"}}, ConsistentRead=True))
+    time.sleep(max(0.0, enabled_at + CHANGE_INTERVAL + 0.2 - time.monotonic()))
     ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": False, "AttributeName": "exp"})
-    assert ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"] == {"TimeToLiveStatus": "DISABLED"}
+    assert wait_until(lambda: ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "DISABLED"})
     ddb.put_item(TableName=name, Item={"pk": {"S": "after-off"}, "exp": {"N": str(now - 1)}})
     time.sleep(2.5)
     assert "Item" in ddb.get_item(TableName=name, Key={"pk": {"S": "after-off"}}, ConsistentRead=True)
@@ -127,7 +134,53 @@ def test_update_time_to_live_errors(ttl_server):
     assert error(Enabled=True, AttributeName="exp") == ("ValidationException", "TimeToLive is already enabled")
     code, msg = error(Enabled=True, AttributeName="other")
     assert code == "ValidationException"
+    assert error(Enabled=False, AttributeName="other") == (
+        "ValidationException", "TimeToLive is active on a different AttributeName: current AttributeName is exp")
     with pytest.raises(ClientError) as e:
         ddb.update_time_to_live(TableName="nope" + name,
                                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def describe_ttl(ddb, name):
+    return ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+
+
+def test_ttl_passes_through_enabling_and_disabling_and_limits_changes(ttl_server):
+    ddb = ttl_server.client()
+    name = "ttl" + uuid.uuid4().hex[:8]
+    ddb.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
+    ddb.put_item(TableName=name, Item={"pk": {"S": "old"}, "exp": {"N": str(int(time.time()) - 10)}})
+
+    def update(enabled, attr="exp"):
+        try:
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": enabled, "AttributeName": attr})
+            return None
+        except ClientError as e:
+            return e.response["Error"]["Code"], e.response["Error"]["Message"]
+
+    assert update(True) is None
+    changed = time.monotonic()
+    # Nothing expires while ENABLING (the item was read before the status was).
+    present = "Item" in ddb.get_item(TableName=name, Key={"pk": {"S": "old"}}, ConsistentRead=True)
+    status = describe_ttl(ddb, name)
+    assert status["TimeToLiveStatus"] in ("ENABLING", "ENABLED") and status["AttributeName"] == "exp"
+    if status["TimeToLiveStatus"] == "ENABLING":
+        assert present
+    # The setting is checked first, then the change interval.
+    assert update(True) == ("ValidationException", "TimeToLive is already enabled")
+    assert update(False) == TOO_SOON
+    assert wait_until(lambda: describe_ttl(ddb, name) == {"TimeToLiveStatus": "ENABLED", "AttributeName": "exp"})
+    assert wait_until(lambda: "Item" not in ddb.get_item(TableName=name, Key={"pk": {"S": "old"}}, ConsistentRead=True))
+    if time.monotonic() < changed + CHANGE_INTERVAL - 0.5:
+        assert update(False) == TOO_SOON
+    assert wait_until(lambda: update(False) is None)
+    assert time.monotonic() >= changed + CHANGE_INTERVAL - 0.1
+    status = describe_ttl(ddb, name)
+    assert status in ({"TimeToLiveStatus": "DISABLING", "AttributeName": "exp"}, {"TimeToLiveStatus": "DISABLED"})
+    assert update(False) == ("ValidationException", "TimeToLive is already disabled")
+    assert update(True, "other") == TOO_SOON
+    assert wait_until(lambda: describe_ttl(ddb, name) == {"TimeToLiveStatus": "DISABLED"})
+    assert wait_until(lambda: update(True, "other") is None)
+    assert describe_ttl(ddb, name)["AttributeName"] == "other"

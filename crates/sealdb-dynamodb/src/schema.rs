@@ -119,8 +119,12 @@ pub struct TableDef {
     pub deletion_protection: bool,
     /// Stream settings: enabled and view type.
     pub stream: Option<StreamSettings>,
-    /// TTL attribute, when TTL is enabled.
+    /// TTL attribute, when TTL is enabled (or being enabled).
     pub ttl_attribute: Option<String>,
+    /// The last UpdateTimeToLive: when, and the attribute it named (ENABLING / DISABLING
+    /// until the transition ends; no further change until the change interval ends).
+    #[serde(default)]
+    pub ttl_change: Option<TtlChange>,
     /// Tags, in insertion order.
     pub tags: Vec<(String, String)>,
     /// Global and local secondary indexes.
@@ -192,6 +196,15 @@ impl ReplicaOverrides {
     pub fn is_empty(&self) -> bool {
         *self == ReplicaOverrides::default()
     }
+}
+
+/// The last change of a table's Time to Live.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TtlChange {
+    /// When it was made, ms since the epoch.
+    pub at_ms: i64,
+    /// The attribute it enabled or disabled.
+    pub attribute: String,
 }
 
 /// Stored stream settings (the stream itself comes with DynamoDB Streams support).

@@ -19,7 +19,48 @@ use crate::service::Service;
 use crate::value::{AttributeValue, Item};
 use sealdb_storage::{Decision, ItemKey, WriteTx, apply};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+
+/// How long ENABLING / DISABLING lasts (AWS: up to an hour; observed: seconds).
+static TRANSITION_MS: AtomicI64 = AtomicI64::new(2_000);
+/// How long after a change another UpdateTimeToLive is refused (AWS: one hour).
+static CHANGE_INTERVAL_MS: AtomicI64 = AtomicI64::new(3_600_000);
+
+/// Sets the TTL transition and change interval of this process (tests: seconds).
+pub fn set_ttl_timing(transition_ms: i64, change_interval_ms: i64) {
+    TRANSITION_MS.store(transition_ms.max(0), Ordering::Relaxed);
+    CHANGE_INTERVAL_MS.store(change_interval_ms.max(0), Ordering::Relaxed);
+}
+
+/// A table's TTL status as DescribeTimeToLive reports it, with its attribute.
+pub fn ttl_status(def: &TableDef, now_ms: i64) -> (&'static str, Option<&str>) {
+    let moving = def
+        .ttl_change
+        .as_ref()
+        .filter(|c| now_ms.saturating_sub(c.at_ms) < TRANSITION_MS.load(Ordering::Relaxed));
+    match (&def.ttl_attribute, moving) {
+        (Some(a), Some(_)) => ("ENABLING", Some(a)),
+        (Some(a), None) => ("ENABLED", Some(a)),
+        (None, Some(c)) => ("DISABLING", Some(&c.attribute)),
+        (None, None) => ("DISABLED", None),
+    }
+}
+
+/// True while another UpdateTimeToLive would be refused as too soon.
+pub fn ttl_change_too_soon(def: &TableDef, now_ms: i64) -> bool {
+    def.ttl_change.as_ref().is_some_and(|c| {
+        now_ms.saturating_sub(c.at_ms) < CHANGE_INTERVAL_MS.load(Ordering::Relaxed)
+    })
+}
+
+/// The attribute the sweeper expires items by: only once TTL is ENABLED.
+fn sweep_attribute(def: &TableDef, now_ms: i64) -> Option<String> {
+    match ttl_status(def, now_ms) {
+        ("ENABLED", Some(a)) => Some(a.to_owned()),
+        _ => None,
+    }
+}
 
 /// Items older than this (by their TTL value) are not deleted.
 const MAX_EXPIRED_AGE_SECS: i64 = 5 * 365 * 86_400;
@@ -94,7 +135,7 @@ impl Service {
             let Some(def) = self.def(name) else {
                 return Ok(deleted);
             };
-            let Some(attr) = def.ttl_attribute.clone() else {
+            let Some(attr) = sweep_attribute(&def, self.now_ms()) else {
                 return Ok(deleted);
             };
             let page = store

@@ -168,6 +168,14 @@ struct ServeArgs {
     /// sweep reads every TTL-enabled table, paced behind foreground work).
     #[arg(long, env = "SEALDB_TTL_SWEEP_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     ttl_sweep_interval: u64,
+    /// How long UpdateTimeToLive's ENABLING / DISABLING lasts, in seconds (AWS: up to an
+    /// hour, usually seconds).
+    #[arg(long, env = "SEALDB_TTL_TRANSITION_SECS", default_value_t = 2)]
+    ttl_transition_secs: u64,
+    /// How long after a TTL change another UpdateTimeToLive is refused, in seconds (AWS:
+    /// one hour).
+    #[arg(long, env = "SEALDB_TTL_CHANGE_INTERVAL_SECS", default_value_t = 3600)]
+    ttl_change_interval_secs: u64,
     /// How long a stream shard stays open before the next write opens a child shard, in
     /// seconds (DynamoDB: about 4 hours).
     #[arg(long, env = "SEALDB_STREAM_SHARD_ROLLOVER_SECS", default_value_t = 4 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
@@ -431,6 +439,10 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     let kms_identity = Arc::new(wiring::LateIdentityPolicies::default());
     let key_check_interval_ms =
         i64::try_from(args.key_check_interval_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    sealdb_dynamodb::ttl::set_ttl_timing(
+        i64::try_from(args.ttl_transition_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+        i64::try_from(args.ttl_change_interval_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+    );
     sealdb_storage::stream::set_shard_rollover_ms(
         i64::try_from(args.stream_shard_rollover_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
     );

@@ -302,6 +302,7 @@ impl Service {
         def.sse_key_arn.clone_from(&kms_key);
         def.sse_changes.clear();
         def.archival = None;
+        def.ttl_change = None;
         let rec = self
             .engine
             .restore_table(

@@ -184,6 +184,7 @@ impl Service {
                 .unwrap_or(false),
             stream,
             ttl_attribute: None,
+            ttl_change: None,
             tags,
             next_index_number: u32::try_from(indexes.len()).unwrap_or(0) + 1,
             indexes,

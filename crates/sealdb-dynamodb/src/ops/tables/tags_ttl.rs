@@ -91,11 +91,11 @@ impl Service {
 
     pub(crate) fn describe_ttl(&self, input: &Input) -> Result<Value, DynamoError> {
         let t = self.table(input)?;
-        Ok(match &t.def.ttl_attribute {
-            Some(a) => {
-                json!({"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": a}})
+        Ok(match crate::ttl::ttl_status(&t.def, self.now_ms()) {
+            (status, Some(a)) => {
+                json!({"TimeToLiveDescription": {"TimeToLiveStatus": status, "AttributeName": a}})
             }
-            None => json!({"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}}),
+            (status, None) => json!({"TimeToLiveDescription": {"TimeToLiveStatus": status}}),
         })
     }
 
@@ -138,7 +138,18 @@ impl Service {
             }
             _ => {}
         }
+        // AWS checks the request against the current setting before the change interval.
+        let now = self.now_ms();
+        if crate::ttl::ttl_change_too_soon(&def, now) {
+            return Err(DynamoError::validation(
+                "Time to live has been modified multiple times within a fixed interval",
+            ));
+        }
         def.ttl_attribute = enabled.then(|| attr.to_owned());
+        def.ttl_change = Some(crate::schema::TtlChange {
+            at_ms: now,
+            attribute: attr.to_owned(),
+        });
         self.save_def(def)?;
         Ok(json!({"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attr}}))
     }
