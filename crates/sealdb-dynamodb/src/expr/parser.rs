@@ -481,8 +481,11 @@ impl<'a> Parser<'a> {
                 return Err(self.syntax_error());
             }
             if seen_sections.contains(&section) {
-                return Err(self.err(format!(
-                    "The \"{section}\" section can only be used once in an update expression;"
+                // AWS reports this one as a validation report, unlike the other
+                // expression errors (moto's AWS-verified tests record the text).
+                return Err(ExprError::new(format!(
+                    "1 validation error detected: Invalid {}: The \"{section}\" section can only be used once in an update expression;",
+                    self.param
                 )));
             }
             seen_sections.push(section.clone());

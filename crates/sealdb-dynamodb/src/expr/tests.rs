@@ -193,7 +193,7 @@ fn update_errors() {
     );
     assert_eq!(
         update("SET a = :v SET b = :v", json!({":v": {"N": "1"}})).unwrap_err(),
-        "Invalid UpdateExpression: The \"SET\" section can only be used once in an update expression;"
+        "1 validation error detected: Invalid UpdateExpression: The \"SET\" section can only be used once in an update expression;"
     );
     assert!(
         update("SET a = ", json!({}))
