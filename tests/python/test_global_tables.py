@@ -238,8 +238,18 @@ def test_removing_a_replica(gt_server):
     name = "Remove" + uuid.uuid4().hex[:6]
     ddbs, _ = make_global(s, name)
     east, west, ap = (ddbs[r] for r in REGIONS)
-    east.update_table(TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": "ap-southeast-2"}}])
-    assert name not in ap.list_tables()["TableNames"]
+    resp = east.update_table(TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": "ap-southeast-2"}}])
+    # DELETING, seen from every region, for the replica transition (2 s), then gone.
+    assert {x["RegionName"]: x["ReplicaStatus"] for x in resp["TableDescription"]["Replicas"]} == \
+        {"eu-west-1": "ACTIVE", "ap-southeast-2": "DELETING"}
+    assert {x["RegionName"]: x["ReplicaStatus"] for x in west.describe_table(TableName=name)["Table"]["Replicas"]} == \
+        {"us-east-1": "ACTIVE", "ap-southeast-2": "DELETING"}
+    assert ap.describe_table(TableName=name)["Table"]["TableStatus"] == "DELETING"
+    with pytest.raises(ClientError) as e:
+        east.update_table(TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": "ap-southeast-2"}}])
+    assert err(e) == ("ResourceInUseException",
+                      f"Attempt to change a resource which is still in use: Replica is being deleted: {name}")
+    eventually(lambda: name not in ap.list_tables()["TableNames"], "ap replica deleted")
     for r in ("us-east-1", "eu-west-1"):
         assert [x["RegionName"] for x in ddbs[r].describe_table(TableName=name)["Table"]["Replicas"]] == \
             sorted(set(REGIONS) - {r, "ap-southeast-2"})
@@ -370,8 +380,14 @@ def test_updating_a_replica_key_and_class(gt_server):
     ddbs, keys = make_global(s, name, regions=regions)
     east, west = ddbs["us-east-1"], ddbs["eu-west-1"]
     new_key = s.client("kms", region="eu-west-1").create_key(Description="new")["KeyMetadata"]
-    east.update_table(TableName=name, ReplicaUpdates=[{"Update": {
+    resp = east.update_table(TableName=name, ReplicaUpdates=[{"Update": {
         "RegionName": "eu-west-1", "KMSMasterKeyId": new_key["KeyId"], "TableClassOverride": "STANDARD_INFREQUENT_ACCESS"}}])
+    # UPDATING for the replica transition (2 s), in the response, from east and in west itself.
+    assert resp["TableDescription"]["Replicas"][0]["ReplicaStatus"] == "UPDATING"
+    assert west.describe_table(TableName=name)["Table"]["TableStatus"] == "UPDATING"
+    eventually(lambda: east.describe_table(TableName=name)["Table"]["Replicas"][0]["ReplicaStatus"] == "ACTIVE",
+               "replica active after the update")
+    assert west.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE"
     [replica] = east.describe_table(TableName=name)["Table"]["Replicas"]
     assert replica["KMSMasterKeyId"] == new_key["Arn"]
     assert replica["ReplicaTableClassSummary"] == {"TableClass": "STANDARD_INFREQUENT_ACCESS"}
@@ -426,6 +442,7 @@ def test_replica_throughput_overrides(gt_server):
     east.update_table(TableName=name, ReplicaUpdates=[{"Update": {
         "RegionName": "eu-west-1", "ProvisionedThroughputOverride": {"ReadCapacityUnits": 4}}}])
     r = east.describe_table(TableName=name)["Table"]["Replicas"][0]
+    assert r["ReplicaStatus"] == "UPDATING"
     assert r["ProvisionedThroughputOverride"] == {"ReadCapacityUnits": 4}
     assert r["GlobalSecondaryIndexes"][0]["ProvisionedThroughputOverride"] == {"ReadCapacityUnits": 2}
     assert west.describe_table(TableName=name)["Table"]["ProvisionedThroughput"]["ReadCapacityUnits"] == 4

@@ -292,3 +292,60 @@ def test_describe_table_replica_auto_scaling(srv):
         {"RegionName": r, "ReplicaStatus": "ACTIVE",
          "GlobalSecondaryIndexes": [{"IndexName": "ByG", "IndexStatus": "ACTIVE"}]}
         for r in ("eu-west-1", "us-east-1")]
+
+
+def test_upgrade_to_2019_from_the_console(srv):
+    """AWS offers the upgrade only in the DynamoDB console ("Update version"); sealdb's
+    console does the same. Afterwards the members are 2019.11.21 replicas: DescribeTable
+    shows GlobalTableVersion and Replicas, the 2017.11.29 operations no longer find the
+    global table, ReplicaUpdates works, and replication goes on."""
+    from conftest import ACCESS_KEY, SECRET_KEY
+    from console_browser import Http
+
+    name = "Upgrade" + uuid.uuid4().hex[:6]
+    east, west = srv.client(region="us-east-1"), srv.client(region="eu-west-1")
+    make_table(east, name)
+    make_table(west, name)
+    east.create_global_table(GlobalTableName=name, ReplicationGroup=[{"RegionName": "us-east-1"},
+                                                                     {"RegionName": "eu-west-1"}])
+    east.put_item(TableName=name, Item={"pk": {"S": "before"}, "g": {"S": "G"}})
+    eventually(lambda: get(west, name, "before"), "east's write in west")
+    h = Http(srv.endpoint).sign_in_with_key(ACCESS_KEY, SECRET_KEY)
+    status, _, page = h.get(f"/console/tables/{name}")
+    assert status == 200 and "2017.11.29 (Legacy)" in page and 'id="update-global-table-version"' in page
+    # A prerequisite not met (Time to Live differs) refuses the upgrade and changes nothing.
+    west.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+    status, _, page = h.post(f"/console/tables/{name}/global-table-version", {"csrf": h.csrf()})
+    assert status == 200 and "Time to Live differs between the replicas in eu-west-1 and us-east-1" in page, page[-2000:]
+    assert east.describe_global_table(GlobalTableName=name)["GlobalTableDescription"]["GlobalTableStatus"] == "ACTIVE"
+    east.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+    status, headers, _ = h.post(f"/console/tables/{name}/global-table-version", {"csrf": h.csrf()})
+    assert status == 303 and headers["location"] == f"/console/tables/{name}?notice=global-table-version"
+    # Each member shows the other as UPDATING for the replica transition, then ACTIVE.
+    t = east.describe_table(TableName=name)["Table"]
+    assert t["GlobalTableVersion"] == "2019.11.21"
+    assert [(r["RegionName"], r["ReplicaStatus"]) for r in t["Replicas"]] == [("eu-west-1", "UPDATING")]
+    eventually(lambda: [(r["RegionName"], r["ReplicaStatus"]) for r in west.describe_table(TableName=name)["Table"]["Replicas"]]
+               == [("us-east-1", "ACTIVE")], "east ACTIVE seen from west")
+    for ddb in (east, west):
+        with pytest.raises(ClientError) as e:
+            ddb.describe_global_table(GlobalTableName=name)
+        assert err(e) == ("GlobalTableNotFoundException", f"Global table with name: '{name}' does not exist.", 400)
+    assert east.list_global_tables()["GlobalTables"] == []
+    with pytest.raises(ClientError) as e:
+        east.update_global_table(GlobalTableName=name, ReplicaUpdates=[{"Delete": {"RegionName": "eu-west-1"}}])
+    assert err(e)[0] == "GlobalTableNotFoundException"
+    # Replication goes on, both ways.
+    west.put_item(TableName=name, Item={"pk": {"S": "after"}, "g": {"S": "G"}})
+    eventually(lambda: get(east, name, "after"), "west's write in east")
+    # The console now shows the current version, without the action.
+    status, _, page = h.get(f"/console/tables/{name}")
+    assert "2019.11.21" in page and 'id="update-global-table-version"' not in page
+    # ReplicaUpdates manages the replicas now: a third one, seeded with the items.
+    east.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "ap-southeast-2"}}])
+    ap = srv.client(region="ap-southeast-2")
+    eventually(lambda: get(ap, name, "before") and get(ap, name, "after"), "the new replica seeded")
+    # The upgrade is one-way: the console has nothing to upgrade any more.
+    status, _, page = h.post(f"/console/tables/{name}/global-table-version", {"csrf": h.csrf()})
+    assert f"Global table with name: &#39;{name}&#39; does not exist." in page or \
+        f"Global table with name: '{name}' does not exist." in page

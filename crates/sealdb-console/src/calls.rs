@@ -141,6 +141,18 @@ impl Ctx<'_> {
             })
     }
 
+    /// Upgrades a 2017.11.29 global table to version 2019.11.21 as the signed-in principal.
+    pub(crate) async fn upgrade_global_table(&self, table: &str) -> Result<(), ServiceError> {
+        let service = self.region().await?.dynamodb;
+        service
+            .upgrade_global_table_version(&self.principal, table)
+            .await
+            .map_err(|e| ServiceError {
+                name: short_name(e.wire_type()),
+                message: e.message(),
+            })
+    }
+
     /// Runs a KMS operation as the signed-in principal.
     pub(crate) async fn kms(&self, op: &str, input: Value) -> Result<Value, ServiceError> {
         let service = self.region().await?.kms;

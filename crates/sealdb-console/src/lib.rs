@@ -24,6 +24,7 @@ mod audit;
 mod calls;
 mod create_table;
 mod form;
+mod global_tables;
 mod iam_xml;
 mod item_editor;
 mod items;
@@ -215,6 +216,9 @@ impl Console {
                 table::manage_encryption(&ctx, name, &form).await
             }
             (&Method::POST, ["tables", name, "delete"]) => table::delete(&ctx, name, &form).await,
+            (&Method::POST, ["tables", name, "global-table-version"]) => {
+                global_tables::upgrade(&ctx, name).await
+            }
             (&Method::GET, ["tables", name, "items"]) => items::page(&ctx, name, None).await,
             (&Method::GET, ["tables", name, "items", "edit"]) => {
                 item_editor::editor(&ctx, name).await

@@ -42,13 +42,16 @@ pub(crate) fn key_id_of(arn: &str) -> &str {
 /// GET /console/tables/<name>[?tab=]
 pub(crate) async fn page(ctx: &Ctx<'_>, name: &str, message: Option<(bool, String)>) -> Reply {
     let tab = ctx.query.get("tab").unwrap_or("overview");
-    let message = message.or_else(|| {
-        (ctx.query.get("notice") == Some("encryption")).then(|| {
-            (
-                true,
-                "The table's encryption at rest is being updated.".to_owned(),
-            )
-        })
+    let message = message.or_else(|| match ctx.query.get("notice") {
+        Some("encryption") => Some((
+            true,
+            "The table's encryption at rest is being updated.".to_owned(),
+        )),
+        Some("global-table-version") => Some((
+            true,
+            "The global table is being updated to version 2019.11.21.".to_owned(),
+        )),
+        _ => None,
     });
     let desc = match ctx
         .dynamodb(Operation::DescribeTable, json!({ "TableName": name }))
@@ -184,6 +187,7 @@ async fn overview(ctx: &Ctx<'_>, name: &str, desc: &Value) -> Markup {
                 }
             }
         }
+        (crate::global_tables::section(ctx, name, desc).await)
         section.box aria-labelledby="tags" {
             h2 #tags { "Tags" }
             @if tags.is_empty() { p { "No tags." } }

@@ -76,6 +76,25 @@ impl Service {
         self.authorize_all(authorizer, caller, questions)
     }
 
+    /// The questions `op` asks with `input`, under another action: for a permission that
+    /// is no API operation of its own (`dynamodb:UpdateGlobalTableVersion`).
+    pub(crate) fn authorize_as(
+        &self,
+        op: Operation,
+        action: &str,
+        caller: &Principal,
+        input: &Input,
+    ) -> Result<(), DynamoError> {
+        let Some(authorizer) = self.authorizer.get() else {
+            return Ok(());
+        };
+        let mut questions = self.questions(op, input);
+        for q in &mut questions {
+            q.action = action.to_owned();
+        }
+        self.authorize_all(authorizer, caller, questions)
+    }
+
     /// Streams operations: the stream ARN (GetRecords: the iterator's stream).
     pub(crate) fn authorize_streams(
         &self,

@@ -24,6 +24,7 @@ use sealdb_storage::{Decision, ItemKey, WriteStamp, WriteTx, apply};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -47,6 +48,19 @@ pub trait RegionPeers: Send + Sync {
 /// How long a replica's key may stay unusable before the replica leaves its global
 /// table, as AWS documents: 20 hours.
 pub const DEFAULT_REPLICA_INACCESSIBLE_MS: i64 = 20 * 60 * 60 * 1000;
+
+/// How long a replica shows UPDATING after a ReplicaUpdates Update and DELETING before
+/// it is removed (AWS: seconds to minutes).
+static TRANSITION_MS: AtomicI64 = AtomicI64::new(2_000);
+
+/// Sets the replica transition of this process (`--replica-transition-secs`).
+pub fn set_replica_transition_ms(ms: i64) {
+    TRANSITION_MS.store(ms.max(0), Ordering::Relaxed);
+}
+
+fn transition_ms() -> i64 {
+    TRANSITION_MS.load(Ordering::Relaxed)
+}
 
 /// Stream records read per pull.
 const PULL_BATCH: usize = 256;
@@ -86,6 +100,9 @@ impl Service {
             let Some(group) = &def.replication else {
                 continue;
             };
+            if group.deleting_ms.is_some() {
+                self.spawn_leave(&def.name);
+            }
             match &group.seeding_from {
                 Some(from) => self.spawn_seed(&def.name, from),
                 None => {
@@ -145,10 +162,14 @@ impl Service {
         // Opening the store re-checks the key when due.
         let _ = self.store(&t).await;
         let inaccessible = t.handle.inaccessible_since();
-        let status = if group.seeding_from.is_some() {
+        let status = if group.deleting_ms.is_some() {
+            "DELETING"
+        } else if group.seeding_from.is_some() {
             "CREATING"
         } else if inaccessible.is_some() {
             "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
+        } else if self.replica_updating(group) {
+            "UPDATING"
         } else {
             "ACTIVE"
         };
@@ -166,6 +187,40 @@ impl Service {
                 .collect(),
             overrides: group.overrides.clone(),
         })
+    }
+
+    /// True within the replica transition after a ReplicaUpdates Update.
+    pub(crate) fn replica_updating(&self, group: &crate::schema::ReplicationGroup) -> bool {
+        group
+            .updated_ms
+            .is_some_and(|ms| self.now_ms().saturating_sub(ms) < transition_ms())
+    }
+
+    /// Removes this region's replica of `table` once its DELETING transition has passed
+    /// (also after a restart that interrupted it).
+    pub(crate) fn spawn_leave(&self, table: &str) {
+        let me = self.me.clone();
+        let table = table.to_owned();
+        tokio::spawn(async move {
+            loop {
+                let Some(svc) = me.upgrade() else { return };
+                let Some(since) = svc
+                    .def(&table)
+                    .and_then(|d| d.replication.as_ref().and_then(|g| g.deleting_ms))
+                else {
+                    return;
+                };
+                let left = transition_ms() - svc.now_ms().saturating_sub(since);
+                if left <= 0 {
+                    if let Err(e) = svc.leave_group(&table).await {
+                        tracing::error!(table = %table, error = ?e, "cannot remove the replica");
+                    }
+                    return;
+                }
+                drop(svc);
+                tokio::time::sleep(Duration::from_millis(left.unsigned_abs())).await;
+            }
+        });
     }
 
     /// Starts pulling `source`'s changes of `table` into this replica (once per pair).

@@ -174,6 +174,15 @@ pub struct ReplicationGroup {
     /// others' `Replicas`.
     #[serde(default, skip_serializing_if = "ReplicaOverrides::is_empty")]
     pub overrides: ReplicaOverrides,
+    /// When this replica was last changed by ReplicaUpdates Update (ms since the epoch):
+    /// it shows UPDATING for the replica transition after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_ms: Option<i64>,
+    /// When this replica's removal (ReplicaUpdates Delete) was asked (ms since the
+    /// epoch): it shows DELETING until the transition ends, then leaves its group and its
+    /// table is deleted (resumed after a restart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleting_ms: Option<i64>,
 }
 
 /// A replica's `ProvisionedThroughputOverride` / `OnDemandThroughputOverride`, for the

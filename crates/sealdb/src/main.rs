@@ -164,6 +164,11 @@ struct ServeArgs {
     /// leaves its replication group, in seconds (AWS: 20 hours).
     #[arg(long, env = "SEALDB_REPLICA_INACCESSIBLE_SECS", default_value_t = 20 * 3600)]
     replica_inaccessible_secs: u64,
+    /// How long a global table replica shows UPDATING after a ReplicaUpdates Update, and
+    /// DELETING before a ReplicaUpdates Delete removes it, in seconds (AWS: seconds to
+    /// minutes).
+    #[arg(long, env = "SEALDB_REPLICA_TRANSITION_SECS", default_value_t = 2)]
+    replica_transition_secs: u64,
     /// How often Time to Live deletes expired items, in seconds (AWS: within days; the
     /// sweep reads every TTL-enabled table, paced behind foreground work).
     #[arg(long, env = "SEALDB_TTL_SWEEP_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
@@ -442,6 +447,9 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     sealdb_dynamodb::ttl::set_ttl_timing(
         i64::try_from(args.ttl_transition_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
         i64::try_from(args.ttl_change_interval_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+    );
+    sealdb_dynamodb::replication::set_replica_transition_ms(
+        i64::try_from(args.replica_transition_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
     );
     sealdb_storage::stream::set_shard_rollover_ms(
         i64::try_from(args.stream_shard_rollover_secs.saturating_mul(1000)).unwrap_or(i64::MAX),

@@ -291,6 +291,8 @@ impl Service {
                 seeding_from: None,
                 legacy_created_ms: Some(created_ms),
                 overrides: Default::default(),
+                updated_ms: None,
+                deleting_ms: None,
             });
             self.save_def(def)?;
         }
@@ -499,5 +501,87 @@ impl Service {
             out["LastEvaluatedGlobalTableName"] = json!(last);
         }
         Ok(out)
+    }
+}
+
+/// Why a 2017.11.29 global table cannot be upgraded yet (the console shows it).
+fn not_upgradable(msg: String) -> DynamoError {
+    invalid(&format!(
+        "The global table cannot be upgraded to version 2019.11.21: {msg}"
+    ))
+}
+
+impl Service {
+    /// Upgrades the 2017.11.29 global table `name` to version 2019.11.21, as the DynamoDB
+    /// console's "Update version" does (AWS offers the upgrade nowhere else). One-way:
+    /// the members become replicas of a 2019.11.21 global table (DescribeTable shows
+    /// `GlobalTableVersion` and `Replicas`, ReplicaUpdates manages them, the 2017.11.29
+    /// operations no longer find it) and replication goes on from where it was. Each
+    /// shows UPDATING for the replica transition. AWS's prerequisites are checked first:
+    /// the same Time to Live, indexes and write capacity on every replica, and every
+    /// replica's key usable. The caller needs `dynamodb:UpdateGlobalTableVersion` on the
+    /// table in every region with a replica, as on AWS.
+    pub async fn upgrade_global_table_version(
+        &self,
+        caller: &sealdb_common::Principal,
+        name: &str,
+    ) -> Result<(), DynamoError> {
+        let g = self.legacy_group(name).await?;
+        let first = g.members.first().ok_or_else(|| global_not_found(name))?;
+        for m in &g.members {
+            let mut request = serde_json::Map::new();
+            request.insert("TableName".into(), Value::String(name.to_owned()));
+            m.svc.authorize_as(
+                crate::service::Operation::UpdateTable,
+                "dynamodb:UpdateGlobalTableVersion",
+                caller,
+                &Input::from_map(request),
+            )?;
+        }
+        for m in &g.members {
+            let region = &m.region;
+            if m.def.ttl_attribute != first.def.ttl_attribute {
+                return Err(not_upgradable(format!(
+                    "Time to Live differs between the replicas in {} and {region}",
+                    first.region
+                )));
+            }
+            if !same_shape(&m.def, &first.def) {
+                return Err(not_upgradable(format!(
+                    "the global secondary indexes differ between the replicas in {} and {region}",
+                    first.region
+                )));
+            }
+            if m.def.billing_mode != first.def.billing_mode
+                || m.def.write_capacity != first.def.write_capacity
+            {
+                return Err(not_upgradable(format!(
+                    "the write capacity differs between the replicas in {} and {region}",
+                    first.region
+                )));
+            }
+            let t = m.svc.table_by_name(name)?;
+            if m.svc.store(&t).await.is_err() || t.handle.inaccessible_since().is_some() {
+                return Err(not_upgradable(format!(
+                    "the replica in {region} is not ACTIVE"
+                )));
+            }
+        }
+        for m in &g.members {
+            m.svc.finish_upgrade(name).await?;
+        }
+        Ok(())
+    }
+
+    /// This region's member of `name` becomes a 2019.11.21 replica.
+    async fn finish_upgrade(&self, name: &str) -> Result<(), DynamoError> {
+        let _guard = self.ddl.lock().await;
+        let mut def = (*self.table_by_name(name)?.def).clone();
+        let now = self.now_ms();
+        if let Some(g) = &mut def.replication {
+            g.legacy_created_ms = None;
+            g.updated_ms = Some(now);
+        }
+        self.save_def(def).map(|_| ())
     }
 }

@@ -82,6 +82,21 @@ fn parse_update(v: &Value) -> Result<ReplicaUpdate<'_>, DynamoError> {
     }
 }
 
+/// A replica being removed takes no other replica update.
+fn refuse_if_deleting(def: &TableDef) -> Result<(), DynamoError> {
+    if def
+        .replication
+        .as_ref()
+        .is_some_and(|g| g.deleting_ms.is_some())
+    {
+        return Err(DynamoError::ResourceInUse(format!(
+            "Attempt to change a resource which is still in use: Replica is being deleted: {}",
+            def.name
+        )));
+    }
+    Ok(())
+}
+
 fn check_table_class(class: Option<&str>, action: &str) -> Result<(), DynamoError> {
     match class {
         Some(c) if c != "STANDARD" && c != "STANDARD_INFREQUENT_ACCESS" => {
@@ -290,6 +305,8 @@ impl Service {
             seeding_from: Some(self.region().to_owned()),
             legacy_created_ms: None,
             overrides,
+            updated_ms: None,
+            deleting_ms: None,
         });
         peer.create_replica_table(replica, &sse, caller).await?;
         // Every member learns of the new replica and pulls its changes.
@@ -309,6 +326,8 @@ impl Service {
                 .as_ref()
                 .map(|g| g.overrides.clone())
                 .unwrap_or_default(),
+            updated_ms: None,
+            deleting_ms: None,
         });
         self.save_def(def)?;
         self.spawn_puller(name, region);
@@ -445,6 +464,7 @@ impl Service {
         caller: &Principal,
     ) -> Result<(), DynamoError> {
         let t = self.table_by_name(name)?;
+        refuse_if_deleting(&t.def)?;
         let current = t
             .def
             .replication
@@ -474,8 +494,10 @@ impl Service {
             def.table_class = Some(c.to_owned());
         }
         replica_overrides::apply(&mut def, &overrides);
+        let now = self.now_ms();
         if let Some(g) = &mut def.replication {
             g.overrides = overrides;
+            g.updated_ms = Some(now);
         }
         match new_arn {
             Some(arn) if def.sse_key_arn.as_deref() != Some(arn.as_str()) => {
@@ -512,10 +534,27 @@ impl Service {
             )));
         }
         if let Some(peer) = self.peer(region).await {
-            peer.leave_group(name).await?;
+            peer.begin_leaving(name).await?;
         } else {
             self.remove_member(name, region).await;
         }
+        Ok(())
+    }
+
+    /// Marks this region's replica of `name` DELETING (ReplicaUpdates Delete); it leaves
+    /// its group once the replica transition has passed.
+    pub(crate) async fn begin_leaving(&self, name: &str) -> Result<(), DynamoError> {
+        {
+            let _guard = self.ddl.lock().await;
+            let mut def = (*self.table_by_name(name)?.def).clone();
+            refuse_if_deleting(&def)?;
+            let now = self.now_ms();
+            if let Some(g) = &mut def.replication {
+                g.deleting_ms = Some(now);
+            }
+            self.save_def(def)?;
+        }
+        self.spawn_leave(name);
         Ok(())
     }
 

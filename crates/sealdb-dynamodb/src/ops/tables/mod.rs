@@ -224,7 +224,13 @@ impl Service {
         validate_table_name_param(raw)?;
         let name = self.table_name_from(raw);
         let t = self.table(input).map_err(|_| not_found_table(name))?;
-        let mut d = self.live_description(&t, "ACTIVE").await?;
+        // A replica being removed or changed through ReplicaUpdates shows it here too.
+        let status = match &t.def.replication {
+            Some(g) if g.deleting_ms.is_some() => "DELETING",
+            Some(g) if self.replica_updating(g) => "UPDATING",
+            _ => "ACTIVE",
+        };
+        let mut d = self.live_description(&t, status).await?;
         self.add_replicas(&t.def, &mut d).await;
         Ok(json!({ "Table": d }))
     }
