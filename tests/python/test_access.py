@@ -9,6 +9,7 @@ import boto3
 import botocore.exceptions
 import pytest
 from botocore.config import Config
+from conftest import ACCESS_KEY, SECRET_KEY
 
 ACCOUNT = "000000000000"
 
@@ -251,3 +252,57 @@ def test_attribute_level_access_over_http(server, iam, ddb):
                      ExpressionAttributeValues={":v": {"S": "updated"}})
     assert ddb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"] == {
         "pk": {"S": "a"}, "shown": {"S": "updated"}, "secret": {"S": "s"}}
+
+
+def unvalidated(server, key, secret):
+    """A client that sends what it is given (botocore checks no parameters)."""
+    return boto3.client("dynamodb", endpoint_url=server.endpoint, region_name="us-east-1",
+                        aws_access_key_id=key, aws_secret_access_key=secret,
+                        config=Config(retries={"max_attempts": 1}, parameter_validation=False))
+
+
+def test_a_malformed_request_is_refused_as_such_before_authorization(server, iam, ddb, music):
+    """AWS validates a request before it authorizes it: a caller with no policy who sends
+    a malformed request gets the same ValidationException as the root, and a well-formed
+    one is denied whether or not its table exists."""
+    user = unique("val")
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    client = unvalidated(server, key["AccessKeyId"], key["SecretAccessKey"])
+    root = unvalidated(server, ACCESS_KEY, SECRET_KEY)
+    item_key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+    malformed = [
+        ("get_item", dict(TableName="ab", Key=item_key)),
+        ("describe_table", dict(TableName="a" * 300)),
+        ("put_item", dict(TableName=music, Item=item_key, ConditionExpression="attribute_exists(")),
+        ("put_item", dict(TableName=music, Item=item_key, ExpressionAttributeValues={":x": {"S": "x"}},
+                          ConditionExpression="pk = :v")),
+        ("delete_item", dict(TableName=music, Key=item_key, ReturnValues="ALL_NEW")),
+        ("update_item", dict(TableName=music, Key=item_key, UpdateExpression="SET v = :v SET w = :v",
+                             ExpressionAttributeValues={":v": {"S": "x"}})),
+        ("get_item", dict(TableName=music, Key=item_key, ProjectionExpression="#a",
+                          ExpressionAttributeNames={"#a": "v", "#b": "w"})),
+        ("query", dict(TableName=music)),
+        ("scan", dict(TableName=music, Segment=1)),
+        ("batch_write_item", dict(RequestItems={})),
+        ("batch_get_item", dict(RequestItems={music: {"Keys": [item_key], "ProjectionExpression": "#p",
+                                                      "ExpressionAttributeNames": {"#p": "pk", "#q": "q"}}})),
+        ("transact_write_items", dict(TransactItems=[])),
+        ("transact_write_items", dict(TransactItems=[{"Put": {"TableName": music, "Item": item_key},
+                                                      "Delete": {"TableName": music, "Key": item_key}}])),
+        ("transact_get_items", dict(TransactItems=[])),
+        ("create_table", dict(TableName=unique("val"), BillingMode="PAY_PER_REQUEST",
+                              AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])),
+    ]
+    for operation, kwargs in malformed:
+        want = error_of(getattr(root, operation), **kwargs)
+        assert want[0] in ("ValidationException", "SerializationException"), (operation, want)
+        assert error_of(getattr(client, operation), **kwargs) == want, (operation, kwargs)
+    # Well-formed: denied, on a table that exists and on one that does not.
+    for table in (music, unique("absent")):
+        code, message = error_of(client.get_item, TableName=table, Key=item_key)
+        assert code == "AccessDeniedException", message
+        assert f"user/{user} is not authorized to perform: dynamodb:GetItem" in message
+    # Nothing was written by any of it.
+    assert ddb.scan(TableName=music)["Count"] == 1
+    assert ddb.get_item(TableName=music, Key=item_key)["Item"]["v"] == {"S": "original"}

@@ -18,6 +18,7 @@ pub mod legacy;
 pub mod number;
 pub mod ops;
 pub(crate) mod partiql;
+mod pre_authorization;
 pub mod replication;
 pub(crate) mod request_validation;
 pub mod schema;

@@ -178,10 +178,13 @@ impl Service {
     ) -> Result<serde_json::Value, DynamoError> {
         let mut input = Input::parse(body)?;
         crate::legacy::rewrite(op, input.raw_mut())?;
-        // A denied call runs nothing, and is recorded like any other failed call.
+        // A denied call runs nothing, and is recorded like any other failed call. AWS
+        // validates before it authorizes: a malformed request is refused as such first.
         let result = match self.authorize(op, caller, &input) {
             Ok(()) => self.dispatch(op, caller, &input).await,
-            Err(denied) => Err(denied),
+            Err(denied) => {
+                Err(crate::pre_authorization::request_error(op, &input).unwrap_or(denied))
+            }
         };
         let result = result.map_err(|e| crate::request_validation::as_aws_words(op, e));
         self.record_management_event(op, caller, &input, &result)

@@ -43,32 +43,116 @@ fn parse_item(v: &Value) -> Result<Item, DynamoError> {
     item_from_json(v).map_err(value_error)
 }
 
+/// `ReturnConsumedCapacity` and `RequestItems` of a BatchWriteItem, checked as AWS
+/// checks them before any table.
+pub(crate) fn batch_write_request_items(
+    input: &Input,
+) -> Result<(ReturnCapacity, &Map<String, Value>), DynamoError> {
+    let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
+    let Some(request_items) = input.obj_opt("RequestItems")? else {
+        return Err(validation_errors(&[null_member("requestItems")]));
+    };
+    let total: usize = request_items
+        .values()
+        .map(|v| v.as_array().map_or(0, Vec::len))
+        .sum();
+    if request_items.is_empty() || total == 0 || total > MAX_BATCH_WRITE {
+        let names: Vec<&str> = request_items.keys().map(String::as_str).collect();
+        return Err(validation_errors(&[format!(
+            "Value '{{{}}}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]",
+            names.join(", ")
+        )]));
+    }
+    Ok((rc, request_items))
+}
+
+/// One table's write requests, and the table name checked.
+pub(crate) fn batch_write_requests<'a>(
+    table_name: &str,
+    requests: &'a Value,
+) -> Result<&'a Vec<Value>, DynamoError> {
+    let Some(requests) = requests.as_array() else {
+        return Err(ser(
+            "Unexpected value type in payload for member RequestItems",
+        ));
+    };
+    crate::ops::tables::validate_table_name_param(table_name)?;
+    Ok(requests)
+}
+
+/// `ReturnConsumedCapacity` and `RequestItems` of a BatchGetItem.
+pub(crate) fn batch_get_request_items(
+    input: &Input,
+) -> Result<(ReturnCapacity, &Map<String, Value>), DynamoError> {
+    let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
+    let Some(request_items) = input.obj_opt("RequestItems")? else {
+        return Err(validation_errors(&[null_member("requestItems")]));
+    };
+    let total: usize = request_items
+        .values()
+        .map(|v| v.get("Keys").and_then(Value::as_array).map_or(0, Vec::len))
+        .sum();
+    if total > MAX_BATCH_GET {
+        return Err(DynamoError::validation(
+            "Too many items requested for the BatchGetItem call",
+        ));
+    }
+    if request_items.is_empty() {
+        return Err(validation_errors(&[
+                "Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1".to_owned(),
+            ]));
+    }
+    Ok((rc, request_items))
+}
+
+/// What one table's part of a BatchGetItem says on its own: AWS checks the expressions
+/// before it looks for the table.
+pub(crate) struct TableReadRequest {
+    /// The part, legacy parameters rewritten.
+    spec: Map<String, Value>,
+    sub: Input,
+    projection: Option<Projection>,
+}
+
+impl TableReadRequest {
+    pub(crate) fn parse(table_name: &str, spec: &Value) -> Result<Self, DynamoError> {
+        let spec = spec
+            .as_object()
+            .ok_or_else(|| ser("Unexpected value type in payload for member KeysAndAttributes"))?;
+        crate::ops::tables::validate_table_name_param(table_name)?;
+        let mut spec = spec.clone();
+        crate::legacy::rewrite(crate::service::Operation::GetItem, &mut spec)?;
+        let sub = Input::from_map(spec.clone());
+        let names = sub.names()?;
+        let proj_text = sub.str_opt("ProjectionExpression")?;
+        if names.is_some() && proj_text.is_none() {
+            return Err(DynamoError::validation(
+                "ExpressionAttributeNames can only be specified when using expressions",
+            ));
+        }
+        let mut attrs = ExpressionAttributes::new(names, None);
+        let projection = proj_text
+            .map(|p| expr::parse_projection(p, &mut attrs))
+            .transpose()
+            .map_err(|e| DynamoError::validation(e.message()))?;
+        attrs
+            .check_all_used()
+            .map_err(|e| DynamoError::validation(e.message()))?;
+        Ok(TableReadRequest {
+            spec,
+            sub,
+            projection,
+        })
+    }
+}
+
 impl Service {
     pub(crate) async fn batch_write_item(&self, input: &Input) -> Result<Value, DynamoError> {
-        let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
-        let Some(request_items) = input.obj_opt("RequestItems")? else {
-            return Err(validation_errors(&[null_member("requestItems")]));
-        };
-        let total: usize = request_items
-            .values()
-            .map(|v| v.as_array().map_or(0, Vec::len))
-            .sum();
-        if request_items.is_empty() || total == 0 || total > MAX_BATCH_WRITE {
-            let names: Vec<&str> = request_items.keys().map(String::as_str).collect();
-            return Err(validation_errors(&[format!(
-                "Value '{{{}}}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]",
-                names.join(", ")
-            )]));
-        }
+        let (rc, request_items) = batch_write_request_items(input)?;
         // Validate everything before writing anything.
         let mut plan = Vec::new();
         for (table_name, requests) in request_items {
-            let Some(requests) = requests.as_array() else {
-                return Err(ser(
-                    "Unexpected value type in payload for member RequestItems",
-                ));
-            };
-            crate::ops::tables::validate_table_name_param(table_name)?;
+            let requests = batch_write_requests(table_name, requests)?;
             let t = self.def(self.table_name_from(table_name)).ok_or_else(|| {
                 DynamoError::ResourceNotFound("Requested resource not found".into())
             })?;
@@ -153,24 +237,7 @@ impl Service {
     }
 
     pub(crate) async fn batch_get_item(&self, input: &Input) -> Result<Value, DynamoError> {
-        let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
-        let Some(request_items) = input.obj_opt("RequestItems")? else {
-            return Err(validation_errors(&[null_member("requestItems")]));
-        };
-        let total: usize = request_items
-            .values()
-            .map(|v| v.get("Keys").and_then(Value::as_array).map_or(0, Vec::len))
-            .sum();
-        if total > MAX_BATCH_GET {
-            return Err(DynamoError::validation(
-                "Too many items requested for the BatchGetItem call",
-            ));
-        }
-        if request_items.is_empty() {
-            return Err(validation_errors(&[
-                "Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1".to_owned(),
-            ]));
-        }
+        let (rc, request_items) = batch_get_request_items(input)?;
         struct TableRead {
             name: String,
             /// The table as the request named it (name or ARN): the answer uses it too.
@@ -182,29 +249,12 @@ impl Service {
         }
         let mut reads = Vec::new();
         for (table_name, spec) in request_items {
-            let spec = spec.as_object().ok_or_else(|| {
-                ser("Unexpected value type in payload for member KeysAndAttributes")
-            })?;
-            crate::ops::tables::validate_table_name_param(table_name)?;
+            let TableReadRequest {
+                spec,
+                sub,
+                projection,
+            } = TableReadRequest::parse(table_name, spec)?;
             let name = self.table_name_from(table_name).to_owned();
-            let mut spec = spec.clone();
-            crate::legacy::rewrite(crate::service::Operation::GetItem, &mut spec)?;
-            let sub = Input::from_map(spec.clone());
-            let names = sub.names()?;
-            let proj_text = sub.str_opt("ProjectionExpression")?;
-            if names.is_some() && proj_text.is_none() {
-                return Err(DynamoError::validation(
-                    "ExpressionAttributeNames can only be specified when using expressions",
-                ));
-            }
-            let mut attrs = ExpressionAttributes::new(names, None);
-            let projection = proj_text
-                .map(|p| expr::parse_projection(p, &mut attrs))
-                .transpose()
-                .map_err(|e| DynamoError::validation(e.message()))?;
-            attrs
-                .check_all_used()
-                .map_err(|e| DynamoError::validation(e.message()))?;
             // AWS checks the expressions before it looks for the table.
             let t = self.def(&name).ok_or_else(|| {
                 DynamoError::ResourceNotFound("Requested resource not found".into())

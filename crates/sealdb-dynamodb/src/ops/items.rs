@@ -215,10 +215,81 @@ struct WriteOutcome {
     size: usize,
 }
 
+/// What PutItem and DeleteItem read from the request alone, before any table.
+pub(crate) struct PutOrDeleteRequest {
+    opts: WriteOptions,
+    cond: Option<Condition>,
+}
+
+impl PutOrDeleteRequest {
+    pub(crate) fn parse(input: &Input) -> Result<Self, DynamoError> {
+        Ok(PutOrDeleteRequest {
+            opts: WriteOptions::parse(input, false)?,
+            cond: condition_only(input)?,
+        })
+    }
+}
+
+/// What GetItem reads from the request alone.
+pub(crate) struct GetRequest {
+    capacity: ReturnCapacity,
+    consistent: bool,
+    projection: Option<Projection>,
+}
+
+impl GetRequest {
+    pub(crate) fn parse(input: &Input) -> Result<Self, DynamoError> {
+        let capacity = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
+        let consistent = input.bool_opt("ConsistentRead")?.unwrap_or(false);
+        let proj_text = input.str_opt("ProjectionExpression")?;
+        let mut attrs =
+            expression_attributes(input, proj_text.is_some(), "ProjectionExpression is null")?;
+        let projection: Option<Projection> = proj_text
+            .map(|p| expr::parse_projection(p, &mut attrs))
+            .transpose()
+            .map_err(|e| expr_err(&e))?;
+        attrs.check_all_used().map_err(|e| expr_err(&e))?;
+        Ok(GetRequest {
+            capacity,
+            consistent,
+            projection,
+        })
+    }
+}
+
+/// What UpdateItem reads from the request alone.
+pub(crate) struct UpdateRequest {
+    opts: WriteOptions,
+    update: Option<UpdateExpression>,
+    cond: Option<Condition>,
+}
+
+impl UpdateRequest {
+    pub(crate) fn parse(input: &Input) -> Result<Self, DynamoError> {
+        let opts = WriteOptions::parse(input, true)?;
+        let cond_text = input.str_opt("ConditionExpression")?;
+        let update_text = input.str_opt("UpdateExpression")?;
+        let mut attrs = expression_attributes(
+            input,
+            cond_text.is_some() || update_text.is_some(),
+            "UpdateExpression and ConditionExpression are null",
+        )?;
+        let update: Option<UpdateExpression> = update_text
+            .map(|u| expr::parse_update(u, &mut attrs))
+            .transpose()
+            .map_err(|e| expr_err(&e))?;
+        let cond = cond_text
+            .map(|c| expr::parse_condition(c, &mut attrs, "ConditionExpression"))
+            .transpose()
+            .map_err(|e| expr_err(&e))?;
+        attrs.check_all_used().map_err(|e| expr_err(&e))?;
+        Ok(UpdateRequest { opts, update, cond })
+    }
+}
+
 impl Service {
     pub(crate) async fn put_item(&self, input: &Input) -> Result<Value, DynamoError> {
-        let opts = WriteOptions::parse(input, false)?;
-        let cond = condition_only(input)?;
+        let PutOrDeleteRequest { opts, cond } = PutOrDeleteRequest::parse(input)?;
         let t = self.table(input)?;
         let item = input
             .item_opt("Item")?
@@ -253,16 +324,11 @@ impl Service {
     }
 
     pub(crate) async fn get_item(&self, input: &Input) -> Result<Value, DynamoError> {
-        let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
-        let consistent = input.bool_opt("ConsistentRead")?.unwrap_or(false);
-        let proj_text = input.str_opt("ProjectionExpression")?;
-        let mut attrs =
-            expression_attributes(input, proj_text.is_some(), "ProjectionExpression is null")?;
-        let projection: Option<Projection> = proj_text
-            .map(|p| expr::parse_projection(p, &mut attrs))
-            .transpose()
-            .map_err(|e| expr_err(&e))?;
-        attrs.check_all_used().map_err(|e| expr_err(&e))?;
+        let GetRequest {
+            capacity: rc,
+            consistent,
+            projection,
+        } = GetRequest::parse(input)?;
         let t = self.table(input)?;
         let key_attrs = key_member(input)?;
         let key = item_key(&t.def, &key_attrs, KeySource::Key)?;
@@ -284,8 +350,7 @@ impl Service {
     }
 
     pub(crate) async fn delete_item(&self, input: &Input) -> Result<Value, DynamoError> {
-        let opts = WriteOptions::parse(input, false)?;
-        let cond = condition_only(input)?;
+        let PutOrDeleteRequest { opts, cond } = PutOrDeleteRequest::parse(input)?;
         let t = self.table(input)?;
         let key_attrs = key_member(input)?;
         let key = item_key(&t.def, &key_attrs, KeySource::Key)?;
@@ -313,23 +378,7 @@ impl Service {
     }
 
     pub(crate) async fn update_item(&self, input: &Input) -> Result<Value, DynamoError> {
-        let opts = WriteOptions::parse(input, true)?;
-        let cond_text = input.str_opt("ConditionExpression")?;
-        let update_text = input.str_opt("UpdateExpression")?;
-        let mut attrs = expression_attributes(
-            input,
-            cond_text.is_some() || update_text.is_some(),
-            "UpdateExpression and ConditionExpression are null",
-        )?;
-        let update: Option<UpdateExpression> = update_text
-            .map(|u| expr::parse_update(u, &mut attrs))
-            .transpose()
-            .map_err(|e| expr_err(&e))?;
-        let cond = cond_text
-            .map(|c| expr::parse_condition(c, &mut attrs, "ConditionExpression"))
-            .transpose()
-            .map_err(|e| expr_err(&e))?;
-        attrs.check_all_used().map_err(|e| expr_err(&e))?;
+        let UpdateRequest { opts, update, cond } = UpdateRequest::parse(input)?;
         let t = self.table(input)?;
         let key_attrs = key_member(input)?;
         let key = item_key(&t.def, &key_attrs, KeySource::Key)?;

@@ -7,8 +7,8 @@ use crate::expr::{self, KeyCondition, SortKeyCondition};
 use crate::index::IndexDef;
 use crate::input::Input;
 use crate::ops::scan::{
-    PAGE_BYTES, decode, expression_attributes, fetch_if_needed, index_start_key, page_response,
-    read_options, resolve_index,
+    PAGE_BYTES, ReadOptions, decode, expression_attributes, fetch_if_needed, index_start_key,
+    page_response, read_options, resolve_index,
 };
 use crate::schema::KeyAttr;
 use crate::service::Service;
@@ -181,8 +181,15 @@ fn multi_key_bounds(ix: &IndexDef, key_cond: &KeyCondition) -> Result<KeyBounds,
     Ok((pk, hash, lo, hi))
 }
 
-impl Service {
-    pub(crate) async fn query(&self, input: &Input) -> Result<Value, DynamoError> {
+/// What a Query reads from the request alone, before any table.
+pub(crate) struct QueryRequest {
+    key_cond: KeyCondition,
+    opts: ReadOptions,
+    forward: bool,
+}
+
+impl QueryRequest {
+    pub(crate) fn parse(input: &Input) -> Result<Self, DynamoError> {
         let mut attrs = expression_attributes(input)?;
         let key_text = input.str_opt("KeyConditionExpression")?;
         let Some(key_text) = key_text else {
@@ -195,8 +202,22 @@ impl Service {
         let opts = read_options(input, &mut attrs, true)?;
         attrs.check_all_used().map_err(|e| expr_err(&e))?;
         let forward = input.bool_opt("ScanIndexForward")?.unwrap_or(true);
+        Ok(QueryRequest {
+            key_cond,
+            opts,
+            forward,
+        })
+    }
+}
+
+impl Service {
+    pub(crate) async fn query(&self, input: &Input) -> Result<Value, DynamoError> {
+        let QueryRequest {
+            key_cond,
+            mut opts,
+            forward,
+        } = QueryRequest::parse(input)?;
         let t = self.table(input)?;
-        let mut opts = opts;
         let index = resolve_index(&t, input, &mut opts, input.has("Select"))?;
         let def = &t.def;
         let (hash_attrs, range_attrs): (&[KeyAttr], &[KeyAttr]) = match index {

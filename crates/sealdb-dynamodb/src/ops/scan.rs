@@ -359,27 +359,16 @@ pub(crate) fn segment_range(segment: u64, total: u64) -> (u64, u64) {
     )
 }
 
-impl Service {
-    /// The storage key of an `ExclusiveStartKey`, with AWS's message when it does not fit.
-    pub(crate) fn start_key(
-        &self,
-        t: &TableRef,
-        input: &Input,
-    ) -> Result<Option<ItemKey>, DynamoError> {
-        match input.item_opt("ExclusiveStartKey")? {
-            None => Ok(None),
-            Some(esk) => item_key(&t.def, &esk, KeySource::Key)
-                .map(Some)
-                .map_err(|e| match e {
-                    DynamoError::Validation(m) => DynamoError::validation(format!(
-                        "The provided starting key is invalid: {m}"
-                    )),
-                    other => other,
-                }),
-        }
-    }
+/// What a Scan reads from the request alone, before any table.
+pub(crate) struct ScanRequest {
+    opts: ReadOptions,
+    /// The segment's partition-hash range.
+    lo: u64,
+    hi: u64,
+}
 
-    pub(crate) async fn scan(&self, input: &Input) -> Result<Value, DynamoError> {
+impl ScanRequest {
+    pub(crate) fn parse(input: &Input) -> Result<Self, DynamoError> {
         let mut attrs = expression_attributes(input)?;
         let opts = read_options(input, &mut attrs, false)?;
         attrs.check_all_used().map_err(|e| expr_err(&e))?;
@@ -416,8 +405,33 @@ impl Service {
                 segment_range(u64::try_from(s).unwrap_or(0), u64::try_from(n).unwrap_or(1))
             }
         };
+        Ok(ScanRequest { opts, lo, hi })
+    }
+}
+
+impl Service {
+    /// The storage key of an `ExclusiveStartKey`, with AWS's message when it does not fit.
+    pub(crate) fn start_key(
+        &self,
+        t: &TableRef,
+        input: &Input,
+    ) -> Result<Option<ItemKey>, DynamoError> {
+        match input.item_opt("ExclusiveStartKey")? {
+            None => Ok(None),
+            Some(esk) => item_key(&t.def, &esk, KeySource::Key)
+                .map(Some)
+                .map_err(|e| match e {
+                    DynamoError::Validation(m) => DynamoError::validation(format!(
+                        "The provided starting key is invalid: {m}"
+                    )),
+                    other => other,
+                }),
+        }
+    }
+
+    pub(crate) async fn scan(&self, input: &Input) -> Result<Value, DynamoError> {
+        let ScanRequest { mut opts, lo, hi } = ScanRequest::parse(input)?;
         let t = self.table(input)?;
-        let mut opts = opts;
         let index = resolve_index(&t, input, &mut opts, input.has("Select"))?;
         let store = self.store(&t).await?;
         let limit = opts.limit.unwrap_or(usize::MAX);

@@ -61,8 +61,49 @@ fn reason(code: &str, message: Option<&str>, item: Option<&Item>) -> Value {
     r
 }
 
-impl Service {
-    fn parse_action(&self, index: usize, entry: &Value) -> Result<ParsedAction, DynamoError> {
+/// `ReturnConsumedCapacity` and the `TransactItems` list, checked as AWS checks them.
+pub(crate) fn transact_items(input: &Input) -> Result<(ReturnCapacity, &[Value]), DynamoError> {
+    let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
+    let Some(items) = input.list_opt("TransactItems")? else {
+        return Err(validation_errors(&[null_member("transactItems")]));
+    };
+    if items.is_empty() || items.len() > MAX_ACTIONS {
+        let bound = if items.is_empty() {
+            "greater than or equal to 1"
+        } else {
+            "less than or equal to 100"
+        };
+        return Err(validation_errors(&[format!(
+            "Value '[...]' at 'transactItems' failed to satisfy constraint: Member must have length {bound}"
+        )]));
+    }
+    Ok((rc, items.as_slice()))
+}
+
+/// `ClientRequestToken`, at most 36 characters.
+pub(crate) fn client_request_token(input: &Input) -> Result<Option<&str>, DynamoError> {
+    let token = input.str_opt("ClientRequestToken")?;
+    if let Some(t) = token
+        && (t.is_empty() || t.len() > 36)
+    {
+        return Err(validation_errors(&[format!(
+            "Value '{t}' at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 36"
+        )]));
+    }
+    Ok(token)
+}
+
+/// What one TransactWriteItems action says on its own, before its table is looked at.
+pub(crate) struct ActionRequest {
+    kind: &'static str,
+    input: Input,
+    update: Option<UpdateExpression>,
+    condition: Option<Condition>,
+    return_old_on_failure: bool,
+}
+
+impl ActionRequest {
+    pub(crate) fn parse(index: usize, entry: &Value) -> Result<Self, DynamoError> {
         let obj = entry.as_object().ok_or_else(|| {
             DynamoError::Serialization(
                 "Unexpected value type in payload for member TransactItems".into(),
@@ -113,8 +154,27 @@ impl Service {
         attrs.check_all_used().map_err(|e| expr_err(&e))?;
         let return_old_on_failure =
             parse_return_on_failure(input.str_opt("ReturnValuesOnConditionCheckFailure")?)?;
+        Ok(ActionRequest {
+            kind,
+            input,
+            update,
+            condition,
+            return_old_on_failure,
+        })
+    }
+}
+
+impl Service {
+    fn parse_action(&self, index: usize, entry: &Value) -> Result<ParsedAction, DynamoError> {
+        let ActionRequest {
+            kind,
+            input,
+            update,
+            condition,
+            return_old_on_failure,
+        } = ActionRequest::parse(index, entry)?;
         let table = self.table(&input)?;
-        let (key, action) = if *kind == "Put" {
+        let (key, action) = if kind == "Put" {
             let item = input
                 .item_opt("Item")?
                 .ok_or_else(|| validation_errors(&[null_member("item")]))?;
@@ -131,7 +191,7 @@ impl Service {
                 .item_opt("Key")?
                 .ok_or_else(|| validation_errors(&[null_member("key")]))?;
             let key = item_key(&table.def, &key_attrs, KeySource::Key)?;
-            let action = match (*kind, update) {
+            let action = match (kind, update) {
                 ("Update", Some(u)) => {
                     for p in u.paths() {
                         if table.def.is_key_attr(p.top_level()) {
@@ -159,28 +219,8 @@ impl Service {
     }
 
     pub(crate) async fn transact_write_items(&self, input: &Input) -> Result<Value, DynamoError> {
-        let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
-        let Some(items) = input.list_opt("TransactItems")? else {
-            return Err(validation_errors(&[null_member("transactItems")]));
-        };
-        if items.is_empty() || items.len() > MAX_ACTIONS {
-            let bound = if items.is_empty() {
-                "greater than or equal to 1"
-            } else {
-                "less than or equal to 100"
-            };
-            return Err(validation_errors(&[format!(
-                "Value '[...]' at 'transactItems' failed to satisfy constraint: Member must have length {bound}"
-            )]));
-        }
-        let token = input.str_opt("ClientRequestToken")?;
-        if let Some(t) = token
-            && (t.is_empty() || t.len() > 36)
-        {
-            return Err(validation_errors(&[format!(
-                "Value '{t}' at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 36"
-            )]));
-        }
+        let (rc, items) = transact_items(input)?;
+        let token = client_request_token(input)?;
         let fingerprint =
             serde_json::to_string(&input.raw().get("TransactItems")).unwrap_or_default();
         if let Some(t) = token
@@ -336,20 +376,7 @@ impl Service {
     }
 
     pub(crate) async fn transact_get_items(&self, input: &Input) -> Result<Value, DynamoError> {
-        let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
-        let Some(items) = input.list_opt("TransactItems")? else {
-            return Err(validation_errors(&[null_member("transactItems")]));
-        };
-        if items.is_empty() || items.len() > MAX_ACTIONS {
-            let bound = if items.is_empty() {
-                "greater than or equal to 1"
-            } else {
-                "less than or equal to 100"
-            };
-            return Err(validation_errors(&[format!(
-                "Value '[...]' at 'transactItems' failed to satisfy constraint: Member must have length {bound}"
-            )]));
-        }
+        let (rc, items) = transact_items(input)?;
         let mut gets = Vec::new();
         let mut seen = HashSet::new();
         for entry in items {

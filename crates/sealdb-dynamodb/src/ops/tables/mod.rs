@@ -19,6 +19,105 @@ use sealdb_common::Principal;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+/// What CreateTable reads from the request alone, checked in AWS's order before any
+/// key or table is looked at.
+pub(crate) struct CreateTableRequest<'a> {
+    name: &'a str,
+    hash_key: crate::schema::KeyAttr,
+    range_key: Option<crate::schema::KeyAttr>,
+    attribute_definitions: Vec<crate::schema::KeyAttr>,
+    mode: BillingMode,
+    billing: Option<BillingMode>,
+    indexes: Vec<crate::index::IndexDef>,
+    tags: Vec<(String, String)>,
+    read_capacity: i64,
+    write_capacity: i64,
+    table_class: Option<&'a str>,
+    stream: Option<crate::schema::StreamSettings>,
+    sse: SseRequest,
+}
+
+impl<'a> CreateTableRequest<'a> {
+    pub(crate) fn parse(input: &'a Input, now: i64) -> Result<Self, DynamoError> {
+        let mut errors = Vec::new();
+        let name = input.str_opt("TableName")?;
+        match name {
+            None => errors.push(null_member("tableName")),
+            Some(n) => errors.extend(table_name_errors(n, "tableName", false)),
+        }
+        let schema = parse_key_schema(input, &mut errors)?;
+        let (billing, throughput, table_class) = parse_capacity_settings(input, &mut errors)?;
+        let tags = match input.list_opt("Tags")? {
+            Some(list) => parse_tags(list, &mut errors)?,
+            None => Vec::new(),
+        };
+        if !errors.is_empty() {
+            return Err(validation_errors(&errors));
+        }
+        let (Some(name), Some((hash_key, range_key, attribute_definitions))) = (name, schema)
+        else {
+            return Err(DynamoError::Internal);
+        };
+        let mode = billing.unwrap_or(BillingMode::Provisioned);
+        let indexes = crate::ops::indexes::parse_create_indexes(
+            input,
+            &attribute_definitions,
+            &hash_key,
+            range_key.as_ref(),
+            mode,
+        )?;
+        if tags.len() > MAX_TAGS {
+            return Err(DynamoError::validation(
+                "One or more parameter values were invalid: The number of tags exceeds the limit of 50",
+            ));
+        }
+        let (read_capacity, write_capacity) = match (mode, throughput) {
+            (BillingMode::Provisioned, None) => {
+                return Err(DynamoError::validation(if billing.is_some() {
+                    "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED"
+                } else {
+                    "No provisioned throughput specified for the table"
+                }));
+            }
+            (BillingMode::Provisioned, Some((r, w))) => (r.unwrap_or(1), w.unwrap_or(1)),
+            (BillingMode::PayPerRequest, Some(_)) => {
+                return Err(DynamoError::validation(
+                    "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                ));
+            }
+            (BillingMode::PayPerRequest, None) => (0, 0),
+        };
+        if read_capacity > MAX_CAPACITY || write_capacity > MAX_CAPACITY {
+            return Err(DynamoError::LimitExceeded(format!(
+                "Subscriber limit exceeded: Provisioned throughput for a table cannot exceed {MAX_CAPACITY} read or write capacity units"
+            )));
+        }
+        let stream = match input.obj_opt("StreamSpecification")? {
+            Some(m) => parse_stream_spec(m, now)?,
+            None => None,
+        };
+        let sse = match input.obj_opt("SSESpecification")? {
+            Some(m) => parse_sse(m)?,
+            None => SseRequest::Owned,
+        };
+        Ok(CreateTableRequest {
+            name,
+            hash_key,
+            range_key,
+            attribute_definitions,
+            mode,
+            billing,
+            indexes,
+            tags,
+            read_capacity,
+            write_capacity,
+            table_class,
+            stream,
+            sse,
+        })
+    }
+}
+
 impl Service {
     fn description(&self, def: &TableDef, status: &str, count: u64, size: u64) -> Value {
         let mut d = def.describe(
@@ -93,68 +192,22 @@ impl Service {
         input: &Input,
         caller: &Principal,
     ) -> Result<Value, DynamoError> {
-        let mut errors = Vec::new();
-        let name = input.str_opt("TableName")?;
-        match name {
-            None => errors.push(null_member("tableName")),
-            Some(n) => errors.extend(table_name_errors(n, "tableName", false)),
-        }
-        let schema = parse_key_schema(input, &mut errors)?;
-        let (billing, throughput, table_class) = parse_capacity_settings(input, &mut errors)?;
-        let tags = match input.list_opt("Tags")? {
-            Some(list) => parse_tags(list, &mut errors)?,
-            None => Vec::new(),
-        };
-        if !errors.is_empty() {
-            return Err(validation_errors(&errors));
-        }
-        let (Some(name), Some((hash_key, range_key, attribute_definitions))) = (name, schema)
-        else {
-            return Err(DynamoError::Internal);
-        };
-        let mode = billing.unwrap_or(BillingMode::Provisioned);
-        let indexes = crate::ops::indexes::parse_create_indexes(
-            input,
-            &attribute_definitions,
-            &hash_key,
-            range_key.as_ref(),
-            mode,
-        )?;
-        if tags.len() > MAX_TAGS {
-            return Err(DynamoError::validation(
-                "One or more parameter values were invalid: The number of tags exceeds the limit of 50",
-            ));
-        }
-        let (read_capacity, write_capacity) = match (mode, throughput) {
-            (BillingMode::Provisioned, None) => {
-                return Err(DynamoError::validation(if billing.is_some() {
-                    "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED"
-                } else {
-                    "No provisioned throughput specified for the table"
-                }));
-            }
-            (BillingMode::Provisioned, Some((r, w))) => (r.unwrap_or(1), w.unwrap_or(1)),
-            (BillingMode::PayPerRequest, Some(_)) => {
-                return Err(DynamoError::validation(
-                    "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
-                ));
-            }
-            (BillingMode::PayPerRequest, None) => (0, 0),
-        };
-        if read_capacity > MAX_CAPACITY || write_capacity > MAX_CAPACITY {
-            return Err(DynamoError::LimitExceeded(format!(
-                "Subscriber limit exceeded: Provisioned throughput for a table cannot exceed {MAX_CAPACITY} read or write capacity units"
-            )));
-        }
         let now = self.now_ms();
-        let stream = match input.obj_opt("StreamSpecification")? {
-            Some(m) => parse_stream_spec(m, now)?,
-            None => None,
-        };
-        let sse = match input.obj_opt("SSESpecification")? {
-            Some(m) => parse_sse(m)?,
-            None => SseRequest::Owned,
-        };
+        let CreateTableRequest {
+            name,
+            hash_key,
+            range_key,
+            attribute_definitions,
+            mode,
+            billing,
+            indexes,
+            tags,
+            read_capacity,
+            write_capacity,
+            table_class,
+            stream,
+            sse,
+        } = CreateTableRequest::parse(input, now)?;
         let sse_key_arn = self.resolve_sse(&sse, caller).await?;
         let resource_policy =
             crate::ops::policies::initial_policy(input.str_opt("ResourcePolicy")?, now)?;
