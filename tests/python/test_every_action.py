@@ -161,6 +161,11 @@ def requests(r):
         "dynamodb:DeleteBackup": dict(BackupArn=r.backup_arn),
         "dynamodb:RestoreTableFromBackup": dict(TargetTableName=f"rest{uuid.uuid4().hex[:6]}",
                                                 BackupArn=r.backup_arn),
+        "dynamodb:UpdateContinuousBackups": dict(
+            TableName=item_table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}),
+        "dynamodb:DescribeContinuousBackups": dict(TableName=item_table),
+        "dynamodb:RestoreTableToPointInTime": dict(SourceTableName=item_table, UseLatestRestorableTime=True,
+                                                   TargetTableName=f"pitr{uuid.uuid4().hex[:6]}"),
         "dynamodb:PutResourcePolicy": dict(ResourceArn=r.table_arn, Policy=r.policy_text.replace("GetItem", "Query")),
         "dynamodb:GetResourcePolicy": dict(ResourceArn=r.table_arn),
         "dynamodb:DeleteResourcePolicy": dict(ResourceArn=r.table_arn),
@@ -348,6 +353,8 @@ def snapshot(server, r):
                                      for i in ddb.scan(TableName=t, ConsistentRead=True)["Items"])
         state[f"ttl {t}"] = ddb.describe_time_to_live(TableName=t)["TimeToLiveDescription"]
         state[f"tags {t}"] = ddb.list_tags_of_resource(ResourceArn=d["TableArn"])["Tags"]
+        state[f"pitr {t}"] = ddb.describe_continuous_backups(TableName=t)["ContinuousBackupsDescription"][
+            "PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
     state["backups"] = sorted(b["BackupArn"] for b in ddb.list_backups()["BackupSummaries"])
     state["resource policy"] = ddb.get_resource_policy(ResourceArn=r.table_arn)["Policy"]
     keys = [k["KeyId"] for k in kms.list_keys()["Keys"]]

@@ -21,6 +21,7 @@ fn is_recorded_read(op: Operation) -> bool {
             | O::ListTagsOfResource
             | O::DescribeBackup
             | O::ListBackups
+            | O::DescribeContinuousBackups
             | O::GetResourcePolicy
             | O::DescribeLimits
             | O::DescribeGlobalTable
@@ -46,6 +47,8 @@ fn is_recorded(op: Operation) -> bool {
                 | O::CreateBackup
                 | O::DeleteBackup
                 | O::RestoreTableFromBackup
+                | O::UpdateContinuousBackups
+                | O::RestoreTableToPointInTime
                 | O::PutResourcePolicy
                 | O::DeleteResourcePolicy
                 | O::CreateGlobalTable
@@ -112,7 +115,9 @@ impl Service {
                 let arn = s("BackupArn")?;
                 return Some(arn.split("/backup/").next().unwrap_or(arn).to_owned());
             }
-            Operation::RestoreTableFromBackup => s("TargetTableName")?,
+            Operation::RestoreTableFromBackup | Operation::RestoreTableToPointInTime => {
+                s("TargetTableName")?
+            }
             _ => self.table_name_from(s("TableName")?),
         };
         Some(format!(

@@ -31,6 +31,18 @@ use crate::value::{AttributeValue, item_from_json};
 /// What one DynamoDB request asks permission for.
 type Questions = Vec<RequestContext>;
 
+/// What AWS asks on the target table of a point-in-time restore, beside
+/// RestoreTableToPointInTime on the source ("read and write permissions on the target table").
+const RESTORE_TARGET_ACTIONS: [&str; 7] = [
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "GetItem",
+    "Query",
+    "Scan",
+    "BatchWriteItem",
+];
+
 impl Service {
     /// Installs the authorizer; from then on every request is authorized before it runs.
     pub fn set_authorizer(&self, authorizer: Arc<Authorizer>) {
@@ -235,6 +247,33 @@ impl Service {
                     RequestContext::new(action, target),
                 ]
             }
+            // AWS: RestoreTableToPointInTime on the source table, and the item reads and
+            // writes a restore makes on the target table.
+            O::RestoreTableToPointInTime => {
+                let source = match (
+                    input.str_opt("SourceTableArn").ok().flatten(),
+                    input.str_opt("SourceTableName").ok().flatten(),
+                ) {
+                    (Some(arn), _) => arn.to_owned(),
+                    (None, Some(name)) => self.table_arn(name),
+                    (None, None) => "*".to_owned(),
+                };
+                let mut q = RequestContext::new(action, source.clone());
+                self.add_resource_tags(&mut q, self.table_name_from(&source));
+                let target = input
+                    .str_opt("TargetTableName")
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| "*".to_owned(), |t| self.table_arn(t));
+                let mut out = vec![q];
+                for item_action in RESTORE_TARGET_ACTIONS {
+                    out.push(RequestContext::new(
+                        format!("dynamodb:{item_action}"),
+                        target.clone(),
+                    ));
+                }
+                out
+            }
             O::GetItem | O::PutItem | O::UpdateItem | O::DeleteItem => {
                 let mut q = self.table_question(&action, input);
                 if let Some(def) = self.def_of(input.raw()) {
@@ -251,6 +290,8 @@ impl Service {
             | O::UpdateTable
             | O::DescribeTimeToLive
             | O::UpdateTimeToLive
+            | O::UpdateContinuousBackups
+            | O::DescribeContinuousBackups
             | O::CreateBackup
             | O::PutResourcePolicy
             | O::GetResourcePolicy

@@ -35,6 +35,12 @@ pub enum DynamoError {
     BackupNotFound(String),
     /// No such table (backup operations word it this way).
     TableNotFound(String),
+    /// The restore's target table exists (RestoreTableToPointInTime).
+    TableAlreadyExists(String),
+    /// Point-in-time recovery is not on for the source table.
+    PointInTimeRecoveryUnavailable(String),
+    /// A restore time outside the restorable window.
+    InvalidRestoreTime(String),
     /// A global table (2017.11.29) of that name exists.
     GlobalTableAlreadyExists(String),
     /// No global table (2017.11.29) of that name.
@@ -104,6 +110,15 @@ impl DynamoError {
             DynamoError::TableNotFound(_) => {
                 "com.amazonaws.dynamodb.v20120810#TableNotFoundException"
             }
+            DynamoError::TableAlreadyExists(_) => {
+                "com.amazonaws.dynamodb.v20120810#TableAlreadyExistsException"
+            }
+            DynamoError::PointInTimeRecoveryUnavailable(_) => {
+                "com.amazonaws.dynamodb.v20120810#PointInTimeRecoveryUnavailableException"
+            }
+            DynamoError::InvalidRestoreTime(_) => {
+                "com.amazonaws.dynamodb.v20120810#InvalidRestoreTimeException"
+            }
             DynamoError::GlobalTableAlreadyExists(_) => {
                 "com.amazonaws.dynamodb.v20120810#GlobalTableAlreadyExistsException"
             }
@@ -148,6 +163,9 @@ impl DynamoError {
             | DynamoError::PolicyNotFound(_)
             | DynamoError::BackupNotFound(_)
             | DynamoError::TableNotFound(_)
+            | DynamoError::TableAlreadyExists(_)
+            | DynamoError::PointInTimeRecoveryUnavailable(_)
+            | DynamoError::InvalidRestoreTime(_)
             | DynamoError::GlobalTableAlreadyExists(_)
             | DynamoError::GlobalTableNotFound(_)
             | DynamoError::ReplicaAlreadyExists(_)
@@ -176,6 +194,9 @@ impl DynamoError {
             | DynamoError::PolicyNotFound(m)
             | DynamoError::BackupNotFound(m)
             | DynamoError::TableNotFound(m)
+            | DynamoError::TableAlreadyExists(m)
+            | DynamoError::PointInTimeRecoveryUnavailable(m)
+            | DynamoError::InvalidRestoreTime(m)
             | DynamoError::GlobalTableAlreadyExists(m)
             | DynamoError::GlobalTableNotFound(m)
             | DynamoError::ReplicaAlreadyExists(m)
@@ -222,6 +243,9 @@ impl DynamoError {
             | DynamoError::PolicyNotFound(_)
             | DynamoError::BackupNotFound(_)
             | DynamoError::TableNotFound(_)
+            | DynamoError::TableAlreadyExists(_)
+            | DynamoError::PointInTimeRecoveryUnavailable(_)
+            | DynamoError::InvalidRestoreTime(_)
             | DynamoError::GlobalTableAlreadyExists(_)
             | DynamoError::GlobalTableNotFound(_)
             | DynamoError::ReplicaAlreadyExists(_)
@@ -260,6 +284,9 @@ impl DynamoError {
             | DynamoError::PolicyNotFound(_)
             | DynamoError::BackupNotFound(_)
             | DynamoError::TableNotFound(_)
+            | DynamoError::TableAlreadyExists(_)
+            | DynamoError::PointInTimeRecoveryUnavailable(_)
+            | DynamoError::InvalidRestoreTime(_)
             | DynamoError::GlobalTableAlreadyExists(_)
             | DynamoError::GlobalTableNotFound(_)
             | DynamoError::ReplicaAlreadyExists(_)

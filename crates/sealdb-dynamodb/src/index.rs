@@ -328,7 +328,27 @@ fn mutations_by(
     user_identity: Option<Value>,
     replicated: Option<WriteStamp>,
 ) -> Vec<TxWrite> {
-    let mut out = Vec::with_capacity(1 + 2 * def.indexes.len());
+    let mut out = Vec::with_capacity(2 + 2 * def.indexes.len());
+    // Wall time: retention is measured against it when the stream is read, and it is
+    // the time last-writer-wins and point-in-time recovery compare.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let changed = match (old, new) {
+        (None, None) => false,
+        (Some(o), Some(n)) => o != n,
+        _ => true,
+    };
+    if let Some(pitr) = &def.pitr
+        && changed
+    {
+        // Before the item's write: the history keeps the item as it was.
+        out.push(TxWrite::Undo {
+            key: key.clone(),
+            ts_ms: now,
+            keep_after_ms: now.saturating_sub(pitr.period_ms()),
+        });
+    }
     out.push(TxWrite::Item {
         key: key.clone(),
         value: new.map(|n| {
@@ -365,11 +385,6 @@ fn mutations_by(
             });
         }
     }
-    // Wall time: retention is measured against it when the stream is read, and it is
-    // the time last-writer-wins compares.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let stamp = def.replication.as_ref().map(|group| {
         replicated.unwrap_or_else(|| WriteStamp {
             ts_ms: now,

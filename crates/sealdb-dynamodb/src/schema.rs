@@ -152,6 +152,27 @@ pub struct TableDef {
     /// 2017.11.29 when `legacy_created_ms` is set).
     #[serde(default)]
     pub replication: Option<ReplicationGroup>,
+    /// Point-in-time recovery, while it is on (UpdateContinuousBackups). Absent in
+    /// older definitions: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitr: Option<PitrSettings>,
+}
+
+/// Point-in-time recovery settings: every change from `enabled_ms` on keeps the item
+/// as it was in the table's recovery history, for `recovery_days`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PitrSettings {
+    /// When recovery was (last) turned on, ms since the epoch: the earliest restorable time.
+    pub enabled_ms: i64,
+    /// RecoveryPeriodInDays (1 to 35).
+    pub recovery_days: u32,
+}
+
+impl PitrSettings {
+    /// The recovery period in ms.
+    pub fn period_ms(&self) -> i64 {
+        i64::from(self.recovery_days) * 86_400_000
+    }
 }
 
 /// A global table's replication group as one replica records it. The state of the

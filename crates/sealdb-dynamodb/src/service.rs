@@ -65,6 +65,9 @@ operations!(
     ListBackups,
     DeleteBackup,
     RestoreTableFromBackup,
+    UpdateContinuousBackups,
+    DescribeContinuousBackups,
+    RestoreTableToPointInTime,
     PutResourcePolicy,
     GetResourcePolicy,
     DeleteResourcePolicy,
@@ -228,6 +231,11 @@ impl Service {
             O::ListBackups => self.list_backups(input),
             O::DeleteBackup => self.delete_backup(input).await,
             O::RestoreTableFromBackup => self.restore_table_from_backup(input, caller).await,
+            O::UpdateContinuousBackups => self.update_continuous_backups(input).await,
+            O::DescribeContinuousBackups => self.describe_continuous_backups(input),
+            O::RestoreTableToPointInTime => {
+                self.restore_table_to_point_in_time(input, caller).await
+            }
             O::PutResourcePolicy => self.put_resource_policy(input).await,
             O::GetResourcePolicy => self.get_resource_policy(input),
             O::DeleteResourcePolicy => self.delete_resource_policy(input).await,

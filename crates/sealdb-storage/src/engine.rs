@@ -536,6 +536,66 @@ impl Engine {
         self.register_new_table(record, store)
     }
 
+    /// Creates table `name` as table `source` was at `restore_ms` (point-in-time
+    /// recovery): a consistent copy of the source's file under a new table key (wrapped
+    /// under `kms_key`, or the service-owned key), taken back through the source's
+    /// recovery history. The copy keeps only items: its index entries, stream and
+    /// history are dropped, and the caller rebuilds the indexes of `definition`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn restore_table_to_time(
+        &self,
+        source: &str,
+        name: &str,
+        definition: Vec<u8>,
+        created_ms: i64,
+        kms_key: Option<String>,
+        caller: Option<Principal>,
+        restore_ms: i64,
+    ) -> Result<TableRecord, StorageError> {
+        if self.table(name).is_some() {
+            return Err(StorageError::TableExists);
+        }
+        let handle = self.table(source).ok_or(StorageError::TableNotFound)?;
+        let store = self.store(&handle).await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let ctx = TableKeyContext {
+            table_name: name.to_owned(),
+            table_id: id.clone(),
+            kms_key,
+            caller,
+        };
+        let (key, wrapped_key) = self.vault.generate(&ctx).await?;
+        let dest = self.table_path(&id);
+        let rewound = async {
+            store.export_to(dest.clone(), key.clone()).await?;
+            let (path, copy_key) = (dest.clone(), key.clone());
+            tokio::task::spawn_blocking(move || {
+                let conn = crate::sqlcipher::open_existing(&path, &copy_key)?;
+                crate::pitr::rewind(&conn, restore_ms)
+            })
+            .await
+            .map_err(|_| StorageError::Closed)?
+        }
+        .await;
+        if let Err(e) = rewound {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = dest.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(p));
+            }
+            return Err(e);
+        }
+        let store = TableStore::open(&dest, key)?;
+        let record = TableRecord {
+            name: name.to_owned(),
+            id,
+            created_ms,
+            definition,
+            wrapped_key,
+        };
+        self.register_new_table(record, store)
+    }
+
     /// Looks up a credential by access key id.
     pub fn credential(&self, access_key_id: &str) -> Option<Credential> {
         self.credentials.read().ok()?.get(access_key_id).cloned()

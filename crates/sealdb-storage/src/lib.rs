@@ -16,6 +16,7 @@ pub mod erase;
 pub mod error;
 pub mod index;
 pub mod lock;
+mod pitr;
 mod readers;
 pub mod replication;
 mod seal;

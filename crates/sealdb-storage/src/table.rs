@@ -88,6 +88,16 @@ pub trait WriteTx {
     fn index_drop_some(&mut self, ix: u32, limit: usize) -> Result<usize, StorageError>;
     /// Appends a change record to the table's stream (same transaction as the change).
     fn stream_append(&mut self, ts_ms: i64, record: &[u8]) -> Result<(), StorageError>;
+    /// Point-in-time recovery: records the item at `key` as it is now, before a change
+    /// at `ts_ms`, trimming history older than `keep_after_ms` (same transaction).
+    fn pitr_record(
+        &mut self,
+        key: &ItemKey,
+        ts_ms: i64,
+        keep_after_ms: i64,
+    ) -> Result<(), StorageError>;
+    /// Deletes up to `limit` rows of recovery history; returns how many were deleted.
+    fn pitr_clear_some(&mut self, limit: usize) -> Result<usize, StorageError>;
     /// Whether this table's part of multi-table transaction `id` was applied.
     fn is_applied(&mut self, id: &str) -> Result<bool, StorageError>;
     /// Records that this table's part of transaction `id` is applied (same commit).
@@ -534,6 +544,7 @@ fn init_schema(conn: &Connection) -> Result<(), StorageError> {
     )?;
     conn.execute_batch(crate::stream::SHARD_SCHEMA)?;
     conn.execute_batch(crate::replication::SCHEMA)?;
+    conn.execute_batch(crate::pitr::SCHEMA)?;
     let version: Option<i64> = conn
         .query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))
         .optional()?;

@@ -72,6 +72,17 @@ pub enum TxWrite {
         /// The encoded record.
         record: Vec<u8>,
     },
+    /// Point-in-time recovery: keep the item at `key` as it is before the writes that
+    /// follow (it must come before them), as of `ts_ms`; history older than
+    /// `keep_after_ms` may be trimmed.
+    Undo {
+        /// The item's key.
+        key: ItemKey,
+        /// Time of the change, ms since the epoch.
+        ts_ms: i64,
+        /// The start of the recovery period.
+        keep_after_ms: i64,
+    },
     /// Record the write stamp of an item of a replicated table.
     Stamp {
         /// The item's key.
@@ -200,6 +211,11 @@ pub fn apply(tx: &mut dyn WriteTx, writes: &[TxWrite]) -> Result<(), StorageErro
             }
             TxWrite::Stream { ts_ms, record } => tx.stream_append(*ts_ms, record)?,
             TxWrite::Stamp { key, stamp } => tx.stamp_put(key, stamp)?,
+            TxWrite::Undo {
+                key,
+                ts_ms,
+                keep_after_ms,
+            } => tx.pitr_record(key, *ts_ms, *keep_after_ms)?,
         }
     }
     Ok(())

@@ -10,7 +10,8 @@ use crate::txn::TxWrite;
 const PART_V1: u8 = 1;
 
 /// Encodes a part's writes: `version ‖ count u32 ‖ write*`, where a write is
-/// `kind u8` (0 item, 1 index, 2 stream record, 3 write stamp) `[‖ ix u32] ‖ hash u64 ‖ key byte strings ‖ op u8 [‖ size u64 ‖ value]`;
+/// `kind u8` (0 item, 1 index, 2 stream record, 3 write stamp, 4 recovery history: `hash
+/// u64 ‖ pk ‖ sk ‖ ts i64 ‖ keep_after i64`) `[‖ ix u32] ‖ hash u64 ‖ key byte strings ‖ op u8 [‖ size u64 ‖ value]`;
 /// an item key is `pk ‖ sk`, an index key `ipk ‖ isk ‖ tpk ‖ tsk`; byte strings are
 /// `len u32 ‖ bytes`; integers big-endian; op 0 = delete, 1 = put.
 pub(crate) fn encode_part(writes: &[TxWrite]) -> Vec<u8> {
@@ -65,6 +66,18 @@ pub(crate) fn encode_part(writes: &[TxWrite]) -> Vec<u8> {
                 bytes(&mut out, &key.sk);
                 out.extend_from_slice(&stamp.ts_ms.to_be_bytes());
                 bytes(&mut out, stamp.origin.as_bytes());
+            }
+            TxWrite::Undo {
+                key,
+                ts_ms,
+                keep_after_ms,
+            } => {
+                out.push(4);
+                out.extend_from_slice(&key.hash.to_be_bytes());
+                bytes(&mut out, &key.pk);
+                bytes(&mut out, &key.sk);
+                out.extend_from_slice(&ts_ms.to_be_bytes());
+                out.extend_from_slice(&keep_after_ms.to_be_bytes());
             }
         }
     }
@@ -165,6 +178,18 @@ pub(crate) fn decode_part(data: &[u8]) -> Result<Vec<TxWrite>, StorageError> {
                     },
                 }
             }
+            [4] => {
+                let hash = r.u64()?;
+                let pk = r.bytes()?;
+                let sk = r.bytes()?;
+                let ts = r.u64()?;
+                let keep = r.u64()?;
+                TxWrite::Undo {
+                    key: ItemKey { hash, pk, sk },
+                    ts_ms: i64::from_be_bytes(ts.to_be_bytes()),
+                    keep_after_ms: i64::from_be_bytes(keep.to_be_bytes()),
+                }
+            }
             _ => return Err(StorageError::Corrupt("transaction part kind".into())),
         };
         out.push(w);
@@ -221,6 +246,15 @@ mod tests {
                     ts_ms: 1_700_000_000_000,
                     origin: "eu-west-1".into(),
                 },
+            },
+            TxWrite::Undo {
+                key: ItemKey {
+                    hash: 5,
+                    pk: b"p".to_vec(),
+                    sk: b"s".to_vec(),
+                },
+                ts_ms: 1_700_000_000_001,
+                keep_after_ms: -3,
             },
         ];
         let enc = encode_part(&writes);

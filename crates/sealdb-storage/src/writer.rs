@@ -48,6 +48,19 @@ impl WriteTx for UnitTx<'_> {
         Ok(())
     }
 
+    fn pitr_record(
+        &mut self,
+        key: &ItemKey,
+        ts_ms: i64,
+        keep_after_ms: i64,
+    ) -> Result<(), StorageError> {
+        crate::pitr::record(self.conn, key, ts_ms, keep_after_ms)
+    }
+
+    fn pitr_clear_some(&mut self, limit: usize) -> Result<usize, StorageError> {
+        crate::pitr::clear_some(self.conn, limit)
+    }
+
     fn index_put(
         &mut self,
         ix: u32,
@@ -375,6 +388,12 @@ impl WriteTx for FailTx {
         Err(StorageError::Closed)
     }
     fn stream_append(&mut self, _: i64, _: &[u8]) -> Result<(), StorageError> {
+        Err(StorageError::Closed)
+    }
+    fn pitr_record(&mut self, _: &ItemKey, _: i64, _: i64) -> Result<(), StorageError> {
+        Err(StorageError::Closed)
+    }
+    fn pitr_clear_some(&mut self, _: usize) -> Result<usize, StorageError> {
         Err(StorageError::Closed)
     }
     fn index_put(

@@ -181,6 +181,11 @@ struct ServeArgs {
     /// one hour).
     #[arg(long, env = "SEALDB_TTL_CHANGE_INTERVAL_SECS", default_value_t = 3600)]
     ttl_change_interval_secs: u64,
+    /// How far DescribeContinuousBackups' LatestRestorableDateTime (and
+    /// RestoreTableToPointInTime's latest restorable time) lags behind now, in seconds
+    /// (AWS: 5 minutes; tests use 0).
+    #[arg(long, env = "SEALDB_PITR_LATEST_LAG_SECS", default_value_t = 300)]
+    pitr_latest_lag_secs: u64,
     /// How long a stream shard stays open before the next write opens a child shard, in
     /// seconds (DynamoDB: about 4 hours).
     #[arg(long, env = "SEALDB_STREAM_SHARD_ROLLOVER_SECS", default_value_t = 4 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
@@ -450,6 +455,9 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     );
     sealdb_dynamodb::replication::set_replica_transition_ms(
         i64::try_from(args.replica_transition_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+    );
+    sealdb_dynamodb::ops::pitr::set_latest_restorable_lag_ms(
+        i64::try_from(args.pitr_latest_lag_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
     );
     sealdb_storage::stream::set_shard_rollover_ms(
         i64::try_from(args.stream_shard_rollover_secs.saturating_mul(1000)).unwrap_or(i64::MAX),

@@ -7,6 +7,7 @@ pub(crate) mod global_settings;
 pub(crate) mod global_tables;
 pub mod indexes;
 pub mod items;
+pub mod pitr;
 pub mod policies;
 pub mod query;
 pub(crate) mod replica_overrides;

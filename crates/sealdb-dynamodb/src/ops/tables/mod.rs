@@ -247,6 +247,7 @@ impl Service {
             resource_policy,
             stream_policy: None,
             replication: None,
+            pitr: None,
         };
         // The id is chosen by the engine; store the definition, then record the id in it.
         def.sse_key_arn.clone_from(&sse_key_arn);
