@@ -57,6 +57,10 @@ fn checks(op: Operation, input: &Input) -> Result<(), DynamoError> {
         O::TransactGetItems => {
             transact_items(input)?;
         }
+        O::UpdateContinuousBackups => crate::ops::pitr::parse_spec(input).map(drop)?,
+        O::RestoreTableToPointInTime => {
+            crate::ops::pitr::RestoreRequest::parse(input).map(drop)?;
+        }
         // CreateTable names a new table: no ARN, and its own checks cover the name.
         O::CreateTable => return CreateTableRequest::parse(input, 0).map(drop),
         _ => {}

@@ -416,7 +416,7 @@ fn already_exists(target: &str) -> DynamoError {
 
 /// PointInTimeRecoverySpecification: `Some(days)` to turn recovery on (with the
 /// period, when given), `None` to turn it off.
-fn parse_spec(input: &Input) -> Result<Option<Option<u32>>, DynamoError> {
+pub(crate) fn parse_spec(input: &Input) -> Result<Option<Option<u32>>, DynamoError> {
     const SPEC: &str = "pointInTimeRecoverySpecification";
     let mut errors = Vec::new();
     if !input.has("TableName") {
@@ -457,12 +457,13 @@ fn parse_spec(input: &Input) -> Result<Option<Option<u32>>, DynamoError> {
     Ok(enabled.then(|| days.and_then(|d| u32::try_from(d).ok())))
 }
 
-enum RestoreTime {
+pub(crate) enum RestoreTime {
     Latest,
     At(i64),
 }
 
-struct RestoreRequest {
+/// RestoreTableToPointInTime's members, checked on the request alone.
+pub(crate) struct RestoreRequest {
     /// SourceTableName or SourceTableArn.
     source: String,
     target: String,
@@ -472,7 +473,7 @@ struct RestoreRequest {
 }
 
 impl RestoreRequest {
-    fn parse(input: &Input) -> Result<RestoreRequest, DynamoError> {
+    pub(crate) fn parse(input: &Input) -> Result<RestoreRequest, DynamoError> {
         let mut errors = Vec::new();
         let target = input.str_opt("TargetTableName")?;
         match target {
