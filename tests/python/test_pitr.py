@@ -5,6 +5,7 @@ A restore to a time between writes holds exactly the items of that moment, its i
 included, whatever wrote them (item, batch and transaction writes); restores survive a
 restart; the recovery history is never readable in the data dir."""
 
+import json
 import time
 import uuid
 
@@ -294,5 +295,84 @@ def test_restore_after_restart_and_no_plaintext_on_disk(tmp_path):
         for f in s.data_dir.rglob("*"):
             if f.is_file():
                 assert marker.encode() not in f.read_bytes(), f
+    finally:
+        s.kill()
+
+
+def test_every_change_path_keeps_history_ttl_and_partiql(tmp_path):
+    s = start(tmp_path, "--ttl-sweep-interval", "1", "--ttl-transition-secs", "0")
+    try:
+        ddb = s.client()
+        make_table(ddb, "src")
+        ddb.update_continuous_backups(
+            TableName="src", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        ddb.update_time_to_live(TableName="src", TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+        expiring = item("t", "1", g="x", v="expires")
+        expiring["exp"] = {"N": str(int(time.time()) - 10)}
+        ddb.put_item(TableName="src", Item=expiring)
+        ddb.execute_statement(Statement="INSERT INTO \"src\" VALUE {'pk': 'q', 'sk': '1', 'g': 'x', 'v': 'partiql'}")
+        t1 = moment()
+        ddb.execute_statement(Statement="UPDATE \"src\" SET v = 'changed' WHERE pk = 'q' AND sk = '1'")
+        deadline = time.time() + 30
+        while ddb.get_item(TableName="src", Key={"pk": {"S": "t"}, "sk": {"S": "1"}}).get("Item"):
+            assert time.time() < deadline, "TTL never deleted the item"
+            time.sleep(0.3)
+        assert ddb.get_item(TableName="src", Key={"pk": {"S": "q"}, "sk": {"S": "1"}})["Item"]["v"]["S"] == "changed"
+        ddb.restore_table_to_point_in_time(SourceTableName="src", TargetTableName="back", RestoreDateTime=t1)
+        got = {k: i["v"]["S"] for k, i in contents(ddb, "back")}
+        assert got == {("q", "1"): "partiql", ("t", "1"): "expires"}
+        assert gsi(ddb, "back", "x") == [("q", "1"), ("t", "1")]
+        # The restored table has no TTL of its own (AWS: set it up again).
+        assert ddb.describe_time_to_live(TableName="back")["TimeToLiveDescription"][
+            "TimeToLiveStatus"] == "DISABLED"
+    finally:
+        s.kill()
+
+
+def test_restore_authorization_and_cloudtrail(tmp_path):
+    s = start(tmp_path)
+    try:
+        ddb, iam = s.client(), s.client("iam")
+        make_table(ddb, "src")
+        ddb.update_continuous_backups(
+            TableName="src", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        iam.create_user(UserName="restorer")
+        k = iam.create_access_key(UserName="restorer")["AccessKey"]
+        user = s.client(key=k["AccessKeyId"], secret=k["SecretAccessKey"])
+        arn = "arn:aws:dynamodb:us-east-1:000000000000:table"
+        iam.put_user_policy(UserName="restorer", PolicyName="p", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "dynamodb:RestoreTableToPointInTime", "Resource": f"{arn}/src"}]}))
+        # The source alone is not enough: AWS asks for reads and writes on the target.
+        code, msg = error(user.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="dst",
+                          UseLatestRestorableTime=True)
+        assert code == "AccessDeniedException"
+        assert msg.startswith("User: arn:aws:iam::000000000000:user/restorer is not authorized to perform: "
+                              f"dynamodb:PutItem on resource: {arn}/dst"), msg
+        iam.put_user_policy(UserName="restorer", PolicyName="p", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "dynamodb:RestoreTableToPointInTime", "Resource": f"{arn}/src"},
+                {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                                               "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan",
+                                               "dynamodb:BatchWriteItem"], "Resource": f"{arn}/dst"}]}))
+        user.restore_table_to_point_in_time(SourceTableName="src", TargetTableName="dst", UseLatestRestorableTime=True)
+        code, _ = error(user.describe_continuous_backups, TableName="src")
+        assert code == "AccessDeniedException"
+
+        trail = s.client("cloudtrail")
+
+        def events(name):
+            found = trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}])
+            return [json.loads(e["CloudTrailEvent"]) for e in found["Events"]]
+
+        [update] = events("UpdateContinuousBackups")
+        assert update["eventSource"] == "dynamodb.amazonaws.com" and update["readOnly"] is False
+        assert update["requestParameters"]["tableName"] == "src"
+        restored, denied = events("RestoreTableToPointInTime")  # newest first
+        assert "errorCode" not in restored and restored["userIdentity"]["userName"] == "restorer"
+        assert denied["errorCode"] == "AccessDeniedException"
+        assert restored["resources"][0]["ARN"] == f"{arn}/dst"
+        [described] = events("DescribeContinuousBackups")
+        assert described["readOnly"] is True and described["errorCode"] == "AccessDeniedException"
     finally:
         s.kill()

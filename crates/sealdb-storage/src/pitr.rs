@@ -198,4 +198,45 @@ mod tests {
             .unwrap();
         assert_eq!(history, 0);
     }
+
+    #[tokio::test]
+    async fn rows_past_the_period_are_trimmed_and_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            TableStore::create(&dir.path().join("t.db"), SecretKey32::from_bytes([6; 32])).unwrap();
+        // The history as a copy of the file holds it.
+        let count = |store: std::sync::Arc<TableStore>| async move {
+            let copy = tempfile::tempdir().unwrap();
+            let path = copy.path().join("c.db");
+            store
+                .export_to(path.clone(), SecretKey32::from_bytes([7; 32]))
+                .await
+                .unwrap();
+            let conn =
+                crate::sqlcipher::open_existing(&path, &SecretKey32::from_bytes([7; 32])).unwrap();
+            conn.query_row("SELECT COUNT(*) FROM pitr_undo", [], |r| r.get::<_, i64>(0))
+                .unwrap()
+        };
+        store
+            .write(|tx| {
+                for ts in 0..20 {
+                    tx.pitr_record(&key(1), ts, 0)?;
+                }
+                Ok(Decision::Commit(()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(count(std::sync::Arc::clone(&store)).await, 20);
+        // Each new row trims up to 8 of the oldest rows older than the period's start.
+        store
+            .write(|tx| tx.pitr_record(&key(1), 100, 50).map(Decision::Commit))
+            .await
+            .unwrap();
+        assert_eq!(count(std::sync::Arc::clone(&store)).await, 13);
+        store
+            .write(|tx| Ok(Decision::Commit(tx.pitr_clear_some(1024)?)))
+            .await
+            .unwrap();
+        assert_eq!(count(std::sync::Arc::clone(&store)).await, 0);
+    }
 }
