@@ -376,3 +376,29 @@ def test_restore_authorization_and_cloudtrail(tmp_path):
         assert described["readOnly"] is True and described["errorCode"] == "AccessDeniedException"
     finally:
         s.kill()
+
+
+def test_aws_cli_with_aws_default_lag(server, ddb, aws_cli):
+    """The session server runs with the default 5-minute lag, as AWS: right after recovery
+    is turned on the latest restorable time is its start, so a latest restore holds the
+    items of that moment, not those written since."""
+    name = "cli" + uuid.uuid4().hex[:8]
+    make_table(ddb, name)
+    ddb.put_item(TableName=name, Item=item("kept", "1", g="x"))
+    out = aws_cli("dynamodb", "update-continuous-backups", "--table-name", name,
+                  "--point-in-time-recovery-specification", "PointInTimeRecoveryEnabled=true,RecoveryPeriodInDays=3")
+    p = out["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert p["PointInTimeRecoveryStatus"] == "ENABLED" and p["RecoveryPeriodInDays"] == 3
+    ddb.put_item(TableName=name, Item=item("later", "1", g="x"))
+    time.sleep(1.1)
+    p = aws_cli("dynamodb", "describe-continuous-backups", "--table-name", name)[
+        "ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert p["LatestRestorableDateTime"] == p["EarliestRestorableDateTime"]
+    target = name + "-r"
+    out = aws_cli("dynamodb", "restore-table-to-point-in-time", "--source-table-name", name,
+                  "--target-table-name", target, "--use-latest-restorable-time")
+    assert out["TableDescription"]["TableStatus"] == "ACTIVE"
+    assert [k for k, _ in contents(ddb, target)] == [("kept", "1")]
+    p = aws_cli("dynamodb", "restore-table-to-point-in-time", "--source-table-name", name,
+                "--target-table-name", name + "-late", "--restore-date-time", str(int(time.time())), check=False)
+    assert p.returncode != 0 and "InvalidRestoreTimeException" in p.stderr
