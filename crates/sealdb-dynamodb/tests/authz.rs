@@ -237,6 +237,15 @@ fn every_operation(stream_arn: &str, backup_arn: &str) -> Vec<(Operation, Value)
         ),
         (O::DeleteBackup, json!({"BackupArn": backup_arn})),
         (
+            O::UpdateContinuousBackups,
+            json!({"TableName": "Tab", "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": true}}),
+        ),
+        (O::DescribeContinuousBackups, json!({"TableName": "Tab"})),
+        (
+            O::RestoreTableToPointInTime,
+            json!({"SourceTableName": "Tab", "TargetTableName": "Ptab", "UseLatestRestorableTime": true}),
+        ),
+        (
             O::PutResourcePolicy,
             json!({"ResourceArn": stream_arn, "Policy": json!({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/carol"},
