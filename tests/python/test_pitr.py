@@ -460,3 +460,29 @@ def test_random_changes_restore_to_each_checkpoint_across_a_kill(tmp_path):
                 assert gsi(ddb, target, g) == want, (n, g)
     finally:
         s.kill()
+
+
+def test_restore_keeps_the_source_kms_key_without_an_override(tmp_path):
+    s = start(tmp_path)
+    try:
+        ddb, kms = s.client(), s.client("kms")
+        key = kms.create_key()["KeyMetadata"]["Arn"]
+        ddb.create_table(
+            TableName="sealed", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key})
+        ddb.update_continuous_backups(
+            TableName="sealed", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        ddb.put_item(TableName="sealed", Item={"pk": {"S": "a"}})
+        t = ddb.restore_table_to_point_in_time(SourceTableName="sealed", TargetTableName="sealed2",
+                                               UseLatestRestorableTime=True)["TableDescription"]
+        assert t["SSEDescription"]["KMSMasterKeyArn"] == key
+        # A service-owned key when the override asks for it.
+        t = ddb.restore_table_to_point_in_time(SourceTableName="sealed", TargetTableName="owned",
+                                               UseLatestRestorableTime=True,
+                                               SSESpecificationOverride={"Enabled": False})["TableDescription"]
+        assert "SSEDescription" not in t
+        assert ddb.scan(TableName="owned")["Items"] == [{"pk": {"S": "a"}}]
+    finally:
+        s.kill()
