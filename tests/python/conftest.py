@@ -39,7 +39,8 @@ class Server:
     def start(self):
         env = dict(os.environ, SEALDB_ACCESS_KEY_ID=ACCESS_KEY, SEALDB_SECRET_ACCESS_KEY=SECRET_KEY)
         self.proc = subprocess.Popen(
-            [sealdb_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *self.extra_args],
+            [sealdb_bin(), "serve", *([] if "--listen" in self.extra_args else ["--listen", "127.0.0.1:0"]),
+             "--data-dir", str(self.data_dir), *self.extra_args],
             stdout=subprocess.PIPE,
             stderr=sys.stderr,
             env=env,

@@ -19,6 +19,7 @@ pub mod number;
 pub mod ops;
 pub(crate) mod partiql;
 mod pre_authorization;
+pub mod remote;
 pub mod replication;
 pub(crate) mod request_validation;
 pub mod schema;

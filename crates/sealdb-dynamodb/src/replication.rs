@@ -43,6 +43,22 @@ pub trait RegionPeers: Send + Sync {
     fn open_services(&self) -> PeerFuture<'_, Vec<Arc<Service>>> {
         Box::pin(async { Vec::new() })
     }
+
+    /// True when `region` is served by a peer deployment (`--peer`).
+    fn is_remote(&self, _region: &str) -> bool {
+        false
+    }
+
+    /// One replication call (`remote.rs`) to the peer deployment serving `region`,
+    /// signed with the replication credential; its JSON answer.
+    fn remote_call<'a>(
+        &'a self,
+        region: &'a str,
+        _op: &'a str,
+        _body: Value,
+    ) -> PeerFuture<'a, Result<Value, String>> {
+        Box::pin(async move { Err(format!("region {region} has no peer deployment")) })
+    }
 }
 
 /// How long a replica's key may stay unusable before the replica leaves its global
@@ -62,10 +78,6 @@ fn transition_ms() -> i64 {
     TRANSITION_MS.load(Ordering::Relaxed)
 }
 
-/// Stream records read per pull.
-const PULL_BATCH: usize = 256;
-/// Items copied per write while a replica is created.
-const SEED_BATCH: usize = 256;
 /// The longest pause of an idle or blocked puller.
 const MAX_IDLE: Duration = Duration::from_millis(1000);
 const MIN_IDLE: Duration = Duration::from_millis(25);
@@ -85,6 +97,44 @@ pub(crate) struct ReplicaSummary {
     pub(crate) table_class: Option<String>,
     pub(crate) indexes: Vec<String>,
     pub(crate) overrides: crate::schema::ReplicaOverrides,
+}
+
+impl ReplicaSummary {
+    /// As a peer deployment sends it (`remote.rs`).
+    pub(crate) fn to_json(&self) -> Value {
+        serde_json::json!({
+            "status": self.status,
+            "kms_key_arn": self.kms_key_arn,
+            "inaccessible_since_ms": self.inaccessible_since_ms,
+            "table_class": self.table_class,
+            "indexes": self.indexes,
+            "overrides": self.overrides,
+        })
+    }
+
+    /// As a peer deployment sent it; `None` when it is not one.
+    pub(crate) fn from_json(v: &Value) -> Option<Self> {
+        let status = match v["status"].as_str()? {
+            "CREATING" => "CREATING",
+            "UPDATING" => "UPDATING",
+            "DELETING" => "DELETING",
+            "INACCESSIBLE_ENCRYPTION_CREDENTIALS" => "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+            _ => "ACTIVE",
+        };
+        Some(Self {
+            status,
+            kms_key_arn: v["kms_key_arn"].as_str().map(str::to_owned),
+            inaccessible_since_ms: v["inaccessible_since_ms"].as_i64(),
+            table_class: v["table_class"].as_str().map(str::to_owned),
+            indexes: v["indexes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect(),
+            overrides: serde_json::from_value(v["overrides"].clone()).unwrap_or_default(),
+        })
+    }
 }
 
 impl Service {
@@ -270,9 +320,7 @@ impl Service {
     /// replica starts, and marks this replica active. Safe to repeat: copies go through
     /// last-writer-wins like replicated changes.
     async fn seed(&self, table: &str, from: &str) -> Result<(), String> {
-        let src = self.peer(from).await.ok_or("source region not served")?;
-        let src_t = src.table_by_name(table).map_err(|e| e.message())?;
-        let src_store = src.store(&src_t).await.map_err(|e| e.message())?;
+        let src = self.source(from).await.ok_or("source region not served")?;
         let def = self.def(table).ok_or("replica gone")?;
         let Some(group) = def.replication.clone() else {
             return Ok(());
@@ -282,50 +330,25 @@ impl Service {
         }
         // Where each pull starts is read before the copy: what the copy misses after
         // it, the pulls bring (a change seen twice is ordered by its stamp).
-        let mut starts = vec![(
-            from.to_owned(),
-            src_store
-                .stream_bounds()
-                .await
-                .map_err(|e| e.to_string())?
-                .1,
-        )];
+        let mut starts = vec![(from.to_owned(), src.stream_end(table).await?)];
         for r in group.replicas.iter().filter(|r| r.as_str() != from) {
-            let seq = src_store
-                .replica_checkpoint(r)
-                .await
-                .map_err(|e| e.to_string())?
-                .unwrap_or(0);
-            starts.push((r.clone(), seq));
+            starts.push((r.clone(), src.checkpoint(table, r).await?));
         }
         let t = self.table_by_name(table).map_err(|e| e.message())?;
         let store = self.store(&t).await.map_err(|e| e.message())?;
         let mut after: Option<ItemKey> = None;
         loop {
-            let page = src_store
-                .scan(0, u64::MAX, after.clone(), SEED_BATCH, 4 << 20)
-                .await
-                .map_err(|e| e.to_string())?;
+            let page = src.items(table, from, after.clone()).await?;
             let Some(last) = page.last() else { break };
-            after = Some(last.key.clone());
-            let mut changes = Vec::with_capacity(page.len());
-            for stored in page {
-                let item = crate::codec::decode_item(&stored.value)
-                    .map_err(|e| format!("stored item: {e:?}"))?;
-                let stamp = src_store
-                    .write_stamp(&stored.key)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .unwrap_or(WriteStamp {
-                        ts_ms: 0,
-                        origin: from.to_owned(),
-                    });
-                changes.push(Change {
-                    key: stored.key,
+            after = Some(last.0.clone());
+            let changes: Vec<Change> = page
+                .into_iter()
+                .map(|(key, item, stamp)| Change {
+                    key,
                     new: Some(item),
                     stamp,
-                });
-            }
+                })
+                .collect();
             let def = self.def(table).ok_or("replica gone")?;
             store
                 .write_when_room(move |tx: &mut dyn WriteTx| {
@@ -472,9 +495,10 @@ async fn pull_loop(me: Weak<Service>, table: &str, source: &str) {
 impl Service {
     /// One batch from `source`'s stream; how many records it covered.
     async fn pull_once(&self, table: &str, source: &str) -> Result<usize, String> {
-        let src = self.peer(source).await.ok_or("source region not served")?;
-        let src_t = src.table_by_name(table).map_err(|e| e.message())?;
-        let src_store = src.store(&src_t).await.map_err(|e| e.message())?;
+        let src = self
+            .source(source)
+            .await
+            .ok_or("source region not served")?;
         let t = self.table_by_name(table).map_err(|e| e.message())?;
         // A replica whose key is unusable does not open: replication into it pauses.
         let store = self.store(&t).await.map_err(|e| e.message())?;
@@ -483,10 +507,16 @@ impl Service {
             .await
             .map_err(|e| e.to_string())?
             .unwrap_or(0);
-        let records = src_store
-            .stream_read(after, PULL_BATCH, 0, 4 << 20, 0)
-            .await
-            .map_err(|e| e.to_string())?;
+        let records = src.changes(table, after).await?;
+        if records.len() == crate::remote::PULL_BATCH {
+            // More than a batch waits: the channel's backlog, reported as it drains.
+            tracing::info!(
+                table,
+                source,
+                after,
+                "replication backlog: more than one batch behind"
+            );
+        }
         let Some(&(last_seq, _, _)) = records.last() else {
             return Ok(0);
         };

@@ -8,6 +8,7 @@
 
 mod authn;
 mod body;
+pub mod client;
 pub mod encoding;
 pub mod front;
 pub mod query;

@@ -6,6 +6,7 @@
 mod bench;
 mod identities;
 mod limits;
+mod peers;
 mod regions;
 mod root_of_trust;
 mod verify;
@@ -136,6 +137,19 @@ struct ServeArgs {
     /// 12-digit account id used in ARNs.
     #[arg(long, env = "SEALDB_ACCOUNT_ID", default_value = "000000000000")]
     account_id: String,
+    /// A region served by another sealdb deployment, REGION=URL (repeatable): global
+    /// table replicas there are created and fed over HTTP(S) with SigV4. The region is
+    /// not answered here.
+    #[arg(long = "peer", value_parser = peers::parse_peer)]
+    peers: Vec<(String, String)>,
+    /// The replication credential for --peer: a file (mode 0600) of two lines, the
+    /// access key id and secret of an IAM user of the peers, allowed DescribeTable,
+    /// Scan, CreateTable and UpdateTable on the global tables (and their KMS keys' use).
+    #[arg(long, env = "SEALDB_PEER_CREDENTIAL_FILE")]
+    peer_credential_file: Option<PathBuf>,
+    /// The CA certificates (PEM) an https --peer's certificate must chain to.
+    #[arg(long, env = "SEALDB_PEER_CA_FILE")]
+    peer_ca_file: Option<PathBuf>,
     /// TLS certificate chain (PEM); enables HTTPS with --tls-key.
     #[arg(long, env = "SEALDB_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -418,7 +432,24 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 async fn serve_async(args: ServeArgs) -> Result<(), String> {
-    let answered = args.regions.clone().unwrap_or_default();
+    let mut answered = args.regions.clone().unwrap_or_default();
+    let peer_clients = peers::clients(
+        &args.peers,
+        args.peer_credential_file.as_deref(),
+        args.peer_ca_file.as_deref(),
+    )?;
+    // A region of a peer deployment is answered there, not here.
+    match &mut answered {
+        sealdb_common::RegionSet::Listed(set) => {
+            for r in peer_clients.keys() {
+                set.remove(r);
+            }
+        }
+        sealdb_common::RegionSet::Any if !peer_clients.is_empty() => {
+            return Err("--peer needs --regions listing the regions served here".into());
+        }
+        sealdb_common::RegionSet::Any => {}
+    }
     if !sealdb_common::region::is_region_name(&args.region) {
         return Err(format!("--region '{}' is not a region name", args.region));
     }
@@ -479,6 +510,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
             )
             .unwrap_or(i64::MAX),
             ttl_sweep: std::time::Duration::from_secs(args.ttl_sweep_interval),
+            peers: peer_clients,
         },
         Arc::clone(&kms_identity),
     );
@@ -543,6 +575,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         dynamodb: Arc::new(wiring::DynamoBackend(Arc::clone(&regions))),
         kms: Some(Arc::new(wiring::KmsBackend(Arc::clone(&regions)))),
         streams: Some(Arc::new(wiring::StreamsBackend(Arc::clone(&regions)))),
+        replication: Some(Arc::new(wiring::ReplicationBackend(Arc::clone(&regions)))),
         cloudtrail: Some(Arc::new(wiring::CloudTrailBackend(Arc::clone(&regions)))),
         iam: Some(iam_backend),
         sts: Some(Arc::new(identities::QueryBackend {

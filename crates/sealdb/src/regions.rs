@@ -43,6 +43,8 @@ pub(crate) struct RegionSettings {
     /// How long a replica's key may stay unusable before it leaves its global table.
     pub(crate) replica_inaccessible_ms: i64,
     pub(crate) ttl_sweep: std::time::Duration,
+    /// Regions served by peer deployments (`--peer`), each with its signed client.
+    pub(crate) peers: HashMap<String, Arc<sealdb_http::client::PeerClient>>,
 }
 
 /// Every region this server answers, opened as needed.
@@ -394,6 +396,9 @@ impl sealdb_dynamodb::RegionPeers for Peers {
     ) -> sealdb_dynamodb::PeerFuture<'a, Option<Arc<Service>>> {
         Box::pin(async move {
             let regions = self.0.upgrade()?;
+            if regions.settings.peers.contains_key(region) {
+                return None;
+            }
             if region != regions.home && !regions.answered.answers(region) {
                 return None;
             }
@@ -413,6 +418,31 @@ impl sealdb_dynamodb::RegionPeers for Peers {
                 .upgrade()
                 .map(|r| r.all().iter().map(|s| Arc::clone(&s.dynamodb)).collect())
                 .unwrap_or_default()
+        })
+    }
+
+    fn is_remote(&self, region: &str) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|r| r.settings.peers.contains_key(region))
+    }
+
+    fn remote_call<'a>(
+        &'a self,
+        region: &'a str,
+        op: &'a str,
+        body: serde_json::Value,
+    ) -> sealdb_dynamodb::PeerFuture<'a, Result<serde_json::Value, String>> {
+        Box::pin(async move {
+            let client = self
+                .0
+                .upgrade()
+                .and_then(|r| r.settings.peers.get(region).cloned())
+                .ok_or_else(|| format!("no peer deployment for {region}"))?;
+            let target = format!("{}.{op}", sealdb_dynamodb::remote::REPLICATION_TARGET);
+            let bytes = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
+            let answer = client.call(region, &target, bytes).await?;
+            serde_json::from_slice(&answer).map_err(|e| format!("peer answer: {e}"))
         })
     }
 }

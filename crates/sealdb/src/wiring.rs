@@ -109,6 +109,41 @@ impl Backend for StreamsBackend {
     }
 }
 
+/// The replication calls of peer deployments (`SealdbReplication_20261202.*`), run by
+/// the caller's region's DynamoDB service.
+pub(crate) struct ReplicationBackend(pub(crate) Arc<Regions>);
+
+impl Backend for ReplicationBackend {
+    fn has_operation(&self, operation: &str) -> bool {
+        sealdb_dynamodb::remote::REPLICATION_OPERATIONS.contains(&operation)
+    }
+
+    fn call<'a>(
+        &'a self,
+        operation: &'a str,
+        caller: &'a Principal,
+        body: Bytes,
+    ) -> BoxFuture<'a, Result<Vec<u8>, WireError>> {
+        Box::pin(async move {
+            let region = region_of(&self.0, caller, dynamodb_internal).await?;
+            match region
+                .dynamodb
+                .replication_call(operation, caller, &body)
+                .await
+            {
+                Ok(v) => Ok(serde_json::to_vec(&v).unwrap_or_default()),
+                Err(e) => Err(WireError {
+                    type_name: e.wire_type().to_owned(),
+                    status: e.status(),
+                    message: e.message(),
+                    capital_message: e.capital_message(),
+                    extra: e.extra(),
+                }),
+            }
+        })
+    }
+}
+
 /// The KMS service of each region as a front-door backend.
 pub(crate) struct KmsBackend(pub(crate) Arc<Regions>);
 

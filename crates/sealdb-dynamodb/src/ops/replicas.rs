@@ -221,12 +221,17 @@ impl Service {
                 "Attempt to change a resource which is still in use: Table is being created as a replica: {name}"
             )));
         }
-        let peer = self.peer(region).await.ok_or_else(|| {
-            invalid(&format!(
-                "The region {region} is not served by this endpoint"
-            ))
-        })?;
-        if peer.def(name).is_some() {
+        // A region of a peer deployment (`--peer`) is reached over HTTP (`remote.rs`).
+        let peer = if self.is_remote(region) {
+            None
+        } else {
+            Some(self.peer(region).await.ok_or_else(|| {
+                invalid(&format!(
+                    "The region {region} is not served by this endpoint"
+                ))
+            })?)
+        };
+        if peer.as_ref().is_some_and(|p| p.def(name).is_some()) {
             return Err(DynamoError::validation(format!(
                 "Failed to create a the new replica of table with name: '{name}' because one or more replicas already existed as tables."
             )));
@@ -308,12 +313,31 @@ impl Service {
             updated_ms: None,
             deleting_ms: None,
         });
-        peer.create_replica_table(replica, &sse, caller).await?;
+        match &peer {
+            Some(p) => p.create_replica_table(replica, &sse, caller).await?,
+            None => {
+                let (kind, key) = match &sse {
+                    SseRequest::Owned => ("Owned", None),
+                    SseRequest::AwsManaged => ("AwsManaged", None),
+                    SseRequest::Customer(k) => ("Customer", Some(k.clone())),
+                };
+                self.remote(
+                    region,
+                    "CreateReplica",
+                    json!({
+                        "TableName": name,
+                        "Definition": Service::definition_b64(&replica),
+                        "Sse": kind,
+                        "KMSMasterKeyId": key,
+                        "SeedFrom": self.region(),
+                    }),
+                )
+                .await?;
+            }
+        }
         // Every member learns of the new replica and pulls its changes.
         for other in &others {
-            if let Some(o) = self.peer(other).await {
-                o.add_member(name, region).await;
-            }
+            self.tell_member(other, "AddMember", name, region).await;
         }
         others.push(region.to_owned());
         def.replication = Some(ReplicationGroup {
@@ -331,8 +355,30 @@ impl Service {
         });
         self.save_def(def)?;
         self.spawn_puller(name, region);
-        peer.spawn_seed(name, self.region());
+        // A peer deployment starts its copy when it creates the replica.
+        if let Some(p) = &peer {
+            p.spawn_seed(name, self.region());
+        }
         Ok(())
+    }
+
+    /// Tells `other`'s replica of `table` that `region` joined (`AddMember`) or left
+    /// (`RemoveMember`), in this process or at a peer deployment.
+    pub(crate) async fn tell_member(&self, other: &str, op: &str, table: &str, region: &str) {
+        if self.is_remote(other) {
+            let body = json!({ "TableName": table, "Region": region });
+            if let Err(e) = self.remote(other, op, body).await {
+                tracing::warn!(table, other, op, error = %e.message(), "a peer deployment missed a group change");
+            }
+            return;
+        }
+        if let Some(o) = self.peer(other).await {
+            if op == "AddMember" {
+                o.add_member(table, region).await;
+            } else {
+                o.remove_member(table, region).await;
+            }
+        }
     }
 
     /// Creates this region's replica table (as DynamoDB, for the caller of UpdateTable).
@@ -444,6 +490,17 @@ impl Service {
                 "At least one of KMSMasterKeyId or TableClassOverride is required to update a replica",
             ));
         }
+        if region != self.region() && self.is_remote(region) {
+            let mut update = raw.clone();
+            update.remove("RegionName");
+            self.remote(
+                region,
+                "UpdateReplica",
+                json!({ "TableName": name, "Update": update }),
+            )
+            .await?;
+            return Ok(());
+        }
         let peer = if region == self.region() {
             self.me.upgrade()
         } else {
@@ -533,7 +590,10 @@ impl Service {
                 "Cannot delete a replica that does not exist: no replica of {name} in region {region}"
             )));
         }
-        if let Some(peer) = self.peer(region).await {
+        if self.is_remote(region) {
+            self.remote(region, "RemoveReplica", json!({ "TableName": name }))
+                .await?;
+        } else if let Some(peer) = self.peer(region).await {
             peer.begin_leaving(name).await?;
         } else {
             self.remove_member(name, region).await;
@@ -575,9 +635,8 @@ impl Service {
         let Some(def) = self.def(name) else { return };
         let Some(g) = &def.replication else { return };
         for other in &g.replicas {
-            if let Some(o) = self.peer(other).await {
-                o.remove_member(name, self.region()).await;
-            }
+            self.tell_member(other, "RemoveMember", name, self.region())
+                .await;
         }
     }
 
@@ -593,11 +652,21 @@ impl Service {
         }
         let mut replicas = Vec::with_capacity(group.replicas.len());
         for region in &group.replicas {
-            let summary = match self.peer(region).await {
-                Some(p) => p.replica_summary(&def.name).await,
-                None => None,
+            let mut note = None;
+            let summary = if self.is_remote(region) {
+                let (s, n) = self.remote_summary(def, region).await;
+                note = n;
+                s
+            } else {
+                match self.peer(region).await {
+                    Some(p) => p.replica_summary(&def.name).await,
+                    None => None,
+                }
             };
             let mut r = json!({ "RegionName": region });
+            if let Some(n) = note {
+                r["ReplicaStatusDescription"] = json!(n);
+            }
             match summary {
                 None => r["ReplicaStatus"] = json!("CREATING"),
                 Some(s) => {
@@ -629,5 +698,46 @@ impl Service {
         }
         d["GlobalTableVersion"] = json!(GLOBAL_TABLE_VERSION);
         d["Replicas"] = Value::Array(replicas);
+    }
+
+    /// A replica at a peer deployment, as it reports itself, with the channel's backlog:
+    /// how many of this replica's stream records it has not applied yet (or that it does
+    /// not answer), for `ReplicaStatusDescription`.
+    async fn remote_summary(
+        &self,
+        def: &TableDef,
+        region: &str,
+    ) -> (Option<crate::replication::ReplicaSummary>, Option<String>) {
+        let state = match self
+            .remote(region, "ReplicaState", json!({ "TableName": def.name }))
+            .await
+        {
+            Ok(v) => v,
+            Err(_) => {
+                return (
+                    None,
+                    Some(format!(
+                        "The deployment serving {region} does not answer: changes wait in this replica's stream"
+                    )),
+                );
+            }
+        };
+        let summary = crate::replication::ReplicaSummary::from_json(&state["Summary"]);
+        let applied = state["Checkpoints"][self.region()].as_i64().unwrap_or(0);
+        let end = match self.table_by_name(&def.name) {
+            Ok(t) => match self.store(&t).await {
+                Ok(s) => s.stream_bounds().await.map(|b| b.1).unwrap_or(0),
+                Err(_) => 0,
+            },
+            Err(_) => 0,
+        };
+        let behind = (end - applied).max(0);
+        let note = (behind > 0).then(|| {
+            format!(
+                "Replication backlog: {behind} stream records of {} not yet applied in {region}",
+                self.region()
+            )
+        });
+        (summary, note)
     }
 }

@@ -64,6 +64,8 @@ pub struct FrontDoor {
     pub kms: Option<Arc<dyn Backend>>,
     /// The DynamoDB Streams service, when enabled.
     pub streams: Option<Arc<dyn Backend>>,
+    /// Replication calls of peer deployments (global tables across deployments).
+    pub replication: Option<Arc<dyn Backend>>,
     /// CloudTrail (LookupEvents over the audit log), when enabled.
     pub cloudtrail: Option<Arc<dyn Backend>>,
     /// The web console under `/console`, when enabled.

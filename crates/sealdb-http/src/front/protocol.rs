@@ -11,6 +11,9 @@ pub enum Protocol {
     DynamoDb,
     /// `DynamoDBStreams_20120810.*`, JSON 1.0, signed for `dynamodb`.
     Streams,
+    /// `SealdbReplication_20261202.*`: the calls between deployments that replicate global
+    /// tables (`--peer`), JSON 1.0, signed for `dynamodb`.
+    Replication,
     /// `TrentService.*`, JSON 1.1, signed for `kms`.
     Kms,
     /// `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.*`, JSON 1.1, signed for `cloudtrail`.
@@ -27,6 +30,7 @@ impl Protocol {
         let proto = match prefix {
             "DynamoDB_20120810" => Protocol::DynamoDb,
             "DynamoDBStreams_20120810" => Protocol::Streams,
+            "SealdbReplication_20261202" => Protocol::Replication,
             "TrentService" => Protocol::Kms,
             "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101" => Protocol::CloudTrail,
             _ => return None,
@@ -36,7 +40,9 @@ impl Protocol {
 
     pub(super) fn content_type(self) -> &'static str {
         match self {
-            Protocol::DynamoDb | Protocol::Streams => "application/x-amz-json-1.0",
+            Protocol::DynamoDb | Protocol::Streams | Protocol::Replication => {
+                "application/x-amz-json-1.0"
+            }
             Protocol::Kms | Protocol::CloudTrail => "application/x-amz-json-1.1",
             Protocol::Query(_) => "text/xml",
         }
@@ -53,7 +59,7 @@ impl Protocol {
 
     pub(crate) fn signing_service(self) -> &'static str {
         match self {
-            Protocol::DynamoDb | Protocol::Streams => "dynamodb",
+            Protocol::DynamoDb | Protocol::Streams | Protocol::Replication => "dynamodb",
             Protocol::Kms => "kms",
             Protocol::CloudTrail => "cloudtrail",
             Protocol::Query(service) => service.signing_name(),
@@ -62,7 +68,10 @@ impl Protocol {
 
     /// DynamoDB and its streams checksum and compress their replies; KMS does neither.
     pub(super) fn is_dynamodb(self) -> bool {
-        matches!(self, Protocol::DynamoDb | Protocol::Streams)
+        matches!(
+            self,
+            Protocol::DynamoDb | Protocol::Streams | Protocol::Replication
+        )
     }
 
     /// Errors raised by the front door itself (authentication, framing).
@@ -73,7 +82,9 @@ impl Protocol {
         message: impl Into<String>,
     ) -> WireError {
         let type_name = match self {
-            Protocol::DynamoDb | Protocol::Streams => format!("com.amazon.coral.service#{name}"),
+            Protocol::DynamoDb | Protocol::Streams | Protocol::Replication => {
+                format!("com.amazon.coral.service#{name}")
+            }
             Protocol::Kms | Protocol::CloudTrail => name.to_owned(),
             Protocol::Query(_) => return query::front_error(name, status, message.into()),
         };

@@ -37,7 +37,7 @@ pub(super) fn too_large(protocol: Protocol) -> WireError {
 
 pub(super) fn internal_error(protocol: Protocol) -> WireError {
     match protocol {
-        Protocol::DynamoDb | Protocol::Streams => WireError::new(
+        Protocol::DynamoDb | Protocol::Streams | Protocol::Replication => WireError::new(
             "com.amazonaws.dynamodb.v20120810#InternalServerError",
             500,
             "Internal server error",
@@ -63,7 +63,7 @@ pub(super) fn request_id(protocol: Protocol) -> String {
         Protocol::Kms | Protocol::CloudTrail | Protocol::Query(_) => {
             uuid::Uuid::new_v4().to_string()
         }
-        Protocol::DynamoDb | Protocol::Streams => {
+        Protocol::DynamoDb | Protocol::Streams | Protocol::Replication => {
             const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
             let mut raw = [0u8; 52];
             if aws_lc_rs::rand::fill(&mut raw).is_err() {

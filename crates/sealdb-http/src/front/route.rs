@@ -137,6 +137,7 @@ impl FrontDoor {
             Protocol::DynamoDb => Some(&self.dynamodb),
             Protocol::Kms => self.kms.as_ref(),
             Protocol::Streams => self.streams.as_ref(),
+            Protocol::Replication => self.replication.as_ref(),
             Protocol::CloudTrail => self.cloudtrail.as_ref(),
             Protocol::Query(_) => None,
         };
