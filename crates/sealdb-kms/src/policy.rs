@@ -5,8 +5,8 @@
 
 use sealdb_common::Principal;
 use sealdb_iam::{
-    Authorizer, Decision, IdentityPolicies, PolicyDocument, PolicyKind, RequestContext,
-    ResourceRule,
+    Authorizer, Decision, IdentityPolicies, PolicyDocument, PolicyKind, PolicySource,
+    RequestContext, ResourceRule,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
     Allow,
-    Deny,
+    /// An explicit Deny, in the key policy (resource-based) or in one of the caller's
+    /// IAM policies (identity-based): AWS's message names which.
+    Deny(PolicySource),
     /// The key policy does not allow the caller (directly or through the account).
     NoMatch,
     /// The key policy allows the account, and no IAM policy of the caller allows it.
@@ -69,9 +71,9 @@ pub(crate) fn verdict(
         .decision
     {
         Decision::Allow => Verdict::Allow,
-        Decision::ExplicitDeny { .. } => Verdict::Deny,
+        Decision::ExplicitDeny { source } => Verdict::Deny(source),
         Decision::ImplicitDeny {
-            missing: sealdb_iam::PolicySource::Identity,
+            missing: PolicySource::Identity,
         } => Verdict::NoIdentityAllow,
         Decision::ImplicitDeny { .. } => Verdict::NoMatch,
     }
@@ -200,10 +202,13 @@ mod tests {
         );
         assert_eq!(
             check(p, &bob, "kms:Decrypt", &[("team", "ops")]),
-            Verdict::Deny
+            Verdict::Deny(PolicySource::Resource)
         );
         // No key at all: a negated operator holds, so the Deny applies.
-        assert_eq!(check(p, &bob, "kms:Decrypt", &[]), Verdict::Deny);
+        assert_eq!(
+            check(p, &bob, "kms:Decrypt", &[]),
+            Verdict::Deny(PolicySource::Resource)
+        );
     }
 
     #[test]

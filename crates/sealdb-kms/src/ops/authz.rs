@@ -61,6 +61,18 @@ impl Ctx<'_> {
         keys.set("kms:KeySpec", key.key_spec.as_str());
         keys.set("kms:KeyUsage", key.key_usage.as_str());
         keys.set("kms:KeyOrigin", key.origin.as_str());
+        keys.set("kms:MultiRegion", key.multi_region.is_some().to_string());
+        if let Some(view) = &key.multi_region {
+            let kind = if view.primary_region == self.cfg.region {
+                "PRIMARY"
+            } else {
+                "REPLICA"
+            };
+            keys.set("kms:MultiRegionKeyType", kind);
+        }
+        for (k, v) in &key.tags {
+            keys.set(&format!("aws:ResourceTag/{k}"), v.clone());
+        }
         if let Some(alias) = &self.request_alias {
             keys.set("kms:RequestAlias", alias.clone());
         }
@@ -107,7 +119,7 @@ impl Ctx<'_> {
     ) -> Result<(), KmsError> {
         let verdict = self.policy_verdict(key, action, ctx)?;
         match verdict {
-            Verdict::Deny => return Err(self.denied(key, action, verdict)),
+            Verdict::Deny(_) => return Err(self.denied(key, action, verdict)),
             Verdict::Allow => return Ok(()),
             Verdict::NoMatch | Verdict::NoIdentityAllow => {}
         }
@@ -139,7 +151,7 @@ impl Ctx<'_> {
         keys.set_multi("kms:GrantOperations", child.operations.iter().cloned());
         let verdict = self.policy_verdict_with(key, "CreateGrant", &ctx, keys)?;
         match verdict {
-            Verdict::Deny => return Err(self.denied(key, "CreateGrant", verdict)),
+            Verdict::Deny(_) => return Err(self.denied(key, "CreateGrant", verdict)),
             Verdict::Allow => return Ok(()),
             Verdict::NoMatch | Verdict::NoIdentityAllow => {}
         }
@@ -177,7 +189,19 @@ impl Ctx<'_> {
     /// An action authorized by identity (IAM) policies alone, on no key
     /// (ListRetirableGrants): the caller's identity policies must allow it on `*`.
     pub(super) fn authorize_identity(&self, action: &str) -> Result<(), KmsError> {
-        let request = RequestContext::new(format!("kms:{action}"), "*");
+        self.authorize_identity_with(action, ConditionKeys::new())
+    }
+
+    /// [`Ctx::authorize_identity`] with the request's condition keys (CreateKey's
+    /// kms:KeySpec, aws:RequestTag/*, ...). AWS documents none for ListKeys, ListAliases,
+    /// ListRetirableGrants and GenerateRandom, so those pass none.
+    pub(super) fn authorize_identity_with(
+        &self,
+        action: &str,
+        keys: ConditionKeys,
+    ) -> Result<(), KmsError> {
+        let mut request = RequestContext::new(format!("kms:{action}"), "*");
+        request.keys = keys;
         self.authorizer
             .authorize(self.caller, &request, None)
             .map_err(|denied| KmsError::AccessDenied(denied.message().to_owned()))
@@ -188,7 +212,12 @@ impl Ctx<'_> {
     /// IAM policy that allows it.
     pub(super) fn denied(&self, key: &KeyRecord, action: &str, verdict: Verdict) -> KmsError {
         let why = match verdict {
-            Verdict::Deny => "with an explicit deny in a resource-based policy".to_owned(),
+            Verdict::Deny(sealdb_iam::PolicySource::Resource) => {
+                "with an explicit deny in a resource-based policy".to_owned()
+            }
+            Verdict::Deny(sealdb_iam::PolicySource::Identity) => {
+                "with an explicit deny in an identity-based policy".to_owned()
+            }
             Verdict::NoIdentityAllow => {
                 format!("because no identity-based policy allows the kms:{action} action")
             }

@@ -2,11 +2,74 @@
 
 use super::*;
 
+/// CreateKey's condition keys, from the request with AWS's defaults where a parameter is
+/// absent (a `kms:KeySpec = SYMMETRIC_DEFAULT` condition allows a request without
+/// KeySpec): kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion,
+/// kms:MultiRegionKeyType (multi-Region only), kms:BypassPolicyLockoutSafetyCheck,
+/// kms:CallerAccount, kms:ViaService, aws:RequestTag/* and aws:TagKeys.
+pub(super) fn create_key_conditions(c: &Ctx<'_>, input: &CreateKeyInput) -> ConditionKeys {
+    let mut keys = ConditionKeys::new();
+    let spec = input
+        .key_spec
+        .as_deref()
+        .or(input.customer_master_key_spec.as_deref())
+        .unwrap_or("SYMMETRIC_DEFAULT");
+    let default_usage = if spec.starts_with("HMAC_") {
+        "GENERATE_VERIFY_MAC"
+    } else {
+        "ENCRYPT_DECRYPT"
+    };
+    let usage = input.key_usage.as_deref().unwrap_or(default_usage);
+    keys.set("kms:KeySpec", spec);
+    keys.set("kms:KeyUsage", usage);
+    // The deprecated spellings of the same two keys, still honoured by AWS.
+    keys.set("kms:CustomerMasterKeySpec", spec);
+    keys.set("kms:CustomerMasterKeyUsage", usage);
+    keys.set(
+        "kms:KeyOrigin",
+        input.origin.as_deref().unwrap_or("AWS_KMS"),
+    );
+    let multi_region = input.multi_region == Some(true);
+    keys.set("kms:MultiRegion", multi_region.to_string());
+    if multi_region {
+        keys.set("kms:MultiRegionKeyType", "PRIMARY");
+    }
+    keys.set(
+        "kms:BypassPolicyLockoutSafetyCheck",
+        (input.bypass_policy_lockout_safety_check == Some(true)).to_string(),
+    );
+    keys.set("kms:CallerAccount", c.caller.account_id.clone());
+    if let Some(via) = &c.via_service {
+        keys.set("kms:ViaService", via.clone());
+    }
+    request_tag_keys(&mut keys, input.tags.as_deref().unwrap_or_default());
+    keys
+}
+
+/// aws:RequestTag/<key> for each tag of the request and aws:TagKeys (all the keys).
+pub(super) fn request_tag_keys(keys: &mut ConditionKeys, tags: &[Tag]) {
+    let mut names = Vec::new();
+    for t in tags {
+        if let Some(k) = &t.tag_key {
+            keys.set(
+                &format!("aws:RequestTag/{k}"),
+                t.tag_value.clone().unwrap_or_default(),
+            );
+            names.push(k.clone());
+        }
+    }
+    if !names.is_empty() {
+        keys.set_multi("aws:TagKeys", names);
+    }
+}
+
 pub(super) fn create_key(c: &mut Ctx<'_>, input: &CreateKeyInput) -> Result<Value, KmsError> {
-    // No key yet, so no key policy: IAM alone decides (and kms:TagResource for tags).
-    c.authorize_identity("CreateKey")?;
+    // No key yet, so no key policy: IAM alone decides (and kms:TagResource for tags),
+    // with the condition keys AWS documents for CreateKey.
+    let keys = create_key_conditions(c, input);
+    c.authorize_identity_with("CreateKey", keys.clone())?;
     if input.tags.as_ref().is_some_and(|t| !t.is_empty()) {
-        c.authorize_identity("TagResource")?;
+        c.authorize_identity_with("TagResource", keys)?;
     }
     // The input checked the names are in AWS's enums; here they become this service's
     // types, or are refused as not made here.

@@ -260,10 +260,23 @@ pub(super) fn replicate_key(
         )));
     }
     // kms:CreateKey (and kms:TagResource for tags) in the replica region, by IAM.
+    // The replica shares the primary's spec, usage and origin; it is a REPLICA.
     let pc = peer.ctx(c.caller);
-    pc.authorize_identity("CreateKey")?;
+    let mut keys = ConditionKeys::new();
+    keys.set("kms:KeySpec", k.key_spec.as_str());
+    keys.set("kms:KeyUsage", k.key_usage.as_str());
+    keys.set("kms:KeyOrigin", k.origin.as_str());
+    keys.set("kms:MultiRegion", "true");
+    keys.set("kms:MultiRegionKeyType", "REPLICA");
+    keys.set(
+        "kms:BypassPolicyLockoutSafetyCheck",
+        (input.bypass_policy_lockout_safety_check == Some(true)).to_string(),
+    );
+    keys.set("kms:CallerAccount", c.caller.account_id.clone());
+    super::keys::request_tag_keys(&mut keys, input.tags.as_deref().unwrap_or_default());
+    pc.authorize_identity_with("CreateKey", keys.clone())?;
     if !tags.is_empty() {
-        pc.authorize_identity("TagResource")?;
+        pc.authorize_identity_with("TagResource", keys)?;
     }
     let t = now(c.cfg);
     view.replica_regions.push(region.to_owned());
