@@ -285,13 +285,17 @@ impl Inner {
         input: &Value,
         via: Option<&str>,
     ) -> Result<Value, KmsError> {
-        let result = match regions::related_key_ref(op, input) {
+        // Parsed once, before any lock: the typed input chooses the locks and is what the
+        // operation runs on. A parse error is answered (and audited) inside the call.
+        let request = input::Request::parse(op, input);
+        let related = request.as_ref().ok().and_then(regions::related_key_ref);
+        let result = match related {
             Some((key_ref, extra)) => self.with_related(key_ref, extra, |store, peers| {
-                self.run_locked(store, peers, op, caller, input, via)
+                self.run_locked(store, peers, op, caller, input, &request, via)
             }),
             None => {
                 let store = self.store.lock().map_err(|_| KmsError::Internal)?;
-                self.run_locked(&store, &[], op, caller, input, via)
+                self.run_locked(&store, &[], op, caller, input, &request, via)
             }
         };
         self.run_due_work();
@@ -299,6 +303,9 @@ impl Inner {
     }
 
     /// [`Inner::run`] with this region's store (and those of the related regions) locked.
+    /// `input` is the raw body (for the audit record's requestParameters), `request` its
+    /// parsed form.
+    #[allow(clippy::too_many_arguments)]
     fn run_locked(
         &self,
         store: &store::Store,
@@ -306,6 +313,7 @@ impl Inner {
         op: Operation,
         caller: &Principal,
         input: &Value,
+        request: &Result<input::Request, KmsError>,
         via: Option<&str>,
     ) -> Result<Value, KmsError> {
         let params = kms_event::request_parameters(op, input);
@@ -318,7 +326,7 @@ impl Inner {
             via,
             params,
             |ctx| {
-                let request = input::Request::parse(op, input)?;
+                let request = request.as_ref().map_err(Clone::clone)?;
                 let dry_run = request.dry_run();
                 if dry_run && op.dry_run_stops_early() {
                     // These change state, so a dry run stops before them (without the
@@ -328,7 +336,7 @@ impl Inner {
                 // The cryptographic operations change nothing: run them, including the
                 // permission and key-state checks, and answer as AWS does when they would
                 // succeed (the rollback undoes any side effect, such as a rotation).
-                let r = ops::dispatch(ctx, op, &request);
+                let r = ops::dispatch(ctx, op, request);
                 if dry_run {
                     r.and(Err(KmsError::DryRunOperation))
                 } else {

@@ -8,12 +8,11 @@
 
 use crate::audit;
 use crate::error::KmsError;
-use crate::operation::Operation;
+use crate::input::Request;
 use crate::store::Store;
 use crate::trail::AuditEvent;
 use crate::{Inner, KmsService};
 use sealdb_common::Principal;
-use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -82,19 +81,17 @@ pub(crate) fn note_due(due: &Mutex<Vec<DueWork>>, work: DueWork) {
 }
 
 /// The key a call names and the other region it involves, when the call may change what
-/// related multi-Region keys share.
-pub(crate) fn related_key_ref(op: Operation, input: &Value) -> Option<(&str, Option<&str>)> {
-    let key = input.get("KeyId").and_then(Value::as_str)?;
-    let other = |member: &str| input.get(member).and_then(Value::as_str);
-    match op {
-        Operation::ReplicateKey => Some((key, other("ReplicaRegion"))),
+/// related multi-Region keys share: read from the parsed request, so the locks are chosen
+/// from the same values the operation then uses.
+pub(crate) fn related_key_ref(request: &Request) -> Option<(&str, Option<&str>)> {
+    match request {
+        Request::ReplicateKey(i) => Some((&i.key_id, Some(&i.replica_region))),
         // The new primary must already hold a replica, so it is among the related
         // regions; another region is not opened only to be refused.
-        Operation::UpdatePrimaryRegion
-        | Operation::EnableKeyRotation
-        | Operation::DisableKeyRotation
-        | Operation::RotateKeyOnDemand
-        | Operation::ImportKeyMaterial => Some((key, None)),
+        Request::UpdatePrimaryRegion(i) => Some((&i.key_id, None)),
+        Request::EnableKeyRotation(i) => Some((&i.key_id, None)),
+        Request::DisableKeyRotation(i) | Request::RotateKeyOnDemand(i) => Some((&i.key_id, None)),
+        Request::ImportKeyMaterial(i) => Some((&i.key_id, None)),
         _ => None,
     }
 }
