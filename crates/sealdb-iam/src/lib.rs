@@ -29,6 +29,7 @@ pub mod store_policies;
 mod store_seal;
 pub mod sts;
 pub mod sts_token;
+mod trail_elements;
 pub mod xml;
 
 pub use api::{ActionGate, IamError, IamService, Params, PolicyValidator, RootOnly};
@@ -46,6 +47,7 @@ pub use store::{IdentityStore, StoreError};
 pub use store_ids::new_long_term_key;
 pub use store_policies::{EngineGate, EnginePolicies, StorePolicies};
 pub use sts_token::{Rejection, SessionTokens};
+pub use trail_elements::response_elements;
 
 /// AWS's quota of access keys per user.
 pub const ACCESS_KEYS_PER_USER: usize = 2;

@@ -185,14 +185,15 @@ pub(crate) struct QueryBackend {
 const SECRET_MEMBERS: [&str; 4] = ["Password", "NewPassword", "OldPassword", "TokenCode"];
 
 /// The audit event of one IAM or STS call: the top-level request members (lowerCamel, as
-/// CloudTrail writes them; no passwords), and the error of a failed or denied call.
-/// Response elements are left out, so no secret access key or session token gets in.
+/// CloudTrail writes them; no passwords), the response elements CloudTrail records for
+/// the create calls, AssumeRole and GetSessionToken (without secret keys or session
+/// tokens, see `sealdb_iam::response_elements`), and the error of a failed or denied call.
 fn query_event(
     sts: bool,
     operation: &str,
     caller: &Principal,
     form: &[(String, String)],
-    error: Option<(&str, &str)>,
+    outcome: Result<&str, (&str, &str)>,
 ) -> sealdb_kms::AuditEvent {
     let source = if sts {
         "sts.amazonaws.com"
@@ -216,8 +217,13 @@ fn query_event(
         .with_parameters(&sealdb_kms::cloudtrail_members(&serde_json::Value::Object(
             members,
         )));
-    if let Some((code, message)) = error {
-        event = event.with_error(code, message);
+    match outcome {
+        Ok(result_xml) => {
+            if let Some(elements) = sealdb_iam::response_elements(operation, result_xml) {
+                event = event.with_response(&elements);
+            }
+        }
+        Err((code, message)) => event = event.with_error(code, message),
     }
     event
 }
@@ -255,7 +261,7 @@ impl Backend for QueryBackend {
                 }
             };
             let answer = match tokio::task::spawn_blocking(run).await {
-                Ok(Ok(xml)) => Ok(xml.into_bytes()),
+                Ok(Ok(xml)) => Ok(xml),
                 Ok(Err(e)) => Err(WireError::new(e.code(), e.status(), e.message())),
                 Err(_) => Err(WireError::new(
                     "ServiceFailure",
@@ -263,11 +269,11 @@ impl Backend for QueryBackend {
                     sealdb_iam::IamError::ServiceFailure.message(),
                 )),
             };
-            let error = answer
-                .as_ref()
-                .err()
-                .map(|e| (e.type_name.as_str(), e.message.as_str()));
-            let event = query_event(sts, &operation, &caller, &form, error);
+            let outcome = match &answer {
+                Ok(xml) => Ok(xml.as_str()),
+                Err(e) => Err((e.type_name.as_str(), e.message.as_str())),
+            };
+            let event = query_event(sts, &operation, &caller, &form, outcome);
             let audit_region = self.regions.audit_region(&caller.region);
             match self.regions.services(audit_region).await {
                 Ok(r) => {
@@ -277,7 +283,7 @@ impl Backend for QueryBackend {
                 }
                 Err(e) => tracing::error!(error = %e, "no audit log for an IAM/STS event"),
             }
-            answer
+            answer.map(String::into_bytes)
         })
     }
 }
