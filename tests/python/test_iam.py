@@ -434,3 +434,51 @@ def test_policy_simulator(iam):
                     ActionNames=["dynamodb:GetItem"])[:2] == ("NoSuchEntity", 404)
     iam.delete_user_policy(UserName=user, PolicyName="reads")
     iam.delete_user(UserName=user)
+
+
+def test_policy_simulator_reports_statement_positions(iam):
+    # A multi-line policy whose statements' places are known: the second statement opens
+    # at line 10 column 5 and its `}` is at line 14 column 5 (AWS reports the column
+    # just after it: 6).
+    text = """{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "Reads",
+      "Effect": "Allow",
+      "Action": "dynamodb:GetItem",
+      "Resource": "*"
+    },
+    {
+      "Effect": "Deny",
+      "Action": ["dynamodb:DeleteItem", "dynamodb:GetItem"],
+      "Resource": "arn:aws:dynamodb:us-east-1:000000000000:table/Secret"
+    }
+  ]
+}"""
+    lines = text.split("\n")
+    assert lines[9] == "    {" and lines[13] == "    }"
+    out = iam.simulate_custom_policy(PolicyInputList=[text], ActionNames=["dynamodb:GetItem"],
+                                     ResourceArns=["arn:aws:dynamodb:us-east-1:000000000000:table/Music",
+                                                   "arn:aws:dynamodb:us-east-1:000000000000:table/Secret"])
+    allowed, denied = out["EvaluationResults"]
+    assert allowed["EvalDecision"] == "allowed" and denied["EvalDecision"] == "explicitDeny"
+    assert allowed["MatchedStatements"] == [{
+        "SourcePolicyId": "PolicyInputList.1", "SourcePolicyType": "IAM Policy",
+        "StartPosition": {"Line": 4, "Column": 5}, "EndPosition": {"Line": 9, "Column": 6}}]
+    assert denied["MatchedStatements"] == [{
+        "SourcePolicyId": "PolicyInputList.1", "SourcePolicyType": "IAM Policy",
+        "StartPosition": {"Line": 10, "Column": 5}, "EndPosition": {"Line": 14, "Column": 6}}]
+
+    # SimulatePrincipalPolicy: positions in the user's stored inline policy text.
+    user = name("pos")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=text)
+    out = iam.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::000000000000:user/{user}",
+                                        ActionNames=["dynamodb:DeleteItem"],
+                                        ResourceArns=["arn:aws:dynamodb:us-east-1:000000000000:table/Secret"])
+    [m] = out["EvaluationResults"][0]["MatchedStatements"]
+    assert (m["SourcePolicyId"], m["SourcePolicyType"]) == ("p", "user")
+    assert (m["StartPosition"], m["EndPosition"]) == ({"Line": 10, "Column": 5}, {"Line": 14, "Column": 6})
+    iam.delete_user_policy(UserName=user, PolicyName="p")
+    iam.delete_user(UserName=user)

@@ -21,6 +21,7 @@ mod condition_eval;
 mod context;
 mod eval;
 mod policy;
+mod policy_positions;
 mod simulate;
 pub mod store;
 pub mod store_ids;

@@ -3,7 +3,9 @@
 //! `simulate`.
 
 use super::{Ctx, IamError, result};
+use crate::policy_positions::{Position, Span, statement_spans};
 use crate::store_model::IdentityState;
+use crate::xml::Xml;
 use crate::{EvalPrincipal, PolicyDocument, PolicyInput, PolicyKind, PrincipalType};
 use crate::{RequestContext, SimulationRequest, simulate};
 use std::collections::BTreeMap;
@@ -159,7 +161,14 @@ fn run(c: &Ctx<'_>, principal: &EvalPrincipal, sources: &[Source]) -> Result<Str
                 .map_err(|e| IamError::MalformedPolicyDocument(e.message().to_owned()))
         })
         .collect::<Result<_, _>>()?;
-    let types: BTreeMap<&str, &str> = sources.iter().map(|(id, t, _)| (id.as_str(), *t)).collect();
+    // The type and statement positions of each policy by id (the first of a repeated
+    // inline policy name, as the simulator's SourcePolicyId cannot tell them apart).
+    let mut by_id: BTreeMap<&str, (&str, Vec<Span>)> = BTreeMap::new();
+    for (id, t, text) in sources {
+        by_id
+            .entry(id.as_str())
+            .or_insert_with(|| (*t, statement_spans(text)));
+    }
     let inputs: Vec<PolicyInput<'_>> = sources
         .iter()
         .zip(&docs)
@@ -181,10 +190,15 @@ fn run(c: &Ctx<'_>, principal: &EvalPrincipal, sources: &[Source]) -> Result<Str
                 .text("EvalResourceName", &r.resource)
                 .text("EvalDecision", r.decision.simulator_name());
             x.list("MatchedStatements", &r.matched, |x, m| {
-                x.text("SourcePolicyId", &m.policy_id).text(
-                    "SourcePolicyType",
-                    types.get(m.policy_id.as_str()).copied().unwrap_or("none"),
-                );
+                let source = by_id.get(m.policy_id.as_str());
+                x.text("SourcePolicyId", &m.policy_id)
+                    .text("SourcePolicyType", source.map_or("none", |(t, _)| *t));
+                if let Some((start, end)) =
+                    source.and_then(|(_, spans)| spans.get(m.statement_index))
+                {
+                    write_position(x, "StartPosition", *start);
+                    write_position(x, "EndPosition", *end);
+                }
             });
             x.open("MissingContextValues");
             for k in &r.missing_context_values {
@@ -194,4 +208,11 @@ fn run(c: &Ctx<'_>, principal: &EvalPrincipal, sources: &[Source]) -> Result<Str
         });
         x.paging(None);
     }))
+}
+
+fn write_position(x: &mut Xml, name: &str, p: Position) {
+    x.open(name)
+        .text("Line", &p.line.to_string())
+        .text("Column", &p.column.to_string())
+        .close(name);
 }
