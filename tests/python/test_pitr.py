@@ -486,3 +486,30 @@ def test_restore_keeps_the_source_kms_key_without_an_override(tmp_path):
         assert ddb.scan(TableName="owned")["Items"] == [{"pk": {"S": "a"}}]
     finally:
         s.kill()
+
+
+def test_delete_table_keeps_a_system_backup(tmp_path):
+    s = start(tmp_path)
+    try:
+        ddb = s.client()
+        make_table(ddb, "gone")
+        ddb.put_item(TableName="gone", Item=item("a", "1", g="x"))
+        ddb.create_backup(TableName="gone", BackupName="mine")
+        ddb.update_continuous_backups(
+            TableName="gone", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        ddb.delete_table(TableName="gone")
+        # ListBackups shows USER backups unless asked for others, as AWS.
+        assert [b["BackupName"] for b in ddb.list_backups()["BackupSummaries"]] == ["mine"]
+        [system] = ddb.list_backups(BackupType="SYSTEM")["BackupSummaries"]
+        assert system["BackupName"] == "gone$DeletedTableBackup" and system["BackupType"] == "SYSTEM"
+        assert len(ddb.list_backups(BackupType="ALL")["BackupSummaries"]) == 2
+        code, _ = error(ddb.list_backups, BackupType="NONE")
+        assert code == "ValidationException"
+        ddb.restore_table_from_backup(TargetTableName="again", BackupArn=system["BackupArn"])
+        assert [k for k, _ in contents(ddb, "again")] == [("a", "1")]
+        assert gsi(ddb, "again", "x") == [("a", "1")]
+        # A restored table starts without recovery, whatever its backup's table had.
+        assert ddb.describe_continuous_backups(TableName="again")["ContinuousBackupsDescription"][
+            "PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "DISABLED"
+    finally:
+        s.kill()

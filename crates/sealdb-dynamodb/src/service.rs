@@ -207,7 +207,7 @@ impl Service {
             O::CreateTable => self.create_table(input, caller).await,
             O::DescribeTable => self.describe_table(input).await,
             O::ListTables => self.list_tables(input),
-            O::DeleteTable => self.delete_table(input).await,
+            O::DeleteTable => self.delete_table(input, caller).await,
             O::UpdateTable => self.update_table(input, caller).await,
             O::TagResource => self.tag_resource(input).await,
             O::UntagResource => self.untag_resource(input).await,

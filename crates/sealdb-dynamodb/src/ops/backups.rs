@@ -42,13 +42,19 @@ impl Backup {
         serde_json::from_value(self.details["TableDef"].clone()).ok()
     }
 
+    /// USER, or SYSTEM for the backup DeleteTable keeps of a table with point-in-time
+    /// recovery on (details without the member are USER backups).
+    fn backup_type(&self) -> &str {
+        self.details["BackupType"].as_str().unwrap_or("USER")
+    }
+
     fn backup_details(&self, status: &str) -> Value {
         json!({
             "BackupArn": self.arn(),
             "BackupName": self.details["BackupName"],
             "BackupSizeBytes": self.details["BackupSizeBytes"],
             "BackupStatus": status,
-            "BackupType": "USER",
+            "BackupType": self.backup_type(),
             "BackupCreationDateTime": ms_to_epoch_seconds(self.rec.created_ms),
         })
     }
@@ -155,6 +161,38 @@ impl Service {
         Ok(json!({ "BackupDetails": b.backup_details("AVAILABLE") }))
     }
 
+    /// DeleteTable of a table with point-in-time recovery on: AWS keeps a SYSTEM backup
+    /// of it (`<table>$DeletedTableBackup`), restorable with RestoreTableFromBackup.
+    pub(crate) async fn system_backup_before_delete(
+        &self,
+        t: &crate::service::TableRef,
+        caller: &Principal,
+    ) -> Result<(), DynamoError> {
+        let stats = self.store(t).await?.stats().await?;
+        let now = self.now_ms();
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let backup_arn = format!(
+            "{}/backup/{now:013}-{suffix}",
+            t.def.arn(&self.cfg.region, &self.cfg.account_id)
+        );
+        let details = json!({
+            "BackupArn": backup_arn, "BackupName": format!("{}$DeletedTableBackup", t.def.name),
+            "BackupSizeBytes": stats.size_bytes, "TableSizeBytes": stats.size_bytes,
+            "ItemCount": stats.item_count, "BackupType": "SYSTEM",
+            "TableDef": serde_json::to_value(&*t.def).unwrap_or_default(),
+        });
+        self.engine
+            .create_backup(
+                &t.def.name,
+                encode_details(&details),
+                now,
+                t.def.sse_key_arn.clone(),
+                Some(caller.clone()),
+            )
+            .await?;
+        Ok(())
+    }
+
     pub(crate) fn describe_backup(&self, input: &Input) -> Result<Value, DynamoError> {
         let arn = input.str_req("BackupArn")?;
         let b = self.backup_by_arn(arn)?;
@@ -168,10 +206,22 @@ impl Service {
         let limit =
             usize::try_from(input.int_opt("Limit")?.unwrap_or(100).clamp(1, 100)).unwrap_or(100);
         let start = input.str_opt("ExclusiveStartBackupArn")?;
+        // AWS lists USER backups unless BackupType asks for others.
+        let wanted = match input.str_opt("BackupType")?.unwrap_or("USER") {
+            t @ ("USER" | "SYSTEM" | "AWS_BACKUP" | "ALL") => t,
+            other => {
+                return Err(validation_errors(&[crate::ops::tables::enum_error(
+                    other,
+                    "backupType",
+                    "USER, SYSTEM, AWS_BACKUP, ALL",
+                )]));
+            }
+        };
         let all: Vec<Backup> = self
             .backups()?
             .into_iter()
             .filter(|b| table.as_deref().is_none_or(|t| b.rec.table_name == t))
+            .filter(|b| wanted == "ALL" || b.backup_type() == wanted)
             .collect();
         let skip = match start {
             Some(s) => all.iter().position(|b| b.arn() == s).map_or(0, |p| p + 1),
@@ -303,6 +353,8 @@ impl Service {
         def.sse_changes.clear();
         def.archival = None;
         def.ttl_change = None;
+        // Recovery is set up again on a restored table (AWS); its history starts empty.
+        def.pitr = None;
         let rec = self
             .engine
             .restore_table(

@@ -325,7 +325,11 @@ impl Service {
         Ok(out)
     }
 
-    pub(crate) async fn delete_table(&self, input: &Input) -> Result<Value, DynamoError> {
+    pub(crate) async fn delete_table(
+        &self,
+        input: &Input,
+        caller: &Principal,
+    ) -> Result<Value, DynamoError> {
         let raw = input.str_req("TableName")?;
         validate_table_name_param(raw)?;
         let name = self.table_name_from(raw).to_owned();
@@ -344,6 +348,10 @@ impl Service {
         // A table being deleted no longer lists its global indexes (they go first).
         if let Some(m) = desc.as_object_mut() {
             m.remove("GlobalSecondaryIndexes");
+        }
+        // As AWS: the table's last state outlives it while recovery was on.
+        if t.def.pitr.is_some() {
+            self.system_backup_before_delete(&t, caller).await?;
         }
         if let Ok(mut defs) = self.defs.write() {
             defs.remove(&name);
