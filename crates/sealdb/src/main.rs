@@ -39,6 +39,12 @@ struct Cli {
 enum Command {
     /// Run the server (DynamoDB API on one HTTP listener).
     Serve(ServeArgs),
+    /// Make a data dir and its root of trust (--root-of-trust file|passphrase|pkcs11)
+    /// without serving; `serve` on a new data dir does the same at its first start.
+    Init {
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Benchmark any DynamoDB endpoint: throughput, latency, errors, server CPU and memory.
     Bench(bench::BenchArgs),
     /// Manage access keys.
@@ -53,7 +59,7 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
-    /// Keep the root key another way (--root-of-trust file|passphrase): only the root key
+    /// Keep the root key another way (--root-of-trust file|passphrase|pkcs11): only the root key
     /// is re-wrapped, no data file is touched. Run with the server stopped; safe to run
     /// again if interrupted.
     SetRootOfTrust {
@@ -115,6 +121,29 @@ struct DataArgs {
     /// the systemd credential `sealdb-passphrase`, or the terminal.
     #[arg(long, env = "SEALDB_PASSPHRASE_FILE")]
     passphrase_file: Option<PathBuf>,
+    /// PKCS#11 module of the HSM (root of trust `pkcs11`), e.g.
+    /// /usr/lib/softhsm/libsofthsm2.so. Recorded at first start; give it again only when
+    /// the library lives elsewhere on this host.
+    #[arg(long, env = "SEALDB_PKCS11_MODULE")]
+    pkcs11_module: Option<PathBuf>,
+    /// The token holding the wrapping key, by label (root of trust `pkcs11`, first start).
+    #[arg(
+        long,
+        env = "SEALDB_PKCS11_TOKEN_LABEL",
+        conflicts_with = "pkcs11_token_serial"
+    )]
+    pkcs11_token_label: Option<String>,
+    /// The token holding the wrapping key, by serial number (instead of its label).
+    #[arg(long, env = "SEALDB_PKCS11_TOKEN_SERIAL")]
+    pkcs11_token_serial: Option<String>,
+    /// Label of the non-extractable AES-256 key that seals the root key (made in the
+    /// token at first start when it has none of that label).
+    #[arg(long, env = "SEALDB_PKCS11_KEY_LABEL")]
+    pkcs11_key_label: Option<String>,
+    /// File holding the token's user PIN (mode 0600); else SEALDB_PKCS11_PIN, or the
+    /// systemd credential `sealdb-pkcs11-pin`.
+    #[arg(long, env = "SEALDB_PKCS11_PIN_FILE")]
+    pkcs11_pin_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -267,6 +296,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Init { data } => init(&data),
         Command::Bench(args) => bench::run(&args),
         Command::Credentials { action } => credentials(action),
         Command::Audit {
@@ -322,6 +352,7 @@ impl Command {
     fn data_dir(&self) -> Option<(&DataArgs, bool)> {
         match self {
             Command::Serve(args) => Some((&args.data, true)),
+            Command::Init { data } => Some((data, true)),
             Command::Bench(_) | Command::Actions => None,
             Command::Credentials { action } => match action {
                 CredentialsAction::Create { data, .. }
@@ -386,6 +417,26 @@ fn load_or_create_root_key(data: &DataArgs) -> Result<(RootKey, bool), String> {
     let key = RootKey::generate().map_err(|e| e.to_string())?;
     key.save_new(&path).map_err(|e| e.to_string())?;
     Ok((key, true))
+}
+
+/// `sealdb init`: the data dir and its root of trust, nothing else (the catalog, key
+/// store and identity store are made by the first `serve`).
+fn init(data: &DataArgs) -> Result<(), String> {
+    let (_, created) = load_or_create_root_key(data)?;
+    let mode = root_of_trust::read_header(&data.data_dir)?
+        .map_or("file", |m| root_of_trust::kind_name(&m));
+    if created {
+        println!(
+            "sealdb: made {} with root of trust '{mode}'",
+            data.data_dir.display()
+        );
+    } else {
+        println!(
+            "sealdb: {} already has root of trust '{mode}'; nothing was changed",
+            data.data_dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Refuses a root key that does not open the data dir's catalog, before anything is

@@ -2,9 +2,10 @@
 //! `<data-dir>/root-of-trust` (format in docs/formats.md): the mode and its parameters,
 //! never the key. Mode `file` is a root key file (default `<data-dir>/root.key`); mode
 //! `passphrase` keeps the root key in the header, sealed under a key derived from a
-//! passphrase.
+//! passphrase; mode `pkcs11` keeps it in the header sealed by a key inside an HSM.
 
 mod passphrase;
+mod pkcs11;
 mod secret_input;
 pub(crate) mod switch;
 
@@ -24,6 +25,8 @@ pub(crate) enum Kind {
     File,
     /// The root key sealed under a passphrase (Argon2id, AES-256-GCM).
     Passphrase,
+    /// The root key sealed by a non-extractable AES-256 key in an HSM (PKCS#11, AES-GCM).
+    Pkcs11,
 }
 
 impl Kind {
@@ -31,6 +34,7 @@ impl Kind {
         match self {
             Kind::File => "file",
             Kind::Passphrase => "passphrase",
+            Kind::Pkcs11 => "pkcs11",
         }
     }
 }
@@ -47,6 +51,13 @@ pub(crate) enum Mode {
         /// The sealed root key.
         wrapped: Vec<u8>,
     },
+    /// The root key sealed (`iv ‖ AES-256-GCM ‖ tag`) inside an HSM by the key at `location`.
+    Pkcs11 {
+        /// Module, token and key label.
+        location: pkcs11::Location,
+        /// The sealed root key.
+        wrapped: Vec<u8>,
+    },
 }
 
 impl Mode {
@@ -54,8 +65,14 @@ impl Mode {
         match self {
             Mode::File => Kind::File,
             Mode::Passphrase { .. } => Kind::Passphrase,
+            Mode::Pkcs11 { .. } => Kind::Pkcs11,
         }
     }
+}
+
+/// The name of a mode, as `--root-of-trust` spells it.
+pub(crate) fn kind_name(mode: &Mode) -> &'static str {
+    mode.kind().name()
 }
 
 /// The recorded mode, or `None` when the data dir has no header (made before headers
@@ -96,10 +113,15 @@ pub(crate) fn load_or_create(data: &crate::DataArgs) -> Result<Option<(RootKey, 
                 dir.display()
             ));
         }
-        return match chosen {
-            Kind::File => write_header(dir, &Mode::File).map(|()| None),
-            Kind::Passphrase => create_passphrase(data).map(Some),
-        };
+        if chosen == Kind::File {
+            return write_header(dir, &Mode::File).map(|()| None);
+        }
+        if data.root_key_file.is_some() {
+            return Err("--root-key-file is for root of trust 'file'".into());
+        }
+        let root = RootKey::generate().map_err(|e| e.to_string())?;
+        write_header(dir, &seal_new(chosen, &root, data)?)?;
+        return Ok(Some((root, true)));
     };
     if let Some(chosen) = data.root_of_trust
         && chosen != mode.kind()
@@ -118,25 +140,87 @@ pub(crate) fn load_or_create(data: &crate::DataArgs) -> Result<Option<(RootKey, 
             mode.kind().name()
         ));
     }
+    if mode == Mode::File {
+        return Ok(None);
+    }
+    let root = unseal(dir, &mode, data)?;
+    crate::check_root_key_opens(dir, &dir.join(HEADER_FILE), &root)?;
+    Ok(Some((root, false)))
+}
+
+/// The root key kept in the header of `mode` (not `file`), opened with the passphrase or
+/// the HSM the flags give.
+fn unseal(dir: &Path, mode: &Mode, data: &crate::DataArgs) -> Result<RootKey, String> {
     match mode {
-        Mode::File => Ok(None),
+        Mode::File => Err("root of trust 'file' keeps no sealed root key".into()),
         Mode::Passphrase { .. } => {
             let pass = secret_input::passphrase(data.passphrase_file.as_deref(), false)?;
-            let root = open_passphrase(dir, &mode, &pass)?;
-            crate::check_root_key_opens(dir, &dir.join(HEADER_FILE), &root)?;
-            Ok(Some((root, false)))
+            open_passphrase(dir, mode, &pass)
+        }
+        Mode::Pkcs11 { location, wrapped } => {
+            let token = location.open(
+                data.pkcs11_module.as_deref(),
+                data.pkcs11_pin_file.as_deref(),
+            )?;
+            let aad = pkcs11_params_text(location);
+            pkcs11::open(&token, &location.key_label, wrapped, aad.as_bytes())?.ok_or_else(
+                || {
+                    format!(
+                        "the HSM key {:?} does not open the root key of {} (another key of that label, or an edited header?); nothing was changed",
+                        location.key_label,
+                        dir.display()
+                    )
+                },
+            )
         }
     }
 }
 
-fn create_passphrase(data: &crate::DataArgs) -> Result<(RootKey, bool), String> {
-    if data.root_key_file.is_some() {
-        return Err("--root-key-file is for root of trust 'file'".into());
+/// `root` sealed as the new mode `kind` keeps it (not `file`), with what the flags give:
+/// a new passphrase (asked twice on a terminal), or the HSM's key (made when missing).
+fn seal_new(kind: Kind, root: &RootKey, data: &crate::DataArgs) -> Result<Mode, String> {
+    match kind {
+        Kind::File => Err("root of trust 'file' keeps no sealed root key".into()),
+        Kind::Passphrase => {
+            let pass = secret_input::passphrase(data.passphrase_file.as_deref(), true)?;
+            seal_passphrase(root, &pass)
+        }
+        Kind::Pkcs11 => {
+            let location = pkcs11::Location::from_flags(data)?;
+            let token = location.open(None, data.pkcs11_pin_file.as_deref())?;
+            pkcs11::ensure_key(&token, &location.key_label)?;
+            seal_pkcs11(&token, location, root)
+        }
     }
-    let pass = secret_input::passphrase(data.passphrase_file.as_deref(), true)?;
-    let root = RootKey::generate().map_err(|e| e.to_string())?;
-    write_header(&data.data_dir, &seal_passphrase(&root, &pass)?)?;
-    Ok((root, true))
+}
+
+/// `root` sealed again the way `mode` (not `file`) keeps its key: the same passphrase
+/// with a fresh salt, or the same HSM key. For a rotation's new key.
+fn reseal_like(mode: &Mode, root: &RootKey, data: &crate::DataArgs) -> Result<Mode, String> {
+    match mode {
+        Mode::File => Err("root of trust 'file' keeps no sealed root key".into()),
+        Mode::Passphrase { .. } => {
+            let pass = secret_input::passphrase(data.passphrase_file.as_deref(), false)?;
+            seal_passphrase(root, &pass)
+        }
+        Mode::Pkcs11 { location, .. } => {
+            let token = location.open(
+                data.pkcs11_module.as_deref(),
+                data.pkcs11_pin_file.as_deref(),
+            )?;
+            seal_pkcs11(&token, location.clone(), root)
+        }
+    }
+}
+
+fn seal_pkcs11(
+    token: &sealdb_hsm::Pkcs11Token,
+    location: pkcs11::Location,
+    root: &RootKey,
+) -> Result<Mode, String> {
+    let aad = pkcs11_params_text(&location);
+    let wrapped = pkcs11::seal(token, &location.key_label, root, aad.as_bytes())?;
+    Ok(Mode::Pkcs11 { location, wrapped })
 }
 
 /// Mode `passphrase` with a fresh salt, holding `root` sealed under `pass`.
@@ -207,6 +291,11 @@ pub(crate) fn key_inside_warning(dir: &Path, key: &Path) -> Option<String> {
     })
 }
 
+/// The header's lines before the sealed key of mode `pkcs11`: the AAD of the seal.
+fn pkcs11_params_text(location: &pkcs11::Location) -> String {
+    format!("{MAGIC}\nmode pkcs11\n{}", location.render())
+}
+
 /// The header's lines before the sealed key: the AAD of the seal.
 fn params_text(kdf: &Kdf) -> String {
     format!(
@@ -222,6 +311,11 @@ fn render(mode: &Mode) -> String {
         Mode::Passphrase { kdf, wrapped } => format!(
             "{}wrapped-root-key {}\n",
             params_text(kdf),
+            hex::encode(wrapped)
+        ),
+        Mode::Pkcs11 { location, wrapped } => format!(
+            "{}wrapped-root-key {}\n",
+            pkcs11_params_text(location),
             hex::encode(wrapped)
         ),
     }
@@ -255,6 +349,14 @@ fn parse(text: &str) -> Result<Mode, String> {
             let wrapped = hex::decode(take("wrapped-root-key")?)
                 .map_err(|_| "wrapped-root-key is not hex")?;
             Mode::Passphrase { kdf, wrapped }
+        }
+        "pkcs11" => {
+            let module = take("pkcs11-module")?;
+            let token = take("pkcs11-token")?;
+            let location = pkcs11::Location::parse(module, token, take("pkcs11-key")?)?;
+            let wrapped = hex::decode(take("wrapped-root-key")?)
+                .map_err(|_| "wrapped-root-key is not hex")?;
+            Mode::Pkcs11 { location, wrapped }
         }
         other => return Err(format!("unknown root-of-trust mode '{other}'")),
     };

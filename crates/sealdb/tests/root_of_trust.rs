@@ -485,3 +485,322 @@ async fn rotation_and_switches_finish_after_a_kill_at_every_step() {
     assert!(!dir.join("root-of-trust.next").exists());
     assert!(!dir.join("root.key.next").exists());
 }
+
+/// A SoftHSM2 token of the test's own (its own configuration, passed to every child),
+/// the PIN in a 0600 file, and the flags that choose it at first start.
+struct Hsm {
+    softhsm: sealdb_hsm::testing::SoftHsmDir,
+    pin_file: std::path::PathBuf,
+    label: String,
+}
+
+impl Hsm {
+    fn new(tmp: &Path, label: &str) -> Hsm {
+        let softhsm = sealdb_hsm::testing::SoftHsmDir::create().unwrap();
+        softhsm.init_token(label).unwrap();
+        let pin_file = tmp.join(format!("{label}.pin"));
+        secret_file(&pin_file, sealdb_hsm::testing::TEST_PIN);
+        Hsm {
+            softhsm,
+            pin_file,
+            label: label.to_owned(),
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let (name, value) = self.softhsm.env();
+        vec![(name, value.display().to_string())]
+    }
+
+    /// The flags of a first start (or a switch) in mode pkcs11.
+    fn first_start_flags(&self) -> Vec<String> {
+        vec![
+            "--root-of-trust".into(),
+            "pkcs11".into(),
+            "--pkcs11-module".into(),
+            self.softhsm.module().display().to_string(),
+            "--pkcs11-token-label".into(),
+            self.label.clone(),
+            "--pkcs11-pin-file".into(),
+            self.pin_file.display().to_string(),
+        ]
+    }
+
+    fn pin_flags(&self) -> Vec<String> {
+        vec![
+            "--pkcs11-pin-file".into(),
+            self.pin_file.display().to_string(),
+        ]
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn env_pairs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+fn refused(out: &std::process::Output, words: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected a refusal with {words:?}");
+    assert!(err.contains(words), "expected {words:?} in: {err}");
+}
+
+#[tokio::test]
+async fn pkcs11_mode_from_init_to_rotation_and_its_refusals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let hsm = Hsm::new(tmp.path(), "sealdb-root-test");
+    let env_owned = hsm.env();
+    let env = env_pairs(&env_owned);
+    let mut init = vec!["init".to_owned()];
+    init.extend(hsm.first_start_flags());
+    let out = run(&strs(&init), &dir, &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("root of trust 'pkcs11'"));
+    let header = std::fs::read_to_string(dir.join("root-of-trust")).unwrap();
+    let module = hsm.softhsm.module().display().to_string();
+    assert!(header.starts_with(&format!(
+        "sealdb-root-of-trust 1\nmode pkcs11\npkcs11-module {module}\npkcs11-token label sealdb-root-test\npkcs11-key sealdb-root-wrapping-key\nwrapped-root-key "
+    )), "{header}");
+    assert!(!dir.join("root.key").exists(), "no key file in mode pkcs11");
+    // A second init changes nothing.
+    let out = run(
+        &["init", "--pkcs11-pin-file", hsm.pin_file.to_str().unwrap()],
+        &dir,
+        &env,
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing was changed"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("root-of-trust")).unwrap(),
+        header
+    );
+
+    let s = serve_env(&dir, &strs(&hsm.pin_flags()), &env);
+    table_and_backup(&s.client()).await;
+    drop(s);
+
+    // Each refusal names its cause and leaves every file as it was.
+    let before = snapshot(&dir);
+    let wrong_pin = tmp.path().join("wrong.pin");
+    secret_file(&wrong_pin, "not-the-pin");
+    let wrong = ["serve", "--pkcs11-pin-file", wrong_pin.to_str().unwrap()];
+    refused(&run(&wrong, &dir, &env), "is incorrect");
+    let loose = tmp.path().join("loose.pin");
+    std::fs::write(&loose, sealdb_hsm::testing::TEST_PIN).unwrap();
+    refused(
+        &run(
+            &["serve", "--pkcs11-pin-file", loose.to_str().unwrap()],
+            &dir,
+            &env,
+        ),
+        "must not be accessible by group or others",
+    );
+    refused(&run(&["serve"], &dir, &env), "no PKCS#11 PIN");
+    let other = sealdb_hsm::testing::SoftHsmDir::create().unwrap();
+    let other_env = other.env();
+    let no_token_env = [(other_env.0, other_env.1.to_str().unwrap())];
+    refused(
+        &run(
+            &strs(&[vec!["serve".to_owned()], hsm.pin_flags()].concat()),
+            &dir,
+            &no_token_env,
+        ),
+        "no PKCS#11 token with label \"sealdb-root-test\"",
+    );
+    let mut no_module = vec![
+        "serve".to_owned(),
+        "--pkcs11-module".into(),
+        "/nonexistent/libpkcs11.so".into(),
+    ];
+    no_module.extend(hsm.pin_flags());
+    refused(&run(&strs(&no_module), &dir, &env), "cannot be loaded");
+    // An edited header (another key label) does not open.
+    std::fs::write(
+        dir.join("root-of-trust"),
+        header.replace(
+            "pkcs11-key sealdb-root-wrapping-key",
+            "pkcs11-key another-key",
+        ),
+    )
+    .unwrap();
+    refused(
+        &run(
+            &strs(&[vec!["serve".to_owned()], hsm.pin_flags()].concat()),
+            &dir,
+            &env,
+        ),
+        "another-key",
+    );
+    std::fs::write(dir.join("root-of-trust"), &header).unwrap();
+    assert_eq!(
+        snapshot(&dir),
+        before,
+        "a refused start changed the data dir"
+    );
+
+    // Rotation under the same HSM key, then the data still reads.
+    let mut rotate = vec!["rotate-root-key".to_owned()];
+    rotate.extend(hsm.pin_flags());
+    let out = run(&strs(&rotate), &dir, &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(
+        std::fs::read_to_string(dir.join("root-of-trust")).unwrap(),
+        header
+    );
+    let s = serve_env(&dir, &strs(&hsm.pin_flags()), &env);
+    everything_reads(&s.client(), "restored-after-rotation").await;
+    drop(s);
+
+    // Out to a key file and back: the key the file held is nowhere in the data dir.
+    let mut to_file = vec![
+        "set-root-of-trust".to_owned(),
+        "--root-of-trust".into(),
+        "file".into(),
+    ];
+    to_file.extend(hsm.pin_flags());
+    let out = run(&strs(&to_file), &dir, &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key_text = std::fs::read(dir.join("root.key")).unwrap();
+    let raw = if key_text.len() == 32 {
+        key_text.clone()
+    } else {
+        hex::decode(String::from_utf8(key_text.clone()).unwrap().trim()).unwrap()
+    };
+    let mut to_hsm = vec!["set-root-of-trust".to_owned()];
+    to_hsm.extend(hsm.first_start_flags());
+    let out = run(&strs(&to_hsm), &dir, &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.join("root.key").exists());
+    // To another token of the same module: the root key re-sealed by that token's key.
+    hsm.softhsm.init_token("sealdb-root-second").unwrap();
+    let mut to_second = vec!["set-root-of-trust".to_owned()];
+    to_second.extend(hsm.first_start_flags());
+    let at = to_second
+        .iter()
+        .position(|a| a == "sealdb-root-test")
+        .unwrap();
+    to_second[at] = "sealdb-root-second".into();
+    let out = run(&strs(&to_second), &dir, &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let moved = std::fs::read_to_string(dir.join("root-of-trust")).unwrap();
+    assert!(
+        moved.contains("pkcs11-token label sealdb-root-second\n"),
+        "{moved}"
+    );
+    let s = serve_env(&dir, &strs(&hsm.pin_flags()), &env);
+    everything_reads(&s.client(), "restored-after-switches").await;
+    drop(s);
+    for (path, bytes) in snapshot(&dir) {
+        assert!(
+            !contains(&bytes, &raw),
+            "{} holds the root key",
+            path.display()
+        );
+        assert!(
+            !contains(&bytes, hex::encode(&raw).as_bytes()),
+            "{} holds the root key in hex",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn pkcs11_rotation_and_switches_finish_after_a_kill_at_every_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let hsm = Hsm::new(tmp.path(), "sealdb-kill-test");
+    let pass = "a passphrase for the pkcs11 switch test";
+    let mut env_owned = hsm.env();
+    env_owned.push(("SEALDB_PASSPHRASE", pass.to_owned()));
+    let env = env_pairs(&env_owned);
+    let s = serve_env(&dir, &[], &env);
+    table_and_backup(&s.client()).await;
+    drop(s);
+    let with = |args: &[&str], extra: Vec<String>| -> Vec<String> {
+        let mut v: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        v.extend(extra);
+        v
+    };
+    let rotate_steps = [
+        "rotate-root-key:staged",
+        "rotate-root-key:region-rekeyed",
+        "rotate-root-key:identities-rekeyed",
+    ];
+    let rounds: Vec<(Vec<String>, &[&str])> = vec![
+        (
+            with(&["set-root-of-trust"], hsm.first_start_flags()),
+            &["set-root-of-trust:header-written"],
+        ),
+        (with(&["rotate-root-key"], hsm.pin_flags()), &rotate_steps),
+        (
+            with(
+                &["set-root-of-trust", "--root-of-trust", "passphrase"],
+                hsm.pin_flags(),
+            ),
+            &["set-root-of-trust:header-written"],
+        ),
+        (
+            with(&["set-root-of-trust"], hsm.first_start_flags()),
+            &["set-root-of-trust:header-written"],
+        ),
+        (
+            with(
+                &["set-root-of-trust", "--root-of-trust", "file"],
+                hsm.pin_flags(),
+            ),
+            &["set-root-of-trust:key-file-written"],
+        ),
+    ];
+    let mut restored = 0;
+    for (args, steps) in rounds {
+        let args = strs(&args);
+        for step in steps {
+            let mut with_crash = env.clone();
+            with_crash.push(("SEALDB_CRASH_POINT", step));
+            let out = run(&args, &dir, &with_crash);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!("crash point {step} reached")),
+                "{args:?} {step}: {err}"
+            );
+            let out = run(&args, &dir, &env);
+            assert!(
+                out.status.success(),
+                "{args:?} rerun after a kill at {step}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let s = serve_env(&dir, &strs(&hsm.pin_flags()), &env);
+            restored += 1;
+            everything_reads(&s.client(), &format!("restored{restored}")).await;
+            drop(s);
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("root-of-trust")).unwrap(),
+        "sealdb-root-of-trust 1\nmode file\n"
+    );
+    assert!(!dir.join("root-of-trust.next").exists());
+}

@@ -3,7 +3,7 @@
 //! another way). Each is a few steps of which a rerun completes any prefix; the crash
 //! points (`SEALDB_CRASH_POINT`) let the tests kill a run after each step.
 
-use super::{HEADER_FILE, Kind, Mode, key_file, read_header, secret_input, write_header};
+use super::{HEADER_FILE, Kind, Mode, key_file, read_header, write_header};
 use sealdb_common::RootKey;
 use sealdb_common::crash_point::crash_point;
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ fn staged_path(data: &crate::DataArgs, mode: &Mode) -> PathBuf {
         Mode::File => {
             key_file(&data.data_dir, data.root_key_file.as_deref()).with_extension("key.next")
         }
-        Mode::Passphrase { .. } => data.data_dir.join("root-of-trust.next"),
+        Mode::Passphrase { .. } | Mode::Pkcs11 { .. } => data.data_dir.join("root-of-trust.next"),
     }
 }
 
@@ -37,18 +37,17 @@ pub(crate) fn rotation_keys(data: &crate::DataArgs) -> Result<(RootKey, RootKey)
             };
             Ok((old, new))
         }
-        Mode::Passphrase { .. } => {
-            let pass = secret_input::passphrase(data.passphrase_file.as_deref(), false)?;
-            let old = super::open_passphrase(dir, &mode, &pass)?;
+        Mode::Passphrase { .. } | Mode::Pkcs11 { .. } => {
+            let old = super::unseal(dir, &mode, data)?;
             let new = match std::fs::read_to_string(&staged) {
                 Ok(text) => {
                     let next =
                         super::parse(&text).map_err(|e| format!("{}: {e}", staged.display()))?;
-                    super::open_passphrase(dir, &next, &pass)?
+                    super::unseal(dir, &next, data)?
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let k = RootKey::generate().map_err(|e| e.to_string())?;
-                    let next = super::seal_passphrase(&k, &pass)?;
+                    let next = super::reseal_like(&mode, &k, data)?;
                     crate::regions::write_synced(&staged, super::render(&next).as_bytes())
                         .map_err(|e| format!("cannot write {}: {e}", staged.display()))?;
                     k
@@ -67,7 +66,7 @@ pub(crate) fn commit_rotation(data: &crate::DataArgs) -> Result<(), String> {
     let staged = staged_path(data, &mode);
     let target = match mode {
         Mode::File => key_file(dir, data.root_key_file.as_deref()),
-        Mode::Passphrase { .. } => dir.join(HEADER_FILE),
+        Mode::Passphrase { .. } | Mode::Pkcs11 { .. } => dir.join(HEADER_FILE),
     };
     std::fs::rename(&staged, &target).map_err(|e| format!("cannot replace the root key: {e}"))?;
     sync_dir(target.parent().unwrap_or(dir));
@@ -87,44 +86,65 @@ pub(crate) fn set_root_of_trust(data: &crate::DataArgs) -> Result<(), String> {
     }
     let mode = read_header(dir)?.unwrap_or(Mode::File);
     let key_path = key_file(dir, data.root_key_file.as_deref());
-    match (mode.kind(), target) {
-        (Kind::File, Kind::File) => Err("the root of trust is already 'file'".into()),
-        (Kind::File, Kind::Passphrase) => {
+    let root = match &mode {
+        Mode::File => {
             let root = RootKey::load(&key_path).map_err(|e| e.to_string())?;
             crate::check_root_key_opens(dir, &key_path, &root)?;
-            let pass = secret_input::passphrase(data.passphrase_file.as_deref(), true)?;
-            write_header(dir, &super::seal_passphrase(&root, &pass)?)?;
-            crash_point("set-root-of-trust:header-written");
+            root
+        }
+        sealed => super::unseal(dir, sealed, data)?,
+    };
+    // Another HSM (or another key in it) for a data dir already in mode pkcs11.
+    let moves_hsm = match &mode {
+        Mode::Pkcs11 { location, .. } if target == Kind::Pkcs11 => {
+            super::pkcs11::Location::from_flags(data).is_ok_and(|wanted| wanted != *location)
+        }
+        _ => false,
+    };
+    if mode.kind() == target && !moves_hsm {
+        // A rerun after a crash between the header and the removal of the key file.
+        if target != Kind::File && key_path.exists() {
             remove_key_file(&key_path, &root)?;
             println!(
-                "root of trust is now 'passphrase'; the key file was removed, no data file was touched"
+                "root of trust is '{}'; the leftover key file was removed",
+                target.name()
             );
-            Ok(())
-        }
-        (Kind::Passphrase, Kind::Passphrase) => {
-            // A rerun after a crash between the header and the removal of the key file.
-            let pass = secret_input::passphrase(data.passphrase_file.as_deref(), false)?;
-            let root = super::open_passphrase(dir, &mode, &pass)?;
-            if key_path.exists() {
-                remove_key_file(&key_path, &root)?;
-                println!("root of trust is 'passphrase'; the leftover key file was removed");
-                return Ok(());
-            }
-            Err("the root of trust is already 'passphrase'".into())
-        }
-        (Kind::Passphrase, Kind::File) => {
-            let pass = secret_input::passphrase(data.passphrase_file.as_deref(), false)?;
-            let root = super::open_passphrase(dir, &mode, &pass)?;
-            write_key_file(&key_path, &root)?;
-            crash_point("set-root-of-trust:key-file-written");
-            write_header(dir, &Mode::File)?;
+        } else {
+            // A rerun after the switch finished: nothing left to do.
             println!(
-                "root of trust is now 'file' ({}); no data file was touched",
-                key_path.display()
+                "root of trust is already '{}'; nothing was changed",
+                target.name()
             );
-            Ok(())
         }
+        return Ok(());
     }
+    if target == Kind::File {
+        // The key file first, then the header that points at it.
+        write_key_file(&key_path, &root)?;
+        crash_point("set-root-of-trust:key-file-written");
+        write_header(dir, &Mode::File)?;
+        println!(
+            "root of trust is now 'file' ({}); no data file was touched",
+            key_path.display()
+        );
+        return Ok(());
+    }
+    // The header that keeps the key first, then the key file (if any) goes.
+    write_header(dir, &super::seal_new(target, &root, data)?)?;
+    crash_point("set-root-of-trust:header-written");
+    if key_path.exists() {
+        remove_key_file(&key_path, &root)?;
+        println!(
+            "root of trust is now '{}'; the key file was removed, no data file was touched",
+            target.name()
+        );
+    } else {
+        println!(
+            "root of trust is now '{}'; no data file was touched",
+            target.name()
+        );
+    }
+    Ok(())
 }
 
 /// Removes the key file once it is known to hold `root` (the header now keeps it).
