@@ -113,6 +113,15 @@ def fresh_server(tmp_path):
 
 
 @pytest.fixture
+def gt_server(tmp_path):
+    """A server of the test's own for the global-table tests (both versions): its regions
+    and replicas are the test's alone; keys are re-checked and TTL swept every second."""
+    s = Server(tmp_path / "data", extra_args=["--key-check-interval-secs", "1", "--ttl-sweep-interval", "1"]).start()
+    yield s
+    s.kill()
+
+
+@pytest.fixture
 def ddb(server):
     return server.client()
 

@@ -17,13 +17,6 @@ REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 TIMEOUT = 60
 
 
-@pytest.fixture
-def gt_server(tmp_path):
-    s = Server(tmp_path / "data", extra_args=["--key-check-interval-secs", "1", "--ttl-sweep-interval", "1"]).start()
-    yield s
-    s.kill()
-
-
 def eventually(check, what, timeout=TIMEOUT):
     """Polls `check` until it returns a true value (no timing is asserted)."""
     deadline = time.monotonic() + timeout

@@ -9,17 +9,9 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Server
 
 ACCOUNT = "000000000000"
 TIMEOUT = 60
-
-
-@pytest.fixture
-def srv(tmp_path):
-    s = Server(tmp_path / "data").start()
-    yield s
-    s.kill()
 
 
 def eventually(check, what, timeout=TIMEOUT):
@@ -56,9 +48,9 @@ def get(ddb, name, pk):
     return ddb.get_item(TableName=name, Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item")
 
 
-def test_create_describe_list_and_replicate(srv):
+def test_create_describe_list_and_replicate(gt_server):
     name = "Legacy" + uuid.uuid4().hex[:6]
-    east, west = srv.client(region="us-east-1"), srv.client(region="eu-west-1")
+    east, west = gt_server.client(region="us-east-1"), gt_server.client(region="eu-west-1")
     make_table(east, name)
     make_table(west, name)
     before = time.time()
@@ -72,7 +64,7 @@ def test_create_describe_list_and_replicate(srv):
     assert before - 2 < d["CreationDateTime"].timestamp() < time.time() + 2
     # Described the same from either region (and from a region with no member).
     for region in ("us-east-1", "eu-west-1", "ap-southeast-2"):
-        got = srv.client(region=region).describe_global_table(GlobalTableName=name)["GlobalTableDescription"]
+        got = gt_server.client(region=region).describe_global_table(GlobalTableName=name)["GlobalTableDescription"]
         assert got["GlobalTableStatus"] == "ACTIVE"
         assert got["ReplicationGroup"] == [{"RegionName": "eu-west-1"}, {"RegionName": "us-east-1"}]
         assert got["CreationDateTime"] == d["CreationDateTime"]
@@ -90,7 +82,7 @@ def test_create_describe_list_and_replicate(srv):
     with pytest.raises(ClientError) as e:
         east.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "ap-southeast-2"}}])
     assert err(e)[0] == "ValidationException"
-    assert name not in srv.client(region="ap-southeast-2").list_tables()["TableNames"]
+    assert name not in gt_server.client(region="ap-southeast-2").list_tables()["TableNames"]
     # ListGlobalTables, whole and per region.
     listed = east.list_global_tables()
     assert listed["GlobalTables"] == [{"GlobalTableName": name, "ReplicationGroup": [
@@ -100,8 +92,8 @@ def test_create_describe_list_and_replicate(srv):
     assert east.list_global_tables(RegionName="ap-southeast-2")["GlobalTables"] == []
 
 
-def test_listing_pages_by_name(srv):
-    east, west = srv.client(region="us-east-1"), srv.client(region="eu-west-1")
+def test_listing_pages_by_name(gt_server):
+    east, west = gt_server.client(region="us-east-1"), gt_server.client(region="eu-west-1")
     names = sorted(f"Page{i}{uuid.uuid4().hex[:4]}" for i in range(3))
     for n in names:
         make_table(east, n)
@@ -116,8 +108,8 @@ def test_listing_pages_by_name(srv):
     assert "LastEvaluatedGlobalTableName" not in rest
 
 
-def test_create_errors_change_nothing(srv):
-    east, west = srv.client(region="us-east-1"), srv.client(region="eu-west-1")
+def test_create_errors_change_nothing(gt_server):
+    east, west = gt_server.client(region="us-east-1"), gt_server.client(region="eu-west-1")
     group = [{"RegionName": "us-east-1"}, {"RegionName": "eu-west-1"}]
 
     def refused(name, code):
@@ -169,10 +161,10 @@ def test_create_errors_change_nothing(srv):
     assert err(e) == ("GlobalTableAlreadyExistsException", "Global table with this name already exists", 400)
 
 
-def test_update_adds_and_removes_replicas(srv):
+def test_update_adds_and_removes_replicas(gt_server):
     name = "Update" + uuid.uuid4().hex[:6]
     regions = ["us-east-1", "eu-west-1", "ap-southeast-2"]
-    ddb = {r: srv.client(region=r) for r in regions}
+    ddb = {r: gt_server.client(region=r) for r in regions}
     for r in regions:
         make_table(ddb[r], name)
     east = ddb["us-east-1"]
@@ -213,18 +205,18 @@ def test_update_adds_and_removes_replicas(srv):
     assert get(east, name, "alone") is None and get(ddb["ap-southeast-2"], name, "east-after") is None
     assert [g["GlobalTableName"] for g in east.list_global_tables(RegionName="ap-southeast-2")["GlobalTables"]] == []
     # Restart: the group and its replication survive.
-    srv.kill()
-    srv.start()
-    east, west = srv.client(region="us-east-1"), srv.client(region="eu-west-1")
+    gt_server.kill()
+    gt_server.start()
+    east, west = gt_server.client(region="us-east-1"), gt_server.client(region="eu-west-1")
     got = west.describe_global_table(GlobalTableName=name)["GlobalTableDescription"]["ReplicationGroup"]
     assert sorted(x["RegionName"] for x in got) == ["eu-west-1", "us-east-1"]
     west.put_item(TableName=name, Item={"pk": {"S": "after-restart"}})
     eventually(lambda: get(east, name, "after-restart"), "replication after a restart")
 
 
-def test_settings(srv):
+def test_settings(gt_server):
     name = "Settings" + uuid.uuid4().hex[:6]
-    east, west = srv.client(region="us-east-1"), srv.client(region="eu-west-1")
+    east, west = gt_server.client(region="us-east-1"), gt_server.client(region="eu-west-1")
     make_table(east, name, provisioned=True)
     make_table(west, name, provisioned=True)
     east.create_global_table(GlobalTableName=name, ReplicationGroup=[{"RegionName": "us-east-1"},
@@ -276,8 +268,8 @@ def test_settings(srv):
     assert west.describe_table(TableName=name)["Table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
 
-def test_describe_table_replica_auto_scaling(srv):
-    east = srv.client(region="us-east-1")
+def test_describe_table_replica_auto_scaling(gt_server):
+    east = gt_server.client(region="us-east-1")
     name = "Scaling" + uuid.uuid4().hex[:6]
     make_table(east, name)
     with pytest.raises(ClientError) as e:
@@ -294,7 +286,7 @@ def test_describe_table_replica_auto_scaling(srv):
         for r in ("eu-west-1", "us-east-1")]
 
 
-def test_upgrade_to_2019_from_the_console(srv):
+def test_upgrade_to_2019_from_the_console(gt_server):
     """AWS offers the upgrade only in the DynamoDB console ("Update version"); sealdb's
     console does the same. Afterwards the members are 2019.11.21 replicas: DescribeTable
     shows GlobalTableVersion and Replicas, the 2017.11.29 operations no longer find the
@@ -303,14 +295,14 @@ def test_upgrade_to_2019_from_the_console(srv):
     from console_browser import Http
 
     name = "Upgrade" + uuid.uuid4().hex[:6]
-    east, west = srv.client(region="us-east-1"), srv.client(region="eu-west-1")
+    east, west = gt_server.client(region="us-east-1"), gt_server.client(region="eu-west-1")
     make_table(east, name)
     make_table(west, name)
     east.create_global_table(GlobalTableName=name, ReplicationGroup=[{"RegionName": "us-east-1"},
                                                                      {"RegionName": "eu-west-1"}])
     east.put_item(TableName=name, Item={"pk": {"S": "before"}, "g": {"S": "G"}})
     eventually(lambda: get(west, name, "before"), "east's write in west")
-    h = Http(srv.endpoint).sign_in_with_key(ACCESS_KEY, SECRET_KEY)
+    h = Http(gt_server.endpoint).sign_in_with_key(ACCESS_KEY, SECRET_KEY)
     status, _, page = h.get(f"/console/tables/{name}")
     assert status == 200 and "2017.11.29 (Legacy)" in page and 'id="update-global-table-version"' in page
     # A prerequisite not met (Time to Live differs) refuses the upgrade and changes nothing.
@@ -343,7 +335,7 @@ def test_upgrade_to_2019_from_the_console(srv):
     assert "2019.11.21" in page and 'id="update-global-table-version"' not in page
     # ReplicaUpdates manages the replicas now: a third one, seeded with the items.
     east.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "ap-southeast-2"}}])
-    ap = srv.client(region="ap-southeast-2")
+    ap = gt_server.client(region="ap-southeast-2")
     eventually(lambda: get(ap, name, "before") and get(ap, name, "after"), "the new replica seeded")
     # The upgrade is one-way: the console has nothing to upgrade any more.
     status, _, page = h.post(f"/console/tables/{name}/global-table-version", {"csrf": h.csrf()})

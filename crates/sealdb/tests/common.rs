@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const ACCESS_KEY: &str = "AKIDSEALDBTEST0000001";
@@ -53,18 +53,7 @@ impl Server {
             .spawn()
             .expect("start sealdb");
         let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(ep) = line.strip_prefix("sealdb listening on ") {
-                    let _ = tx.send(ep.to_owned());
-                }
-            }
-        });
-        let endpoint = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server did not start");
+        let endpoint = wait_for_endpoint(stdout).expect("server did not start");
         Server {
             child: Some(child),
             endpoint,
@@ -125,6 +114,22 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// Reads a starting server's stdout until its "sealdb listening on " line and returns the
+/// endpoint, or `None` when stdout closes first or 30 s pass. A thread keeps draining
+/// stdout afterwards so that the server never blocks on a full pipe.
+pub fn wait_for_endpoint(stdout: ChildStdout) -> Option<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(ep) = line.strip_prefix("sealdb listening on ") {
+                let _ = tx.send(ep.to_owned());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30)).ok()
 }
 
 /// A client with the given credentials.

@@ -50,6 +50,20 @@ fn sealdb(args: &[&str], dir: &std::path::Path) -> (bool, String) {
     )
 }
 
+/// `sealdb credentials create --name <name>`: the new key's id and secret, as printed.
+fn create_credential(dir: &std::path::Path, name: &str) -> (String, String) {
+    let (ok, created) = sealdb(&["credentials", "create", "--name", name], dir);
+    assert!(ok);
+    let field = |prefix: &str| {
+        created
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap()
+            .to_owned()
+    };
+    (field("AWS_ACCESS_KEY_ID="), field("AWS_SECRET_ACCESS_KEY="))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_credentials_migrate_and_keep_working() {
     let tmp = tempfile::tempdir().unwrap();
@@ -94,16 +108,7 @@ async fn catalog_credentials_migrate_and_keep_working() {
     assert!(listed.contains(&format!("{ACCESS_KEY}\tActive\t(admin: account root)")));
 
     // A key made by the CLI signs requests after a restart; a deleted one no longer does.
-    let (ok, created) = sealdb(&["credentials", "create", "--name", "dave"], &dir);
-    assert!(ok);
-    let field = |name: &str| {
-        created
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .unwrap()
-            .to_owned()
-    };
-    let (id, secret) = (field("AWS_ACCESS_KEY_ID="), field("AWS_SECRET_ACCESS_KEY="));
+    let (id, secret) = create_credential(&dir, "dave");
     let (ok, _) = sealdb(&["credentials", "delete", OLD_USER_KEY], &dir);
     assert!(ok);
     let (ok, _) = sealdb(&["credentials", "delete", OLD_USER_KEY], &dir);
@@ -211,16 +216,7 @@ async fn a_damaged_identity_store_is_named_and_changes_nothing() {
         .await
         .unwrap();
     server.stop();
-    let (ok, created) = sealdb(&["credentials", "create", "--name", "alice"], &dir);
-    assert!(ok);
-    let field = |name: &str| {
-        created
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .unwrap()
-            .to_owned()
-    };
-    let (alice_id, alice_secret) = (field("AWS_ACCESS_KEY_ID="), field("AWS_SECRET_ACCESS_KEY="));
+    let (alice_id, alice_secret) = create_credential(&dir, "alice");
     let iam = dir.join("iam.db");
     let original = std::fs::read(&iam).unwrap();
     let verify = || {

@@ -4,9 +4,7 @@
 mod common;
 
 use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, KeyType, ScalarAttributeType};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 #[tokio::test]
 async fn a_trace_log_holds_no_secrets_names_or_values() {
@@ -24,17 +22,7 @@ async fn a_trace_log_holds_no_secrets_names_or_values() {
         .stderr(Stdio::from(log))
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(ep) = line.strip_prefix("sealdb listening on ") {
-                let _ = tx.send(ep.to_owned());
-            }
-        }
-    });
-    let endpoint = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let endpoint = common::wait_for_endpoint(child.stdout.take().unwrap()).unwrap();
     let c = common::client_with(&endpoint, common::ACCESS_KEY, common::SECRET_KEY);
     let table = "TraceMarkerTable7Q";
     let value = "TraceMarkerValue9Z";

@@ -9,14 +9,35 @@ use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, KeyType, ScalarAttrib
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// A `serve` whose stderr the test reads; killed on drop.
 struct Serve {
     child: Child,
     endpoint: String,
-    stderr: Arc<Mutex<String>>,
+    stderr: Arc<Stderr>,
+}
+
+/// What the server wrote to stderr so far, and whether the pipe has closed.
+#[derive(Default)]
+struct Stderr {
+    state: Mutex<(String, bool)>,
+    grew: Condvar,
+}
+
+impl Stderr {
+    /// Waits until `done` holds for the text read so far or stderr closes (30 s at most).
+    fn wait(&self, done: impl Fn(&str) -> bool) -> String {
+        let state = self.state.lock().unwrap();
+        let (state, _) = self
+            .grew
+            .wait_timeout_while(state, Duration::from_secs(30), |(text, eof)| {
+                !*eof && !done(text)
+            })
+            .unwrap();
+        state.0.clone()
+    }
 }
 
 impl Drop for Serve {
@@ -29,6 +50,19 @@ impl Drop for Serve {
 impl Serve {
     fn client(&self) -> aws_sdk_dynamodb::Client {
         common::client_with(&self.endpoint, common::ACCESS_KEY, common::SECRET_KEY)
+    }
+
+    /// Whether stderr shows `text`, read until it does or stderr closes.
+    fn stderr_shows(&self, text: &str) -> bool {
+        self.stderr.wait(|s| s.contains(text)).contains(text)
+    }
+
+    /// Kills the server and returns all it wrote to stderr (read to the end, so that an
+    /// absent warning is known to be absent).
+    fn stderr_to_end(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stderr.wait(|_| false)
     }
 }
 
@@ -49,33 +83,23 @@ fn serve_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Serve {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
     let stderr_pipe = child.stderr.take().unwrap();
-    let stderr = Arc::new(Mutex::new(String::new()));
+    let stderr = Arc::new(Stderr::default());
     let sink = Arc::clone(&stderr);
     std::thread::spawn(move || {
         for line in BufReader::new(stderr_pipe).lines() {
             let Ok(line) = line else { break };
-            let mut s = sink.lock().unwrap();
-            s.push_str(&line);
-            s.push('\n');
+            let mut s = sink.state.lock().unwrap();
+            s.0.push_str(&line);
+            s.0.push('\n');
+            sink.grew.notify_all();
         }
+        sink.state.lock().unwrap().1 = true;
+        sink.grew.notify_all();
     });
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(ep) = line.strip_prefix("sealdb listening on ") {
-                let _ = tx.send(ep.to_owned());
-            }
-        }
-    });
-    let endpoint = match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(ep) => ep,
-        Err(_) => panic!("server did not start: {}", stderr.lock().unwrap()),
+    let Some(endpoint) = common::wait_for_endpoint(child.stdout.take().unwrap()) else {
+        panic!("server did not start: {}", stderr.wait(|_| false));
     };
-    // The warning is printed before the listener's line; give the reader a moment.
-    std::thread::sleep(Duration::from_millis(100));
     Serve {
         child,
         endpoint,
@@ -125,12 +149,12 @@ async fn file_mode_header_warning_and_migration() {
         std::fs::read_to_string(&header).unwrap(),
         "sealdb-root-of-trust 1\nmode file\n"
     );
-    assert!(s.stderr.lock().unwrap().contains(WARNING));
+    assert!(s.stderr_shows(WARNING));
     assert_eq!(put_and_get(&s.client(), "tbl", true).await, "kept");
     drop(s);
     // Every start warns, not only the first.
     let s = serve(&dir, &[]);
-    assert!(s.stderr.lock().unwrap().contains(WARNING));
+    assert!(s.stderr_shows(WARNING));
     drop(s);
     // A data dir made before headers existed is `file` mode: the header is written.
     std::fs::remove_file(&header).unwrap();
@@ -145,9 +169,8 @@ async fn file_mode_header_warning_and_migration() {
     let outside = tmp.path().join("root.key");
     std::fs::rename(dir.join("root.key"), &outside).unwrap();
     let s = serve(&dir, &["--root-key-file", outside.to_str().unwrap()]);
-    assert!(!s.stderr.lock().unwrap().contains(WARNING));
     assert_eq!(put_and_get(&s.client(), "tbl", false).await, "kept");
-    drop(s);
+    assert!(!s.stderr_to_end().contains(WARNING));
     // A header of an unknown version refuses to start and is left as it is.
     std::fs::write(&header, "sealdb-root-of-trust 9\nmode file\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_sealdb"))
@@ -287,9 +310,8 @@ async fn passphrase_mode_sources_change_and_refusals() {
             old_file_arg,
         ],
     );
-    assert!(!s.stderr.lock().unwrap().contains(WARNING));
     assert_eq!(put_and_get(&s.client(), "tbl", true).await, "kept");
-    drop(s);
+    assert!(!s.stderr_to_end().contains(WARNING));
     let header = std::fs::read_to_string(dir.join("root-of-trust")).unwrap();
     assert!(
         header.starts_with(
