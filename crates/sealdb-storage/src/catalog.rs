@@ -104,6 +104,22 @@ impl Catalog {
         Ok(Catalog { conn })
     }
 
+    /// Whether the `meta` row `k` is present (a one-way mark, such as a step done).
+    pub fn marked(&self, k: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM meta WHERE k = ?1", params![k], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Sets the `meta` row `k` (value 1); already set is no change.
+    pub fn mark(&self, k: &str) -> Result<(), StorageError> {
+        self.conn
+            .execute("INSERT OR IGNORE INTO meta VALUES (?1, 1)", params![k])?;
+        Ok(())
+    }
+
     /// Every table, by name.
     pub fn tables(&self) -> Result<Vec<TableRecord>, StorageError> {
         let mut stmt = self.conn.prepare(

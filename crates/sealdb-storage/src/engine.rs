@@ -596,6 +596,17 @@ impl Engine {
         self.register_new_table(record, store)
     }
 
+    /// Whether the catalog holds the mark `k` (see [`Engine::mark`]).
+    pub fn marked(&self, k: &str) -> Result<bool, StorageError> {
+        self.catalog.lock().map_err(lock_err)?.marked(k)
+    }
+
+    /// Records the mark `k` in the catalog's `meta` table, durably, once: facts about the
+    /// data dir that outlive a lost file (e.g. that an identity store was made).
+    pub fn mark(&self, k: &str) -> Result<(), StorageError> {
+        self.catalog.lock().map_err(lock_err)?.mark(k)
+    }
+
     /// Looks up a credential by access key id.
     pub fn credential(&self, access_key_id: &str) -> Option<Credential> {
         self.credentials.read().ok()?.get(access_key_id).cloned()

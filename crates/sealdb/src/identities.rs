@@ -17,6 +17,10 @@ use std::sync::Arc;
 /// Meta step recording that the catalog's credentials were moved into `iam.db`.
 const CATALOG_MIGRATION: &str = "migrated-catalog-credentials-v1";
 
+/// Catalog mark (`meta` row) recording that `iam.db` was made: from then on a missing
+/// `iam.db` is refused, never made anew. DO NOT CHANGE.
+pub(crate) const IDENTITY_STORE_MADE: &str = "identity-store-made-v1";
+
 /// Opens `iam.db`; on the first start of a data dir made before it existed, moves the
 /// catalog's credentials into it (the admin key becomes a key of the account root, named
 /// keys become users with their keys), then removes them from the catalog.
@@ -27,15 +31,41 @@ pub(crate) fn open_store(
     clock: Clock,
     engine: &Engine,
 ) -> Result<Arc<IdentityStore>, String> {
+    let path = data_dir.join("iam.db");
+    let recorded = engine
+        .marked(IDENTITY_STORE_MADE)
+        .map_err(|e| e.to_string())?;
+    if recorded && !path.exists() {
+        // Never an empty store in its place: that would mint a new admin key and drop
+        // every user, policy and Deny (as a missing table file is corruption, not empty).
+        return Err(format!(
+            "the identity store {} is missing, but the catalog of {} records that it was \
+             made: its users, keys and policies would be lost, so the server does not start \
+             and nothing was changed. Restore iam.db from a copy",
+            path.display(),
+            data_dir.display()
+        ));
+    }
     let store = IdentityStore::open(data_dir, root, account_id, clock).map_err(|e| {
         // Fails closed: serving without some identities could drop a Deny.
         format!(
             "{e}: the identity store {} cannot be read; nothing was changed and the server does \
              not start without it. `sealdb verify` names every fault; restore iam.db from \
              a copy",
-            data_dir.join("iam.db").display()
+            path.display()
         )
     })?;
+    if !recorded {
+        // The new file's directory entry is durable before the mark that relies on it.
+        std::fs::File::open(data_dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| format!("cannot sync {}: {e}", data_dir.display()))?;
+        // Only now that iam.db exists (a start that stops before leaves no mark, and the
+        // next start makes the store again); data dirs made before the mark get it here.
+        engine
+            .mark(IDENTITY_STORE_MADE)
+            .map_err(|e| e.to_string())?;
+    }
     let legacy = engine.credentials();
     if !store.done(CATALOG_MIGRATION).map_err(|e| e.to_string())? {
         for c in &legacy {

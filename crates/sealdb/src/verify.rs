@@ -184,6 +184,20 @@ async fn verify_region(dir: &Path, region: &str, label: &str, root: &RootKey) ->
             return faults;
         }
     };
+    // The home region's catalog records whether an identity store was made.
+    if label.is_empty() && !iam_path.exists() {
+        match catalog.marked(crate::identities::IDENTITY_STORE_MADE) {
+            Ok(false) => {}
+            Ok(true) => note(
+                "identity store (iam.db)".into(),
+                Err(format!(
+                    "{} is missing, though the catalog records that it was made",
+                    iam_path.display()
+                )),
+            ),
+            Err(e) => note("catalog records".into(), Err(e.to_string())),
+        }
+    }
     // Wrapped keys come out through the same vault the server uses.
     let kms = sealdb_kms::KmsService::open(
         sealdb_kms::KmsConfig {

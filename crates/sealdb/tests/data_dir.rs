@@ -394,3 +394,93 @@ async fn flipped_bytes_are_detected_and_named_and_other_tables_serve() {
     let (ok, out) = verify(&dir);
     assert!(ok, "{out}");
 }
+
+/// Starts `serve` on `dir` without any admin credential in the environment and returns
+/// its exit status, stdout and stderr; a server that starts instead is killed and the
+/// test fails (it would have served with a freshly minted admin key).
+fn serve_expecting_refusal(dir: &std::path::Path) -> (std::process::ExitStatus, String, String) {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealdb"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env_remove("SEALDB_ACCESS_KEY_ID")
+        .env_remove("SEALDB_SECRET_ACCESS_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let mut stdout = String::new();
+    // Until stdout closes (the process ended), or it says it is listening, or 60 s.
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        stdout.push_str(&line);
+        stdout.push('\n');
+        if line.starts_with("sealdb listening on ") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    (status, stdout, stderr)
+}
+
+#[tokio::test]
+async fn a_missing_identity_store_refuses_to_start_and_mints_no_admin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut server = Server::start_on(&dir);
+    let c = server.client();
+    create(&c, "kept").await;
+    put(&c, "kept", "a", "1").await;
+    server.stop();
+    let iam = dir.join("iam.db");
+    let saved = std::fs::read(&iam).unwrap();
+    std::fs::remove_file(&iam).unwrap();
+
+    // serve: refused, naming the file; no new identity store and no new admin key.
+    let (status, stdout, stderr) = serve_expecting_refusal(&dir);
+    assert!(!status.success(), "served without iam.db: {stdout}");
+    assert!(stderr.contains(&iam.display().to_string()), "{stderr}");
+    assert!(stderr.contains("is missing"), "{stderr}");
+    assert!(!stdout.contains("admin credential created"), "{stdout}");
+    assert!(!stdout.contains("listening"), "{stdout}");
+    assert!(!iam.exists(), "iam.db was recreated");
+    // verify names the missing file.
+    let out = sealdb(&["verify"], &dir);
+    assert!(!out.status.success());
+    let report =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        report.contains("iam.db") && report.contains("is missing"),
+        "{report}"
+    );
+    // The maintenance commands refuse it the same way.
+    for args in [
+        &["credentials", "list"][..],
+        &["credentials", "create", "--name", "bob"],
+    ] {
+        let out = sealdb(args, &dir);
+        assert!(!out.status.success(), "{args:?} ran without iam.db");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("is missing"), "{args:?}: {err}");
+        assert!(!iam.exists(), "{args:?} recreated iam.db");
+    }
+
+    // The file restored from a copy: the same admin key serves the same table.
+    std::fs::write(&iam, saved).unwrap();
+    let server = Server::start_on(&dir);
+    assert_eq!(
+        get(&server.client(), "kept", "a").await.as_deref(),
+        Some("1")
+    );
+}
