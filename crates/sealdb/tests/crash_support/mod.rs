@@ -1,6 +1,9 @@
 //! The crash test's load, bookkeeping and checks.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod global;
+pub mod powercut;
+
 use crate::common::{self, Server};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::types::{
@@ -34,6 +37,11 @@ pub struct Acked {
     pub add_attempts: [u64; 4],
     pub tx2: Vec<String>,
     pub tx3: Vec<String>,
+    /// Acknowledged puts in the global table: (region, id); and the ids deleted again.
+    pub global_puts: Vec<(String, String)>,
+    pub global_deletes: Vec<String>,
+    /// Ids whose delete was sent (acknowledged or not).
+    pub global_delete_attempts: Vec<String>,
 }
 
 /// A pseudo-random number from the clock (no extra dependency needed).
@@ -323,19 +331,27 @@ pub async fn toggle_backfill_index(c: &aws_sdk_dynamodb::Client) {
 
 /// Starts `sealdb rotate-root-key`, kills it at a random moment, then runs it again to
 /// the end (it is documented as safe to repeat).
-pub fn kill_then_finish_root_key_rotation(dir: &Path) {
+/// `env` puts both runs under the power-cut layer, and `after_kill` cuts the power.
+pub fn kill_then_finish_root_key_rotation(
+    dir: &Path,
+    env: &[(&str, &str)],
+    after_kill: impl FnOnce(),
+) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sealdb"))
         .args(["rotate-root-key", "--data-dir"])
         .arg(dir)
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(jitter_ms(1, 60)));
     let _ = child.kill();
     let _ = child.wait();
+    after_kill();
     let out = Command::new(env!("CARGO_BIN_EXE_sealdb"))
         .args(["rotate-root-key", "--data-dir"])
         .arg(dir)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(
