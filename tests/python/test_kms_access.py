@@ -130,3 +130,29 @@ def test_create_key_conditions_on_request_tags(server):
                                           {"TagKey": "owner", "TagValue": "x"}])[0] == "AccessDeniedException"
     assert error_of(kms.create_key)[0] == "AccessDeniedException"
     assert key_count(admin) == before
+
+
+def test_tag_and_untag_resource_conditions_on_request_tags(server):
+    """TagResource carries aws:RequestTag/* and aws:TagKeys, UntagResource aws:TagKeys (the
+    keys removed), as AWS documents, so a policy can say which tags a user may set."""
+    admin = server.client("kms")
+    kid = admin.create_key(Description="tag conditions")["KeyMetadata"]["KeyId"]
+    user, kms = new_user(server, [
+        {"Effect": "Allow", "Action": "kms:TagResource", "Resource": key_arn(kid),
+         "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"},
+                       "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}},
+        {"Effect": "Allow", "Action": "kms:UntagResource", "Resource": key_arn(kid),
+         "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}},
+    ])
+    kms.tag_resource(KeyId=kid, Tags=[{"TagKey": "team", "TagValue": "blue"}])
+    for tags in ([{"TagKey": "team", "TagValue": "red"}],
+                 [{"TagKey": "team", "TagValue": "blue"}, {"TagKey": "cost", "TagValue": "1"}]):
+        code, message = error_of(kms.tag_resource, KeyId=kid, Tags=tags)
+        assert code == "AccessDeniedException", message
+        assert f"user/{user} is not authorized to perform: kms:TagResource" in message
+    admin.tag_resource(KeyId=kid, Tags=[{"TagKey": "cost", "TagValue": "1"}])
+    code, message = error_of(kms.untag_resource, KeyId=kid, TagKeys=["cost"])
+    assert code == "AccessDeniedException", message
+    assert sorted(t["TagKey"] for t in admin.list_resource_tags(KeyId=kid)["Tags"]) == ["cost", "team"]
+    kms.untag_resource(KeyId=kid, TagKeys=["team"])
+    assert admin.list_resource_tags(KeyId=kid)["Tags"] == [{"TagKey": "cost", "TagValue": "1"}]

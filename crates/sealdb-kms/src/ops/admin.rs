@@ -149,7 +149,21 @@ pub(super) fn tag_or_untag(
     key_id: &str,
     change: TagChange<'_>,
 ) -> Result<Value, KmsError> {
-    let mut k = c.managed_key(op, key_id)?;
+    // As AWS: the request's tags are aws:RequestTag/* and their keys aws:TagKeys (for
+    // UntagResource, the keys removed), so a policy can govern which tags are set.
+    let mut k = c.resolve(key_id, false)?;
+    let mut keys = ConditionKeys::new();
+    match change {
+        TagChange::Add(tags) => super::keys::request_tag_keys(&mut keys, tags),
+        TagChange::Remove(names) if !names.is_empty() => {
+            keys.set_multi("aws:TagKeys", names.iter().cloned());
+        }
+        TagChange::Remove(_) => {}
+    }
+    match c.policy_verdict_with(&k, op, &BTreeMap::new(), keys)? {
+        Verdict::Allow => {}
+        refused => return Err(c.denied(&k, op, refused)),
+    }
     c.not_pending_deletion(&k)?;
     if let TagChange::Add(tags) = change {
         for (tk, tv) in parse_tags(Some(tags))? {
