@@ -23,6 +23,29 @@ SECRET_KEY = "sealdbTestSecretKey0000000000000000000000"
 REGION = "us-east-1"
 
 
+def policy(*statements):
+    """An IAM policy document of `statements`, as JSON text."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def eventually(check, what, timeout=60, interval=0.1):
+    """Polls `check` until it returns a true value (no timing is asserted); a ClientError
+    counts as not yet."""
+    from botocore.exceptions import ClientError
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except ClientError as e:
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"{what}: still {last!r}")
+
+
 def sealdb_bin():
     return os.environ.get("SEALDB_BIN", str(REPO / "target" / "debug" / "sealdb"))
 

@@ -2,20 +2,15 @@
 explicit denies, role sessions and fine-grained access (dynamodb:LeadingKeys), through
 boto3 against a real server with real SigV4."""
 
-import json
 import uuid
 
 import boto3
 import botocore.exceptions
 import pytest
 from botocore.config import Config
-from conftest import ACCESS_KEY, SECRET_KEY
+from conftest import ACCESS_KEY, SECRET_KEY, policy
 
 ACCOUNT = "000000000000"
-
-
-def policy(*statements):
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 def error_of(call, **kwargs):

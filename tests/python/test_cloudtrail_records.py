@@ -14,13 +14,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from test_cloudtrail import cli
+from conftest import policy
 
 ACCOUNT = "000000000000"
 AGENT = "sealdb-trail-test/1.0"
-
-
-def policy(*statements):
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 def session_client(server, service, creds):

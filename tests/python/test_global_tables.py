@@ -11,25 +11,9 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Server
+from conftest import Server, eventually
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
-TIMEOUT = 60
-
-
-def eventually(check, what, timeout=TIMEOUT):
-    """Polls `check` until it returns a true value (no timing is asserted)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except ClientError as e:
-            last = e
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: still {last!r}")
 
 
 def err(e):

@@ -14,28 +14,19 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import ACCESS_KEY, SECRET_KEY, Server
+from conftest import eventually as poll
 
 TIMEOUT = 90
+
+
+def eventually(check, what, timeout=TIMEOUT):
+    return poll(check, what, timeout, interval=0.2)
 
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def eventually(check, what, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except ClientError as e:
-            last = e
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: still {last!r}")
 
 
 def credential_file(path, key, secret):

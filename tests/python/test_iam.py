@@ -2,16 +2,12 @@
 and who may do what (no policy, allowed, explicit deny, through a group, through a role
 session, inactive key, deleted user, tampered session token)."""
 
-import json
 import time
 import uuid
 
 import botocore.exceptions
 import pytest
-
-
-def policy(*statements):
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+from conftest import policy
 
 
 def allow(action, resource="*"):

@@ -2,18 +2,14 @@
 explicit deny came from (AWS's wording), and the condition keys of CreateKey, which IAM
 policies alone authorize."""
 
-import json
 import uuid
 
 import botocore.exceptions
 import pytest
+from conftest import policy
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
-
-
-def policy(*statements):
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 def error_of(call, **kwargs):

@@ -150,6 +150,25 @@ impl Engine {
         self.dir.join("tables").join(format!("{id}.db"))
     }
 
+    /// A new file id and a fresh key for it (a table's or a backup's), wrapped by the
+    /// vault under `kms_key` (the service-owned key when `None`) for `caller`.
+    async fn new_file_key(
+        &self,
+        table_name: &str,
+        kms_key: Option<String>,
+        caller: Option<Principal>,
+    ) -> Result<(String, sealdb_common::SecretKey32, Vec<u8>), StorageError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let ctx = TableKeyContext {
+            table_name: table_name.to_owned(),
+            table_id: id.clone(),
+            kms_key,
+            caller,
+        };
+        let (key, wrapped_key) = self.vault.generate(&ctx).await?;
+        Ok((id, key, wrapped_key))
+    }
+
     fn context(
         rec: &TableRecord,
         kms_key: Option<String>,
@@ -200,14 +219,7 @@ impl Engine {
         if self.table(name).is_some() {
             return Err(StorageError::TableExists);
         }
-        let id = uuid::Uuid::new_v4().to_string();
-        let ctx = TableKeyContext {
-            table_name: name.to_owned(),
-            table_id: id.clone(),
-            kms_key,
-            caller,
-        };
-        let (key, wrapped_key) = self.vault.generate(&ctx).await?;
+        let (id, key, wrapped_key) = self.new_file_key(name, kms_key, caller).await?;
         let store = TableStore::create(&self.table_path(&id), key)?;
         let record = TableRecord {
             name: name.to_owned(),
@@ -390,14 +402,7 @@ impl Engine {
         let handle = self.table(table).ok_or(StorageError::TableNotFound)?;
         let store = self.store(&handle).await?;
         std::fs::create_dir_all(self.dir.join("backups"))?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let ctx = TableKeyContext {
-            table_name: table.to_owned(),
-            table_id: id.clone(),
-            kms_key,
-            caller,
-        };
-        let (key, wrapped_key) = self.vault.generate(&ctx).await?;
+        let (id, key, wrapped_key) = self.new_file_key(table, kms_key, caller).await?;
         let path = self.backup_path(&id);
         if let Err(e) = store.export_to(path.clone(), key).await {
             let _ = std::fs::remove_file(&path);
@@ -507,14 +512,7 @@ impl Engine {
             caller: caller.clone(),
         };
         let bkey = self.vault.unwrap_key(&bctx, &backup.wrapped_key).await?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let ctx = TableKeyContext {
-            table_name: name.to_owned(),
-            table_id: id.clone(),
-            kms_key,
-            caller,
-        };
-        let (key, wrapped_key) = self.vault.generate(&ctx).await?;
+        let (id, key, wrapped_key) = self.new_file_key(name, kms_key, caller).await?;
         let dest = self.table_path(&id);
         let src = self.backup_path(&backup.id);
         let export_key = key.clone();
@@ -557,14 +555,7 @@ impl Engine {
         }
         let handle = self.table(source).ok_or(StorageError::TableNotFound)?;
         let store = self.store(&handle).await?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let ctx = TableKeyContext {
-            table_name: name.to_owned(),
-            table_id: id.clone(),
-            kms_key,
-            caller,
-        };
-        let (key, wrapped_key) = self.vault.generate(&ctx).await?;
+        let (id, key, wrapped_key) = self.new_file_key(name, kms_key, caller).await?;
         let dest = self.table_path(&id);
         let rewound = async {
             store.export_to(dest.clone(), key.clone()).await?;

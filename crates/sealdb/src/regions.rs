@@ -287,9 +287,9 @@ impl Regions {
         let dir = region_dir(&self.data_dir, &self.home, region);
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        crate::restrict_dir(&dir);
+        crate::root_key::restrict_dir(&dir);
         if region != self.home {
-            crate::restrict_dir(&self.data_dir.join(REGIONS_DIR));
+            crate::root_key::restrict_dir(&self.data_dir.join(REGIONS_DIR));
         }
         let s = &self.settings;
         let kms = Arc::new(

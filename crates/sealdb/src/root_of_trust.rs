@@ -144,7 +144,7 @@ pub(crate) fn load_or_create(data: &crate::DataArgs) -> Result<Option<(RootKey, 
         return Ok(None);
     }
     let root = unseal(dir, &mode, data)?;
-    crate::check_root_key_opens(dir, &dir.join(HEADER_FILE), &root)?;
+    crate::root_key::check_root_key_opens(dir, &dir.join(HEADER_FILE), &root)?;
     Ok(Some((root, false)))
 }
 

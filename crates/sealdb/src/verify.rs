@@ -61,7 +61,7 @@ pub(crate) fn run(data: &DataArgs) -> Result<(), String> {
     if !dir.join("catalog.db").exists() {
         return Err(format!("no data dir at {}", dir.display()));
     }
-    let (root, _) = crate::load_or_create_root_key(data)?;
+    let (root, _) = crate::root_key::load_or_create_root_key(data)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

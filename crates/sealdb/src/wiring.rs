@@ -33,6 +33,17 @@ fn dynamodb_internal() -> WireError {
     )
 }
 
+/// A DynamoDB error as the front door writes it.
+fn dynamo_wire_error(e: &sealdb_dynamodb::error::DynamoError) -> WireError {
+    WireError {
+        type_name: e.wire_type().to_owned(),
+        status: e.status(),
+        message: e.message(),
+        capital_message: e.capital_message(),
+        extra: e.extra(),
+    }
+}
+
 fn kms_internal() -> WireError {
     WireError::new("KMSInternalException", 500, "Internal server error")
 }
@@ -62,13 +73,7 @@ impl Backend for DynamoBackend {
             let region = region_of(&self.0, caller, dynamodb_internal).await?;
             match region.dynamodb.call(op, caller, &body).await {
                 Ok(v) => Ok(serde_json::to_vec(&v).unwrap_or_default()),
-                Err(e) => Err(WireError {
-                    type_name: e.wire_type().to_owned(),
-                    status: e.status(),
-                    message: e.message(),
-                    capital_message: e.capital_message(),
-                    extra: e.extra(),
-                }),
+                Err(e) => Err(dynamo_wire_error(&e)),
             }
         })
     }
@@ -97,13 +102,7 @@ impl Backend for StreamsBackend {
                     "",
                 )),
                 Some(Ok(v)) => Ok(serde_json::to_vec(&v).unwrap_or_default()),
-                Some(Err(e)) => Err(WireError {
-                    type_name: e.wire_type().to_owned(),
-                    status: e.status(),
-                    message: e.message(),
-                    capital_message: e.capital_message(),
-                    extra: e.extra(),
-                }),
+                Some(Err(e)) => Err(dynamo_wire_error(&e)),
             }
         })
     }
@@ -132,13 +131,7 @@ impl Backend for ReplicationBackend {
                 .await
             {
                 Ok(v) => Ok(serde_json::to_vec(&v).unwrap_or_default()),
-                Err(e) => Err(WireError {
-                    type_name: e.wire_type().to_owned(),
-                    status: e.status(),
-                    message: e.message(),
-                    capital_message: e.capital_message(),
-                    extra: e.extra(),
-                }),
+                Err(e) => Err(dynamo_wire_error(&e)),
             }
         })
     }

@@ -450,6 +450,40 @@ async fn everything_reads(c: &aws_sdk_dynamodb::Client, restore_as: &str) {
     assert_eq!(put_and_get(c, restore_as, false).await, "kept");
 }
 
+/// For each round (a command and its crash points): kill the command at each point, run
+/// it again to the end, then serve (with `serve_flags`) and check the table reads and
+/// its backup restores.
+async fn kill_at_every_step(
+    dir: &Path,
+    rounds: &[(&[&str], &[&str])],
+    env: &[(&str, &str)],
+    serve_flags: &[&str],
+) {
+    let mut restored = 0;
+    for (args, steps) in rounds {
+        for step in *steps {
+            let mut with_crash = env.to_vec();
+            with_crash.push(("SEALDB_CRASH_POINT", step));
+            let out = run(args, dir, &with_crash);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!("crash point {step} reached")),
+                "{args:?} {step}: {err}"
+            );
+            let out = run(args, dir, env);
+            assert!(
+                out.status.success(),
+                "{args:?} rerun after a kill at {step}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let s = serve_env(dir, serve_flags, env);
+            restored += 1;
+            everything_reads(&s.client(), &format!("restored{restored}")).await;
+            drop(s);
+        }
+    }
+}
+
 #[tokio::test]
 async fn rotation_and_switches_finish_after_a_kill_at_every_step() {
     let tmp = tempfile::tempdir().unwrap();
@@ -476,29 +510,7 @@ async fn rotation_and_switches_finish_after_a_kill_at_every_step() {
             &["set-root-of-trust:key-file-written"],
         ),
     ];
-    let mut restored = 0;
-    for (args, steps) in rounds {
-        for step in steps {
-            let mut with_crash = env.to_vec();
-            with_crash.push(("SEALDB_CRASH_POINT", step));
-            let out = run(args, &dir, &with_crash);
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert!(
-                err.contains(&format!("crash point {step} reached")),
-                "{args:?} {step}: {err}"
-            );
-            let out = run(args, &dir, &env);
-            assert!(
-                out.status.success(),
-                "{args:?} rerun after a kill at {step}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let s = serve_env(&dir, &[], &env);
-            restored += 1;
-            everything_reads(&s.client(), &format!("restored{restored}")).await;
-            drop(s);
-        }
-    }
+    kill_at_every_step(&dir, &rounds, &env, &[]).await;
     // Back in mode file with no key file left over from the switches.
     assert_eq!(
         std::fs::read_to_string(dir.join("root-of-trust")).unwrap(),
@@ -796,30 +808,16 @@ async fn pkcs11_rotation_and_switches_finish_after_a_kill_at_every_step() {
             &["set-root-of-trust:key-file-written"],
         ),
     ];
-    let mut restored = 0;
-    for (args, steps) in rounds {
-        let args = strs(&args);
-        for step in steps {
-            let mut with_crash = env.clone();
-            with_crash.push(("SEALDB_CRASH_POINT", step));
-            let out = run(&args, &dir, &with_crash);
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert!(
-                err.contains(&format!("crash point {step} reached")),
-                "{args:?} {step}: {err}"
-            );
-            let out = run(&args, &dir, &env);
-            assert!(
-                out.status.success(),
-                "{args:?} rerun after a kill at {step}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let s = serve_env(&dir, &strs(&hsm.pin_flags()), &env);
-            restored += 1;
-            everything_reads(&s.client(), &format!("restored{restored}")).await;
-            drop(s);
-        }
-    }
+    let pin_flags = hsm.pin_flags();
+    let owned: Vec<(Vec<&str>, &[&str])> = rounds
+        .iter()
+        .map(|(args, steps)| (strs(args), *steps))
+        .collect();
+    let rounds: Vec<(&[&str], &[&str])> = owned
+        .iter()
+        .map(|(args, steps)| (args.as_slice(), *steps))
+        .collect();
+    kill_at_every_step(&dir, &rounds, &env, &strs(&pin_flags)).await;
     assert_eq!(
         std::fs::read_to_string(dir.join("root-of-trust")).unwrap(),
         "sealdb-root-of-trust 1\nmode file\n"

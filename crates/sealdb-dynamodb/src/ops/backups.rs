@@ -135,29 +135,7 @@ impl Service {
         let t = self
             .table(input)
             .map_err(|_| DynamoError::TableNotFound(format!("Table not found: {table}")))?;
-        let stats = self.store(&t).await?.stats().await?;
-        let now = self.now_ms();
-        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
-        let backup_arn = format!(
-            "{}/backup/{now:013}-{suffix}",
-            t.def.arn(&self.cfg.region, &self.cfg.account_id)
-        );
-        let details = json!({
-            "BackupArn": backup_arn, "BackupName": name, "BackupSizeBytes": stats.size_bytes,
-            "TableSizeBytes": stats.size_bytes, "ItemCount": stats.item_count,
-            "TableDef": serde_json::to_value(&*t.def).unwrap_or_default(),
-        });
-        let rec = self
-            .engine
-            .create_backup(
-                &table,
-                encode_details(&details),
-                now,
-                t.def.sse_key_arn.clone(),
-                Some(caller.clone()),
-            )
-            .await?;
-        let b = Backup { rec, details };
+        let b = self.backup_of(&t, name, None, caller).await?;
         Ok(json!({ "BackupDetails": b.backup_details("AVAILABLE") }))
     }
 
@@ -168,6 +146,20 @@ impl Service {
         t: &crate::service::TableRef,
         caller: &Principal,
     ) -> Result<(), DynamoError> {
+        let name = format!("{}$DeletedTableBackup", t.def.name);
+        self.backup_of(t, &name, Some("SYSTEM"), caller).await?;
+        Ok(())
+    }
+
+    /// Backs `t` up as `name` (its details record the table definition; `backup_type`
+    /// only when not USER), sealed under the table's own KMS key as `caller`.
+    async fn backup_of(
+        &self,
+        t: &crate::service::TableRef,
+        name: &str,
+        backup_type: Option<&str>,
+        caller: &Principal,
+    ) -> Result<Backup, DynamoError> {
         let stats = self.store(t).await?.stats().await?;
         let now = self.now_ms();
         let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
@@ -175,13 +167,16 @@ impl Service {
             "{}/backup/{now:013}-{suffix}",
             t.def.arn(&self.cfg.region, &self.cfg.account_id)
         );
-        let details = json!({
-            "BackupArn": backup_arn, "BackupName": format!("{}$DeletedTableBackup", t.def.name),
-            "BackupSizeBytes": stats.size_bytes, "TableSizeBytes": stats.size_bytes,
-            "ItemCount": stats.item_count, "BackupType": "SYSTEM",
+        let mut details = json!({
+            "BackupArn": backup_arn, "BackupName": name, "BackupSizeBytes": stats.size_bytes,
+            "TableSizeBytes": stats.size_bytes, "ItemCount": stats.item_count,
             "TableDef": serde_json::to_value(&*t.def).unwrap_or_default(),
         });
-        self.engine
+        if let Some(kind) = backup_type {
+            details["BackupType"] = Value::from(kind);
+        }
+        let rec = self
+            .engine
             .create_backup(
                 &t.def.name,
                 encode_details(&details),
@@ -190,7 +185,7 @@ impl Service {
                 Some(caller.clone()),
             )
             .await?;
-        Ok(())
+        Ok(Backup { rec, details })
     }
 
     pub(crate) fn describe_backup(&self, input: &Input) -> Result<Value, DynamoError> {

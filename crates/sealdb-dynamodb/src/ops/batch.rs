@@ -43,15 +43,23 @@ fn parse_item(v: &Value) -> Result<Item, DynamoError> {
     item_from_json(v).map_err(value_error)
 }
 
-/// `ReturnConsumedCapacity` and `RequestItems` of a BatchWriteItem, checked as AWS
-/// checks them before any table.
-pub(crate) fn batch_write_request_items(
+/// `ReturnConsumedCapacity` and the `RequestItems` map, which both batches require.
+fn capacity_and_request_items(
     input: &Input,
 ) -> Result<(ReturnCapacity, &Map<String, Value>), DynamoError> {
     let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
     let Some(request_items) = input.obj_opt("RequestItems")? else {
         return Err(validation_errors(&[null_member("requestItems")]));
     };
+    Ok((rc, request_items))
+}
+
+/// `ReturnConsumedCapacity` and `RequestItems` of a BatchWriteItem, checked as AWS
+/// checks them before any table.
+pub(crate) fn batch_write_request_items(
+    input: &Input,
+) -> Result<(ReturnCapacity, &Map<String, Value>), DynamoError> {
+    let (rc, request_items) = capacity_and_request_items(input)?;
     let total: usize = request_items
         .values()
         .map(|v| v.as_array().map_or(0, Vec::len))
@@ -84,10 +92,7 @@ pub(crate) fn batch_write_requests<'a>(
 pub(crate) fn batch_get_request_items(
     input: &Input,
 ) -> Result<(ReturnCapacity, &Map<String, Value>), DynamoError> {
-    let rc = ReturnCapacity::parse(input.str_opt("ReturnConsumedCapacity")?)?;
-    let Some(request_items) = input.obj_opt("RequestItems")? else {
-        return Err(validation_errors(&[null_member("requestItems")]));
-    };
+    let (rc, request_items) = capacity_and_request_items(input)?;
     let total: usize = request_items
         .values()
         .map(|v| v.get("Keys").and_then(Value::as_array).map_or(0, Vec::len))
@@ -99,8 +104,8 @@ pub(crate) fn batch_get_request_items(
     }
     if request_items.is_empty() {
         return Err(validation_errors(&[
-                "Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1".to_owned(),
-            ]));
+            "Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1".to_owned(),
+        ]));
     }
     Ok((rc, request_items))
 }

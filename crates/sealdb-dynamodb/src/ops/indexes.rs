@@ -637,15 +637,7 @@ impl Service {
                     for key in &keys {
                         let Some(bytes) = tx.get(key)? else { continue };
                         let Ok(item) = decode(&bytes) else { continue };
-                        if let Some(ek) = entry_key(&ix, &item, key) {
-                            let projected = project(&def, &ix, &item);
-                            tx.index_put(
-                                ix.number,
-                                &ek,
-                                &crate::codec::encode_item(&projected),
-                                item_size_u64(&projected),
-                            )?;
-                        }
+                        put_index_entry(tx, &def, &ix, &item, key)?;
                     }
                     Ok(Decision::Commit(()))
                 })
@@ -684,4 +676,25 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// Writes `item`'s entry in index `ix` (projected as the index says), if the item has the
+/// index's key attributes: what a backfill or a rebuild puts for each item.
+pub(crate) fn put_index_entry(
+    tx: &mut dyn WriteTx,
+    def: &TableDef,
+    ix: &IndexDef,
+    item: &crate::value::Item,
+    key: &ItemKey,
+) -> Result<(), sealdb_storage::StorageError> {
+    if let Some(ek) = entry_key(ix, item, key) {
+        let projected = project(def, ix, item);
+        tx.index_put(
+            ix.number,
+            &ek,
+            &crate::codec::encode_item(&projected),
+            item_size_u64(&projected),
+        )?;
+    }
+    Ok(())
 }

@@ -9,9 +9,9 @@
 //! source's).
 
 use crate::error::DynamoError;
-use crate::index::{IndexStatus, entry_key, project};
+use crate::index::IndexStatus;
 use crate::input::{Input, int_value, null_member, validation_errors};
-use crate::item_size_u64;
+use crate::ops::indexes::put_index_entry;
 use crate::ops::scan::decode;
 use crate::ops::tables::{enum_error, parse_sse, parse_throughput, table_name_errors};
 use crate::schema::{BillingMode, PitrSettings, TableDef, ms_to_epoch_seconds};
@@ -372,15 +372,7 @@ async fn rebuild_indexes(store: &Arc<TableStore>, def: &Arc<TableDef>) -> Result
                         continue;
                     };
                     for ix in &def.indexes {
-                        if let Some(ek) = entry_key(ix, &item, &stored.key) {
-                            let projected = project(&def, ix, &item);
-                            tx.index_put(
-                                ix.number,
-                                &ek,
-                                &crate::codec::encode_item(&projected),
-                                item_size_u64(&projected),
-                            )?;
-                        }
+                        put_index_entry(tx, &def, ix, &item, &stored.key)?;
                     }
                 }
                 Ok(Decision::Commit(()))

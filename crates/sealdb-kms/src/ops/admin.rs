@@ -160,10 +160,7 @@ pub(super) fn tag_or_untag(
         }
         TagChange::Remove(_) => {}
     }
-    match c.policy_verdict_with(&k, op, &BTreeMap::new(), keys)? {
-        Verdict::Allow => {}
-        refused => return Err(c.denied(&k, op, refused)),
-    }
+    c.authorize_with(&k, op, None, &BTreeMap::new(), keys)?;
     c.not_pending_deletion(&k)?;
     if let TagChange::Add(tags) = change {
         for (tk, tv) in parse_tags(Some(tags))? {

@@ -6,17 +6,8 @@ use super::*;
 
 impl Ctx<'_> {
     /// The key policy's verdict on `kms:<action>` by the caller (IAM included where the
-    /// key policy allows the account).
-    pub(super) fn policy_verdict(
-        &self,
-        key: &KeyRecord,
-        action: &str,
-        ctx: &BTreeMap<String, String>,
-    ) -> Result<Verdict, KmsError> {
-        self.policy_verdict_with(key, action, ctx, ConditionKeys::new())
-    }
-
-    /// [`Ctx::policy_verdict`] with request keys of the operation (`kms:GrantOperations`).
+    /// key policy allows the account), with request keys of the operation
+    /// (`kms:GrantOperations`, `aws:RequestTag/*`, ...).
     pub(super) fn policy_verdict_with(
         &self,
         key: &KeyRecord,
@@ -117,7 +108,19 @@ impl Ctx<'_> {
         grant_op: Option<&str>,
         ctx: &BTreeMap<String, String>,
     ) -> Result<(), KmsError> {
-        let verdict = self.policy_verdict(key, action, ctx)?;
+        self.authorize_with(key, action, grant_op, ctx, ConditionKeys::new())
+    }
+
+    /// [`Ctx::authorize`] with request keys of the operation (`aws:RequestTag/*`, ...).
+    pub(super) fn authorize_with(
+        &self,
+        key: &KeyRecord,
+        action: &str,
+        grant_op: Option<&str>,
+        ctx: &BTreeMap<String, String>,
+        keys: ConditionKeys,
+    ) -> Result<(), KmsError> {
+        let verdict = self.policy_verdict_with(key, action, ctx, keys)?;
         match verdict {
             Verdict::Deny(_) => return Err(self.denied(key, action, verdict)),
             Verdict::Allow => return Ok(()),

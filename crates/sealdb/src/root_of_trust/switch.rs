@@ -89,7 +89,7 @@ pub(crate) fn set_root_of_trust(data: &crate::DataArgs) -> Result<(), String> {
     let root = match &mode {
         Mode::File => {
             let root = RootKey::load(&key_path).map_err(|e| e.to_string())?;
-            crate::check_root_key_opens(dir, &key_path, &root)?;
+            crate::root_key::check_root_key_opens(dir, &key_path, &root)?;
             root
         }
         sealed => super::unseal(dir, sealed, data)?,
