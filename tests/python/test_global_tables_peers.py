@@ -216,3 +216,120 @@ def test_least_privilege_replicator_and_removing_a_remote_replica(two_sites, tmp
         for path in srv.data_dir.rglob("*"):
             if path.is_file():
                 assert b"PeerSeedMarkerQ7" not in path.read_bytes(), path
+
+
+def make_ca_and_cert(d):
+    """A CA and a server certificate it signed for 127.0.0.1 (rustls refuses a self-signed
+    CA certificate used as the server's own)."""
+    import subprocess
+    ca_key, ca, key, csr, cert, ext = (d / n for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem", "ext"))
+    run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(ca_key),
+        "-out", str(ca), "-days", "1", "-subj", "/CN=sealdb test CA")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key),
+        "-out", str(csr), "-subj", "/CN=127.0.0.1")
+    ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-out", str(cert), "-days", "1", "-extfile", str(ext))
+    return ca, cert, key
+
+
+@pytest.mark.skipif(__import__("shutil").which("openssl") is None, reason="needs openssl for a test CA")
+def test_replica_over_https(tmp_path):
+    """One deployment serves TLS; the other reaches it over https, trusting its CA only."""
+    ca, cert, key = make_ca_and_cert(tmp_path)
+    cred = credential_file(tmp_path / "peer-credential", ACCESS_KEY, SECRET_KEY)
+    east_port, west_port = free_port(), free_port()
+    west_srv = Server(tmp_path / "west", extra_args=[
+        "--listen", f"127.0.0.1:{west_port}", "--region", "eu-west-1", "--regions", "eu-west-1",
+        "--tls-cert", str(cert), "--tls-key", str(key),
+        "--peer", f"us-east-1=http://127.0.0.1:{east_port}", "--peer-credential-file", str(cred)])
+
+    def east_with(ca_file):
+        return Server(tmp_path / "east", extra_args=[
+            "--listen", f"127.0.0.1:{east_port}", "--region", "us-east-1", "--regions", "us-east-1",
+            "--peer", f"eu-west-1=https://127.0.0.1:{west_port}", "--peer-credential-file", str(cred),
+            "--peer-ca-file", str(ca_file)])
+
+    # An east that trusts another CA cannot reach west: the replica is not created.
+    (tmp_path / "other").mkdir()
+    other_ca, _, _ = make_ca_and_cert(tmp_path / "other")
+    west_srv.start()
+    east_srv = east_with(other_ca).start()
+    try:
+        east = east_srv.client(region="us-east-1")
+        west = boto3_client_tls(west_srv, ca)
+        name = "Tls" + uuid.uuid4().hex[:6]
+        east.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
+        east.put_item(TableName=name, Item={"pk": {"S": "seeded"}})
+        east.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1"}}])
+        time.sleep(1.5)
+        [r] = east.describe_table(TableName=name)["Table"]["Replicas"]
+        assert r["ReplicaStatus"] == "CREATING" and "does not answer" in r["ReplicaStatusDescription"], r
+        assert name not in west.list_tables()["TableNames"]
+        # Restarted trusting west's CA: the queued creation goes through over https.
+        east_srv.kill()
+        east_srv = east_with(ca).start()
+        east = east_srv.client(region="us-east-1")
+        eventually(lambda: get(west, name, "seeded"), "replica created and seeded over https")
+        eventually(lambda: east.describe_table(TableName=name)["Table"]["Replicas"][0]["ReplicaStatus"] == "ACTIVE",
+                   "replica active")
+        east.put_item(TableName=name, Item={"pk": {"S": "east-later"}})
+        eventually(lambda: get(west, name, "east-later"), "east's write in west")
+        west.put_item(TableName=name, Item={"pk": {"S": "west-later"}})
+        eventually(lambda: get(east, name, "west-later"), "west's write in east")
+    finally:
+        east_srv.kill()
+        west_srv.kill()
+
+
+def boto3_client_tls(srv, ca):
+    import boto3
+    from botocore.config import Config
+    assert srv.endpoint.startswith("https://")
+    return boto3.client("dynamodb", endpoint_url=srv.endpoint, region_name="eu-west-1",
+                        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, verify=str(ca),
+                        config=Config(retries={"max_attempts": 1}))
+
+
+def test_replica_changes_wait_for_a_partitioned_peer(two_sites):
+    """Replica management calls to a deployment that is down are queued, shown, and
+    delivered once it is back; the status says what waits."""
+    east_srv, west_srv = two_sites["us-east-1"], two_sites["eu-west-1"]
+    east, west = east_srv.client(region="us-east-1"), west_srv.client(region="eu-west-1")
+    name = "Part" + uuid.uuid4().hex[:6]
+    east.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
+    east.put_item(TableName=name, Item={"pk": {"S": "a"}})
+    west_srv.kill()
+    east.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1"}}])
+    [r] = east.describe_table(TableName=name)["Table"]["Replicas"]
+    assert r["ReplicaStatus"] == "CREATING", r
+    assert "1 replica changes wait for the deployment serving eu-west-1" in r["ReplicaStatusDescription"], r
+    east.put_item(TableName=name, Item={"pk": {"S": "b"}})
+    # The queue survives a restart of the side that holds it.
+    east_srv.kill()
+    east_srv.start()
+    east = east_srv.client(region="us-east-1")
+    west_srv.start()
+    west = west_srv.client(region="eu-west-1")
+    eventually(lambda: get(west, name, "a") and get(west, name, "b"), "replica created after the partition")
+    eventually(lambda: east.describe_table(TableName=name)["Table"]["Replicas"][0]["ReplicaStatus"] == "ACTIVE",
+               "active")
+    assert "ReplicaStatusDescription" not in east.describe_table(TableName=name)["Table"]["Replicas"][0] or \
+        "wait for" not in east.describe_table(TableName=name)["Table"]["Replicas"][0]["ReplicaStatusDescription"]
+    # A peer that is down and never known since this process started: REGION_DISABLED.
+    west_srv.kill()
+    east_srv.kill()
+    east_srv.start()
+    east = east_srv.client(region="us-east-1")
+    [r] = east.describe_table(TableName=name)["Table"]["Replicas"]
+    assert r["ReplicaStatus"] == "REGION_DISABLED" and "does not answer" in r["ReplicaStatusDescription"], r
+    # Removing the replica while its deployment is down: DELETING, then done when it is back.
+    east.update_table(TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": "eu-west-1"}}])
+    assert east.describe_table(TableName=name)["Table"]["Replicas"][0]["ReplicaStatus"] == "DELETING"
+    west_srv.start()
+    west = west_srv.client(region="eu-west-1")
+    eventually(lambda: name not in west.list_tables()["TableNames"], "west replica deleted after the partition")
+    eventually(lambda: "Replicas" not in east.describe_table(TableName=name)["Table"], "east regional again")

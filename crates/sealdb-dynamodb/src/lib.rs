@@ -17,6 +17,7 @@ pub mod input;
 pub mod legacy;
 pub mod number;
 pub mod ops;
+pub mod outbox;
 pub(crate) mod partiql;
 mod pre_authorization;
 pub mod remote;

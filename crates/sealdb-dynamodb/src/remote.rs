@@ -39,6 +39,125 @@ pub const REPLICATION_OPERATIONS: &[&str] = &[
     "UpdateReplica",
 ];
 
+/// Why a call to a peer deployment failed.
+#[derive(Debug, Clone)]
+pub enum RemoteError {
+    /// Not reached, or no answer in time: the call may be sent again.
+    Unreachable(String),
+    /// The peer answered with an error.
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Its `__type`, without the namespace.
+        kind: String,
+        /// Its message.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RemoteError::Unreachable(e) => write!(f, "not reached: {e}"),
+            RemoteError::Refused {
+                status,
+                kind,
+                message,
+            } => write!(f, "{status} {kind}: {message}"),
+        }
+    }
+}
+
+impl RemoteError {
+    /// The peer refused the replication credential (wrong key, or too few rights).
+    pub(crate) fn not_authorized(&self) -> bool {
+        matches!(self, RemoteError::Refused { kind, .. } if matches!(kind.as_str(),
+            "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException"
+            | "MissingAuthenticationTokenException" | "ExpiredTokenException"))
+    }
+
+    /// The peer's table is not there.
+    pub(crate) fn not_found(&self) -> bool {
+        matches!(self, RemoteError::Refused { kind, .. } if kind == "ResourceNotFoundException")
+    }
+
+    /// The error the caller of this deployment gets: the peer's own, as it answered it
+    /// (a region that does not answer is AWS's 500 InternalServerError).
+    pub(crate) fn to_dynamo(&self) -> DynamoError {
+        let RemoteError::Refused { kind, message, .. } = self else {
+            return DynamoError::Internal;
+        };
+        let m = message.clone();
+        match kind.as_str() {
+            "ValidationException" => DynamoError::Validation(m),
+            "ResourceNotFoundException" => DynamoError::ResourceNotFound(m),
+            "ResourceInUseException" => DynamoError::ResourceInUse(m),
+            "LimitExceededException" => DynamoError::LimitExceeded(m),
+            "ThrottlingException" => DynamoError::Throttling,
+            "AccessDeniedException" => DynamoError::NotAuthorized(m),
+            _ => DynamoError::Internal,
+        }
+    }
+}
+
+/// What this process last learned of each replica at a peer deployment, per (region
+/// asking, table, peer region): the summary it last reported, or why it did not take a
+/// call. In memory only: after a restart an unreachable replica's status is unknown
+/// (REGION_DISABLED) until it answers.
+type LastKnown = std::collections::HashMap<(String, String, String), (Value, Option<String>)>;
+static LAST_KNOWN: std::sync::Mutex<Option<LastKnown>> = std::sync::Mutex::new(None);
+
+fn with_last_known<T>(
+    me: &str,
+    table: &str,
+    peer: &str,
+    f: impl FnOnce(&mut LastKnown, (String, String, String)) -> T,
+) -> Option<T> {
+    let mut g = LAST_KNOWN.lock().ok()?;
+    let key = (me.to_owned(), table.to_owned(), peer.to_owned());
+    Some(f(g.get_or_insert_with(Default::default), key))
+}
+
+fn remember(me: &str, table: &str, peer: &str, status: &str, why: Option<String>) {
+    with_last_known(me, table, peer, |m, k| {
+        let e = m.entry(k).or_insert_with(|| (json!({}), None));
+        e.0["status"] = json!(status);
+        e.1 = why;
+    });
+}
+
+/// A summary a peer reported.
+pub(crate) fn remember_summary(me: &str, table: &str, peer: &str, summary: &Value) {
+    with_last_known(me, table, peer, |m, k| {
+        m.insert(k, (summary.clone(), None));
+    });
+}
+
+/// A call the peer refused for its credential: the replica is REPLICATION_NOT_AUTHORIZED.
+pub(crate) fn remember_unreachable(me: &str, table: &str, peer: &str, e: &RemoteError) {
+    if e.not_authorized() {
+        remember(
+            me,
+            table,
+            peer,
+            "REPLICATION_NOT_AUTHORIZED",
+            Some(e.to_string()),
+        );
+    }
+}
+
+/// A queued call refused for good: a replica the peer would not create is CREATION_FAILED.
+pub(crate) fn remember_refusal(me: &str, table: &str, peer: &str, op: &str, e: &RemoteError) {
+    if op == "CreateReplica" {
+        remember(me, table, peer, "CREATION_FAILED", Some(e.to_string()));
+    }
+}
+
+/// The last summary (and refusal) known of a replica at a peer.
+pub(crate) fn last_known(me: &str, table: &str, peer: &str) -> Option<(Value, Option<String>)> {
+    with_last_known(me, table, peer, |m, k| m.get(&k).cloned()).flatten()
+}
+
 /// Stream records read per pull.
 pub(crate) const PULL_BATCH: usize = 256;
 /// Items copied per write while a replica is created.
@@ -91,7 +210,10 @@ impl Source {
             Source::Local(_) => Err("not a remote source".into()),
             Source::Remote(me, region) => {
                 let peers = me.peers.get().ok_or("no peers")?;
-                peers.remote_call(region, op, body).await
+                peers
+                    .remote_call(region, op, body)
+                    .await
+                    .map_err(|e| e.to_string())
             }
         }
     }
@@ -134,25 +256,45 @@ impl Source {
         }
     }
 
-    /// Up to a batch of the replica's stream records after `after`: (seq, ts, record).
+    /// Up to a batch of the replica's stream records after `after`: (seq, ts, record);
+    /// `None` when that replica has left the group (its table deleted, or no longer a
+    /// replica), which its notice may not have said.
     pub(crate) async fn changes(
         &self,
         table: &str,
         after: i64,
-    ) -> Result<Vec<(i64, i64, Vec<u8>)>, String> {
+    ) -> Result<Option<Vec<(i64, i64, Vec<u8>)>>, String> {
         match self {
             Source::Local(src) => {
-                let t = src.table_by_name(table).map_err(|e| e.message())?;
+                let Ok(t) = src.table_by_name(table) else {
+                    return Ok(None);
+                };
+                if t.def.replication.is_none() {
+                    return Ok(None);
+                }
                 let store = src.store(&t).await.map_err(|e| e.message())?;
                 store
                     .stream_read(after, PULL_BATCH, 0, 4 << 20, 0)
                     .await
+                    .map(Some)
                     .map_err(|e| e.to_string())
             }
-            Source::Remote(..) => {
-                let v = self
-                    .call("ReadChanges", json!({ "TableName": table, "After": after }))
-                    .await?;
+            Source::Remote(me, region) => {
+                let v = match me
+                    .remote_raw(
+                        region,
+                        "ReadChanges",
+                        json!({ "TableName": table, "After": after }),
+                    )
+                    .await
+                {
+                    Ok(v) => v,
+                    Err(e) if e.not_found() => return Ok(None),
+                    Err(e) => return Err(e.to_string()),
+                };
+                if v["Left"].as_bool() == Some(true) {
+                    return Ok(None);
+                }
                 let mut out = Vec::new();
                 for r in v["Records"].as_array().ok_or("no Records")? {
                     let seq = r["Seq"].as_i64().ok_or("no Seq")?;
@@ -162,7 +304,7 @@ impl Source {
                         .map_err(|_| "record not base64")?;
                     out.push((seq, ts, bytes));
                 }
-                Ok(out)
+                Ok(Some(out))
             }
         }
     }
@@ -220,19 +362,17 @@ impl Service {
     }
 
     /// A call to the peer deployment serving `region`.
-    pub(crate) async fn remote(
+    pub(crate) async fn remote_raw(
         &self,
         region: &str,
         op: &str,
         body: Value,
-    ) -> Result<Value, DynamoError> {
-        let peers = self.peers.get().ok_or(DynamoError::Internal)?;
-        peers.remote_call(region, op, body).await.map_err(|e| {
-            tracing::warn!(region, op, error = %e, "peer deployment call failed");
-            DynamoError::validation(format!(
-                "One or more parameter values were invalid: the deployment serving region {region} did not answer: {e}"
-            ))
-        })
+    ) -> Result<Value, RemoteError> {
+        let peers = self
+            .peers
+            .get()
+            .ok_or_else(|| RemoteError::Unreachable("no peers".into()))?;
+        peers.remote_call(region, op, body).await
     }
 
     /// Up to a batch of this replica's items after `after`, each with its stamp (an item
@@ -302,11 +442,18 @@ impl Service {
         };
         match op {
             "ReadChanges" => {
+                // A replica that left (its table deleted, or out of its group) says so:
+                // the reader forgets it even if the notice of its leaving was missed.
+                let t = self.table_by_name(&table)?;
+                if t.def.replication.is_none() {
+                    return Ok(json!({ "Records": [], "Left": true }));
+                }
                 let after = v["After"].as_i64().unwrap_or(0);
                 let recs = Source::Local(self.me.upgrade().ok_or(DynamoError::Internal)?)
                     .changes(&table, after)
                     .await
-                    .map_err(fail)?;
+                    .map_err(fail)?
+                    .unwrap_or_default();
                 let records: Vec<Value> = recs
                     .iter()
                     .map(|(seq, ts, b)| json!({ "Seq": seq, "Ts": ts, "Record": B64.encode(b) }))
@@ -344,8 +491,17 @@ impl Service {
                     ),
                     _ => crate::ops::tables::SseRequest::Owned,
                 };
-                self.create_replica_table(def, &sse, caller).await?;
                 let from = v["SeedFrom"].as_str().unwrap_or_default();
+                // The same call again (answered, but its queue entry outlived a restart).
+                let again = self.def(&table).is_some_and(|d| {
+                    d.replication
+                        .as_ref()
+                        .is_some_and(|g| g.replicas.iter().any(|r| r == from))
+                });
+                if again {
+                    return Ok(json!({}));
+                }
+                self.create_replica_table(def, &sse, caller).await?;
                 self.spawn_seed(&table, from);
                 Ok(json!({}))
             }

@@ -56,8 +56,12 @@ pub trait RegionPeers: Send + Sync {
         region: &'a str,
         _op: &'a str,
         _body: Value,
-    ) -> PeerFuture<'a, Result<Value, String>> {
-        Box::pin(async move { Err(format!("region {region} has no peer deployment")) })
+    ) -> PeerFuture<'a, Result<Value, crate::remote::RemoteError>> {
+        Box::pin(async move {
+            Err(crate::remote::RemoteError::Unreachable(format!(
+                "region {region} has no peer deployment"
+            )))
+        })
     }
 }
 
@@ -119,6 +123,9 @@ impl ReplicaSummary {
             "UPDATING" => "UPDATING",
             "DELETING" => "DELETING",
             "INACCESSIBLE_ENCRYPTION_CREDENTIALS" => "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+            "CREATION_FAILED" => "CREATION_FAILED",
+            "REGION_DISABLED" => "REGION_DISABLED",
+            "REPLICATION_NOT_AUTHORIZED" => "REPLICATION_NOT_AUTHORIZED",
             _ => "ACTIVE",
         };
         Some(Self {
@@ -152,6 +159,9 @@ impl Service {
             };
             if group.deleting_ms.is_some() {
                 self.spawn_leave(&def.name);
+            }
+            if !group.outbox.is_empty() {
+                self.spawn_outbox(&def.name);
             }
             match &group.seeding_from {
                 Some(from) => self.spawn_seed(&def.name, from),
@@ -507,7 +517,15 @@ impl Service {
             .await
             .map_err(|e| e.to_string())?
             .unwrap_or(0);
-        let records = src.changes(table, after).await?;
+        let Some(records) = src.changes(table, after).await? else {
+            if crate::outbox::pending(&t.def, source).next().is_some() {
+                return Err("the source replica is not created yet".into());
+            }
+            // The source left without its notice reaching this replica: forget it here.
+            tracing::info!(table, source, "the source replica left its group");
+            self.remove_member(table, source).await;
+            return Ok(0);
+        };
         if records.len() == crate::remote::PULL_BATCH {
             // More than a batch waits: the channel's backlog, reported as it drains.
             tracing::info!(

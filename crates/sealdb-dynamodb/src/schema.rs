@@ -177,7 +177,7 @@ impl PitrSettings {
 
 /// A global table's replication group as one replica records it. The state of the
 /// other replicas (status, key) is asked of their regions when the table is described.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ReplicationGroup {
     /// The region of this replica (the origin of its own writes).
     pub region: String,
@@ -204,6 +204,13 @@ pub struct ReplicationGroup {
     /// table is deleted (resumed after a restart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleting_ms: Option<i64>,
+    /// What this replica still has to tell replicas at peer deployments (`outbox.rs`),
+    /// oldest first; absent in older definitions (nothing waits).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<crate::outbox::Notice>,
+    /// The sequence number of the last notice queued (0: none yet).
+    #[serde(default, skip_serializing_if = "crate::outbox::is_zero")]
+    pub outbox_seq: u64,
 }
 
 /// A replica's `ProvisionedThroughputOverride` / `OnDemandThroughputOverride`, for the

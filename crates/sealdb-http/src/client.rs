@@ -36,6 +36,42 @@ impl std::fmt::Debug for PeerCredential {
     }
 }
 
+/// Why a call to a peer failed: it was not reached (or did not answer in time), or it
+/// answered with an error.
+#[derive(Debug, Clone)]
+pub enum PeerCallError {
+    /// Connection, TLS, timeout or a broken answer: worth retrying.
+    Unreachable(String),
+    /// The peer answered with an error status.
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The error's `__type` (without its namespace).
+        kind: String,
+        /// Its message.
+        message: String,
+    },
+}
+
+impl From<String> for PeerCallError {
+    fn from(e: String) -> Self {
+        Self::Unreachable(e)
+    }
+}
+
+impl std::fmt::Display for PeerCallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreachable(e) => f.write_str(e),
+            Self::Refused {
+                status,
+                kind,
+                message,
+            } => write!(f, "status {status} {kind}: {message}"),
+        }
+    }
+}
+
 /// One peer deployment's endpoint.
 pub struct PeerClient {
     host: String,
@@ -103,11 +139,19 @@ impl PeerClient {
     }
 
     /// POSTs `body` with `X-Amz-Target: target`, signed for `dynamodb` in `region`; the
-    /// answer's body on 200, else an error naming the status and the peer's error type.
-    pub async fn call(&self, region: &str, target: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
-        tokio::time::timeout(CALL_TIMEOUT, self.call_inner(region, target, body))
-            .await
-            .map_err(|_| "the peer did not answer in time".to_owned())?
+    /// answer's body on 200, else the peer's error (or why it was not reached).
+    pub async fn call(
+        &self,
+        region: &str,
+        target: &str,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, PeerCallError> {
+        match tokio::time::timeout(CALL_TIMEOUT, self.call_inner(region, target, body)).await {
+            Err(_) => Err(PeerCallError::Unreachable(
+                "the peer did not answer in time".to_owned(),
+            )),
+            Ok(r) => r,
+        }
     }
 
     async fn call_inner(
@@ -115,7 +159,7 @@ impl PeerClient {
         region: &str,
         target: &str,
         body: Vec<u8>,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, PeerCallError> {
         let hash = sigv4::sha256_hex(&body);
         let headers = vec![
             ("host".to_owned(), self.authority.clone()),
@@ -176,11 +220,17 @@ impl PeerClient {
             .map_err(|e| format!("reading the answer: {e}"))?
             .to_bytes();
         if status != http::StatusCode::OK {
-            let kind = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| v["__type"].as_str().map(str::to_owned))
+            let v = serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default();
+            let kind = v["__type"].as_str().unwrap_or_default();
+            let message = v["message"]
+                .as_str()
+                .or_else(|| v["Message"].as_str())
                 .unwrap_or_default();
-            return Err(format!("status {status} {kind}"));
+            return Err(PeerCallError::Refused {
+                status: status.as_u16(),
+                kind: kind.rsplit('#').next().unwrap_or_default().to_owned(),
+                message: message.to_owned(),
+            });
         }
         Ok(bytes.to_vec())
     }

@@ -11,7 +11,9 @@
 //! ```
 
 use sealdb_common::{Clock, RegionSet, RootKey};
+use sealdb_dynamodb::remote::RemoteError;
 use sealdb_dynamodb::{Service, ServiceConfig};
+use sealdb_http::client::PeerCallError;
 use sealdb_kms::KmsService;
 use sealdb_storage::Engine;
 use std::collections::HashMap;
@@ -432,17 +434,35 @@ impl sealdb_dynamodb::RegionPeers for Peers {
         region: &'a str,
         op: &'a str,
         body: serde_json::Value,
-    ) -> sealdb_dynamodb::PeerFuture<'a, Result<serde_json::Value, String>> {
+    ) -> sealdb_dynamodb::PeerFuture<'a, Result<serde_json::Value, RemoteError>> {
         Box::pin(async move {
             let client = self
                 .0
                 .upgrade()
                 .and_then(|r| r.settings.peers.get(region).cloned())
-                .ok_or_else(|| format!("no peer deployment for {region}"))?;
+                .ok_or_else(|| {
+                    RemoteError::Unreachable(format!("no peer deployment for {region}"))
+                })?;
             let target = format!("{}.{op}", sealdb_dynamodb::remote::REPLICATION_TARGET);
-            let bytes = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
-            let answer = client.call(region, &target, bytes).await?;
-            serde_json::from_slice(&answer).map_err(|e| format!("peer answer: {e}"))
+            let bytes =
+                serde_json::to_vec(&body).map_err(|e| RemoteError::Unreachable(e.to_string()))?;
+            let answer = client
+                .call(region, &target, bytes)
+                .await
+                .map_err(|e| match e {
+                    PeerCallError::Unreachable(e) => RemoteError::Unreachable(e),
+                    PeerCallError::Refused {
+                        status,
+                        kind,
+                        message,
+                    } => RemoteError::Refused {
+                        status,
+                        kind,
+                        message,
+                    },
+                })?;
+            serde_json::from_slice(&answer)
+                .map_err(|e| RemoteError::Unreachable(format!("peer answer: {e}")))
         })
     }
 }

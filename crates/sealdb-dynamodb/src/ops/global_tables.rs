@@ -293,6 +293,7 @@ impl Service {
                 overrides: Default::default(),
                 updated_ms: None,
                 deleting_ms: None,
+                ..Default::default()
             });
             self.save_def(def)?;
         }

@@ -222,6 +222,7 @@ impl Service {
             )));
         }
         // A region of a peer deployment (`--peer`) is reached over HTTP (`remote.rs`).
+        crate::outbox::check_room(&t.def)?;
         let peer = if self.is_remote(region) {
             None
         } else {
@@ -312,7 +313,9 @@ impl Service {
             overrides,
             updated_ms: None,
             deleting_ms: None,
+            ..Default::default()
         });
+        let mut queue: Vec<(String, &str, Value)> = Vec::new();
         match &peer {
             Some(p) => p.create_replica_table(replica, &sse, caller).await?,
             None => {
@@ -321,39 +324,51 @@ impl Service {
                     SseRequest::AwsManaged => ("AwsManaged", None),
                     SseRequest::Customer(k) => ("Customer", Some(k.clone())),
                 };
-                self.remote(
-                    region,
-                    "CreateReplica",
-                    json!({
-                        "TableName": name,
-                        "Definition": Service::definition_b64(&replica),
-                        "Sse": kind,
-                        "KMSMasterKeyId": key,
-                        "SeedFrom": self.region(),
-                    }),
-                )
-                .await?;
+                let body = json!({
+                    "TableName": name,
+                    "Definition": Service::definition_b64(&replica),
+                    "Sse": kind,
+                    "KMSMasterKeyId": key,
+                    "SeedFrom": self.region(),
+                });
+                // A deployment that does not answer gets it when it does (`outbox.rs`);
+                // its own refusal is the caller's error.
+                if !self.try_send(&def, region, "CreateReplica", &body).await? {
+                    queue.push((region.to_owned(), "CreateReplica", body));
+                }
             }
         }
         // Every member learns of the new replica and pulls its changes.
         for other in &others {
-            self.tell_member(other, "AddMember", name, region).await;
+            if self.is_remote(other) {
+                let body = json!({ "TableName": name, "Region": region });
+                queue.push((other.clone(), "AddMember", body));
+            } else {
+                self.tell_member(other, "AddMember", name, region).await;
+            }
         }
         others.push(region.to_owned());
-        def.replication = Some(ReplicationGroup {
+        let old = def.replication.take().unwrap_or_default();
+        let mut group = ReplicationGroup {
             region: self.region().to_owned(),
             replicas: others,
             seeding_from: None,
             legacy_created_ms: None,
-            overrides: def
-                .replication
-                .as_ref()
-                .map(|g| g.overrides.clone())
-                .unwrap_or_default(),
+            overrides: old.overrides,
             updated_ms: None,
             deleting_ms: None,
-        });
+            outbox: old.outbox,
+            outbox_seq: old.outbox_seq,
+        };
+        for (to, op, body) in queue {
+            crate::outbox::push(&mut group, &to, op, body, now);
+        }
+        let queued = !group.outbox.is_empty();
+        def.replication = Some(group);
         self.save_def(def)?;
+        if queued {
+            self.spawn_outbox(name);
+        }
         self.spawn_puller(name, region);
         // A peer deployment starts its copy when it creates the replica.
         if let Some(p) = &peer {
@@ -367,8 +382,15 @@ impl Service {
     pub(crate) async fn tell_member(&self, other: &str, op: &str, table: &str, region: &str) {
         if self.is_remote(other) {
             let body = json!({ "TableName": table, "Region": region });
-            if let Err(e) = self.remote(other, op, body).await {
-                tracing::warn!(table, other, op, error = %e.message(), "a peer deployment missed a group change");
+            // Queued when not answered; if this replica is leaving, its queue goes with
+            // it, and the others learn it from ReadChanges instead (`remote.rs`).
+            let Some(def) = self.def(table) else { return };
+            match self.try_send(&def, other, op, &body).await {
+                Ok(true) => {}
+                Ok(false) => self.enqueue(table, other, op, body).await,
+                Err(e) => {
+                    tracing::warn!(table, other, op, error = %e.message(), "a peer deployment refused a group change");
+                }
             }
             return;
         }
@@ -491,14 +513,16 @@ impl Service {
             ));
         }
         if region != self.region() && self.is_remote(region) {
+            crate::outbox::check_room(&t.def)?;
             let mut update = raw.clone();
             update.remove("RegionName");
-            self.remote(
-                region,
-                "UpdateReplica",
-                json!({ "TableName": name, "Update": update }),
-            )
-            .await?;
+            let body = json!({ "TableName": name, "Update": update });
+            if !self
+                .try_send(&t.def, region, "UpdateReplica", &body)
+                .await?
+            {
+                self.enqueue(name, region, "UpdateReplica", body).await;
+            }
             return Ok(());
         }
         let peer = if region == self.region() {
@@ -591,8 +615,15 @@ impl Service {
             )));
         }
         if self.is_remote(region) {
-            self.remote(region, "RemoveReplica", json!({ "TableName": name }))
-                .await?;
+            crate::outbox::check_room(&t.def)?;
+            let body = json!({ "TableName": name });
+            match self.try_send(&t.def, region, "RemoveReplica", &body).await {
+                Ok(true) => {}
+                Ok(false) => self.enqueue(name, region, "RemoveReplica", body).await,
+                // Its table is gone already: only this side's record of it remains.
+                Err(DynamoError::ResourceNotFound(_)) => self.remove_member(name, region).await,
+                Err(e) => return Err(e),
+            }
         } else if let Some(peer) = self.peer(region).await {
             peer.begin_leaving(name).await?;
         } else {
@@ -701,29 +732,77 @@ impl Service {
     }
 
     /// A replica at a peer deployment, as it reports itself, with the channel's backlog:
-    /// how many of this replica's stream records it has not applied yet (or that it does
-    /// not answer), for `ReplicaStatusDescription`.
+    /// how many of this replica's stream records it has not applied yet and how many
+    /// replica changes wait in the outbox, for `ReplicaStatusDescription`. A peer that
+    /// does not answer shows what its queued changes make it (CREATING, UPDATING,
+    /// DELETING), else its last known status (REGION_DISABLED when none is known).
     async fn remote_summary(
         &self,
         def: &TableDef,
         region: &str,
     ) -> (Option<crate::replication::ReplicaSummary>, Option<String>) {
+        let me = self.region();
+        let pending: Vec<_> = crate::outbox::pending(def, region).collect();
+        let queued_note = pending.first().map(|n| {
+            format!(
+                "{} replica changes wait for the deployment serving {region} (the oldest for {} s)",
+                pending.len(),
+                (self.now_ms() - n.queued_ms).max(0) / 1000
+            )
+        });
+        let pending_status = pending.iter().rev().find_map(|n| match n.op.as_str() {
+            "CreateReplica" => Some("CREATING"),
+            "RemoveReplica" => Some("DELETING"),
+            "UpdateReplica" => Some("UPDATING"),
+            _ => None,
+        });
+        let join = |a: Option<String>, b: Option<String>| match (a, b) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
         let state = match self
-            .remote(region, "ReplicaState", json!({ "TableName": def.name }))
+            .remote_raw(region, "ReplicaState", json!({ "TableName": def.name }))
             .await
         {
             Ok(v) => v,
-            Err(_) => {
-                return (
-                    None,
-                    Some(format!(
+            Err(e) => {
+                let known = crate::remote::last_known(me, &def.name, region);
+                let mut summary = known.as_ref().map_or_else(|| json!({}), |k| k.0.clone());
+                let status = if let Some(s) = pending_status {
+                    s
+                } else if e.not_authorized() {
+                    "REPLICATION_NOT_AUTHORIZED"
+                } else if e.not_found() {
+                    "CREATION_FAILED"
+                } else {
+                    summary["status"].as_str().map_or("REGION_DISABLED", |s| {
+                        crate::replication::ReplicaSummary::from_json(&json!({ "status": s }))
+                            .map_or("REGION_DISABLED", |x| x.status)
+                    })
+                };
+                summary["status"] = json!(status);
+                let why = match &e {
+                    crate::remote::RemoteError::Unreachable(_) => format!(
                         "The deployment serving {region} does not answer: changes wait in this replica's stream"
-                    )),
+                    ),
+                    other => format!("The deployment serving {region} refused: {other}"),
+                };
+                let why = known
+                    .and_then(|k| k.1)
+                    .filter(|_| !pending.is_empty())
+                    .map_or(why.clone(), |w| format!("{why} ({w})"));
+                return (
+                    crate::replication::ReplicaSummary::from_json(&summary),
+                    join(Some(why), queued_note),
                 );
             }
         };
-        let summary = crate::replication::ReplicaSummary::from_json(&state["Summary"]);
-        let applied = state["Checkpoints"][self.region()].as_i64().unwrap_or(0);
+        crate::remote::remember_summary(me, &def.name, region, &state["Summary"]);
+        let mut summary = crate::replication::ReplicaSummary::from_json(&state["Summary"]);
+        if let (Some(s), Some(p)) = (&mut summary, pending_status) {
+            s.status = p;
+        }
+        let applied = state["Checkpoints"][me].as_i64().unwrap_or(0);
         let end = match self.table_by_name(&def.name) {
             Ok(t) => match self.store(&t).await {
                 Ok(s) => s.stream_bounds().await.map(|b| b.1).unwrap_or(0),
@@ -734,10 +813,9 @@ impl Service {
         let behind = (end - applied).max(0);
         let note = (behind > 0).then(|| {
             format!(
-                "Replication backlog: {behind} stream records of {} not yet applied in {region}",
-                self.region()
+                "Replication backlog: {behind} stream records of {me} not yet applied in {region}"
             )
         });
-        (summary, note)
+        (summary, join(note, queued_note))
     }
 }
