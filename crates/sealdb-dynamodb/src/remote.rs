@@ -257,8 +257,8 @@ impl Source {
     }
 
     /// Up to a batch of the replica's stream records after `after`: (seq, ts, record);
-    /// `None` when that replica has left the group (its table deleted, or no longer a
-    /// replica), which its notice may not have said.
+    /// `None` when that replica, at a peer deployment, has left the group (its table
+    /// deleted, or no longer a replica), which its notice may not have said.
     pub(crate) async fn changes(
         &self,
         table: &str,
@@ -266,12 +266,8 @@ impl Source {
     ) -> Result<Option<Vec<(i64, i64, Vec<u8>)>>, String> {
         match self {
             Source::Local(src) => {
-                let Ok(t) = src.table_by_name(table) else {
-                    return Ok(None);
-                };
-                if t.def.replication.is_none() {
-                    return Ok(None);
-                }
+                // A replica in this process that leaves tells the others itself.
+                let t = src.table_by_name(table).map_err(|e| e.message())?;
                 let store = src.store(&t).await.map_err(|e| e.message())?;
                 store
                     .stream_read(after, PULL_BATCH, 0, 4 << 20, 0)
