@@ -12,7 +12,8 @@
 //! The backlog of a channel is the source's stream records past the reader's checkpoint;
 //! it lives in the source's file (bounded by the stream's 24-hour retention, never in
 //! memory) and is reported as `ReplicaStatusDescription` of the replica and in a log line
-//! when a pull finds more than one batch waiting.
+//! when a pull finds more than one batch waiting. Replica management calls a peer did not
+//! answer wait in the replica's outbox (`outbox.rs`).
 
 use crate::error::DynamoError;
 use crate::service::Service;
