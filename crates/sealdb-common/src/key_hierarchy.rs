@@ -103,6 +103,8 @@ pub mod kms_blob {
     pub const V1: u8 = 1;
     /// Multi-Region key: the header names the `mrk-` id.
     pub const V2_MULTI_REGION: u8 = 2;
+    /// Key in a CloudHSM key store: AES-GCM run by the token under the key it names.
+    pub const V3_CLOUDHSM: u8 = 3;
     /// HKDF info of the per-message key (salt from the blob, IKM = key material).
     pub const MESSAGE_KEY_INFO: &[u8] = b"sealdb kms blob v1";
 }
@@ -219,6 +221,7 @@ mod tests {
         assert_eq!(sealed_record::SUBKEY_INFO, b"sealdb sealed record v1");
         assert_eq!(kms_blob::V1, 1);
         assert_eq!(kms_blob::V2_MULTI_REGION, 2);
+        assert_eq!(kms_blob::V3_CLOUDHSM, 3);
         assert_eq!(kms_blob::MESSAGE_KEY_INFO, b"sealdb kms blob v1");
         assert_eq!(iam_sealed::V1, 1);
         assert_eq!(iam_sealed::SECRET_BASE, Purpose::Catalog);

@@ -107,8 +107,17 @@ pub(crate) fn seal(
     Ok(blob)
 }
 
-/// The key id and material version a blob names (before decrypting it).
+/// The key id and material version a blob names (before decrypting it). A v3 blob
+/// (CloudHSM key store, `ops/cloudhsm_keys.rs`) has one version of material, 1.
 pub(crate) fn blob_key(blob: &[u8]) -> Result<(String, u32), KmsError> {
+    if blob.first() == Some(&sealdb_common::key_hierarchy::kms_blob::V3_CLOUDHSM) {
+        if blob.len() < 1 + 16 + 12 + TAG_LEN {
+            return Err(KmsError::InvalidCiphertext(String::new()));
+        }
+        let id = uuid::Uuid::from_slice(&blob[1..17])
+            .map_err(|_| KmsError::InvalidCiphertext(String::new()))?;
+        return Ok((id.to_string(), 1));
+    }
     if blob.len() < HEADER_LEN + NONCE_LEN + TAG_LEN {
         return Err(KmsError::InvalidCiphertext(String::new()));
     }
@@ -199,7 +208,7 @@ mod tests {
         as_v1[0] = BLOB_V1;
         assert!(open(&as_v1, &m, &c).is_err());
         let mut unknown = blob;
-        unknown[0] = 3;
+        unknown[0] = 4;
         assert!(blob_key(&unknown).is_err());
     }
 

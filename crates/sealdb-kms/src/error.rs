@@ -55,6 +55,20 @@ pub enum KmsError {
     ExpiredImportToken(String),
     /// ImportKeyMaterial: other material than the key had before.
     IncorrectKeyMaterial(String),
+    /// A custom key store of that name exists.
+    CustomKeyStoreNameInUse(String),
+    /// No custom key store with that id or name.
+    CustomKeyStoreNotFound(String),
+    /// The custom key store's connection state does not allow the operation.
+    CustomKeyStoreInvalidState(String),
+    /// The custom key store still holds KMS keys.
+    CustomKeyStoreHasCmks(String),
+    /// No CloudHSM cluster (configured token) with that id.
+    CloudHsmClusterNotFound(String),
+    /// Another custom key store uses that cluster.
+    CloudHsmClusterInUse(String),
+    /// UpdateCustomKeyStore: the new cluster is not the store's token.
+    CloudHsmClusterNotRelated(String),
     /// Failure on our side (details logged, not sent).
     Internal,
 }
@@ -89,6 +103,13 @@ impl KmsError {
             KmsError::InvalidImportToken(_) => "InvalidImportTokenException",
             KmsError::ExpiredImportToken(_) => "ExpiredImportTokenException",
             KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
+            KmsError::CustomKeyStoreNameInUse(_) => "CustomKeyStoreNameInUseException",
+            KmsError::CustomKeyStoreNotFound(_) => "CustomKeyStoreNotFoundException",
+            KmsError::CustomKeyStoreInvalidState(_) => "CustomKeyStoreInvalidStateException",
+            KmsError::CustomKeyStoreHasCmks(_) => "CustomKeyStoreHasCMKsException",
+            KmsError::CloudHsmClusterNotFound(_) => "CloudHsmClusterNotFoundException",
+            KmsError::CloudHsmClusterInUse(_) => "CloudHsmClusterInUseException",
+            KmsError::CloudHsmClusterNotRelated(_) => "CloudHsmClusterNotRelatedException",
             KmsError::Internal => "KMSInternalException",
         }
     }
@@ -122,7 +143,14 @@ impl KmsError {
             | KmsError::InvalidSignature(_)
             | KmsError::InvalidImportToken(_)
             | KmsError::ExpiredImportToken(_)
-            | KmsError::IncorrectKeyMaterial(_) => 400,
+            | KmsError::IncorrectKeyMaterial(_)
+            | KmsError::CustomKeyStoreNameInUse(_)
+            | KmsError::CustomKeyStoreNotFound(_)
+            | KmsError::CustomKeyStoreInvalidState(_)
+            | KmsError::CustomKeyStoreHasCmks(_)
+            | KmsError::CloudHsmClusterNotFound(_)
+            | KmsError::CloudHsmClusterInUse(_)
+            | KmsError::CloudHsmClusterNotRelated(_) => 400,
         }
     }
 
@@ -152,7 +180,14 @@ impl KmsError {
             | KmsError::InvalidSignature(m)
             | KmsError::InvalidImportToken(m)
             | KmsError::ExpiredImportToken(m)
-            | KmsError::IncorrectKeyMaterial(m) => m.clone(),
+            | KmsError::IncorrectKeyMaterial(m)
+            | KmsError::CustomKeyStoreNameInUse(m)
+            | KmsError::CustomKeyStoreNotFound(m)
+            | KmsError::CustomKeyStoreInvalidState(m)
+            | KmsError::CustomKeyStoreHasCmks(m)
+            | KmsError::CloudHsmClusterNotFound(m)
+            | KmsError::CloudHsmClusterInUse(m)
+            | KmsError::CloudHsmClusterNotRelated(m) => m.clone(),
             KmsError::UnknownOperation => String::new(),
             KmsError::Internal => "Internal error".into(),
             KmsError::DryRunOperation => {

@@ -61,7 +61,7 @@ pub(crate) fn response_elements(op: Operation, out: &Value, account_id: &str) ->
             }
             json!({"keyMetadata": md})
         }
-        Operation::ScheduleKeyDeletion => camel_members(out),
+        Operation::ScheduleKeyDeletion | Operation::CreateCustomKeyStore => camel_members(out),
         Operation::ReplicateKey => {
             json!({"replicaKeyMetadata": camel_members(&out["ReplicaKeyMetadata"])})
         }

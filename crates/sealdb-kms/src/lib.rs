@@ -15,6 +15,7 @@ mod asym;
 mod audit;
 mod cloudtrail;
 mod crypto;
+mod custom_key_store;
 mod error;
 mod input;
 mod key_types;
@@ -34,6 +35,7 @@ pub use audit::{
     verify as verify_audit_log,
 };
 pub use cloudtrail::{CloudTrailError, LOOKUP_EVENTS};
+pub use custom_key_store::{CloudHsmClusters, ClusterToken};
 pub use error::KmsError;
 pub use operation::Operation;
 pub use policy::AccountUsersUnrestricted;
@@ -82,6 +84,8 @@ struct Inner {
     /// Multi-Region work a call found due (rotation, deletion of a related key); it locks
     /// other regions, so it runs after the call, never inside its transaction.
     due: Mutex<Vec<regions::DueWork>>,
+    /// The configured CloudHSM clusters and the custom key stores' connections.
+    cks: Arc<custom_key_store::Connections>,
 }
 
 /// Why the key store could not be opened.
@@ -122,9 +126,34 @@ impl KmsService {
                 policies: policy::PolicyCache::default(),
                 regions: OnceLock::new(),
                 due: Mutex::new(Vec::new()),
+                cks: Arc::default(),
                 cfg,
             }),
         })
+    }
+
+    /// Sets the CloudHSM clusters (PKCS#11 tokens) custom key stores may use, and
+    /// reconnects the stores that were connected when the server stopped.
+    pub fn set_cloudhsm_clusters(&self, clusters: CloudHsmClusters) {
+        self.inner.cks.set_clusters(clusters);
+        let Ok(store) = self.inner.store.lock() else {
+            return;
+        };
+        let stores = match store.custom_key_stores() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = ?e, "cannot read the custom key stores");
+                return;
+            }
+        };
+        for rec in stores.iter().filter(|r| r.connect_requested) {
+            if let (Some(cluster), Ok(Some(pin))) = (
+                rec.cluster_id.as_deref(),
+                store.custom_key_store_password(&rec.id),
+            ) {
+                self.inner.cks.connect(&rec.id, cluster, pin);
+            }
+        }
     }
 
     /// True if `operation` is a KMS operation this service answers.
@@ -274,6 +303,7 @@ impl Inner {
             request_alias: None,
             peers: &[],
             due: &self.due,
+            cks: &self.cks,
         }
     }
 

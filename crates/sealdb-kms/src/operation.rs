@@ -28,15 +28,20 @@ macro_rules! operations {
 
 operations!(
     CancelKeyDeletion,
+    ConnectCustomKeyStore,
     CreateAlias,
+    CreateCustomKeyStore,
     CreateGrant,
     CreateKey,
     Decrypt,
     DeleteAlias,
+    DeleteCustomKeyStore,
     DeleteImportedKeyMaterial,
+    DescribeCustomKeyStores,
     DescribeKey,
     DisableKey,
     DisableKeyRotation,
+    DisconnectCustomKeyStore,
     EnableKey,
     EnableKeyRotation,
     Encrypt,
@@ -69,6 +74,7 @@ operations!(
     TagResource,
     UntagResource,
     UpdateAlias,
+    UpdateCustomKeyStore,
     UpdateKeyDescription,
     UpdatePrimaryRegion,
     Verify,
@@ -87,6 +93,7 @@ impl Operation {
         matches!(
             self,
             O::Decrypt
+                | O::DescribeCustomKeyStores
                 | O::DescribeKey
                 | O::Encrypt
                 | O::GenerateDataKey
@@ -162,7 +169,27 @@ impl Operation {
                 "BypassPolicyLockoutSafetyCheck",
                 "Tags",
                 "MultiRegion",
+                "CustomKeyStoreId",
+                "XksKeyId",
             ],
+            // Never KeyStorePassword.
+            O::CreateCustomKeyStore => &[
+                "CustomKeyStoreName",
+                "CloudHsmClusterId",
+                "TrustAnchorCertificate",
+                "CustomKeyStoreType",
+            ],
+            O::UpdateCustomKeyStore => &[
+                "CustomKeyStoreId",
+                "NewCustomKeyStoreName",
+                "CloudHsmClusterId",
+            ],
+            O::DescribeCustomKeyStores => {
+                &["CustomKeyStoreId", "CustomKeyStoreName", "Limit", "Marker"]
+            }
+            O::ConnectCustomKeyStore | O::DisconnectCustomKeyStore | O::DeleteCustomKeyStore => {
+                &["CustomKeyStoreId"]
+            }
             O::Encrypt | O::Decrypt => CONTEXT,
             O::GenerateDataKey | O::GenerateDataKeyWithoutPlaintext => {
                 &["KeyId", "KeySpec", "NumberOfBytes", "EncryptionContext"]
@@ -178,7 +205,7 @@ impl Operation {
                 "DestinationEncryptionContext",
                 "DestinationEncryptionAlgorithm",
             ],
-            O::GenerateRandom => &["NumberOfBytes"],
+            O::GenerateRandom => &["NumberOfBytes", "CustomKeyStoreId"],
             O::GenerateMac | O::VerifyMac => &["KeyId", "MacAlgorithm"],
             O::Sign | O::Verify => &["KeyId", "MessageType", "SigningAlgorithm"],
             O::CreateGrant => &[
@@ -244,7 +271,7 @@ mod tests {
         for op in Operation::ALL {
             assert_eq!(Operation::from_name(op.name()), Some(*op));
         }
-        assert_eq!(Operation::ALL.len(), 46);
+        assert_eq!(Operation::ALL.len(), 52);
         assert_eq!(Operation::from_name("encrypt"), None);
         assert_eq!(Operation::from_name("Nope"), None);
     }
@@ -261,6 +288,7 @@ mod tests {
             "ImportToken",
             "GrantToken",
             "GrantTokens",
+            "KeyStorePassword",
         ];
         for op in Operation::ALL {
             for m in op.audited_members() {

@@ -14,6 +14,10 @@ const KEYSTORE_SCHEMA_V1: i64 = 1;
 /// Version 2: key records may carry `multi_region` and `pending_window_days`, which a
 /// version 1 reader would ignore, so a store is marked 2 when it is opened by this code.
 const KEYSTORE_SCHEMA_V2: i64 = 2;
+/// Version 3: the `custom_key_stores` table, and key records with origin AWS_CLOUDHSM
+/// and `custom_key_store_id` (their material is in a token, not in `materials`), which a
+/// version 2 reader cannot use, so it must refuse the file.
+const KEYSTORE_SCHEMA_V3: i64 = 3;
 
 /// One rotation of a key's material.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -90,6 +94,10 @@ pub(crate) struct KeyRecord {
     /// replica is deleted.
     #[serde(default)]
     pub(crate) pending_window_days: Option<u32>,
+    /// A key in a custom key store (origin AWS_CLOUDHSM): the store's id. Its material
+    /// is the token key labelled with the key id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) custom_key_store_id: Option<String>,
 }
 
 /// The related keys of a multi-Region key, as every one of them records it.
@@ -152,7 +160,7 @@ impl Store {
         sealdb_storage::erase::secure_delete(&conn)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
-             INSERT OR IGNORE INTO meta VALUES ('schema', 2);
+             INSERT OR IGNORE INTO meta VALUES ('schema', 3);
              CREATE TABLE IF NOT EXISTS keys (id TEXT PRIMARY KEY, record TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS materials (key_id TEXT NOT NULL, version INTEGER NOT NULL,
                  material BLOB NOT NULL, PRIMARY KEY (key_id, version));
@@ -161,14 +169,15 @@ impl Store {
              CREATE TABLE IF NOT EXISTS grants (id TEXT PRIMARY KEY, key_id TEXT NOT NULL, record TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, record TEXT NOT NULL, hash BLOB NOT NULL);",
         )?;
+        conn.execute_batch(crate::custom_key_store::SCHEMA)?;
         let v: i64 = conn.query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))?;
         match v {
-            KEYSTORE_SCHEMA_V2 => {}
-            // Version 1 records read as version 2 records without the new members.
-            KEYSTORE_SCHEMA_V1 => {
+            KEYSTORE_SCHEMA_V3 => {}
+            // Older records read as version 3 records without the new members.
+            KEYSTORE_SCHEMA_V1 | KEYSTORE_SCHEMA_V2 => {
                 conn.execute(
                     "UPDATE meta SET v = ?1 WHERE k = 'schema'",
-                    params![KEYSTORE_SCHEMA_V2],
+                    params![KEYSTORE_SCHEMA_V3],
                 )?;
             }
             _ => {

@@ -3,6 +3,8 @@ use serde_json::{Value, json};
 
 /// Grant delegation, the lockout check, identity-only actions and the audit record.
 mod access;
+/// Custom key stores (AWS_CLOUDHSM) over SoftHSM2 tokens.
+mod custom_key_stores;
 /// Versions of the key store schema.
 mod schema;
 

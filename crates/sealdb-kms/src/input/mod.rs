@@ -11,10 +11,12 @@
 
 mod admin;
 mod crypt;
+mod custom_key_stores;
 mod keys;
 
 pub(crate) use admin::*;
 pub(crate) use crypt::*;
+pub(crate) use custom_key_stores::*;
 pub(crate) use keys::*;
 
 use crate::error::KmsError;
@@ -323,15 +325,20 @@ macro_rules! requests {
 
 requests!(
     CancelKeyDeletion(KeyIdInput),
+    ConnectCustomKeyStore(CustomKeyStoreIdInput),
     CreateAlias(AliasInput),
+    CreateCustomKeyStore(CreateCustomKeyStoreInput),
     CreateGrant(CreateGrantInput),
     CreateKey(CreateKeyInput),
     Decrypt(DecryptInput),
     DeleteAlias(DeleteAliasInput),
+    DeleteCustomKeyStore(CustomKeyStoreIdInput),
     DeleteImportedKeyMaterial(DeleteImportedKeyMaterialInput),
+    DescribeCustomKeyStores(DescribeCustomKeyStoresInput),
     DescribeKey(DescribeKeyInput),
     DisableKey(KeyIdInput),
     DisableKeyRotation(KeyIdInput),
+    DisconnectCustomKeyStore(CustomKeyStoreIdInput),
     EnableKey(KeyIdInput),
     EnableKeyRotation(EnableKeyRotationInput),
     Encrypt(EncryptInput),
@@ -364,6 +371,7 @@ requests!(
     TagResource(TagResourceInput),
     UntagResource(UntagResourceInput),
     UpdateAlias(AliasInput),
+    UpdateCustomKeyStore(UpdateCustomKeyStoreInput),
     UpdateKeyDescription(UpdateKeyDescriptionInput),
     UpdatePrimaryRegion(UpdatePrimaryRegionInput),
     Verify(VerifyInput),

@@ -32,10 +32,11 @@ pub(super) fn parse_tags(list: Option<&[Tag]>) -> Result<Vec<(String, String)>, 
 }
 
 pub(super) fn rotation_allowed(c: &Ctx<'_>, k: &KeyRecord) -> Result<(), KmsError> {
-    if k.origin == Origin::External {
+    if matches!(k.origin, Origin::External | Origin::AwsCloudHsm) {
         return Err(KmsError::UnsupportedOperation(format!(
-            "{} origin is EXTERNAL which is not valid for this operation.",
-            c.key_arn(&k.id)
+            "{} origin is {} which is not valid for this operation.",
+            c.key_arn(&k.id),
+            k.origin
         )));
     }
     if k.key_spec != KeySpec::SymmetricDefault {

@@ -1,5 +1,6 @@
 //! Symmetric cryptography: Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, GenerateRandom.
 
+use super::cloudhsm_keys;
 use super::*;
 
 pub(crate) fn decrypt_blob(
@@ -28,6 +29,13 @@ pub(crate) fn decrypt_blob(
     c.authorize(&k, action, Some(grant_op), ctx)?;
     c.usable(&k)?;
     c.symmetric(&k)?;
+    if k.custom_key_store_id.is_some() {
+        let pt = cloudhsm_keys::open(c, &k, ct, ctx)?;
+        return Ok((k, pt));
+    }
+    if ct.first() == Some(&cloudhsm_keys::BLOB_V3_CLOUDHSM) {
+        return Err(KmsError::InvalidCiphertext(String::new()));
+    }
     let m = c.material(&k, version)?;
     let pt = crypto::open(ct, &m, ctx)?;
     Ok((k, pt))
@@ -70,6 +78,9 @@ fn seal_current(
     plaintext: &[u8],
     ctx: &BTreeMap<String, String>,
 ) -> Result<Vec<u8>, KmsError> {
+    if k.custom_key_store_id.is_some() {
+        return cloudhsm_keys::seal(c, k, plaintext, ctx);
+    }
     c.rotate_if_due(k)?;
     let m = c.material(k, k.current_version)?;
     crypto::seal(&k.id, k.current_version, &m, plaintext, ctx)
@@ -214,6 +225,17 @@ pub(super) fn generate_random(
     input: &GenerateRandomInput,
 ) -> Result<Value, KmsError> {
     c.authorize_identity("GenerateRandom")?;
+    if let Some(store_id) = &input.custom_key_store_id {
+        let rec = c.custom_key_store(store_id)?;
+        let (state, _) = c.cks.state(&rec.id);
+        if state != crate::custom_key_store::ConnectionState::Connected {
+            return Err(KmsError::CustomKeyStoreInvalidState(format!(
+                "Custom key store {} is {}: GenerateRandom in it needs it CONNECTED.",
+                rec.id,
+                state.as_str()
+            )));
+        }
+    }
     let n = input.number_of_bytes.unwrap_or(32);
     let bytes = crypto::random(usize::try_from(n).unwrap_or(1))?;
     Ok(json!({"Plaintext": B64.encode(bytes.as_slice())}))

@@ -1,5 +1,6 @@
 //! Key lifecycle: CreateKey, DescribeKey, ListKeys, descriptions, enabling, scheduled deletion.
 
+use super::cloudhsm_keys;
 use super::*;
 
 /// CreateKey's condition keys, from the request with AWS's defaults where a parameter is
@@ -92,9 +93,9 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &CreateKeyInput) -> Result<Valu
         ));
     }
     // No external key stores here: refuse rather than pretend.
-    if custom_store {
+    if origin == Origin::ExternalKeyStore {
         return Err(KmsError::UnsupportedOperation(
-            "Custom key stores are not supported by this key service.".into(),
+            "External key stores are not supported by this key service.".into(),
         ));
     }
     let Some(spec) = KeySpec::parse(spec_name) else {
@@ -129,8 +130,13 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &CreateKeyInput) -> Result<Valu
             "KeyUsage {usage} is not compatible with KeySpec {spec}"
         )));
     }
+    let store_id = if custom_store {
+        Some(cloudhsm_keys::check_create(c, input, origin, spec, usage)?)
+    } else {
+        None
+    };
     match origin {
-        Origin::AwsKms => {}
+        Origin::AwsKms | Origin::AwsCloudHsm => {}
         Origin::External if spec == KeySpec::SymmetricDefault => {}
         Origin::External => {
             return Err(KmsError::UnsupportedOperation(format!(
@@ -190,12 +196,15 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &CreateKeyInput) -> Result<Valu
             replica_regions: Vec::new(),
         }),
         pending_window_days: None,
+        custom_key_store_id: store_id.clone(),
     };
     if let Some(doc) = &given_policy {
         c.lockout_check(&rec, doc, input.bypass_policy_lockout_safety_check)?;
     }
     c.store.put_key(&rec)?;
-    if spec.is_rsa() || spec.is_ecc() {
+    if let Some(store_id) = &store_id {
+        cloudhsm_keys::generate_backing_key(c, store_id, &id)?;
+    } else if spec.is_rsa() || spec.is_ecc() {
         c.store
             .put_material(&id, 1, &asym::generate(spec.as_str())?)?;
     } else if !external {

@@ -5,7 +5,9 @@ mod admin;
 mod aliases;
 mod asymmetric;
 mod authz;
+mod cloudhsm_keys;
 mod crypt;
+mod custom_key_stores;
 mod grants;
 mod import_material;
 mod keys;
@@ -61,6 +63,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) peers: &'a [Peer<'a>],
     /// Multi-Region work found due, run after the call.
     pub(crate) due: &'a std::sync::Mutex<Vec<DueWork>>,
+    /// Custom key stores' connections (and the configured clusters).
+    pub(crate) cks: &'a std::sync::Arc<crate::custom_key_store::Connections>,
 }
 
 fn now(cfg: &KmsConfig) -> f64 {
@@ -104,6 +108,7 @@ impl Ctx<'_> {
                 }
             }
             if deletion_due {
+                cloudhsm_keys::destroy_backing_key(self, &k);
                 self.store.delete_key(&k.id)?;
             } else if k.valid_to.is_some_and(|v| v <= t) && k.origin == Origin::External {
                 // Expired imported material: gone, as if deleted.
@@ -197,6 +202,7 @@ impl Ctx<'_> {
             import_params: None,
             multi_region: None,
             pending_window_days: None,
+            custom_key_store_id: None,
         };
         self.store.put_key(&rec)?;
         self.store.put_material(&id, 1, &crypto::random(32)?)?;
@@ -277,6 +283,14 @@ impl Ctx<'_> {
             "MultiRegion": k.multi_region.is_some(),
             "CurrentKeyMaterialId": material_id(&k.id, k.current_version),
         });
+        if let Some(store_id) = &k.custom_key_store_id {
+            m["CustomKeyStoreId"] = json!(store_id);
+            if let Ok(Some(s)) = self.store.custom_key_store(store_id)
+                && let Some(cluster) = s.cluster_id
+            {
+                m["CloudHsmClusterId"] = json!(cluster);
+            }
+        }
         if let Some(mr) = &k.multi_region {
             m["MultiRegionConfiguration"] = self.multi_region_configuration(&k.id, mr);
         }
@@ -411,5 +425,11 @@ pub(crate) fn dispatch(
         R::ReplicateKey(i) => multi_region::replicate_key(c, op, i),
         R::UpdatePrimaryRegion(i) => multi_region::update_primary_region(c, op, i),
         R::DeleteImportedKeyMaterial(i) => import_material::delete_imported_key_material(c, op, i),
+        R::CreateCustomKeyStore(i) => custom_key_stores::create(c, i),
+        R::DescribeCustomKeyStores(i) => custom_key_stores::describe(c, i),
+        R::UpdateCustomKeyStore(i) => custom_key_stores::update(c, i),
+        R::ConnectCustomKeyStore(i) => custom_key_stores::connect(c, i),
+        R::DisconnectCustomKeyStore(i) => custom_key_stores::disconnect(c, i),
+        R::DeleteCustomKeyStore(i) => custom_key_stores::delete(c, i),
     }
 }

@@ -1,9 +1,9 @@
-//! The key store schema: v1 stores open as v2, unknown versions are refused.
+//! The key store schema: v1 and v2 stores open as v3, unknown versions are refused.
 
 use super::*;
 
 #[test]
-fn key_store_schema_v1_opens_as_v2_and_unknown_versions_are_refused() {
+fn key_store_schema_v1_and_v2_open_as_v3_and_unknown_versions_are_refused() {
     let h = open();
     let k = h.key();
     let H {
@@ -38,10 +38,13 @@ fn key_store_schema_v1_opens_as_v2_and_unknown_versions_are_refused() {
         account_id: "000000000000".into(),
         clock: clock.clone(),
     };
-    assert_eq!(schema(), 2);
+    assert_eq!(schema(), 3);
+    set_schema(2);
+    drop(KmsService::open(cfg.clone(), &root).unwrap());
+    assert_eq!(schema(), 3, "a v2 store is marked v3 when opened");
     set_schema(1);
     let kms = KmsService::open(cfg.clone(), &root).unwrap();
-    assert_eq!(schema(), 2, "a v1 store is marked v2 when opened");
+    assert_eq!(schema(), 3, "a v1 store is marked v3 when opened");
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -53,6 +56,6 @@ fn key_store_schema_v1_opens_as_v2_and_unknown_versions_are_refused() {
     .unwrap();
     assert_eq!(md["KeyMetadata"]["MultiRegion"], json!(false));
     drop(kms);
-    set_schema(3);
+    set_schema(4);
     assert!(KmsService::open(cfg, &root).is_err());
 }
