@@ -140,10 +140,9 @@ pub(super) fn generate_data_key_pair(
     c.authorize(&k, op, Some(op), ctx)?;
     c.usable(&k)?;
     c.symmetric(&k)?;
-    c.rotate_if_due(&mut k)?;
     let (private, public) = asym::data_key_pair(pair_spec)?;
-    let m = c.material(&k, k.current_version)?;
-    let ct = crypto::seal(&k.id, k.current_version, &m, &private, ctx)?;
+    // Under the current material (rotating first if due), or in the key's token.
+    let ct = crypt::seal_current(c, &mut k, &private, ctx)?;
     let mut out = json!({"PrivateKeyCiphertextBlob": B64.encode(ct), "PublicKey": B64.encode(public),
                          "KeyId": c.key_arn(&k.id), "KeyPairSpec": pair_spec});
     if op == "GenerateDataKeyPair" {

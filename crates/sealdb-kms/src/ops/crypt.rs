@@ -72,7 +72,7 @@ pub(super) fn encrypt(c: &mut Ctx<'_>, input: &EncryptInput) -> Result<Value, Km
 }
 
 /// Seals `plaintext` under the key's current material (rotating first if it is due).
-fn seal_current(
+pub(super) fn seal_current(
     c: &mut Ctx<'_>,
     k: &mut KeyRecord,
     plaintext: &[u8],

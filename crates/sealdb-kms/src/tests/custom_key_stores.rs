@@ -315,6 +315,20 @@ fn keys_in_the_store_encrypt_in_the_token_and_fail_while_disconnected() {
         t.h.call("Decrypt", json!({"CiphertextBlob": dk["CiphertextBlob"]}))
             .unwrap();
     assert_eq!(back["Plaintext"], dk["Plaintext"]);
+    let pair =
+        t.h.call(
+            "GenerateDataKeyPair",
+            json!({"KeyId": key, "KeyPairSpec": "ECC_NIST_P256"}),
+        )
+        .unwrap();
+    assert_eq!(unb64(&pair["PrivateKeyCiphertextBlob"])[0], 3);
+    let private =
+        t.h.call(
+            "Decrypt",
+            json!({"CiphertextBlob": pair["PrivateKeyCiphertextBlob"]}),
+        )
+        .unwrap();
+    assert_eq!(private["Plaintext"], pair["PrivateKeyPlaintext"]);
     let plain = t.h.key();
     let moved = t
         .h
