@@ -192,6 +192,13 @@ def requests(r):
         "dynamodb:GetRecords": dict(ShardIterator=r.iterator),
         # KMS
         "kms:CancelKeyDeletion": dict(KeyId=r.key),
+        "kms:ConnectCustomKeyStore": dict(CustomKeyStoreId="cks-0123456789abcdef0"),
+        "kms:CreateCustomKeyStore": dict(CustomKeyStoreName="not-made", CloudHsmClusterId="cluster-notconfigured",
+                                         TrustAnchorCertificate="anchor", KeyStorePassword="password-1"),
+        "kms:DeleteCustomKeyStore": dict(CustomKeyStoreId="cks-0123456789abcdef0"),
+        "kms:DescribeCustomKeyStores": {},
+        "kms:DisconnectCustomKeyStore": dict(CustomKeyStoreId="cks-0123456789abcdef0"),
+        "kms:UpdateCustomKeyStore": dict(CustomKeyStoreId="cks-0123456789abcdef0", NewCustomKeyStoreName="x"),
         "kms:CreateAlias": dict(AliasName=f"alias/no{uuid.uuid4().hex[:6]}", TargetKeyId=r.key),
         "kms:CreateGrant": dict(KeyId=r.key, GranteePrincipal=f"arn:aws:iam::{ACCOUNT}:role/x",
                                 Operations=["Encrypt"]),

@@ -198,6 +198,24 @@ struct ServeArgs {
         hide_env_values = true
     )]
     secret_access_key: Option<String>,
+    /// A CloudHSM cluster for KMS custom key stores (AWS_CLOUDHSM), as
+    /// `cluster-<id>=<PKCS#11 module path>:<token label>`: CreateCustomKeyStore's
+    /// CloudHsmClusterId names it, its KeyStorePassword is the token's user PIN.
+    /// Repeatable; the environment variable takes a comma-separated list.
+    #[arg(
+        long = "cloudhsm-cluster",
+        env = "SEALDB_CLOUDHSM_CLUSTERS",
+        value_delimiter = ','
+    )]
+    cloudhsm_clusters: Vec<String>,
+    /// How long a custom key store stays CONNECTING after ConnectCustomKeyStore before
+    /// its token is logged in to, in milliseconds (AWS takes minutes; 0 here).
+    #[arg(
+        long,
+        env = "SEALDB_CUSTOM_KEY_STORE_CONNECT_DELAY_MS",
+        default_value_t = 0
+    )]
+    custom_key_store_connect_delay_ms: u64,
     /// How often an open table's KMS key is re-checked, in seconds (AWS: about 300).
     #[arg(long, env = "SEALDB_KEY_CHECK_INTERVAL_SECS", default_value_t = 300)]
     key_check_interval_secs: u64,
@@ -461,6 +479,13 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
     sealdb_storage::stream::set_shard_rollover_ms(
         i64::try_from(args.stream_shard_rollover_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
     );
+    let mut cloudhsm_clusters = sealdb_kms::CloudHsmClusters::new(
+        std::time::Duration::from_millis(args.custom_key_store_connect_delay_ms),
+    );
+    for spec in &args.cloudhsm_clusters {
+        let (id, token) = sealdb_kms::CloudHsmClusters::parse_spec(spec)?;
+        cloudhsm_clusters.insert(id, token);
+    }
     let regions = regions::Regions::new(
         &args.data.data_dir,
         home.clone(),
@@ -479,6 +504,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
             .unwrap_or(i64::MAX),
             ttl_sweep: std::time::Duration::from_secs(args.ttl_sweep_interval),
             peers: peer_clients,
+            cloudhsm_clusters,
         },
         Arc::clone(&kms_identity),
     );

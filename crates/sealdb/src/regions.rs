@@ -47,6 +47,8 @@ pub(crate) struct RegionSettings {
     pub(crate) ttl_sweep: std::time::Duration,
     /// Regions served by peer deployments (`--peer`), each with its signed client.
     pub(crate) peers: HashMap<String, Arc<sealdb_http::client::PeerClient>>,
+    /// The PKCS#11 tokens KMS custom key stores (AWS_CLOUDHSM) may use.
+    pub(crate) cloudhsm_clusters: sealdb_kms::CloudHsmClusters,
 }
 
 /// Every region this server answers, opened as needed.
@@ -309,6 +311,7 @@ impl Regions {
         );
         let me: std::sync::Weak<dyn sealdb_kms::KmsRegions> = self.me.clone();
         kms.set_regions(me);
+        kms.set_cloudhsm_clusters(s.cloudhsm_clusters.clone());
         services.insert(region.to_owned(), Arc::clone(&kms));
         Ok(kms)
     }
