@@ -18,6 +18,7 @@
 
 use crate::front::Protocol;
 use crate::query::QueryService;
+use crate::signing_keys;
 use crate::sigv4::{self, AuthorizationHeader, RequestParts};
 use crate::wire::{CredentialLookup, CredentialRejection, WireError};
 use bytes::Bytes;
@@ -278,9 +279,11 @@ impl Verifier<'_> {
             session_token_used,
             protocol,
         } = checked;
+        // Only the signed headers enter the canonical request.
         let headers: Vec<(String, String)> = parts
             .headers
             .iter()
+            .filter(|(k, _)| auth.signed_headers.iter().any(|s| s == k.as_str()))
             .map(|(k, v)| {
                 (
                     k.as_str().to_owned(),
@@ -299,7 +302,14 @@ impl Verifier<'_> {
             headers: &headers,
             payload_hash: &payload_hash,
         };
-        if !sigv4::verify(&auth, &secret, &amz_date, &req_parts) {
+        let scope = format!("{}/{}/{}", auth.date, auth.region, auth.service);
+        let ready = signing_keys::get(&auth.access_key_id, &scope, &secret);
+        let fresh = ready.is_none();
+        let verified = sigv4::verify_with(&auth, &secret, &amz_date, &req_parts, ready);
+        if let (true, Some(key)) = (fresh, &verified) {
+            signing_keys::put(&auth.access_key_id, &scope, &secret, key.clone());
+        }
+        if verified.is_none() {
             return Err(protocol.front_error(
                 "InvalidSignatureException",
                 400,

@@ -13,6 +13,7 @@ pub mod encoding;
 pub mod front;
 pub mod query;
 pub mod server;
+mod signing_keys;
 pub mod sigv4;
 pub mod wire;
 mod write_deadline;

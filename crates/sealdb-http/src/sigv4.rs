@@ -296,18 +296,28 @@ pub fn verify(
     amz_date: &str,
     req: &RequestParts<'_>,
 ) -> bool {
+    verify_with(auth, secret, amz_date, req, None).is_some()
+}
+
+/// [`verify`] with the signing key of the request's scope when the caller has it ready
+/// (derived from `secret`). Returns the key used when the signature matched.
+pub(crate) fn verify_with(
+    auth: &AuthorizationHeader,
+    secret: &SecretString,
+    amz_date: &str,
+    req: &RequestParts<'_>,
+    ready: Option<hmac::Key>,
+) -> Option<hmac::Key> {
     let creq = canonical_request(req, &auth.signed_headers);
     let scope = format!(
         "{}/{}/{}/aws4_request",
         auth.date, auth.region, auth.service
     );
     let sts = string_to_sign(amz_date, &scope, &creq);
-    let key = signing_key(secret, &auth.date, &auth.region, &auth.service);
+    let key = ready.unwrap_or_else(|| signing_key(secret, &auth.date, &auth.region, &auth.service));
     let expected = hmac::sign(&key, sts.as_bytes());
-    let Ok(given) = hex::decode(&auth.signature) else {
-        return false;
-    };
-    expected.as_ref().ct_eq(&given).into()
+    let given = hex::decode(&auth.signature).ok()?;
+    bool::from(expected.as_ref().ct_eq(&given)).then_some(key)
 }
 
 /// What signing a request needs (the server signs its own calls to a peer deployment).

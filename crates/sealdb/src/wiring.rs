@@ -72,10 +72,20 @@ impl Backend for DynamoBackend {
             };
             let region = region_of(&self.0, caller, dynamodb_internal).await?;
             match region.dynamodb.call(op, caller, &body).await {
-                Ok(v) => Ok(serde_json::to_vec(&v).unwrap_or_default()),
+                Ok(v) => Ok(to_json_bytes(&v)),
                 Err(e) => Err(dynamo_wire_error(&e)),
             }
         })
+    }
+}
+
+/// A response body. Sized for a 1 KB item up front: serde_json's own 128 bytes took four
+/// reallocations to get there.
+fn to_json_bytes(v: &serde_json::Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2048);
+    match serde_json::to_writer(&mut out, v) {
+        Ok(()) => out,
+        Err(_) => Vec::new(),
     }
 }
 
