@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, SECRET_KEY, Server, eventually
+from conftest import ACCESS_KEY, REGION, SECRET_KEY, Server, eventually, sealdb_bin
 
 MODULES = [
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -214,8 +214,16 @@ def test_key_in_store_and_table_on_it_follow_the_connection(hsm_server):
     assert item["v"] == {"S": "kept"}
     assert ddb.describe_table(TableName="HsmTable")["Table"]["TableStatus"] == "ACTIVE"
 
-    # A connected store reconnects when the server restarts.
+    # A connected store reconnects when the server restarts, also after a root key
+    # rotation (the PIN is in keystore.db, which the rotation re-keys); the PIN is never
+    # in the data dir's files in the clear.
     s.stop()
+    for f in s.data_dir.rglob("*"):
+        if f.is_file():
+            assert PIN.encode() not in f.read_bytes(), f
+    out = subprocess.run([sealdb_bin(), "rotate-root-key", "--data-dir", str(s.data_dir)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
     s.start()
     kms, ddb = s.client("kms"), s.client()
     assert settled(kms, store)["ConnectionState"] == "CONNECTED"

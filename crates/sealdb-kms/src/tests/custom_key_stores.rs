@@ -95,8 +95,30 @@ fn store_lifecycle_follows_the_connection_state_rules() {
         kind(t.create("s", "cluster-nosuchcluster", TEST_PIN)),
         "CloudHsmClusterNotFoundException"
     );
+    assert_eq!(
+        kind(t.h.call(
+            "CreateCustomKeyStore",
+            json!({"CustomKeyStoreName": "xks", "CustomKeyStoreType": "EXTERNAL_KEY_STORE"})
+        )),
+        "UnsupportedOperationException"
+    );
+    assert_eq!(
+        kind(t.h.call(
+            "CreateCustomKeyStore",
+            json!({"CustomKeyStoreName": "no-pin", "CloudHsmClusterId": t.cluster,
+                   "TrustAnchorCertificate": "x"})
+        )),
+        "ValidationException"
+    );
     let id = t.create("store-one", &t.cluster, TEST_PIN).unwrap();
     assert!(id.starts_with("cks-"));
+    assert_eq!(
+        kind(t.h.call(
+            "GenerateRandom",
+            json!({"NumberOfBytes": 8, "CustomKeyStoreId": id})
+        )),
+        "CustomKeyStoreInvalidStateException"
+    );
     assert_eq!(
         kind(t.create("store-one", &t.missing_cluster, TEST_PIN)),
         "CustomKeyStoreNameInUseException"
@@ -124,6 +146,13 @@ fn store_lifecycle_follows_the_connection_state_rules() {
     );
     assert_eq!(t.connect(&id), ConnectionState::Connected);
     assert_eq!(t.state(&id), "CONNECTED");
+    let r =
+        t.h.call(
+            "GenerateRandom",
+            json!({"NumberOfBytes": 8, "CustomKeyStoreId": id}),
+        )
+        .unwrap();
+    assert_eq!(unb64(&r["Plaintext"]).len(), 8);
     // Connecting a connected store is a no-op.
     t.op("ConnectCustomKeyStore", &id).unwrap();
     // While connected: the name may change, not the password; no deletion.
@@ -169,6 +198,12 @@ fn store_lifecycle_follows_the_connection_state_rules() {
     assert_eq!(
         kind(t.h.call("DescribeCustomKeyStores", json!({"CustomKeyStoreId": id}))),
         "CustomKeyStoreNotFoundException"
+    );
+    // keystore.db never holds the password in the clear.
+    let raw = std::fs::read(t.h.dir.path().join("keystore.db")).unwrap();
+    assert!(
+        !raw.windows(TEST_PIN.len())
+            .any(|w| w == TEST_PIN.as_bytes())
     );
     // The audit log never holds the password.
     let log = crate::audit::records(t.h.dir.path(), &t.h.root).unwrap();
