@@ -309,3 +309,36 @@ def test_resource_api_conditions(server, table):
     assert [int(i["sk"]) for i in got["Items"]] == [2, 4]
     got = tb.scan(FilterExpression=Attr("tag").begins_with("od") & Attr("sk").gt(5))
     assert sorted(int(i["sk"]) for i in got["Items"]) == [7, 9]
+
+
+def test_scan_returns_each_partition_in_sort_key_order(ddb, table):
+    """As AWS (moto's AWS-verified test_scan_with_numeric_range_key): a Scan reads the
+    items of one partition together, in sort-key order (numbers by value), and pages
+    with Limit carry on from LastEvaluatedKey in the same order."""
+    t = table("N")
+    tb = boto3.resource("dynamodb", endpoint_url=ddb.meta.endpoint_url, region_name=REGION,
+                        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY).Table(t)
+    with tb.batch_writer() as batch:
+        for i in range(8):
+            batch.put_item(Item={"pk": "A" if i % 2 else "B", "sk": i})
+    with tb.batch_writer() as batch:
+        for i in range(20, 15, -1):
+            batch.put_item(Item={"pk": "A", "sk": i})
+    pages = []
+    resp = tb.scan(Limit=3)
+    pages.append(resp["Items"])
+    while "LastEvaluatedKey" in resp:
+        resp = tb.scan(Limit=3, ExclusiveStartKey=resp["LastEvaluatedKey"])
+        pages.append(resp["Items"])
+    got = [(i["pk"], int(i["sk"])) for p in pages for i in p]
+    assert len(got) == 13
+    by_part = {}
+    for pk, sk in got:
+        by_part.setdefault(pk, []).append(sk)
+    # Each partition is contiguous and ascending by numeric value.
+    assert [pk for pk, _ in got] == sorted([pk for pk, _ in got], key=[pk for pk, _ in got].index)
+    assert by_part["A"] == [1, 3, 5, 7, 16, 17, 18, 19, 20]
+    assert by_part["B"] == [0, 2, 4, 6]
+    assert [len(p) for p in pages] == [3, 3, 3, 3, 1]
+    # And the order is the same every time.
+    assert [(i["pk"], int(i["sk"])) for i in tb.scan()["Items"]] == got

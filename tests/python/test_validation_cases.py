@@ -198,6 +198,29 @@ def test_legacy_comparison_operator_argument_types(ddb, table):
         "Attribute: a")
 
 
+def test_legacy_between_and_in_with_mixed_types(ddb, table):
+    """AWS refuses IN / BETWEEN arguments of different types in a legacy condition
+    (Expected, ScanFilter, QueryFilter, KeyConditions) with its own wording, not the
+    FilterExpression one, and writes nothing."""
+    name = table()
+    key = {"pk": {"S": "a"}, "sk": {"S": "b"}}
+    same = "One or more parameter values were invalid: AttributeValues inside AttributeValueList must be of same type"
+    for op, args in [("BETWEEN", [{"N": "1"}, {"S": "z"}]), ("BETWEEN", [{"S": "a"}, {"B": b"5"}]),
+                     ("IN", [{"S": "b"}, {"N": "1"}])]:
+        cond = {"ComparisonOperator": op, "AttributeValueList": args}
+        assert _error(lambda: ddb.put_item(TableName=name, Item=key, Expected={"a": cond})) == (
+            "ValidationException", same), op
+        assert _error(lambda: ddb.scan(TableName=name, ScanFilter={"a": cond})) == ("ValidationException", same), op
+        assert _error(lambda: ddb.query(TableName=name, KeyConditions={
+            "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "a"}]}}, QueryFilter={"a": cond})) == (
+            "ValidationException", same), op
+    assert "Item" not in ddb.get_item(TableName=name, Key=key)
+    # An argument of a type the operator never takes is named first.
+    assert _error(lambda: ddb.scan(TableName=name, ScanFilter={"a": {
+        "ComparisonOperator": "BETWEEN", "AttributeValueList": [{"N": "1"}, {"SS": ["z"]}]}}))[1] == (
+        "One or more parameter values were invalid: ComparisonOperator BETWEEN is not valid for SS AttributeValue type")
+
+
 def test_functions_not_allowed_in_a_place(ddb, table):
     name = table()
     key = {"pk": {"S": "a"}, "sk": {"S": "b"}}

@@ -95,6 +95,13 @@ fn comparison(
                 )));
             }
         }
+        // IN and BETWEEN: every argument of one type (checked before the bounds' order).
+        let kind = |v: &Value| v.as_object().and_then(|m| m.keys().next()).cloned();
+        if list.iter().any(|v| kind(v) != kind(&list[0])) {
+            return Err(invalid(
+                "One or more parameter values were invalid: AttributeValues inside AttributeValueList must be of same type",
+            ));
+        }
     }
     let a = b.name(attr);
     Ok(match op {
