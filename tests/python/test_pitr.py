@@ -513,3 +513,35 @@ def test_delete_table_keeps_a_system_backup(tmp_path):
             "PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "DISABLED"
     finally:
         s.kill()
+
+
+def test_describe_table_keeps_the_restore_summary(tmp_path):
+    """AWS's DescribeTable of a restored table carries its RestoreSummary (source table,
+    backup for RestoreTableFromBackup, restore time), after the restore's own answer and
+    across a restart; other tables have none."""
+    s = start(tmp_path)
+    try:
+        ddb = s.client()
+        make_table(ddb, "src")
+        ddb.update_continuous_backups(
+            TableName="src", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        ddb.put_item(TableName="src", Item=item("a", "1", g="x"))
+        t1 = moment()
+        ddb.restore_table_to_point_in_time(SourceTableName="src", TargetTableName="bytime", RestoreDateTime=t1)
+        backup = ddb.create_backup(TableName="src", BackupName="b01")["BackupDetails"]["BackupArn"]
+        restored = ddb.restore_table_from_backup(TargetTableName="bybackup", BackupArn=backup)["TableDescription"]
+        src_arn = ddb.describe_table(TableName="src")["Table"]["TableArn"]
+        assert "RestoreSummary" not in ddb.describe_table(TableName="src")["Table"]
+        for _ in range(2):
+            got = ddb.describe_table(TableName="bytime")["Table"]["RestoreSummary"]
+            assert got["SourceTableArn"] == src_arn and got["RestoreInProgress"] is False
+            assert "SourceBackupArn" not in got
+            assert abs(got["RestoreDateTime"].timestamp() - t1) < 0.01
+            got = ddb.describe_table(TableName="bybackup")["Table"]["RestoreSummary"]
+            assert got == restored["RestoreSummary"]
+            assert got["SourceBackupArn"] == backup and got["SourceTableArn"] == src_arn
+            s.stop()
+            s.start()
+            ddb = s.client()
+    finally:
+        s.kill()

@@ -156,6 +156,23 @@ pub struct TableDef {
     /// older definitions: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pitr: Option<PitrSettings>,
+    /// Where the table was restored from (RestoreSummary in DescribeTable). Absent in
+    /// older definitions and for tables not made by a restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored: Option<RestoreInfo>,
+}
+
+/// A restored table's origin, as DescribeTable's RestoreSummary shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RestoreInfo {
+    /// The source table's ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_table_arn: Option<String>,
+    /// The backup's ARN, for RestoreTableFromBackup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_backup_arn: Option<String>,
+    /// The point in time restored to (the restore's own time for a backup), ms.
+    pub restore_ms: i64,
 }
 
 /// Point-in-time recovery settings: every change from `enabled_ms` on keeps the item

@@ -350,6 +350,16 @@ impl Service {
         def.ttl_change = None;
         // Recovery is set up again on a restored table (AWS); its history starts empty.
         def.pitr = None;
+        def.restored = Some(crate::schema::RestoreInfo {
+            source_table_arn: b.details["TableDef"]["name"].as_str().map(|n| {
+                format!(
+                    "arn:aws:dynamodb:{}:{}:table/{n}",
+                    self.cfg.region, self.cfg.account_id
+                )
+            }),
+            source_backup_arn: Some(arn.to_owned()),
+            restore_ms: now,
+        });
         let rec = self
             .engine
             .restore_table(
@@ -374,11 +384,7 @@ impl Service {
             defs.insert(target.to_owned(), Arc::clone(&def));
         }
         let t = self.table_by_name(target)?;
-        let mut d = self.live_description(&t, "ACTIVE").await?;
-        d["RestoreSummary"] = json!({
-            "SourceBackupArn": arn, "SourceTableArn": b.details["TableDef"]["name"].as_str().map(|n| format!("arn:aws:dynamodb:{}:{}:table/{n}", self.cfg.region, self.cfg.account_id)),
-            "RestoreDateTime": ms_to_epoch_seconds(now), "RestoreInProgress": false,
-        });
+        let d = self.live_description(&t, "ACTIVE").await?;
         Ok(json!({ "TableDescription": d }))
     }
 }

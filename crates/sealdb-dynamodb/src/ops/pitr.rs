@@ -14,7 +14,7 @@ use crate::input::{Input, int_value, null_member, validation_errors};
 use crate::ops::indexes::put_index_entry;
 use crate::ops::scan::decode;
 use crate::ops::tables::{enum_error, parse_sse, parse_throughput, table_name_errors};
-use crate::schema::{BillingMode, PitrSettings, TableDef, ms_to_epoch_seconds};
+use crate::schema::{BillingMode, PitrSettings, RestoreInfo, TableDef, ms_to_epoch_seconds};
 use crate::service::{Service, TableRef};
 use sealdb_common::Principal;
 use sealdb_storage::{Decision, ItemKey, TableStore, WriteTx};
@@ -166,6 +166,11 @@ impl Service {
             RestoreTime::At(ms) => ms,
         };
         let mut def = self.restored_definition(&source.def, input, &req, now)?;
+        def.restored = Some(RestoreInfo {
+            source_table_arn: Some(source.def.arn(&self.cfg.region, &self.cfg.account_id)),
+            source_backup_arn: None,
+            restore_ms,
+        });
         let kms_key = match input.obj_opt("SSESpecificationOverride")? {
             Some(m) => self.resolve_sse_public(&parse_sse(m)?, caller).await?,
             None => source.def.sse_key_arn.clone(),
@@ -206,12 +211,7 @@ impl Service {
         // Requests see the table only once its indexes are whole again.
         rebuild_indexes(&self.store(&t).await?, &def).await?;
         self.cache_def((*def).clone());
-        let mut d = self.live_description(&t, "ACTIVE").await?;
-        d["RestoreSummary"] = json!({
-            "SourceTableArn": source.def.arn(&self.cfg.region, &self.cfg.account_id),
-            "RestoreDateTime": ms_to_epoch_seconds(restore_ms),
-            "RestoreInProgress": false,
-        });
+        let d = self.live_description(&t, "ACTIVE").await?;
         Ok(json!({ "TableDescription": d }))
     }
 

@@ -169,6 +169,19 @@ impl Service {
             counts,
             &index_stats,
         );
+        if let Some(r) = &t.def.restored {
+            let mut summary = json!({
+                "RestoreDateTime": crate::schema::ms_to_epoch_seconds(r.restore_ms),
+                "RestoreInProgress": false,
+            });
+            if let Some(a) = &r.source_table_arn {
+                summary["SourceTableArn"] = json!(a);
+            }
+            if let Some(a) = &r.source_backup_arn {
+                summary["SourceBackupArn"] = json!(a);
+            }
+            d["RestoreSummary"] = summary;
+        }
         if let Some((ms, backup)) = &t.def.archival {
             d["ArchivalSummary"] = json!({
                 "ArchivalDateTime": crate::schema::ms_to_epoch_seconds(*ms),
@@ -248,6 +261,7 @@ impl Service {
             stream_policy: None,
             replication: None,
             pitr: None,
+            restored: None,
         };
         // The id is chosen by the engine; store the definition, then record the id in it.
         def.sse_key_arn.clone_from(&sse_key_arn);
