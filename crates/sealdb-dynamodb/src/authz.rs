@@ -26,7 +26,7 @@ use crate::expr::{self, ExpressionAttributes};
 use crate::input::Input;
 use crate::schema::TableDef;
 use crate::service::{Operation, Service};
-use crate::value::{AttributeValue, item_from_json};
+use crate::value::AttributeValue;
 
 /// What one DynamoDB request asks permission for.
 type Questions = Vec<RequestContext>;
@@ -573,11 +573,12 @@ fn add_item_keys(q: &mut RequestContext, op: Operation, def: &TableDef, raw: &Ma
 }
 
 /// `dynamodb:LeadingKeys`: the partition key value of an item or key, as a string.
+/// Only the partition key attribute is read (a PutItem's whole item was parsed here once).
 fn add_leading_key(q: &mut RequestContext, def: &TableDef, item: &Value) {
-    let Ok(item) = item_from_json(item) else {
+    let Some(Ok(value)) = item.get(&def.hash_key.name).map(AttributeValue::from_json) else {
         return;
     };
-    if let Some(value) = item.get(&def.hash_key.name).and_then(key_string) {
+    if let Some(value) = key_string(&value) {
         q.keys.set_multi("dynamodb:LeadingKeys", [value]);
     }
 }
