@@ -307,3 +307,20 @@ def test_checked_and_already_as_aws(ddb, table):
                                           ExpressionAttributeValues={":v": {"S": "x"}}))[1] == (
         "Invalid UpdateExpression: An expression attribute name used in the document path is not defined; "
         "attribute name: #n")
+
+
+def test_attribute_names_less_than_64_kb(ddb, table):
+    """AWS: an attribute name, top-level or nested, is less than 64 KB (65535 bytes is
+    kept, 65536 refused with ValidationException, nothing written)."""
+    name = table()
+    key = {"pk": {"S": "a"}, "sk": {"S": "b"}}
+    ddb.put_item(TableName=name, Item=dict(key, **{"x" * 65535: {"S": "v"}}))
+    assert "x" * 65535 in ddb.get_item(TableName=name, Key=key)["Item"]
+    big = "y" * 65536
+    msg = "Attribute name is too large, must be less than 65536 bytes"
+    key2 = {"pk": {"S": "c"}, "sk": {"S": "d"}}
+    assert _error(lambda: ddb.put_item(TableName=name, Item=dict(key2, **{big: {"S": "v"}}))) == (
+        "ValidationException", msg)
+    assert _error(lambda: ddb.put_item(TableName=name, Item=dict(key2, m={"M": {big: {"S": "v"}}}))) == (
+        "ValidationException", msg)
+    assert "Item" not in ddb.get_item(TableName=name, Key=key2)

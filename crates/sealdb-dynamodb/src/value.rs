@@ -231,6 +231,7 @@ fn from_json_depth(v: &Value, depth: usize) -> Result<AttributeValue, ValueError
             };
             let mut item = Item::new();
             for (name, v) in inner {
+                check_name(name)?;
                 item.insert(name.clone(), from_json_depth(v, depth + 1)?);
             }
             AttributeValue::M(item)
@@ -331,9 +332,20 @@ pub fn item_from_json(v: &Value) -> Result<Item, ValueError> {
     };
     let mut item = Item::new();
     for (name, v) in m {
+        check_name(name)?;
         item.insert(name.clone(), AttributeValue::from_json(v)?);
     }
     Ok(item)
+}
+
+/// AWS: an attribute name (at any depth) is less than 64 KB.
+fn check_name(name: &str) -> Result<(), ValueError> {
+    if name.len() > 65535 {
+        return Err(ValueError::validation(
+            "Attribute name is too large, must be less than 65536 bytes",
+        ));
+    }
+    Ok(())
 }
 
 /// The JSON form of an item.
