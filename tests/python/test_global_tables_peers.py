@@ -333,3 +333,55 @@ def test_replica_changes_wait_for_a_partitioned_peer(two_sites):
     west = west_srv.client(region="eu-west-1")
     eventually(lambda: name not in west.list_tables()["TableNames"], "west replica deleted after the partition")
     eventually(lambda: "Replicas" not in east.describe_table(TableName=name)["Table"], "east regional again")
+
+
+def test_partition_longer_than_the_stream_retention_recopies(two_sites):
+    """A peer away for more than the stream's 24 hours finds the changes it missed
+    trimmed: it copies the source's items again (deletions included) instead of losing
+    them. The source's data clock is moved 25 hours forward to get there."""
+    east_srv, west_srv = two_sites["us-east-1"], two_sites["eu-west-1"]
+    east, west = east_srv.client(region="us-east-1"), west_srv.client(region="eu-west-1")
+    name = "Gap" + uuid.uuid4().hex[:6]
+    east.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
+    east.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1"}}])
+    eventually(lambda: east.describe_table(TableName=name)["Table"]["Replicas"][0]["ReplicaStatus"] == "ACTIVE",
+               "replica active")
+    for pk in ("keep", "doomed"):
+        east.put_item(TableName=name, Item={"pk": {"S": pk}})
+    eventually(lambda: get(west, name, "doomed"), "first writes in west")
+    west_srv.kill()
+    for i in range(5):
+        east.put_item(TableName=name, Item={"pk": {"S": f"during-{i}"}})
+    east.delete_item(TableName=name, Key={"pk": {"S": "doomed"}})
+    # 25 hours later at east: its next writes trim everything west has not read.
+    east_srv.kill()
+    east_srv.extra_args += ["--test-data-clock-offset-secs", str(25 * 3600)]
+    east_srv.start()
+    east = east_srv.client(region="us-east-1")
+    for i in range(10):
+        east.put_item(TableName=name, Item={"pk": {"S": f"after-{i}"}})
+    # The changes west missed are gone from east's stream.
+    streams = east_srv.client("dynamodbstreams", region="us-east-1")
+    arn = east.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    kept = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while it:
+            page = streams.get_records(ShardIterator=it)
+            kept += [r["dynamodb"]["Keys"]["pk"]["S"] for r in page["Records"]]
+            if not page["Records"]:
+                break
+            it = page.get("NextShardIterator")
+    assert kept and not any(k.startswith("during-") or k == "doomed" for k in kept), kept
+    west_srv.start()
+    west = west_srv.client(region="eu-west-1")
+    wanted = {"keep", *(f"during-{i}" for i in range(5)), *(f"after-{i}" for i in range(10))}
+
+    def west_keys():
+        return {i["pk"]["S"] for i in west.scan(TableName=name, ConsistentRead=True)["Items"]}
+    eventually(lambda: west_keys() == wanted, "west level with east after the long partition")
+    # And the channel goes on from there.
+    east.put_item(TableName=name, Item={"pk": {"S": "later"}})
+    eventually(lambda: get(west, name, "later"), "a later write in west")

@@ -289,6 +289,21 @@ pub fn entry_key(ix: &IndexDef, item: &Item, table_key: &ItemKey) -> Option<Inde
     })
 }
 
+/// A process-wide shift of the writes' wall time (`--test-data-clock-offset-secs`).
+static WALL_OFFSET_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Shifts the wall time of this process's writes, for tests of day-long limits.
+pub fn set_test_wall_offset_ms(ms: i64) {
+    WALL_OFFSET_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .saturating_add(WALL_OFFSET_MS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 /// The writes that take an item from `old` to `new` (either may be absent), index
 /// entries included.
 pub fn mutations(
@@ -331,9 +346,7 @@ fn mutations_by(
     let mut out = Vec::with_capacity(2 + 2 * def.indexes.len());
     // Wall time: retention is measured against it when the stream is read, and it is
     // the time last-writer-wins and point-in-time recovery compare.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let now = wall_ms();
     let changed = match (old, new) {
         (None, None) => false,
         (Some(o), Some(n)) => o != n,

@@ -164,6 +164,15 @@ pub(crate) const PULL_BATCH: usize = 256;
 /// Items copied per write while a replica is created.
 pub(crate) const SEED_BATCH: usize = 256;
 
+/// A batch of a replica's stream records: (seq, ts, record), and the first sequence
+/// number its stream still holds (0 when empty): past the reader's checkpoint, the
+/// records between were trimmed (a partition longer than the retention).
+#[derive(Default)]
+pub(crate) struct Changes {
+    pub(crate) records: Vec<(i64, i64, Vec<u8>)>,
+    pub(crate) first: i64,
+}
+
 /// Where a replica reads another replica's items and changes.
 pub(crate) enum Source {
     /// The other replica is in this process.
@@ -260,21 +269,18 @@ impl Source {
     /// Up to a batch of the replica's stream records after `after`: (seq, ts, record);
     /// `None` when that replica, at a peer deployment, has left the group (its table
     /// deleted, or no longer a replica), which its notice may not have said.
-    pub(crate) async fn changes(
-        &self,
-        table: &str,
-        after: i64,
-    ) -> Result<Option<Vec<(i64, i64, Vec<u8>)>>, String> {
+    pub(crate) async fn changes(&self, table: &str, after: i64) -> Result<Option<Changes>, String> {
         match self {
             Source::Local(src) => {
                 // A replica in this process that leaves tells the others itself.
                 let t = src.table_by_name(table).map_err(|e| e.message())?;
                 let store = src.store(&t).await.map_err(|e| e.message())?;
-                store
+                let first = store.stream_bounds().await.map_err(|e| e.to_string())?.0;
+                let records = store
                     .stream_read(after, PULL_BATCH, 0, 4 << 20, 0)
                     .await
-                    .map(Some)
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string())?;
+                Ok(Some(Changes { records, first }))
             }
             Source::Remote(me, region) => {
                 let v = match me
@@ -301,7 +307,10 @@ impl Source {
                         .map_err(|_| "record not base64")?;
                     out.push((seq, ts, bytes));
                 }
-                Ok(Some(out))
+                Ok(Some(Changes {
+                    records: out,
+                    first: v["First"].as_i64().unwrap_or(0),
+                }))
             }
         }
     }
@@ -446,16 +455,19 @@ impl Service {
                     return Ok(json!({ "Records": [], "Left": true }));
                 }
                 let after = v["After"].as_i64().unwrap_or(0);
-                let recs = Source::Local(self.me.upgrade().ok_or(DynamoError::Internal)?)
+                let Some(recs) = Source::Local(self.me.upgrade().ok_or(DynamoError::Internal)?)
                     .changes(&table, after)
                     .await
                     .map_err(fail)?
-                    .unwrap_or_default();
+                else {
+                    return Ok(json!({ "Records": [], "Left": true }));
+                };
                 let records: Vec<Value> = recs
+                    .records
                     .iter()
                     .map(|(seq, ts, b)| json!({ "Seq": seq, "Ts": ts, "Record": B64.encode(b) }))
                     .collect();
-                Ok(json!({ "Records": records }))
+                Ok(json!({ "Records": records, "First": recs.first }))
             }
             "ReadItems" => {
                 let after = match v.get("After") {

@@ -517,7 +517,8 @@ impl Service {
             .await
             .map_err(|e| e.to_string())?
             .unwrap_or(0);
-        let Some(records) = src.changes(table, after).await? else {
+        let Some(crate::remote::Changes { records, first }) = src.changes(table, after).await?
+        else {
             if crate::outbox::pending(&t.def, source).next().is_some() {
                 return Err("the source replica is not created yet".into());
             }
@@ -526,6 +527,19 @@ impl Service {
             self.remove_member(table, source).await;
             return Ok(0);
         };
+        if first > after + 1 {
+            // Changes past the checkpoint were trimmed from the source's stream (it was
+            // out of reach longer than the retention): copy its items again instead.
+            tracing::warn!(
+                table,
+                source,
+                after,
+                first,
+                "replication gap: the source's stream no longer holds what this replica missed; copying its items again"
+            );
+            self.recopy(table, source, &src).await?;
+            return Ok(1);
+        }
         if records.len() == crate::remote::PULL_BATCH {
             // More than a batch waits: the channel's backlog, reported as it drains.
             tracing::info!(
@@ -563,5 +577,104 @@ impl Service {
             .await
             .map_err(|e| e.to_string())?;
         Ok(count)
+    }
+}
+
+impl Service {
+    /// Brings this replica level with `source` after a gap in its stream: every item of
+    /// the source through last-writer-wins, then deletes the items here last written by
+    /// the source that it no longer holds (deleted there during the gap), then moves the
+    /// checkpoint to the source's stream end read before the copy (what the copy misses
+    /// after it, the pull brings). Items the source deleted whose last write here came
+    /// from a third region stay (that region's own channel carries its deletions).
+    pub(crate) async fn recopy(
+        &self,
+        table: &str,
+        source: &str,
+        src: &crate::remote::Source,
+    ) -> Result<(), String> {
+        let end = src.stream_end(table).await?;
+        let t = self.table_by_name(table).map_err(|e| e.message())?;
+        let store = self.store(&t).await.map_err(|e| e.message())?;
+        let mut held = std::collections::HashSet::new();
+        let mut after: Option<ItemKey> = None;
+        loop {
+            let page = src.items(table, source, after.clone()).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.0.clone());
+            let changes: Vec<Change> = page
+                .into_iter()
+                .map(|(key, item, stamp)| {
+                    held.insert(key.clone());
+                    Change {
+                        key,
+                        new: Some(item),
+                        stamp,
+                    }
+                })
+                .collect();
+            let def = Arc::clone(&t.def);
+            store
+                .write_when_room(move |tx: &mut dyn WriteTx| {
+                    for c in changes {
+                        apply_change(tx, &def, c)?;
+                    }
+                    Ok(Decision::Commit(()))
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let mut after: Option<ItemKey> = None;
+        loop {
+            let page = store
+                .scan(0, u64::MAX, after, crate::remote::SEED_BATCH, 4 << 20)
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.key.clone());
+            let mut gone = Vec::new();
+            for stored in page {
+                if held.contains(&stored.key) {
+                    continue;
+                }
+                let stamp = store
+                    .write_stamp(&stored.key)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let Some(s) = stamp.filter(|s| s.origin == source) {
+                    gone.push(Change {
+                        key: stored.key,
+                        new: None,
+                        stamp: WriteStamp {
+                            ts_ms: s.ts_ms + 1,
+                            origin: s.origin,
+                        },
+                    });
+                }
+            }
+            if gone.is_empty() {
+                continue;
+            }
+            let def = Arc::clone(&t.def);
+            store
+                .write_when_room(move |tx: &mut dyn WriteTx| {
+                    for c in gone {
+                        apply_change(tx, &def, c)?;
+                    }
+                    Ok(Decision::Commit(()))
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let source = source.to_owned();
+        store
+            .write_when_room(move |tx: &mut dyn WriteTx| {
+                if tx.checkpoint_get(&source)?.is_none_or(|c| c < end) {
+                    tx.checkpoint_put(&source, end)?;
+                }
+                Ok(Decision::Commit(()))
+            })
+            .await
+            .map_err(|e| e.to_string())
     }
 }

@@ -232,6 +232,16 @@ struct ServeArgs {
     /// minutes).
     #[arg(long, env = "SEALDB_REPLICA_TRANSITION_SECS", default_value_t = 2)]
     replica_transition_secs: u64,
+    /// For tests of day-long limits (stream retention between peers): moves the clock
+    /// of the regions' data (tables, streams, keys) forward by this many seconds; request
+    /// signatures and sessions keep the system clock.
+    #[arg(
+        long,
+        hide = true,
+        env = "SEALDB_TEST_DATA_CLOCK_OFFSET_SECS",
+        default_value_t = 0
+    )]
+    test_data_clock_offset_secs: i64,
     /// How often Time to Live deletes expired items, in seconds (AWS: within days; the
     /// sweep reads every TTL-enabled table, paced behind foreground work).
     #[arg(long, env = "SEALDB_TTL_SWEEP_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
@@ -493,7 +503,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         root.clone(),
         regions::RegionSettings {
             account_id: args.account_id.clone(),
-            clock: clock.clone(),
+            clock: data_clock(args.test_data_clock_offset_secs),
             endpoint_address: local.to_string(),
             key_check_interval_ms,
             archive_after_ms: i64::try_from(args.archive_after_secs.saturating_mul(1000))
@@ -738,4 +748,12 @@ fn credentials(action: CredentialsAction) -> Result<(), String> {
             }
         }
     }
+}
+
+/// The clock of the regions' data: the system clock, moved by `--test-data-clock-offset-secs`.
+fn data_clock(offset_secs: i64) -> Clock {
+    sealdb_dynamodb::index::set_test_wall_offset_ms(offset_secs.saturating_mul(1000));
+    let clock = Clock::system();
+    clock.advance_millis(offset_secs.saturating_mul(1000));
+    clock
 }
