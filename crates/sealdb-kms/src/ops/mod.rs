@@ -266,16 +266,30 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// The key state as AWS shows it: a key in a custom key store that is not connected is
+    /// `Unavailable` (unless pending deletion), and returns to its own state on reconnect.
+    fn shown_state(&self, k: &KeyRecord) -> &'static str {
+        let disconnected = k
+            .custom_key_store_id
+            .as_deref()
+            .is_some_and(|store| self.cks.token(store).is_none());
+        match k.state {
+            KeyState::Enabled | KeyState::Disabled if disconnected => "Unavailable",
+            state => state.as_str(),
+        }
+    }
+
     fn metadata(&self, k: &KeyRecord) -> Value {
+        let shown_state = self.shown_state(k);
         let mut m = json!({
             "AWSAccountId": self.cfg.account_id,
             "KeyId": k.id,
             "Arn": self.key_arn(&k.id),
             "CreationDate": k.created,
-            "Enabled": k.state == KeyState::Enabled,
+            "Enabled": shown_state == "Enabled",
             "Description": k.description,
             "KeyUsage": k.key_usage,
-            "KeyState": k.state.as_str(),
+            "KeyState": shown_state,
             "Origin": k.origin,
             "KeyManager": k.key_manager,
             "CustomerMasterKeySpec": k.key_spec,

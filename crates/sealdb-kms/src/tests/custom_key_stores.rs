@@ -384,10 +384,11 @@ fn keys_in_the_store_encrypt_in_the_token_and_fail_while_disconnected() {
         "UnsupportedOperationException"
     );
 
-    // Disconnected: the key keeps its state, every cryptographic use fails.
+    // Disconnected: the key shows Unavailable (AWS), every cryptographic use fails.
     t.op("DisconnectCustomKeyStore", &id).unwrap();
     let d = t.h.call("DescribeKey", json!({"KeyId": key})).unwrap();
-    assert_eq!(d["KeyMetadata"]["KeyState"], "Enabled");
+    assert_eq!(d["KeyMetadata"]["KeyState"], "Unavailable");
+    assert_eq!(d["KeyMetadata"]["Enabled"], false);
     let e =
         t.h.call(
             "Decrypt",
@@ -411,8 +412,10 @@ fn keys_in_the_store_encrypt_in_the_token_and_fail_while_disconnected() {
         kind(t.op("DeleteCustomKeyStore", &id)),
         "CustomKeyStoreHasCMKsException"
     );
-    // Reconnected: the old ciphertext opens again.
+    // Reconnected: the key is Enabled again and the old ciphertext opens.
     assert_eq!(t.connect(&id), ConnectionState::Connected);
+    let d = t.h.call("DescribeKey", json!({"KeyId": key})).unwrap();
+    assert_eq!(d["KeyMetadata"]["KeyState"], "Enabled");
     let pt =
         t.h.call(
             "Decrypt",
