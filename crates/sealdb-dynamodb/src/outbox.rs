@@ -124,13 +124,8 @@ impl Service {
     /// Starts sending `table`'s queued notices (once per table).
     pub(crate) fn spawn_outbox(&self, table: &str) {
         let pair = (table.to_owned(), "\0outbox".to_owned());
-        match self.replicators.lock() {
-            Ok(mut running) => {
-                if !running.insert(pair.clone()) {
-                    return;
-                }
-            }
-            Err(_) => return,
+        if !self.claim_replicator(&pair) {
+            return;
         }
         let me = self.me.clone();
         tokio::spawn(async move {

@@ -283,16 +283,19 @@ impl Service {
         });
     }
 
+    /// Marks the (table, task) pair as running; false when it already runs (each
+    /// replication task is started once per process).
+    pub(crate) fn claim_replicator(&self, pair: &(String, String)) -> bool {
+        self.replicators
+            .lock()
+            .is_ok_and(|mut running| running.insert(pair.clone()))
+    }
+
     /// Starts pulling `source`'s changes of `table` into this replica (once per pair).
     pub(crate) fn spawn_puller(&self, table: &str, source: &str) {
         let pair = (table.to_owned(), source.to_owned());
-        match self.replicators.lock() {
-            Ok(mut running) => {
-                if !running.insert(pair.clone()) {
-                    return;
-                }
-            }
-            Err(_) => return,
+        if !self.claim_replicator(&pair) {
+            return;
         }
         let me = self.me.clone();
         tokio::spawn(async move {
@@ -360,15 +363,7 @@ impl Service {
                 })
                 .collect();
             let def = self.def(table).ok_or("replica gone")?;
-            store
-                .write_when_room(move |tx: &mut dyn WriteTx| {
-                    for c in changes {
-                        apply_change(tx, &def, c)?;
-                    }
-                    Ok(Decision::Commit(()))
-                })
-                .await
-                .map_err(|e| e.to_string())?;
+            apply_changes(&store, def, changes).await?;
         }
         store
             .write_when_room(move |tx: &mut dyn WriteTx| {
@@ -394,6 +389,23 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// Applies `changes` to the replica in one write (seed and re-copy pages).
+async fn apply_changes(
+    store: &sealdb_storage::TableStore,
+    def: Arc<crate::schema::TableDef>,
+    changes: Vec<Change>,
+) -> Result<(), String> {
+    store
+        .write_when_room(move |tx: &mut dyn WriteTx| {
+            for c in changes {
+                apply_change(tx, &def, c)?;
+            }
+            Ok(Decision::Commit(()))
+        })
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Applies a change unless this replica already holds a later one of the item.
@@ -613,16 +625,7 @@ impl Service {
                     }
                 })
                 .collect();
-            let def = Arc::clone(&t.def);
-            store
-                .write_when_room(move |tx: &mut dyn WriteTx| {
-                    for c in changes {
-                        apply_change(tx, &def, c)?;
-                    }
-                    Ok(Decision::Commit(()))
-                })
-                .await
-                .map_err(|e| e.to_string())?;
+            apply_changes(&store, Arc::clone(&t.def), changes).await?;
         }
         let mut after: Option<ItemKey> = None;
         loop {
@@ -655,16 +658,7 @@ impl Service {
             if gone.is_empty() {
                 continue;
             }
-            let def = Arc::clone(&t.def);
-            store
-                .write_when_room(move |tx: &mut dyn WriteTx| {
-                    for c in gone {
-                        apply_change(tx, &def, c)?;
-                    }
-                    Ok(Decision::Commit(()))
-                })
-                .await
-                .map_err(|e| e.to_string())?;
+            apply_changes(&store, Arc::clone(&t.def), gone).await?;
         }
         let source = source.to_owned();
         store
