@@ -222,6 +222,11 @@ def test_removing_a_replica(gt_server):
     assert {x["RegionName"]: x["ReplicaStatus"] for x in west.describe_table(TableName=name)["Table"]["Replicas"]} == \
         {"us-east-1": "ACTIVE", "ap-southeast-2": "DELETING"}
     assert ap.describe_table(TableName=name)["Table"]["TableStatus"] == "DELETING"
+    # As AWS answers for a table being deleted.
+    with pytest.raises(ClientError) as e:
+        ap.describe_time_to_live(TableName=name)
+    assert err(e) == ("ValidationException",
+                      "Cannot describe time to live while table is in DELETING state: Current table state is DELETING")
     with pytest.raises(ClientError) as e:
         east.update_table(TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": "ap-southeast-2"}}])
     assert err(e) == ("ResourceInUseException",

@@ -133,3 +133,34 @@ def test_paginators(ddb, table):
             ScanIndexForward=False, PaginationConfig={"PageSize": 5}):
         sks += [int(it["sk"]["N"]) for it in page["Items"]]
     assert sks == sorted([j for j in range(120) if j % 3 == 1], reverse=True)
+
+
+def test_updated_old_and_new_project_the_paths_as_aws(ddb, table):
+    """UPDATED_OLD / UPDATED_NEW are the update's paths projected on the old / new item,
+    as DynamoDB answers (ScyllaDB Alternator's test_update_item_returnvalues_nested, run
+    against AWS): a removed list element leaves its shifted successor at that index in
+    UPDATED_NEW; an element set past the end is not returned; a path that was not there
+    is not in UPDATED_OLD."""
+    t = table(None)
+    key = {"pk": {"S": "lists"}}
+    n = lambda i: {"N": str(i)}
+    ddb.put_item(TableName=t, Item={**key, "L": {"L": [n(i) for i in range(12)]},
+                                    "a": {"M": {"b": {"S": "dog"}, "c": {"L": [n(1), n(2), n(3)]}}}})
+
+    def update(rv, expr, values=None):
+        kw = {"ExpressionAttributeValues": values} if values else {}
+        return ddb.update_item(TableName=t, Key=key, UpdateExpression=expr, ReturnValues=rv, **kw).get("Attributes")
+
+    assert update("UPDATED_OLD", "SET L[5] = :v REMOVE L[9]", {":v": n(50)}) == {"L": {"L": [n(5), n(9)]}}
+    ddb.put_item(TableName=t, Item={**key, "L": {"L": [n(i) for i in range(12)]},
+                                    "a": {"M": {"b": {"S": "dog"}, "c": {"L": [n(1), n(2), n(3)]}}}})
+    assert update("UPDATED_NEW", "SET L[5] = :v REMOVE L[9]", {":v": n(50)}) == {"L": {"L": [n(50), n(10)]}}
+    assert ddb.get_item(TableName=t, Key=key, ConsistentRead=True)["Item"]["L"]["L"] == [
+        n(i) for i in (0, 1, 2, 3, 4, 50, 6, 7, 8, 10, 11)]
+    assert update("UPDATED_OLD", "SET a.c[1] = :v, a.b = :w", {":v": n(8), ":w": {"S": "yo"}}) == {
+        "a": {"M": {"b": {"S": "dog"}, "c": {"L": [n(2)]}}}}
+    assert update("UPDATED_OLD", "REMOVE a.c[1], a.c[3]") == {"a": {"M": {"c": {"L": [n(8)]}}}}
+    assert update("UPDATED_NEW", "SET a.c[100] = :v", {":v": n(70)}) is None
+    assert update("UPDATED_NEW", "REMOVE a.c[1]") == {"a": {"M": {"c": {"L": [n(70)]}}}}
+    assert update("UPDATED_OLD", "SET a.x1 = :v", {":v": n(8)}) is None
+    assert update("UPDATED_NEW", "SET a.x2 = :v", {":v": n(8)}) == {"a": {"M": {"x2": n(8)}}}

@@ -204,25 +204,47 @@ def test_restore_errors_as_aws(tmp_path):
         ddb = s.client()
         make_table(ddb, "src")
         make_table(ddb, "taken")
-        code, msg = error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="tt2",
-                          UseLatestRestorableTime=True)
-        assert (code, msg) == ("PointInTimeRecoveryUnavailableException",
-                               "Point in time recovery is not enabled for table 'src'")
+        for target in ("tt2", "taken"):  # recovery is checked before the target's name
+            code, msg = error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName=target,
+                              UseLatestRestorableTime=True)
+            assert (code, msg) == ("PointInTimeRecoveryUnavailableException",
+                                   "Point in time recovery is not enabled for table 'src'")
         ddb.update_continuous_backups(
             TableName="src", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
         p = ddb.describe_continuous_backups(TableName="src")["ContinuousBackupsDescription"][
             "PointInTimeRecoveryDescription"]
+        iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
         for when in (p["EarliestRestorableDateTime"].timestamp() - 60, time.time() + 3600):
-            code, msg = error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="tt2",
+            # The time is checked before the target's name too.
+            code, msg = error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="taken",
                               RestoreDateTime=when)
             assert code == "InvalidRestoreTimeException", msg
+            assert msg.startswith(f"RestoreDateTime '{iso(when)}' must be within EarliestRestorableDateTime "
+                                  f"'{iso(p['EarliestRestorableDateTime'].timestamp())}' and LatestRestorableDateTime '"), msg
         assert error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="taken",
                      UseLatestRestorableTime=True) == ("TableAlreadyExistsException", "Table already exists: taken")
         assert error(ddb.restore_table_to_point_in_time, SourceTableName="gone", TargetTableName="tt2",
                      UseLatestRestorableTime=True) == ("TableNotFoundException", "Table not found: gone")
-        code, _ = error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="tt2",
-                        UseLatestRestorableTime=True, RestoreDateTime=time.time())
-        assert code == "ValidationException"
+        assert error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="tt2",
+                     UseLatestRestorableTime=True, RestoreDateTime=time.time()) == (
+            "ValidationException", "Invalid Request: Both RestoreDateTime and UseLatestRestorableTime cannot be set "
+            "for point-in-time restore request. Please specify either RestoreDateTime time or UseLatestRestorableTime")
+        assert error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="tt2") == (
+            "ValidationException",
+            "Invalid Request: Either one of RestoreDateTime or UseLatestRestorableTime must be specified, but not both")
+        assert error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="tt2",
+                     SourceTableArn="arn:aws:dynamodb:us-east-1:000000000000:table/src",
+                     UseLatestRestorableTime=True) == (
+            "ValidationException", "Must provide exactly one of: sourceTableArn, sourceTableName")
+        assert error(ddb.restore_table_to_point_in_time, TargetTableName="tt2", UseLatestRestorableTime=True) == (
+            "ValidationException", "The parameter 'TableName' is required")
+        assert error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="tt2",
+                     UseLatestRestorableTime=True,
+                     ProvisionedThroughputOverride={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}) == (
+            "ValidationException", "Cannot override ProvisionedThroughput unless BillingMode is PROVISIONED")
+        assert error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="tt2",
+                     UseLatestRestorableTime=True, BillingModeOverride="PROVISIONED") == (
+            "ValidationException", "Must override ProvisionedThroughput if BillingMode is overridden to PROVISIONED")
         code, msg = error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="bad!name",
                           UseLatestRestorableTime=True)
         assert code == "ValidationException" and "targetTableName" in msg, msg
@@ -543,5 +565,43 @@ def test_describe_table_keeps_the_restore_summary(tmp_path):
             s.stop()
             s.start()
             ddb = s.client()
+    finally:
+        s.kill()
+
+
+def test_restore_from_backup_drops_what_aws_drops_and_its_errors(tmp_path):
+    """As AWS (recorded by ack-api-quirks): a restored table has no stream, TTL, tags,
+    deletion protection or table class of its source; a taken target name is
+    TableAlreadyExistsException; the capacity overrides follow the billing mode."""
+    s = start(tmp_path)
+    try:
+        ddb = s.client()
+        make_table(ddb, "src")
+        ddb.update_table(TableName="src", DeletionProtectionEnabled=True, TableClass="STANDARD_INFREQUENT_ACCESS")
+        ddb.update_time_to_live(TableName="src", TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+        ddb.put_item(TableName="src", Item=item("a", "1", g="x", l=1))
+        backup = ddb.create_backup(TableName="src", BackupName="bk1")["BackupDetails"]["BackupArn"]
+        t = ddb.restore_table_from_backup(TargetTableName="copy", BackupArn=backup)["TableDescription"]
+        for member in ("StreamSpecification", "LatestStreamArn", "TableClassSummary"):
+            assert member not in t, member
+        assert t["DeletionProtectionEnabled"] is False
+        assert ddb.describe_time_to_live(TableName="copy")["TimeToLiveDescription"] == {"TimeToLiveStatus": "DISABLED"}
+        assert ddb.list_tags_of_resource(ResourceArn=t["TableArn"])["Tags"] == []
+        assert contents(ddb, "copy") == contents(ddb, "src") and gsi(ddb, "copy", "x") == [("a", "1")]
+        assert error(ddb.restore_table_from_backup, TargetTableName="copy", BackupArn=backup) == (
+            "TableAlreadyExistsException", "Table already exists: copy")
+        assert error(ddb.restore_table_from_backup, TargetTableName="other", BackupArn=backup,
+                     ProvisionedThroughputOverride={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}) == (
+            "ValidationException", "Cannot override ProvisionedThroughput unless BillingMode is PROVISIONED")
+        prov = ddb.restore_table_from_backup(
+            TargetTableName="prov", BackupArn=backup, BillingModeOverride="PROVISIONED",
+            ProvisionedThroughputOverride={"ReadCapacityUnits": 3, "WriteCapacityUnits": 4})["TableDescription"]
+        assert prov["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+        assert prov["ProvisionedThroughput"]["ReadCapacityUnits"] == 3
+        assert error(ddb.restore_table_from_backup, TargetTableName="other", BackupArn=t["TableArn"]) == (
+            "ValidationException", "Invalid Backup ARN")
+        assert error(ddb.restore_table_from_backup, TargetTableName="other", BackupArn=backup + "0")[0] == \
+            "BackupNotFoundException"
+        assert sorted(ddb.list_tables()["TableNames"]) == ["copy", "prov", "src"]
     finally:
         s.kill()

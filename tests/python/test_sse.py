@@ -292,7 +292,7 @@ def test_backups_keep_their_key(sse_server):
     assert "is disabled." in err(e)[1]
     with pytest.raises(ClientError) as e:
         ddb.restore_table_from_backup(TargetTableName="Restored2", BackupArn=b["BackupArn"])
-    assert err(e)[0] == "ResourceInUseException"
+    assert err(e) == ("TableAlreadyExistsException", "Table already exists: Restored2")
     with pytest.raises(ClientError) as e:
         ddb.describe_backup(BackupArn=b["BackupArn"] + "x")
     assert err(e)[0] == "BackupNotFoundException"

@@ -117,3 +117,38 @@ def test_tls(tmp_path):
         assert "TableNames" in c.list_tables()
     finally:
         s.stop()
+
+
+def test_index_update_entries_as_aws(ddb):
+    """GlobalSecondaryIndexUpdates checks AWS makes before looking at any index
+    (recorded from DynamoDB by ack-api-quirks, DDB-TABLE-160 / 359)."""
+    t = "gsiu" + uuid.uuid4().hex[:8]
+    ddb.create_table(TableName=t, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "g", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     GlobalSecondaryIndexes=[{"IndexName": "gsi1", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                              "Projection": {"ProjectionType": "ALL"}}])
+
+    def refused(**kw):
+        with pytest.raises(ClientError) as e:
+            ddb.update_table(TableName=t, **kw)
+        return err(e)
+
+    create = {"Create": {"IndexName": "gsi1", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                         "Projection": {"ProjectionType": "ALL"}}}
+    assert refused(GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "gsi1"}}, create]) == (
+        "ValidationException", "One or more parameter values were invalid: Only one global secondary index update "
+        "per index is allowed simultaneously. Index: gsi1")
+    assert refused(GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "gsi1"}, "Update": {
+        "IndexName": "gsi1", "OnDemandThroughput": {"MaxReadRequestUnits": 5}}}]) == (
+        "ValidationException", "Only one global secondary index action is allowed per GlobalSecondaryIndexUpdate object")
+    assert refused(GlobalSecondaryIndexUpdates=[{}]) == (
+        "ValidationException", "One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, "
+        "GlobalSecondaryIndexUpdate.Delete must not be null")
+    assert refused(GlobalSecondaryIndexUpdates=[])[1].startswith("At least one of ProvisionedThroughput, BillingMode")
+    assert refused(GlobalSecondaryIndexUpdates=[], DeletionProtectionEnabled=True) == (
+        "ValidationException", "One or more parameter values were invalid: List of GlobalSecondaryIndexUpdates is empty")
+    d = ddb.describe_table(TableName=t)["Table"]
+    assert d["DeletionProtectionEnabled"] is False and [i["IndexStatus"] for i in d["GlobalSecondaryIndexes"]] == ["ACTIVE"]
+    ddb.delete_table(TableName=t)

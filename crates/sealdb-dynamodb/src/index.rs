@@ -4,6 +4,7 @@
 
 use crate::codec;
 use crate::error::DynamoError;
+use crate::on_demand::OnDemandMax;
 use crate::schema::{KeyAttr, KeyKind, TableDef};
 use crate::value::{AttributeValue, Item, item_size};
 use sealdb_storage::{IndexEntryKey, ItemKey, TxWrite, WriteStamp};
@@ -66,6 +67,9 @@ pub struct IndexDef {
     pub read_capacity: i64,
     /// Provisioned write capacity of a GSI (0 on demand).
     pub write_capacity: i64,
+    /// OnDemandThroughput of a GSI of an on-demand table (absent: no maximum).
+    #[serde(default, skip_serializing_if = "OnDemandMax::is_none")]
+    pub on_demand: OnDemandMax,
 }
 
 /// An index definition as stored: definitions written before multi-attribute keys have
@@ -87,6 +91,8 @@ struct IndexDefStored {
     status: IndexStatus,
     read_capacity: i64,
     write_capacity: i64,
+    #[serde(default)]
+    on_demand: OnDemandMax,
 }
 
 impl From<IndexDefStored> for IndexDef {
@@ -105,6 +111,7 @@ impl From<IndexDefStored> for IndexDef {
             status: s.status,
             read_capacity: s.read_capacity,
             write_capacity: s.write_capacity,
+            on_demand: s.on_demand,
         }
     }
 }
@@ -173,6 +180,9 @@ impl IndexDef {
                 "ReadCapacityUnits": self.read_capacity,
                 "WriteCapacityUnits": self.write_capacity,
             });
+            if let Some(m) = self.on_demand.describe() {
+                d["OnDemandThroughput"] = m;
+            }
             if self.status == IndexStatus::Creating {
                 d["Backfilling"] = Value::Bool(true);
             }

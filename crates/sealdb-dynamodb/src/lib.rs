@@ -16,6 +16,7 @@ pub mod index;
 pub mod input;
 pub mod legacy;
 pub mod number;
+pub mod on_demand;
 pub mod ops;
 pub mod outbox;
 pub(crate) mod partiql;

@@ -5,6 +5,7 @@
 
 use crate::codec::ScalarType;
 use crate::index::IndexDef;
+use crate::on_demand::OnDemandMax;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -160,6 +161,10 @@ pub struct TableDef {
     /// older definitions and for tables not made by a restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored: Option<RestoreInfo>,
+    /// OnDemandThroughput of an on-demand table. Absent in older definitions and when
+    /// no maximum is set.
+    #[serde(default, skip_serializing_if = "OnDemandMax::is_none")]
+    pub on_demand: OnDemandMax,
 }
 
 /// A restored table's origin, as DescribeTable's RestoreSummary shows it.
@@ -364,6 +369,9 @@ impl TableDef {
                 summary["LastUpdateToPayPerRequestDateTime"] = secs(t);
             }
             d["BillingModeSummary"] = summary;
+        }
+        if let Some(m) = self.on_demand.describe() {
+            d["OnDemandThroughput"] = m;
         }
         let table_arn = self.arn(region, account);
         let mut gsis = Vec::new();

@@ -4,6 +4,8 @@
 
 use crate::error::DynamoError;
 use crate::input::{Input, null_member, validation_errors};
+use crate::ops::pitr::already_exists;
+use crate::ops::restore_overrides::{RestoreOverrides, reset_for_restore};
 use crate::ops::tables::{parse_sse, table_name_errors};
 use crate::schema::{TableDef, ms_to_epoch_seconds};
 use crate::service::Service;
@@ -93,6 +95,9 @@ impl Service {
                 "ProvisionedThroughput": {"ReadCapacityUnits": def.read_capacity, "WriteCapacityUnits": def.write_capacity},
                 "BillingMode": def.billing_mode.as_str(),
             });
+            if let Some(m) = def.on_demand.describe() {
+                d["SourceTableDetails"]["OnDemandThroughput"] = m;
+            }
             let mut features = json!({});
             if let Some(k) = &def.sse_key_arn {
                 features["SSEDescription"] =
@@ -320,13 +325,20 @@ impl Service {
         let Some(target) = target else {
             return Err(validation_errors(&[null_member("targetTableName")]));
         };
-        let errors = table_name_errors(target, "targetTableName", false);
+        let mut errors = table_name_errors(target, "targetTableName", false);
+        let overrides = RestoreOverrides::parse(input, &mut errors)?;
         if !errors.is_empty() {
             return Err(validation_errors(&errors));
         }
         let arn = input.str_req("BackupArn")?;
+        // AWS tells a table's ARN given for the backup's apart from an unknown backup.
+        if crate::ops::tables::is_table_arn_shape(arn) {
+            return Err(DynamoError::validation("Invalid Backup ARN"));
+        }
         let b = self.backup_by_arn(arn)?;
-        let mut def = b.def().ok_or(DynamoError::Internal)?;
+        let source = b.def().ok_or(DynamoError::Internal)?;
+        let mut def = source.clone();
+        overrides.apply(&mut def, &source, self.now_ms())?;
         // Without an override the restored table keeps the backup's encryption settings.
         let kms_key = match input.obj_opt("SSESpecificationOverride")? {
             Some(m) => {
@@ -337,19 +349,11 @@ impl Service {
         };
         let _guard = self.ddl.lock().await;
         if self.def(target).is_some() {
-            return Err(DynamoError::ResourceInUse(format!(
-                "Table already exists: {target}"
-            )));
+            return Err(already_exists(target));
         }
         let now = self.now_ms();
-        def.name = target.to_owned();
-        def.created_ms = now;
+        reset_for_restore(&mut def, target, now);
         def.sse_key_arn.clone_from(&kms_key);
-        def.sse_changes.clear();
-        def.archival = None;
-        def.ttl_change = None;
-        // Recovery is set up again on a restored table (AWS); its history starts empty.
-        def.pitr = None;
         def.restored = Some(crate::schema::RestoreInfo {
             source_table_arn: b.details["TableDef"]["name"].as_str().map(|n| {
                 format!(
@@ -372,9 +376,7 @@ impl Service {
             )
             .await
             .map_err(|e| match e {
-                sealdb_storage::StorageError::TableExists => {
-                    DynamoError::ResourceInUse(format!("Table already exists: {target}"))
-                }
+                sealdb_storage::StorageError::TableExists => already_exists(target),
                 other => other.into(),
             })?;
         def.id = rec.id.clone();

@@ -7,6 +7,7 @@ use crate::error::DynamoError;
 use crate::index::{IndexDef, IndexStatus, ProjectionKind, entry_key, project};
 use crate::input::{Input, null_member, validation_errors};
 use crate::item_size_u64;
+use crate::on_demand::{OnDemandMax, OnDemandRequest, Subject};
 use crate::ops::scan::decode;
 use crate::ops::tables::{MAX_CAPACITY, as_obj, enum_error, obj_str, parse_throughput};
 use crate::schema::{BillingMode, KeyAttr, KeyKind, TableDef};
@@ -302,6 +303,16 @@ fn parse_index(
         }
         (0, 0)
     };
+    let on_demand = match m.get("OnDemandThroughput") {
+        Some(Value::Object(o)) if global => {
+            let req = OnDemandRequest::parse(o)?;
+            if mode == BillingMode::Provisioned {
+                req.refuse_provisioned(Subject::Index(name))?;
+            }
+            req.for_create(Subject::Index(name))?
+        }
+        _ => OnDemandMax::default(),
+    };
     Ok(IndexDef {
         name: name.to_owned(),
         number,
@@ -312,6 +323,7 @@ fn parse_index(
         status: IndexStatus::Active,
         read_capacity,
         write_capacity,
+        on_demand,
     })
 }
 
@@ -436,6 +448,40 @@ fn merge_definitions(current: &[KeyAttr], input: &Input) -> Result<Vec<KeyAttr>,
     Ok(defs)
 }
 
+/// AWS's checks of the GlobalSecondaryIndexUpdates entries themselves, before any index
+/// is looked at: one action per entry, one entry per index.
+fn check_update_entries(updates: &[Value]) -> Result<(), DynamoError> {
+    let mut seen = std::collections::HashSet::new();
+    for u in updates {
+        let m = as_obj(u, "GlobalSecondaryIndexUpdates")?;
+        let actions: Vec<&Map<String, Value>> = ["Create", "Update", "Delete"]
+            .iter()
+            .filter_map(|k| m.get(*k).and_then(Value::as_object))
+            .collect();
+        let action = match actions.as_slice() {
+            [] => {
+                return Err(DynamoError::validation(
+                    "One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null",
+                ));
+            }
+            [one] => one,
+            _ => {
+                return Err(DynamoError::validation(
+                    "Only one global secondary index action is allowed per GlobalSecondaryIndexUpdate object",
+                ));
+            }
+        };
+        if let Some(name) = obj_str(action, "IndexName")?
+            && !seen.insert(name)
+        {
+            return Err(invalid(format!(
+                "Only one global secondary index update per index is allowed simultaneously. Index: {name}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Service {
     /// UpdateTable with `GlobalSecondaryIndexUpdates`.
     pub(crate) async fn update_indexes(&self, input: &Input) -> Result<Value, DynamoError> {
@@ -444,6 +490,7 @@ impl Service {
                 "globalSecondaryIndexUpdates",
             )]));
         };
+        check_update_entries(updates)?;
         let _guard = self.ddl.lock().await;
         let t = self.table(input)?;
         let mut def = (*t.def).clone();
@@ -530,6 +577,18 @@ impl Service {
                         "Requested resource not found: Requested index {name} not found"
                     )));
                 };
+                // An on-demand index changes its maximums (UpdateGlobalSecondaryIndexAction's
+                // OnDemandThroughput), a provisioned one its capacity.
+                if let Some(o) = update.get("OnDemandThroughput").and_then(Value::as_object)
+                    && !update.contains_key("ProvisionedThroughput")
+                {
+                    let req = OnDemandRequest::parse(o)?;
+                    if mode == BillingMode::Provisioned {
+                        req.refuse_provisioned(Subject::Index(name))?;
+                    }
+                    ix.on_demand = req.merge(ix.on_demand, Subject::Index(name))?.0;
+                    continue;
+                }
                 let Some(tp) = update
                     .get("ProvisionedThroughput")
                     .and_then(Value::as_object)

@@ -12,6 +12,7 @@ pub mod policies;
 pub mod query;
 pub(crate) mod replica_overrides;
 pub(crate) mod replicas;
+pub(crate) mod restore_overrides;
 pub mod scan;
 pub(crate) mod shards;
 pub(crate) mod statements;

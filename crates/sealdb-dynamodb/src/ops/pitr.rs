@@ -12,8 +12,9 @@ use crate::error::DynamoError;
 use crate::index::IndexStatus;
 use crate::input::{Input, int_value, null_member, validation_errors};
 use crate::ops::indexes::put_index_entry;
+use crate::ops::restore_overrides::{RestoreOverrides, reset_for_restore};
 use crate::ops::scan::decode;
-use crate::ops::tables::{enum_error, parse_sse, parse_throughput, table_name_errors};
+use crate::ops::tables::{parse_sse, table_name_errors};
 use crate::schema::{BillingMode, PitrSettings, RestoreInfo, TableDef, ms_to_epoch_seconds};
 use crate::service::{Service, TableRef};
 use sealdb_common::Principal;
@@ -146,9 +147,7 @@ impl Service {
         let source = self
             .table_by_name(&source_name)
             .map_err(|_| table_not_found(&source_name))?;
-        if self.def(&req.target).is_some() {
-            return Err(already_exists(&req.target));
-        }
+        // AWS's order: recovery on, the time in the window, then the target's name.
         let Some(pitr) = source.def.pitr.clone() else {
             return Err(DynamoError::PointInTimeRecoveryUnavailable(format!(
                 "Point in time recovery is not enabled for table '{source_name}'"
@@ -159,12 +158,18 @@ impl Service {
         let restore_ms = match req.time {
             RestoreTime::Latest => latest,
             RestoreTime::At(ms) if ms < earliest || ms > latest => {
-                return Err(DynamoError::InvalidRestoreTime(
-                    "Invalid restore time specified. RestoreDateTime must be between EarliestRestorableDateTime and LatestRestorableDateTime.".into(),
-                ));
+                return Err(DynamoError::InvalidRestoreTime(format!(
+                    "RestoreDateTime '{}' must be within EarliestRestorableDateTime '{}' and LatestRestorableDateTime '{}'",
+                    iso_seconds(ms),
+                    iso_seconds(earliest),
+                    iso_seconds(latest)
+                )));
             }
             RestoreTime::At(ms) => ms,
         };
+        if self.def(&req.target).is_some() {
+            return Err(already_exists(&req.target));
+        }
         let mut def = self.restored_definition(&source.def, input, &req, now)?;
         def.restored = Some(RestoreInfo {
             source_table_arn: Some(source.def.arn(&self.cfg.region, &self.cfg.account_id)),
@@ -226,46 +231,9 @@ impl Service {
         now: i64,
     ) -> Result<TableDef, DynamoError> {
         let mut def = source.clone();
-        def.name.clone_from(&req.target);
-        def.id = String::new();
-        def.created_ms = now;
-        def.stream = None;
-        def.ttl_attribute = None;
-        def.ttl_change = None;
-        def.tags = Vec::new();
-        def.resource_policy = None;
-        def.stream_policy = None;
-        def.replication = None;
-        def.pitr = None;
-        def.archival = None;
-        def.sse_changes = Vec::new();
-        def.deletion_protection = false;
-        let mode = req.billing.unwrap_or(source.billing_mode);
-        if req.billing.is_some() {
-            def.billing_mode_explicit = true;
-        }
-        match (mode, req.throughput) {
-            (BillingMode::PayPerRequest, _) => {
-                def.read_capacity = 0;
-                def.write_capacity = 0;
-            }
-            (BillingMode::Provisioned, Some((r, w))) => {
-                def.read_capacity = r;
-                def.write_capacity = w;
-            }
-            (BillingMode::Provisioned, None)
-                if source.billing_mode == BillingMode::PayPerRequest =>
-            {
-                return Err(DynamoError::validation(
-                    "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
-                ));
-            }
-            (BillingMode::Provisioned, None) => {}
-        }
-        if mode != source.billing_mode {
-            def.last_pay_per_request_ms = (mode == BillingMode::PayPerRequest).then_some(now);
-        }
-        def.billing_mode = mode;
+        reset_for_restore(&mut def, &req.target, now);
+        req.overrides.apply(&mut def, source, now)?;
+        let mode = def.billing_mode;
         def.indexes = restored_indexes(source, input, mode)?;
         for (i, ix) in def.indexes.iter_mut().enumerate() {
             ix.number = u32::try_from(i + 1).unwrap_or(u32::MAX);
@@ -273,9 +241,12 @@ impl Service {
             if mode == BillingMode::PayPerRequest {
                 ix.read_capacity = 0;
                 ix.write_capacity = 0;
-            } else if ix.read_capacity == 0 && ix.global {
-                ix.read_capacity = def.read_capacity;
-                ix.write_capacity = def.write_capacity;
+            } else {
+                ix.on_demand = crate::on_demand::OnDemandMax::default();
+                if ix.read_capacity == 0 && ix.global {
+                    ix.read_capacity = def.read_capacity;
+                    ix.write_capacity = def.write_capacity;
+                }
             }
         }
         def.next_index_number = u32::try_from(def.indexes.len() + 1).unwrap_or(u32::MAX);
@@ -402,7 +373,13 @@ fn wall_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn already_exists(target: &str) -> DynamoError {
+/// `2026-10-06T23:16:32Z`, as restore errors quote times.
+fn iso_seconds(ms: i64) -> String {
+    let t = crate::schema::iso_millis(ms);
+    format!("{}Z", t.get(..19).unwrap_or(&t))
+}
+
+pub(crate) fn already_exists(target: &str) -> DynamoError {
     DynamoError::TableAlreadyExists(format!("Table already exists: {target}"))
 }
 
@@ -460,8 +437,7 @@ pub(crate) struct RestoreRequest {
     source: String,
     target: String,
     time: RestoreTime,
-    billing: Option<BillingMode>,
-    throughput: Option<(i64, i64)>,
+    overrides: RestoreOverrides,
 }
 
 impl RestoreRequest {
@@ -484,36 +460,7 @@ impl RestoreRequest {
                 "Value '{a}' at 'sourceTableArn' failed to satisfy constraint: Member must have length greater than or equal to 1"
             ));
         }
-        let billing = match input.str_opt("BillingModeOverride")? {
-            None => None,
-            Some("PROVISIONED") => Some(BillingMode::Provisioned),
-            Some("PAY_PER_REQUEST") => Some(BillingMode::PayPerRequest),
-            Some(other) => {
-                errors.push(enum_error(
-                    other,
-                    "billingModeOverride",
-                    "PROVISIONED, PAY_PER_REQUEST",
-                ));
-                None
-            }
-        };
-        let throughput = match input.obj_opt("ProvisionedThroughputOverride")? {
-            Some(m) => {
-                let mut errs = Vec::new();
-                let (r, w) = parse_throughput(m, &mut errs)?;
-                errors.extend(errs.into_iter().map(|e| {
-                    e.replace("'provisionedThroughput.", "'provisionedThroughputOverride.")
-                }));
-                r.zip(w)
-            }
-            None => None,
-        };
-        // Parsed for its types; the table keeps no on-demand maximums.
-        if let Some(m) = input.obj_opt("OnDemandThroughputOverride")? {
-            for k in ["MaxReadRequestUnits", "MaxWriteRequestUnits"] {
-                int_value(m.get(k), k)?;
-            }
-        }
+        let overrides = RestoreOverrides::parse(input, &mut errors)?;
         let latest = input.bool_opt("UseLatestRestorableTime")?.unwrap_or(false);
         let at = match input.raw().get("RestoreDateTime") {
             None | Some(Value::Null) => None,
@@ -530,12 +477,12 @@ impl RestoreRequest {
         let source = match (source_name, source_arn) {
             (None, None) => {
                 return Err(DynamoError::validation(
-                    "Either SourceTableName or SourceTableArn must be specified",
+                    "The parameter 'TableName' is required",
                 ));
             }
             (Some(_), Some(_)) => {
                 return Err(DynamoError::validation(
-                    "Only one of SourceTableName or SourceTableArn can be specified",
+                    "Must provide exactly one of: sourceTableArn, sourceTableName",
                 ));
             }
             (Some(s), None) | (None, Some(s)) => s.to_owned(),
@@ -543,7 +490,7 @@ impl RestoreRequest {
         let time = match (latest, at) {
             (true, Some(_)) => {
                 return Err(DynamoError::validation(
-                    "Only one of RestoreDateTime or UseLatestRestorableTime can be specified",
+                    "Invalid Request: Both RestoreDateTime and UseLatestRestorableTime cannot be set for point-in-time restore request. Please specify either RestoreDateTime time or UseLatestRestorableTime",
                 ));
             }
             (true, None) => RestoreTime::Latest,
@@ -551,7 +498,7 @@ impl RestoreRequest {
             (false, Some(secs)) => RestoreTime::At((secs * 1000.0).round() as i64),
             (false, None) => {
                 return Err(DynamoError::validation(
-                    "Either RestoreDateTime or UseLatestRestorableTime must be specified",
+                    "Invalid Request: Either one of RestoreDateTime or UseLatestRestorableTime must be specified, but not both",
                 ));
             }
         };
@@ -559,8 +506,7 @@ impl RestoreRequest {
             source,
             target: target.unwrap_or_default().to_owned(),
             time,
-            billing,
-            throughput,
+            overrides,
         })
     }
 }

@@ -13,6 +13,7 @@ pub(crate) use tags_ttl::is_table_arn_shape;
 
 use crate::error::DynamoError;
 use crate::input::{Input, null_member, validation_errors};
+use crate::on_demand::{OnDemandMax, OnDemandRequest, Subject};
 use crate::schema::{BillingMode, TableDef};
 use crate::service::Service;
 use sealdb_common::Principal;
@@ -35,6 +36,7 @@ pub(crate) struct CreateTableRequest<'a> {
     table_class: Option<&'a str>,
     stream: Option<crate::schema::StreamSettings>,
     sse: SseRequest,
+    on_demand: OnDemandMax,
 }
 
 impl<'a> CreateTableRequest<'a> {
@@ -92,6 +94,16 @@ impl<'a> CreateTableRequest<'a> {
                 "Subscriber limit exceeded: Provisioned throughput for a table cannot exceed {MAX_CAPACITY} read or write capacity units"
             )));
         }
+        let on_demand = match input.obj_opt("OnDemandThroughput")? {
+            Some(m) => {
+                let req = OnDemandRequest::parse(m)?;
+                if mode == BillingMode::Provisioned {
+                    req.refuse_provisioned(Subject::CreateTable)?;
+                }
+                req.for_create(Subject::CreateTable)?
+            }
+            None => OnDemandMax::default(),
+        };
         let stream = match input.obj_opt("StreamSpecification")? {
             Some(m) => parse_stream_spec(m, now)?,
             None => None,
@@ -114,6 +126,7 @@ impl<'a> CreateTableRequest<'a> {
             table_class,
             stream,
             sse,
+            on_demand,
         })
     }
 }
@@ -220,6 +233,7 @@ impl Service {
             table_class,
             stream,
             sse,
+            on_demand,
         } = CreateTableRequest::parse(input, now)?;
         let sse_key_arn = self.resolve_sse(&sse, caller).await?;
         let resource_policy =
@@ -262,6 +276,7 @@ impl Service {
             replication: None,
             pitr: None,
             restored: None,
+            on_demand,
         };
         // The id is chosen by the engine; store the definition, then record the id in it.
         def.sse_key_arn.clone_from(&sse_key_arn);
@@ -292,15 +307,20 @@ impl Service {
         validate_table_name_param(raw)?;
         let name = self.table_name_from(raw);
         let t = self.table(input).map_err(|_| not_found_table(name))?;
-        // A replica being removed or changed through ReplicaUpdates shows it here too.
-        let status = match &t.def.replication {
-            Some(g) if g.deleting_ms.is_some() => "DELETING",
-            Some(g) if self.replica_updating(g) => "UPDATING",
-            _ => "ACTIVE",
-        };
+        let status = self.table_status(&t.def);
         let mut d = self.live_description(&t, status).await?;
         self.add_replicas(&t.def, &mut d).await;
         Ok(json!({ "Table": d }))
+    }
+
+    /// The TableStatus of a table requests can see: a replica being removed or changed
+    /// through ReplicaUpdates shows it.
+    pub(crate) fn table_status(&self, def: &TableDef) -> &'static str {
+        match &def.replication {
+            Some(g) if g.deleting_ms.is_some() => "DELETING",
+            Some(g) if self.replica_updating(g) => "UPDATING",
+            _ => "ACTIVE",
+        }
     }
 
     pub(crate) fn list_tables(&self, input: &Input) -> Result<Value, DynamoError> {
@@ -404,6 +424,10 @@ impl Service {
         }
         let protection = input.bool_opt("DeletionProtectionEnabled")?;
         let stream_spec = input.obj_opt("StreamSpecification")?;
+        let on_demand = input
+            .obj_opt("OnDemandThroughput")?
+            .map(OnDemandRequest::parse)
+            .transpose()?;
         if input.has("SSESpecification") {
             let others = [
                 "BillingMode",
@@ -413,6 +437,7 @@ impl Service {
                 "StreamSpecification",
                 "GlobalSecondaryIndexUpdates",
                 "ReplicaUpdates",
+                "OnDemandThroughput",
             ];
             if others.iter().any(|m| input.has(m)) {
                 return Err(DynamoError::validation(
@@ -421,21 +446,38 @@ impl Service {
             }
             return self.update_sse(input, caller).await;
         }
+        let nothing_else = billing.is_none()
+            && throughput.is_none()
+            && table_class.is_none()
+            && protection.is_none()
+            && stream_spec.is_none()
+            && on_demand.is_none();
+        let nothing = || {
+            DynamoError::validation(
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+            )
+        };
+        // An empty list counts as absent alone, and is refused beside another change.
+        if input
+            .list_opt("GlobalSecondaryIndexUpdates")?
+            .is_some_and(Vec::is_empty)
+        {
+            return Err(if nothing_else && !input.has("ReplicaUpdates") {
+                nothing()
+            } else {
+                DynamoError::validation(
+                    "One or more parameter values were invalid: List of GlobalSecondaryIndexUpdates is empty",
+                )
+            });
+        }
         if input.has("GlobalSecondaryIndexUpdates") {
             return self.update_indexes(input).await;
         }
         if input.has("ReplicaUpdates") {
             return self.update_replicas(input, caller).await;
         }
-        if billing.is_none()
-            && throughput.is_none()
-            && table_class.is_none()
-            && protection.is_none()
-            && stream_spec.is_none()
-        {
-            return Err(DynamoError::validation(
-                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
-            ));
+        if nothing_else {
+            return Err(nothing());
         }
         let _guard = self.ddl.lock().await;
         let t = self.table(input).map_err(|_| not_found_table(&name))?;
@@ -489,6 +531,24 @@ impl Service {
             def.read_capacity = 0;
             def.write_capacity = 0;
         }
+        // The answer shows a maximum this request takes away as -1 (DescribeTable then
+        // leaves it out).
+        let mut on_demand_shown = None;
+        if let Some(req) = on_demand {
+            if mode == BillingMode::Provisioned {
+                req.refuse_provisioned(Subject::UpdateTable)?;
+            }
+            let (next, shown) = req.merge(def.on_demand, Subject::UpdateTable)?;
+            def.on_demand = next;
+            on_demand_shown = Some(shown).filter(|v| v.as_object().is_some_and(|m| !m.is_empty()));
+        }
+        if mode == BillingMode::Provisioned {
+            // Maximums belong to on-demand capacity; a switch to provisioned ends them.
+            def.on_demand = OnDemandMax::default();
+            for ix in &mut def.indexes {
+                ix.on_demand = OnDemandMax::default();
+            }
+        }
         def.billing_mode = mode;
         if let Some(c) = table_class {
             def.table_class = Some(c.to_owned());
@@ -530,6 +590,10 @@ impl Service {
             def,
             handle: t.handle,
         };
-        Ok(json!({ "TableDescription": self.live_description(&t, "ACTIVE").await? }))
+        let mut d = self.live_description(&t, "ACTIVE").await?;
+        if let Some(shown) = on_demand_shown {
+            d["OnDemandThroughput"] = shown;
+        }
+        Ok(json!({ "TableDescription": d }))
     }
 }

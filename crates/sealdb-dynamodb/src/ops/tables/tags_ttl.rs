@@ -91,6 +91,11 @@ impl Service {
 
     pub(crate) fn describe_ttl(&self, input: &Input) -> Result<Value, DynamoError> {
         let t = self.table(input)?;
+        if let state @ "DELETING" = self.table_status(&t.def) {
+            return Err(DynamoError::validation(format!(
+                "Cannot describe time to live while table is in {state} state: Current table state is {state}"
+            )));
+        }
         Ok(match crate::ttl::ttl_status(&t.def, self.now_ms()) {
             (status, Some(a)) => {
                 json!({"TimeToLiveDescription": {"TimeToLiveStatus": status, "AttributeName": a}})
