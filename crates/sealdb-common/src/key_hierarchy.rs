@@ -12,6 +12,7 @@
 //!  ├─ Audit          HMAC key of the audit log chain
 //!  ├─ ConsoleSession console cookie MAC key (unless --console-secret-file)
 //!  └─ ConsoleSessionStore  AES-256-GCM key of the console's sessions file
+//! table key ─ HKDF-SHA256(salt empty, info): `sealed_record`, `pg_row` subkeys
 //! ```
 //!
 //! Every value here is fixed by data already on disk: DO NOT CHANGE any of them (the
@@ -95,6 +96,27 @@ pub mod sealed_record {
     pub const V1: u8 = 1;
     /// HKDF info of the subkey (salt empty, IKM = the table key).
     pub const SUBKEY_INFO: &[u8] = b"sealdb sealed record v1";
+}
+
+/// An item row of a table kept in PostgreSQL (`sealdb-postgres`). Every key is a subkey
+/// of the table key: HKDF-SHA256, salt empty, IKM = the table key, info below.
+pub mod pg_row {
+    /// Version byte of a sealed key box, value box and key check of row format v1.
+    pub const V1: u8 = 1;
+    /// HKDF info of the AES-256-GCM key that seals item values.
+    pub const VALUE_KEY_INFO: &[u8] = b"sealdb pg item value v1";
+    /// HKDF info of the AES-256-GCM key that seals item keys (and the table's key check).
+    pub const KEY_BOX_INFO: &[u8] = b"sealdb pg item key v1";
+    /// HKDF info of the HMAC-SHA256 key of partition-key tags.
+    pub const PK_TAG_INFO: &[u8] = b"sealdb pg partition key tag v1";
+    /// HKDF info of the HMAC-SHA256 key of sort-key tags (tables with sealed sort keys).
+    pub const SK_TAG_INFO: &[u8] = b"sealdb pg sort key tag v1";
+    /// AAD prefix of a value box (then table id, partition key length, keys).
+    pub const VALUE_AAD: &[u8] = b"sealdb pg value v1|";
+    /// AAD prefix of a key box (then table id and the row's key columns).
+    pub const KEY_AAD: &[u8] = b"sealdb pg key v1|";
+    /// AAD prefix of the key check sealed in the table's registry row (then table id).
+    pub const KEY_CHECK_AAD: &[u8] = b"sealdb pg key check v1|";
 }
 
 /// The KMS ciphertext blob.
@@ -232,6 +254,14 @@ mod tests {
         assert_eq!(iam_sealed::TOKEN_BASE, Purpose::Sts);
         assert_eq!(iam_sealed::TOKEN_SEAL_INFO, b"sealdb sts session token v1");
         assert_eq!(console::MAC_CONTEXT, b"sealdb-console-session-v1\0");
+        assert_eq!(pg_row::V1, 1);
+        assert_eq!(pg_row::VALUE_KEY_INFO, b"sealdb pg item value v1");
+        assert_eq!(pg_row::KEY_BOX_INFO, b"sealdb pg item key v1");
+        assert_eq!(pg_row::PK_TAG_INFO, b"sealdb pg partition key tag v1");
+        assert_eq!(pg_row::SK_TAG_INFO, b"sealdb pg sort key tag v1");
+        assert_eq!(pg_row::VALUE_AAD, b"sealdb pg value v1|");
+        assert_eq!(pg_row::KEY_AAD, b"sealdb pg key v1|");
+        assert_eq!(pg_row::KEY_CHECK_AAD, b"sealdb pg key check v1|");
         assert_eq!(console::SECRET_FILE_HMAC_KEY, b"sealdb-console-secret");
     }
 }

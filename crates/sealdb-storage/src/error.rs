@@ -40,6 +40,18 @@ pub enum StorageError {
     /// The table's writer failed (a panic) before it could answer; the write was not made.
     #[error("the table's writer failed before answering")]
     WriterFailed,
+    /// The storage server (PostgreSQL) failed or could not be reached; the message has
+    /// its error code and text, never statement parameters.
+    #[error("storage server: {0}")]
+    Backend(String),
+    /// The write conflicted with a concurrent one (a deadlock between units locking the
+    /// same keys in different orders); nothing of it was written.
+    #[error("write conflict")]
+    Conflict,
+    /// A Query on a table with sealed sort keys reached a partition larger than such a
+    /// table allows (the whole partition is read and sorted in sealdb).
+    #[error("partition too large for a table with sealed sort keys (at most {0} items)")]
+    SealedPartitionTooLarge(usize),
     /// The table's writer has stopped (the table was closed or deleted).
     #[error("table closed")]
     Closed,

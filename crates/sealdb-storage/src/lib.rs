@@ -7,19 +7,24 @@
 //! ```
 //! The engine speaks in DynamoDB terms (item keys, items, conditional write units),
 //! never SQL, and is async: the writer runs on its own thread, reads on blocking threads.
-//! [`Engine`] is the embedded SQLCipher implementation; its API is what a second backend
-//! (PostgreSQL, planned) will implement as a trait.
+//! [`Engine`] is the embedded SQLCipher implementation. [`ItemStore`] is the item level
+//! of a table as a backend-neutral trait, implemented by [`TableStore`] and by the
+//! PostgreSQL backend (`sealdb-postgres`); [`conformance`] (feature `testing`) is the suite
+//! both pass.
 
 pub mod catalog;
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 pub mod engine;
 pub mod erase;
 pub mod error;
 pub mod index;
+pub mod item_store;
 pub mod lock;
 mod pitr;
 mod readers;
 pub mod replication;
-mod seal;
+pub mod seal;
 pub mod sqlcipher;
 pub mod stream;
 pub mod table;
@@ -32,6 +37,7 @@ pub use catalog::{BackupRecord, Credential, TableRecord};
 pub use engine::{DEFAULT_KEY_CHECK_MS, Engine, TableHandle};
 pub use error::StorageError;
 pub use index::{IndexEntry, IndexEntryKey};
+pub use item_store::{ItemStore, ItemTx, KeyRange, ReadLimit, Segment};
 pub use lock::DataDirLock;
 pub use replication::WriteStamp;
 pub use table::{
