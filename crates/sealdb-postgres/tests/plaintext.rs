@@ -116,11 +116,9 @@ fn markers_in(root: &Path) -> BTreeMap<String, Vec<String>> {
                 .map(|c| c.to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
                 .join("/");
-            for (i, w) in data.windows(NEEDLE.len()).enumerate() {
-                if w == NEEDLE {
-                    let name = marker_name(&data[i + NEEDLE.len()..]);
-                    found.entry(name).or_default().push(place.clone());
-                }
+            for i in memchr::memmem::find_iter(&data, NEEDLE) {
+                let name = marker_name(&data[i + NEEDLE.len()..]);
+                found.entry(name).or_default().push(place.clone());
             }
         }
     }
