@@ -136,6 +136,18 @@ impl RowCodec {
         i64::from_be_bytes(b)
     }
 
+    /// The advisory-lock id of a whole partition (sealed mode counts its items under it).
+    pub(crate) fn partition_lock_id(&self, pk_tag: &[u8]) -> i64 {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(b"partition|");
+        ctx.update(self.table_id.as_bytes());
+        ctx.update(pk_tag);
+        let d = ctx.finish();
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&d.as_ref()[..8]);
+        i64::from_be_bytes(b)
+    }
+
     fn key_aad(&self, rk: &RowKey) -> Vec<u8> {
         let mut aad = pg_row::KEY_AAD.to_vec();
         aad.extend_from_slice(self.table_id.as_bytes());

@@ -19,8 +19,10 @@ use uuid::Uuid;
 /// Row format of the items this build writes (`sealdb.tables.row_format`).
 const ROW_FORMAT_V1: i16 = 1;
 
-/// The most items a Query reads from one partition of a table with sealed sort keys: it
-/// reads, decrypts and sorts the whole partition in sealdb for every page.
+/// The most items one partition of a table with sealed sort keys holds (unless opened with
+/// another limit): a Query reads, decrypts and sorts the whole partition in sealdb for
+/// every page. A write that would add an item beyond it fails, and so does a Query of a
+/// partition that holds more (written under a higher limit).
 pub const SEALED_PARTITION_MAX_ITEMS: usize = 10_000;
 
 /// A connection pool to one PostgreSQL database whose schema sealdb owns.
@@ -54,6 +56,18 @@ impl PgBackend {
         table_id: Uuid,
         table_key: &SecretKey32,
         mode: SortKeyMode,
+    ) -> Result<Arc<PgTableStore>, StorageError> {
+        self.open_table_limited(table_id, table_key, mode, SEALED_PARTITION_MAX_ITEMS)
+            .await
+    }
+
+    /// [`PgBackend::open_table`] with another limit of items per partition in sealed mode.
+    pub async fn open_table_limited(
+        &self,
+        table_id: Uuid,
+        table_key: &SecretKey32,
+        mode: SortKeyMode,
+        sealed_partition_limit: usize,
     ) -> Result<Arc<PgTableStore>, StorageError> {
         let codec = RowCodec::new(table_id, table_key, mode)?;
         let check = codec.key_check()?;
@@ -103,6 +117,7 @@ impl PgBackend {
         Ok(Arc::new(PgTableStore {
             pool: self.pool.clone(),
             codec: Arc::new(codec),
+            partition_limit: sealed_partition_limit,
         }))
     }
 }
@@ -111,6 +126,8 @@ impl PgBackend {
 pub struct PgTableStore {
     pool: Pool,
     codec: Arc<RowCodec>,
+    /// The most items of one partition in sealed mode.
+    partition_limit: usize,
 }
 
 /// Clamps a count for a `LIMIT` parameter.
@@ -195,7 +212,7 @@ impl PgTableStore {
         limit: ReadLimit,
     ) -> Result<Vec<StoredItem>, StorageError> {
         let id = self.codec.table_id();
-        let cap = sql_limit(SEALED_PARTITION_MAX_ITEMS + 1);
+        let cap = sql_limit(self.partition_limit.saturating_add(1));
         let client = self.client().await?;
         let st = client
             .prepare_cached(
@@ -209,10 +226,8 @@ impl PgTableStore {
             .await
             .map_err(|e| pg_error(&e))?;
         drop(client);
-        if rows.len() > SEALED_PARTITION_MAX_ITEMS {
-            return Err(StorageError::SealedPartitionTooLarge(
-                SEALED_PARTITION_MAX_ITEMS,
-            ));
+        if rows.len() > self.partition_limit {
+            return Err(StorageError::SealedPartitionTooLarge(self.partition_limit));
         }
         let mut keyed = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -269,8 +284,9 @@ impl ItemStore for PgTableStore {
         let client = self.client().await?;
         let codec = Arc::clone(&self.codec);
         let rt = tokio::runtime::Handle::current();
+        let limit = self.partition_limit;
         tokio::task::spawn_blocking(move || {
-            let (answer, clean) = crate::unit::run_unit(&rt, &client, &codec, f);
+            let (answer, clean) = crate::unit::run_unit(&rt, &client, &codec, limit, f);
             if !clean {
                 // Never hand a connection that may be inside a transaction to the next unit.
                 drop(Object::take(client));

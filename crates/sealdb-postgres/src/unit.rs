@@ -10,7 +10,7 @@
 //! answers [`StorageError::Conflict`] with nothing written.
 
 use crate::error::pg_error;
-use crate::row::{RowCodec, RowKey};
+use crate::row::{RowCodec, RowKey, SortKeyMode};
 use crate::schema::STAT_STRIPES;
 use deadpool_postgres::ClientWrapper;
 use sealdb_storage::{Decision, ItemKey, ItemTx, StorageError};
@@ -23,6 +23,8 @@ struct PgTx<'a> {
     rt: &'a Handle,
     client: &'a ClientWrapper,
     codec: &'a RowCodec,
+    /// The most items of one partition in sealed mode.
+    partition_limit: usize,
     locked: HashSet<i64>,
     count_delta: i64,
     size_delta: i64,
@@ -47,6 +49,14 @@ impl PgTx<'_> {
 
     fn lock(&mut self, rk: &RowKey) -> Result<(), StorageError> {
         let id = self.codec.lock_id(rk);
+        self.lock_id(id)?;
+        if self.stripe.is_none() {
+            self.stripe = i16::try_from(id.rem_euclid(i64::from(STAT_STRIPES))).ok();
+        }
+        Ok(())
+    }
+
+    fn lock_id(&mut self, id: i64) -> Result<(), StorageError> {
         if self.locked.insert(id) {
             let client = self.client;
             self.statement(async move {
@@ -56,8 +66,26 @@ impl PgTx<'_> {
                 client.execute(&st, &[&id]).await
             })?;
         }
-        if self.stripe.is_none() {
-            self.stripe = i16::try_from(id.rem_euclid(i64::from(STAT_STRIPES))).ok();
+        Ok(())
+    }
+
+    /// Sealed mode: a new item may not take its partition beyond the limit. The partition
+    /// is locked, so that concurrent inserts into it count one after the other.
+    fn check_partition_room(&mut self, pk_tag: &[u8]) -> Result<(), StorageError> {
+        self.lock_id(self.codec.partition_lock_id(pk_tag))?;
+        let (client, id, limit) = (self.client, self.codec.table_id(), self.partition_limit);
+        let cap = i64::try_from(limit).unwrap_or(i64::MAX);
+        let n: i64 = self.statement(async move {
+            let st = client
+                .prepare_cached(
+                    "SELECT count(*) FROM (SELECT 1 FROM sealdb.items
+                     WHERE table_id = $1 AND pk_tag = $2 LIMIT $3) p",
+                )
+                .await?;
+            Ok(client.query_one(&st, &[&id, &pk_tag, &cap]).await?.get(0))
+        })?;
+        if n >= cap {
+            return Err(StorageError::SealedPartitionTooLarge(limit));
         }
         Ok(())
     }
@@ -117,6 +145,9 @@ impl ItemTx for PgTx<'_> {
         let rk = self.codec.row_key(key);
         self.lock(&rk)?;
         let old = self.old_size(&rk)?;
+        if old.is_none() && self.codec.mode() == SortKeyMode::Sealed {
+            self.check_partition_room(&rk.pk_tag)?;
+        }
         let size = i64::try_from(size).unwrap_or(i64::MAX);
         let key_box = self.codec.seal_key(key, &rk)?;
         let value_box = self.codec.seal_value(key, value)?;
@@ -175,6 +206,7 @@ pub(crate) fn run_unit<R, F>(
     rt: &Handle,
     client: &ClientWrapper,
     codec: &RowCodec,
+    partition_limit: usize,
     f: F,
 ) -> (Result<R, StorageError>, bool)
 where
@@ -187,6 +219,7 @@ where
         rt,
         client,
         codec,
+        partition_limit,
         locked: HashSet::new(),
         count_delta: 0,
         size_delta: 0,
