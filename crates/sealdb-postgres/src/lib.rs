@@ -10,8 +10,11 @@
 //! its tag (sealed mode), two AES-256-GCM boxes (key, value) and the item's size. Formats:
 //! `docs/formats.md`, "PostgreSQL schema" and "PostgreSQL item row".
 //!
-//! Not here yet: TLS to the server, the catalog, key store and audit log, indexes,
-//! streams, point-in-time history, multi-table transactions, sharding.
+//! The connection is plain ([`PgBackend::connect`]) or TLS through rustls with the
+//! server's certificate verified ([`PgBackend::connect_tls`]).
+//!
+//! Not here yet: the catalog, key store and audit log, indexes, streams, point-in-time
+//! history, multi-table transactions, sharding.
 
 mod error;
 mod row;

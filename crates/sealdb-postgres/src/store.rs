@@ -32,14 +32,36 @@ pub struct PgBackend {
 }
 
 impl PgBackend {
-    /// Connects to `url` (`postgres://user:password@host:port/db`) with at most
-    /// `max_connections` connections, and creates or checks the schema. No TLS yet: for a
-    /// server on loopback or a trusted network only.
+    /// Connects to `url` (`postgres://user:password@host:port/db`) without TLS, with at
+    /// most `max_connections` connections, and creates or checks the schema. For a server
+    /// on loopback or a trusted network only; otherwise use [`PgBackend::connect_tls`].
     pub async fn connect(url: &str, max_connections: usize) -> Result<PgBackend, StorageError> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|_| StorageError::Backend("invalid PostgreSQL connection URL".into()))?;
-        let manager = Manager::new(config, tokio_postgres::NoTls);
+        let config = parse_url(url)?;
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return Err(StorageError::Backend(
+                "the URL requires TLS (sslmode=require): connect with TLS".into(),
+            ));
+        }
+        PgBackend::start(Manager::new(config, tokio_postgres::NoTls), max_connections).await
+    }
+
+    /// Connects over TLS (rustls), verifying the server's certificate against `roots` and
+    /// its name against the URL's host; a server that does not offer TLS is refused.
+    pub async fn connect_tls(
+        url: &str,
+        max_connections: usize,
+        roots: rustls::RootCertStore,
+    ) -> Result<PgBackend, StorageError> {
+        let mut config = parse_url(url)?;
+        config.ssl_mode(tokio_postgres::config::SslMode::Require);
+        let tls = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+        PgBackend::start(Manager::new(config, tls), max_connections).await
+    }
+
+    async fn start(manager: Manager, max_connections: usize) -> Result<PgBackend, StorageError> {
         let pool = Pool::builder(manager)
             .max_size(max_connections.max(1))
             .build()
@@ -128,6 +150,12 @@ pub struct PgTableStore {
     codec: Arc<RowCodec>,
     /// The most items of one partition in sealed mode.
     partition_limit: usize,
+}
+
+/// The connection settings of a URL (never quoted in an error: it may hold a password).
+fn parse_url(url: &str) -> Result<tokio_postgres::Config, StorageError> {
+    url.parse()
+        .map_err(|_| StorageError::Backend("invalid PostgreSQL connection URL".into()))
 }
 
 /// Clamps a count for a `LIMIT` parameter.

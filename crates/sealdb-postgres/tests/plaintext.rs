@@ -9,65 +9,17 @@
 
 mod common;
 
+use common::Instance;
 use sealdb_common::SecretKey32;
 use sealdb_postgres::{PgBackend, SortKeyMode};
 use sealdb_storage::conformance::key;
 use sealdb_storage::{Decision, ItemStore};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use uuid::Uuid;
 
 /// Every marker starts with this; what follows names it.
 const NEEDLE: &[u8] = b"sdbmk-";
-
-struct Instance {
-    dir: tempfile::TempDir,
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg-throwaway")
-}
-
-impl Instance {
-    fn start() -> (Instance, String) {
-        for _ in 0..3 {
-            let dir = tempfile::tempdir().unwrap();
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let out = Command::new(script())
-                .args(["start", dir.path().to_str().unwrap(), &port.to_string()])
-                .output()
-                .unwrap();
-            if out.status.success() {
-                let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-                return (Instance { dir }, url);
-            }
-            eprintln!(
-                "pg-throwaway start: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        panic!("could not start a throwaway PostgreSQL");
-    }
-
-    fn stop(&self) {
-        let st = Command::new(script())
-            .args(["stop", self.dir.path().to_str().unwrap()])
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// `kind-NNN` after the needle (what comes after a marker in a file is not part of it).
 fn marker_name(tail: &[u8]) -> String {
@@ -174,7 +126,7 @@ async fn postgres_files_hold_no_plaintext_but_ordered_sort_keys() {
     if common::url("postgres_files_hold_no_plaintext_but_ordered_sort_keys").is_none() {
         return;
     }
-    let (instance, url) = Instance::start();
+    let (instance, url) = Instance::start(false);
     {
         let backend = PgBackend::connect(&url, 4).await.unwrap();
         write_items(&backend, SortKeyMode::Ordered, 'o').await;
