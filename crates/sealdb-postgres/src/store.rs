@@ -54,7 +54,12 @@ impl PgBackend {
     ) -> Result<PgBackend, StorageError> {
         let mut config = parse_url(url)?;
         config.ssl_mode(tokio_postgres::config::SslMode::Require);
-        let tls = rustls::ClientConfig::builder()
+        // The provider is named, not taken from the process default, which features
+        // enabled elsewhere in a build could make ambiguous.
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| StorageError::Backend(format!("TLS set-up: {e}")))?
             .with_root_certificates(roots)
             .with_no_client_auth();
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
