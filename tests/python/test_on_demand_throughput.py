@@ -176,3 +176,24 @@ def test_index_update_and_restores(tmp_path):
         assert described(ddb, "src")["GlobalSecondaryIndexes"][0]["OnDemandThroughput"] == {"MaxReadRequestUnits": 30}
     finally:
         s.kill()
+
+
+def test_account_maximums(ddb):
+    """Above the account's per-table maximum (DescribeLimits, 40000): AWS's
+    LimitExceededException texts for on-demand maximums and provisioned capacity."""
+    t = name()
+    create(ddb, t, BillingMode="PAY_PER_REQUEST", GlobalSecondaryIndexes=[gsi()])
+    assert err(ddb.update_table, TableName=t, OnDemandThroughput={"MaxReadRequestUnits": 40001}) == (
+        "LimitExceededException", "Subscriber limit exceeded: Requested MaxReadRequestUnits for OnDemandThroughput "
+        "for table exceeds TableMaxReadCapacityUnits of the account in region us-east-1")
+    assert err(ddb.update_table, TableName=t, GlobalSecondaryIndexUpdates=[
+        {"Update": {"IndexName": "g-a", "OnDemandThroughput": {"MaxWriteRequestUnits": 50000}}}]) == (
+        "LimitExceededException", "Subscriber limit exceeded: Requested MaxWriteRequestUnits for OnDemandThroughput "
+        "for index : g-a exceeds TableMaxWriteCapacityUnits of the account in region us-east-1")
+    ddb.update_table(TableName=t, OnDemandThroughput={"MaxReadRequestUnits": 40000})
+    assert described(ddb, t)["OnDemandThroughput"] == {"MaxReadRequestUnits": 40000}
+    assert err(create, ddb=ddb, table=name(), BillingMode="PROVISIONED",
+               ProvisionedThroughput={"ReadCapacityUnits": 40001, "WriteCapacityUnits": 1}) == (
+        "LimitExceededException", "The requested ReadCapacityUnits, 40001, is above the per table maximum for the "
+        "account in us-east-1. Per table maximum: 40000. Refer to the Amazon DynamoDB Developer Guide for current "
+        "limits and how to request higher limits.")

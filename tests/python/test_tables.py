@@ -152,3 +152,22 @@ def test_index_update_entries_as_aws(ddb):
     d = ddb.describe_table(TableName=t)["Table"]
     assert d["DeletionProtectionEnabled"] is False and [i["IndexStatus"] for i in d["GlobalSecondaryIndexes"]] == ["ACTIVE"]
     ddb.delete_table(TableName=t)
+
+
+def test_table_class_changes_are_limited_as_aws(ddb):
+    """AWS: TableClass can change twice in 30 days; then even a re-send of the current
+    class is refused (ack-api-quirks DDB-TABLE-443, recorded in two regions)."""
+    t = "cls" + uuid.uuid4().hex[:8]
+    ddb.create_table(TableName=t, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    ddb.update_table(TableName=t, TableClass="STANDARD_INFREQUENT_ACCESS")
+    ddb.update_table(TableName=t, TableClass="STANDARD")
+    limited = ("LimitExceededException", "Subscriber limit exceeded: Updates to TableClass are limited to 2 times in 30 day(s).")
+    for cls in ("STANDARD_INFREQUENT_ACCESS", "STANDARD"):
+        with pytest.raises(ClientError) as e:
+            ddb.update_table(TableName=t, TableClass=cls)
+        assert err(e) == limited
+    assert ddb.describe_table(TableName=t)["Table"]["TableClassSummary"] == {"TableClass": "STANDARD"}
+    ddb.update_table(TableName=t, DeletionProtectionEnabled=False)  # other changes still pass
+    ddb.delete_table(TableName=t)

@@ -24,6 +24,31 @@ impl OnDemandMax {
         *self == OnDemandMax::default()
     }
 
+    /// Refuses maximums above the account's per-table (and per-index) maximum with AWS's
+    /// LimitExceededException (DescribeLimits' TableMax*CapacityUnits).
+    pub fn check_account_max(
+        &self,
+        subject: Subject<'_>,
+        region: &str,
+        max: i64,
+    ) -> Result<(), DynamoError> {
+        for (v, member, quota) in [
+            (self.max_read, READ, "TableMaxReadCapacityUnits"),
+            (self.max_write, WRITE, "TableMaxWriteCapacityUnits"),
+        ] {
+            if v.is_some_and(|v| v > max) {
+                let of = match subject {
+                    Subject::Index(name) => format!("index : {name}"),
+                    _ => "table".to_owned(),
+                };
+                return Err(DynamoError::LimitExceeded(format!(
+                    "Subscriber limit exceeded: Requested {member} for OnDemandThroughput for {of} exceeds {quota} of the account in region {region}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// DescribeTable's `OnDemandThroughput`: only the members set; absent when none is.
     pub fn describe(&self) -> Option<Value> {
         let mut m = Map::new();

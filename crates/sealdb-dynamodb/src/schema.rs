@@ -116,6 +116,10 @@ pub struct TableDef {
     pub last_decrease_ms: Option<i64>,
     /// Table class, when given.
     pub table_class: Option<String>,
+    /// When UpdateTable changed the table class (ms), for AWS's 2-per-30-days limit.
+    /// Absent in older definitions: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub table_class_changes: Vec<i64>,
     /// Deletion protection.
     pub deletion_protection: bool,
     /// Stream settings: enabled and view type.

@@ -586,7 +586,9 @@ impl Service {
                     if mode == BillingMode::Provisioned {
                         req.refuse_provisioned(Subject::Index(name))?;
                     }
-                    ix.on_demand = req.merge(ix.on_demand, Subject::Index(name))?.0;
+                    let next = req.merge(ix.on_demand, Subject::Index(name))?.0;
+                    next.check_account_max(Subject::Index(name), &self.cfg.region, MAX_CAPACITY)?;
+                    ix.on_demand = next;
                     continue;
                 }
                 let Some(tp) = update

@@ -139,4 +139,5 @@ pub(crate) fn reset_for_restore(def: &mut TableDef, target: &str, now: i64) {
     def.sse_changes = Vec::new();
     def.deletion_protection = false;
     def.table_class = None;
+    def.table_class_changes = Vec::new();
 }

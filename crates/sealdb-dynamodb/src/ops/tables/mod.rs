@@ -20,6 +20,9 @@ use sealdb_common::Principal;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+/// The window of AWS's limit on TableClass changes (30 days).
+const TABLE_CLASS_WINDOW_MS: i64 = 30 * 86_400_000;
+
 /// What CreateTable reads from the request alone, checked in AWS's order before any
 /// key or table is looked at.
 pub(crate) struct CreateTableRequest<'a> {
@@ -89,11 +92,6 @@ impl<'a> CreateTableRequest<'a> {
             }
             (BillingMode::PayPerRequest, None) => (0, 0),
         };
-        if read_capacity > MAX_CAPACITY || write_capacity > MAX_CAPACITY {
-            return Err(DynamoError::LimitExceeded(format!(
-                "Subscriber limit exceeded: Provisioned throughput for a table cannot exceed {MAX_CAPACITY} read or write capacity units"
-            )));
-        }
         let on_demand = match input.obj_opt("OnDemandThroughput")? {
             Some(m) => {
                 let req = OnDemandRequest::parse(m)?;
@@ -235,6 +233,13 @@ impl Service {
             sse,
             on_demand,
         } = CreateTableRequest::parse(input, now)?;
+        let region = &self.cfg.region;
+        capacity_above_max(read_capacity, write_capacity, region)?;
+        on_demand.check_account_max(Subject::CreateTable, region, MAX_CAPACITY)?;
+        for ix in &indexes {
+            ix.on_demand
+                .check_account_max(Subject::Index(&ix.name), region, MAX_CAPACITY)?;
+        }
         let sse_key_arn = self.resolve_sse(&sse, caller).await?;
         let resource_policy =
             crate::ops::policies::initial_policy(input.str_opt("ResourcePolicy")?, now)?;
@@ -259,6 +264,7 @@ impl Service {
             last_increase_ms: None,
             last_decrease_ms: None,
             table_class: table_class.map(str::to_owned),
+            table_class_changes: Vec::new(),
             deletion_protection: input
                 .bool_opt("DeletionProtectionEnabled")?
                 .unwrap_or(false),
@@ -497,11 +503,7 @@ impl Service {
             }
             (BillingMode::Provisioned, Some((r, w))) => {
                 let (r, w) = (r.unwrap_or(1), w.unwrap_or(1));
-                if r > MAX_CAPACITY || w > MAX_CAPACITY {
-                    return Err(DynamoError::LimitExceeded(format!(
-                        "Subscriber limit exceeded: Provisioned throughput for a table cannot exceed {MAX_CAPACITY} read or write capacity units"
-                    )));
-                }
+                capacity_above_max(r, w, &self.cfg.region)?;
                 if def.billing_mode == BillingMode::Provisioned
                     && billing.is_none()
                     && r == def.read_capacity
@@ -539,6 +541,7 @@ impl Service {
                 req.refuse_provisioned(Subject::UpdateTable)?;
             }
             let (next, shown) = req.merge(def.on_demand, Subject::UpdateTable)?;
+            next.check_account_max(Subject::UpdateTable, &self.cfg.region, MAX_CAPACITY)?;
             def.on_demand = next;
             on_demand_shown = Some(shown).filter(|v| v.as_object().is_some_and(|m| !m.is_empty()));
         }
@@ -551,6 +554,17 @@ impl Service {
         }
         def.billing_mode = mode;
         if let Some(c) = table_class {
+            // AWS: two changes in 30 days; once spent, even a re-send is refused.
+            def.table_class_changes
+                .retain(|t| now - t < TABLE_CLASS_WINDOW_MS);
+            if def.table_class_changes.len() >= 2 {
+                return Err(DynamoError::LimitExceeded(
+                    "Subscriber limit exceeded: Updates to TableClass are limited to 2 times in 30 day(s).".into(),
+                ));
+            }
+            if def.table_class.as_deref().unwrap_or("STANDARD") != c {
+                def.table_class_changes.push(now);
+            }
             def.table_class = Some(c.to_owned());
         }
         if let Some(p) = protection {

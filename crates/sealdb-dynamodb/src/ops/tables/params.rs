@@ -409,6 +409,18 @@ pub(super) fn key_schema_shown(elems: &[(String, String)]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
+/// AWS's LimitExceededException for provisioned capacity above the per-table maximum.
+pub(crate) fn capacity_above_max(r: i64, w: i64, region: &str) -> Result<(), DynamoError> {
+    for (v, member) in [(r, "ReadCapacityUnits"), (w, "WriteCapacityUnits")] {
+        if v > MAX_CAPACITY {
+            return Err(DynamoError::LimitExceeded(format!(
+                "The requested {member}, {v}, is above the per table maximum for the account in {region}. Per table maximum: {MAX_CAPACITY}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits."
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn describe_limits() -> Value {
     json!({
         "AccountMaxReadCapacityUnits": 80000,
