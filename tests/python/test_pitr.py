@@ -271,8 +271,8 @@ def test_restore_overrides(tmp_path):
             BillingModeOverride="PROVISIONED",
             ProvisionedThroughputOverride={"ReadCapacityUnits": 3, "WriteCapacityUnits": 4},
             GlobalSecondaryIndexOverride=[{
-                "IndexName": "byg", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "IndexName": "byg2", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
                 "ProvisionedThroughput": {"ReadCapacityUnits": 2, "WriteCapacityUnits": 2}}],
             LocalSecondaryIndexOverride=[],
             SSESpecificationOverride={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key},
@@ -281,10 +281,31 @@ def test_restore_overrides(tmp_path):
         assert t["ProvisionedThroughput"]["ReadCapacityUnits"] == 3
         assert t["SSEDescription"]["KMSMasterKeyArn"] == key
         assert "LocalSecondaryIndexes" not in t
+        # An override may rename a source index (same keys and projection), as on AWS.
         g = t["GlobalSecondaryIndexes"][0]
-        assert g["Projection"]["ProjectionType"] == "KEYS_ONLY" and g["ItemCount"] == 1
+        assert g["IndexName"] == "byg2" and g["ItemCount"] == 1
+        assert g["ProvisionedThroughput"]["ReadCapacityUnits"] == 2
         assert {a["AttributeName"] for a in t["AttributeDefinitions"]} == {"pk", "sk", "g"}
-        assert gsi(ddb, "over", "x") == [("a", "1")]
+        assert ddb.query(TableName="over", IndexName="byg2", KeyConditionExpression="g = :g",
+                         ExpressionAttributeValues={":g": {"S": "x"}})["Count"] == 1
+        # But never a new index, and the throughput follows the billing mode (AWS's texts).
+        new = {"IndexName": "byg", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+               "Projection": {"ProjectionType": "KEYS_ONLY"}}
+        assert error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="over2",
+                     UseLatestRestorableTime=True, GlobalSecondaryIndexOverride=[new]) == (
+            "ValidationException", "Index byg does not match a secondary index that existed in the source table "
+            "and cannot be created during the restore operation")
+        assert error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="over2",
+                     UseLatestRestorableTime=True, BillingModeOverride="PROVISIONED",
+                     ProvisionedThroughputOverride={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+                     GlobalSecondaryIndexOverride=[dict(new, Projection={"ProjectionType": "ALL"})]) == (
+            "ValidationException", "Must specify provisioned throughput for index byg")
+        assert error(ddb.restore_table_to_point_in_time, SourceTableName="src", TargetTableName="over2",
+                     UseLatestRestorableTime=True, GlobalSecondaryIndexOverride=[dict(
+                         new, ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})]) == (
+            "ValidationException",
+            "Cannot override ProvisionedThroughput if BillingMode is overridden to PAY_PER_REQUEST for index byg")
+        assert "over2" not in ddb.list_tables()["TableNames"]
     finally:
         s.kill()
 

@@ -300,6 +300,9 @@ fn restored_indexes(
                     .filter(|a| named.contains(a.name.as_str()))
                     .cloned()
                     .collect();
+                if global {
+                    check_gsi_override_throughput(list, mode)?;
+                }
                 let mut m = Map::new();
                 m.insert(name.into(), Value::Array(list.clone()));
                 let parsed = crate::ops::indexes::parse_create_indexes(
@@ -309,6 +312,16 @@ fn restored_indexes(
                     source.range_key.as_ref(),
                     mode,
                 )?;
+                // AWS restores only the source's indexes (by keys and projection; a new
+                // name is allowed), never new ones.
+                for ix in &parsed {
+                    if !source.indexes.iter().any(|s| same_index_shape(s, ix)) {
+                        return Err(DynamoError::validation(format!(
+                            "Index {} does not match a secondary index that existed in the source table and cannot be created during the restore operation",
+                            ix.name
+                        )));
+                    }
+                }
                 out.extend(parsed);
             }
             None => out.extend(
@@ -321,6 +334,43 @@ fn restored_indexes(
         }
     }
     Ok(out)
+}
+
+/// AWS's texts for a global index override's throughput against the restored billing mode.
+fn check_gsi_override_throughput(list: &[Value], mode: BillingMode) -> Result<(), DynamoError> {
+    for ix in list {
+        let name = ix
+            .get("IndexName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let given = ix
+            .get("ProvisionedThroughput")
+            .is_some_and(Value::is_object);
+        match (mode, given) {
+            (BillingMode::Provisioned, false) => {
+                return Err(DynamoError::validation(format!(
+                    "Must specify provisioned throughput for index {name}"
+                )));
+            }
+            (BillingMode::PayPerRequest, true) => {
+                return Err(DynamoError::validation(format!(
+                    "Cannot override ProvisionedThroughput if BillingMode is overridden to PAY_PER_REQUEST for index {name}"
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Same kind, key attributes and projection (the name may differ).
+fn same_index_shape(a: &crate::index::IndexDef, b: &crate::index::IndexDef) -> bool {
+    let names =
+        |keys: &[crate::schema::KeyAttr]| keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>();
+    a.global == b.global
+        && names(&a.hash_keys) == names(&b.hash_keys)
+        && names(&a.range_keys) == names(&b.range_keys)
+        && a.projection == b.projection
 }
 
 /// Fills every index of `def` from the restored items.
