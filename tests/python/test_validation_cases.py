@@ -89,7 +89,14 @@ def test_duplicate_attribute_definition_and_empty_update_table(ddb, table):
                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                                                {"AttributeName": "pk", "AttributeType": "S"}],
                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
-    assert e.value.response["Error"]["Message"] == "Cannot have two attributes with the same name"
+    # AWS's text (ack-api-quirks DDB-TABLE-042 / 127, also for two different types).
+    assert e.value.response["Error"]["Message"] == "Attribute Name is duplicated: pk"
+    with pytest.raises(ClientError) as e:
+        ddb.create_table(TableName="dup" + uuid.uuid4().hex[:8],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                               {"AttributeName": "pk", "AttributeType": "N"}],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
+    assert e.value.response["Error"]["Message"] == "Attribute Name is duplicated: pk"
     with pytest.raises(ClientError) as e:
         ddb.update_table(TableName=table())
     assert e.value.response["Error"]["Message"] == (

@@ -362,9 +362,10 @@ pub(super) fn parse_key_schema(
     let mut seen = std::collections::HashSet::new();
     for d in &defs {
         if !seen.insert(d.name.as_str()) {
-            return Err(DynamoError::validation(
-                "Cannot have two attributes with the same name",
-            ));
+            return Err(DynamoError::validation(format!(
+                "Attribute Name is duplicated: {}",
+                d.name
+            )));
         }
     }
     let find = |n: &str| defs.iter().find(|d| d.name == n).cloned();
