@@ -17,6 +17,7 @@ mod signing_keys;
 pub mod sigv4;
 pub mod wire;
 mod write_deadline;
+pub mod xks;
 
 pub use body::BodyTimedOut;
 pub use front::{FrontDoor, Protocol};

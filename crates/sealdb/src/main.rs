@@ -1,7 +1,8 @@
 //! `sealdb`: a DynamoDB-compatible database whose data is always encrypted at rest.
 //!
 //! Subcommands: `serve` (the server), `bench` (benchmark), `credentials` (access keys),
-//! `verify` (integrity of a stopped data dir), `rotate-root-key`, `change-passphrase`, `audit`.
+//! `verify` (integrity of a stopped data dir), `rotate-root-key`, `change-passphrase`, `audit`,
+//! `xks-proxy` (an XKS proxy for KMS external key stores in front of a PKCS#11 token).
 
 mod bench;
 mod identities;
@@ -12,6 +13,7 @@ mod root_key;
 mod root_of_trust;
 mod verify;
 mod wiring;
+mod xks_proxy;
 
 use clap::{Args, Parser, Subcommand};
 use root_key::{
@@ -86,6 +88,9 @@ enum Command {
     /// Print every action the server serves, one `service:Action` a line (the names
     /// IAM policies use), taken from the services' dispatch tables.
     Actions,
+    /// Serve the AWS XKS proxy API (KMS external key stores) over HTTPS in front of a
+    /// PKCS#11 token: GetHealthStatus, GetKeyMetadata, Encrypt and Decrypt, SigV4-checked.
+    XksProxy(xks_proxy::XksProxyArgs),
     /// The KMS audit log.
     Audit {
         #[command(subcommand)]
@@ -342,6 +347,7 @@ fn main() -> ExitCode {
             new_passphrase_file,
         } => root_of_trust::change_passphrase(&data, new_passphrase_file.as_deref()),
         Command::Verify { data } => verify::run(&data),
+        Command::XksProxy(args) => xks_proxy::run(args),
         Command::Actions => {
             for action in served_actions() {
                 println!("{action}");
@@ -383,7 +389,7 @@ impl Command {
         match self {
             Command::Serve(args) => Some((&args.data, true)),
             Command::Init { data } => Some((data, true)),
-            Command::Bench(_) | Command::Actions => None,
+            Command::Bench(_) | Command::Actions | Command::XksProxy(_) => None,
             Command::Credentials { action } => match action {
                 CredentialsAction::Create { data, .. }
                 | CredentialsAction::List { data }

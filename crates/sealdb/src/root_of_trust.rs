@@ -6,7 +6,7 @@
 
 mod passphrase;
 mod pkcs11;
-mod secret_input;
+pub(crate) mod secret_input;
 pub(crate) mod switch;
 
 use passphrase::Kdf;
