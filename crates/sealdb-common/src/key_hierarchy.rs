@@ -127,6 +127,9 @@ pub mod kms_blob {
     pub const V2_MULTI_REGION: u8 = 2;
     /// Key in a CloudHSM key store: AES-GCM run by the token under the key it names.
     pub const V3_CLOUDHSM: u8 = 3;
+    /// Key in an external key store: a v1 blob under the key's own material, encrypted
+    /// again by the XKS proxy under the external key it names.
+    pub const V4_XKS: u8 = 4;
     /// HKDF info of the per-message key (salt from the blob, IKM = key material).
     pub const MESSAGE_KEY_INFO: &[u8] = b"sealdb kms blob v1";
 }
@@ -244,6 +247,7 @@ mod tests {
         assert_eq!(kms_blob::V1, 1);
         assert_eq!(kms_blob::V2_MULTI_REGION, 2);
         assert_eq!(kms_blob::V3_CLOUDHSM, 3);
+        assert_eq!(kms_blob::V4_XKS, 4);
         assert_eq!(kms_blob::MESSAGE_KEY_INFO, b"sealdb kms blob v1");
         assert_eq!(iam_sealed::V1, 1);
         assert_eq!(iam_sealed::SECRET_BASE, Purpose::Catalog);

@@ -108,9 +108,14 @@ pub(crate) fn seal(
 }
 
 /// The key id and material version a blob names (before decrypting it). A v3 blob
-/// (CloudHSM key store, `ops/cloudhsm_keys.rs`) has one version of material, 1.
+/// (CloudHSM key store, `ops/cloudhsm_keys.rs`) or v4 blob (external key store,
+/// `ops/xks_keys.rs`) has one version of material, 1.
 pub(crate) fn blob_key(blob: &[u8]) -> Result<(String, u32), KmsError> {
-    if blob.first() == Some(&sealdb_common::key_hierarchy::kms_blob::V3_CLOUDHSM) {
+    use sealdb_common::key_hierarchy::kms_blob::{V3_CLOUDHSM, V4_XKS};
+    if blob
+        .first()
+        .is_some_and(|v| [V3_CLOUDHSM, V4_XKS].contains(v))
+    {
         if blob.len() < 1 + 16 + 12 + TAG_LEN {
             return Err(KmsError::InvalidCiphertext(String::new()));
         }
@@ -139,6 +144,9 @@ pub(crate) fn open(
     material: &[u8],
     ctx: &BTreeMap<String, String>,
 ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+    if !matches!(blob.first(), Some(&(BLOB_V1 | BLOB_V2_MULTI_REGION))) {
+        return Err(KmsError::InvalidCiphertext(String::new()));
+    }
     blob_key(blob)?;
     let (header, rest) = blob.split_at(HEADER_LEN);
     let (nonce, sealed) = rest.split_at(NONCE_LEN);
@@ -208,8 +216,11 @@ mod tests {
         as_v1[0] = BLOB_V1;
         assert!(open(&as_v1, &m, &c).is_err());
         let mut unknown = blob;
-        unknown[0] = 4;
+        unknown[0] = 9;
         assert!(blob_key(&unknown).is_err());
+        // v3 and v4 blobs name their key but are not opened here.
+        unknown[0] = 4;
+        assert!(open(&unknown, &m, &c).is_err());
     }
 
     #[test]

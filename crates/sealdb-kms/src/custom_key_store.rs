@@ -1,5 +1,6 @@
-//! KMS custom key stores. The type is an enum with room for more; AWS_CLOUDHSM is
-//! served, its "cluster" a PKCS#11 token named by the server's configuration:
+//! KMS custom key stores of both types. EXTERNAL_KEY_STORE stores reach an XKS proxy
+//! (`xks.rs`; connecting is a GetHealthStatus call). AWS_CLOUDHSM stores have as
+//! "cluster" a PKCS#11 token named by the server's configuration:
 //!
 //! ```text
 //! --cloudhsm-cluster cluster-<11..16 of [2-7a-zA-Z]>=<module path>:<token label>
@@ -8,8 +9,9 @@
 //! KMS keys of the store are AES-256 token keys labelled with the KMS key id,
 //! non-extractable; every encryption under them is AES-GCM run by the token.
 //!
-//! Definitions are persisted in `keystore.db` (record v1, the PIN in its own column of
-//! that encrypted file, like key material); the connection is runtime state: CONNECTING
+//! Definitions are persisted in `keystore.db` (record v1/v2, the PIN or the proxy
+//! secret in its own column of that encrypted file, like key material); the connection
+//! is runtime state: CONNECTING
 //! while a thread logs in to the token, then CONNECTED (holding the logged-in token) or
 //! FAILED with AWS's ConnectionErrorCode. A store asked to connect reconnects when the
 //! server starts.
@@ -19,14 +21,17 @@ use crate::store::Store;
 use rusqlite::{OptionalExtension, params};
 use sealdb_common::secret::SecretString;
 use sealdb_hsm::{HsmError, Pkcs11Token, TokenConfig, TokenSelector};
+use sealdb_http::xks::client::{XksEndpoint, XksTrust};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-/// Version of the custom key store record. DO NOT CHANGE.
+/// Version of the custom key store record (CloudHSM only). DO NOT CHANGE.
 pub(crate) const STORE_RECORD_V1: u32 = 1;
+/// Version 2: v1 and the optional `xks` member (external key stores). DO NOT CHANGE.
+pub(crate) const STORE_RECORD_V2: u32 = 2;
 
 /// CustomKeyStoreType.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,12 +39,16 @@ pub(crate) enum StoreType {
     /// A CloudHSM key store (here a PKCS#11 token).
     #[serde(rename = "AWS_CLOUDHSM")]
     AwsCloudHsm,
+    /// An external key store (an XKS proxy).
+    #[serde(rename = "EXTERNAL_KEY_STORE")]
+    ExternalKeyStore,
 }
 
 impl StoreType {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             StoreType::AwsCloudHsm => "AWS_CLOUDHSM",
+            StoreType::ExternalKeyStore => "EXTERNAL_KEY_STORE",
         }
     }
 }
@@ -47,7 +56,7 @@ impl StoreType {
 /// A custom key store's definition, as persisted (JSON in `custom_key_stores.record`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct StoreRecord {
-    /// Record version ([`STORE_RECORD_V1`]).
+    /// Record version ([`STORE_RECORD_V1`] or [`STORE_RECORD_V2`]).
     pub(crate) v: u32,
     pub(crate) id: String,
     pub(crate) name: String,
@@ -61,6 +70,9 @@ pub(crate) struct StoreRecord {
     /// Whether the owner asked for the store to be connected (ConnectCustomKeyStore
     /// since the last DisconnectCustomKeyStore): reconnected on start.
     pub(crate) connect_requested: bool,
+    /// EXTERNAL_KEY_STORE (record v2): the proxy's settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) xks: Option<crate::xks::XksConfig>,
 }
 
 /// A configured "cluster": which token of which module.
@@ -147,13 +159,19 @@ impl ConnectionState {
     }
 }
 
-/// ConnectionErrorCodeType (the values a token connection can produce).
+/// ConnectionErrorCodeType (the values a token or proxy connection can produce).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ConnectionErrorCode {
     InvalidCredentials,
     ClusterNotFound,
     UserLockedOut,
     InternalError,
+    XksProxyAccessDenied,
+    XksProxyNotReachable,
+    XksProxyInvalidConfiguration,
+    XksProxyInvalidResponse,
+    XksProxyInvalidTlsConfiguration,
+    XksProxyTimedOut,
 }
 
 impl ConnectionErrorCode {
@@ -163,6 +181,14 @@ impl ConnectionErrorCode {
             ConnectionErrorCode::ClusterNotFound => "CLUSTER_NOT_FOUND",
             ConnectionErrorCode::UserLockedOut => "USER_LOCKED_OUT",
             ConnectionErrorCode::InternalError => "INTERNAL_ERROR",
+            ConnectionErrorCode::XksProxyAccessDenied => "XKS_PROXY_ACCESS_DENIED",
+            ConnectionErrorCode::XksProxyNotReachable => "XKS_PROXY_NOT_REACHABLE",
+            ConnectionErrorCode::XksProxyInvalidConfiguration => "XKS_PROXY_INVALID_CONFIGURATION",
+            ConnectionErrorCode::XksProxyInvalidResponse => "XKS_PROXY_INVALID_RESPONSE",
+            ConnectionErrorCode::XksProxyInvalidTlsConfiguration => {
+                "XKS_PROXY_INVALID_TLS_CONFIGURATION"
+            }
+            ConnectionErrorCode::XksProxyTimedOut => "XKS_PROXY_TIMED_OUT",
         }
     }
 
@@ -178,9 +204,27 @@ impl ConnectionErrorCode {
     }
 }
 
+/// What a connected store works through.
+#[derive(Clone)]
+pub(crate) enum Backend {
+    /// The logged-in token (AWS_CLOUDHSM).
+    Token(Arc<Pkcs11Token>),
+    /// The proxy, with the store's credential (EXTERNAL_KEY_STORE).
+    Xks(Arc<XksEndpoint>),
+}
+
+/// What a connection is made to.
+pub(crate) enum Target {
+    Cluster {
+        cluster_id: String,
+        pin: SecretString,
+    },
+    Xks(XksEndpoint),
+}
+
 enum Link {
     Connecting,
-    Connected(Arc<Pkcs11Token>),
+    Connected(Backend),
     Failed(ConnectionErrorCode),
 }
 
@@ -195,6 +239,8 @@ struct Conn {
 #[derive(Default)]
 pub(crate) struct Connections {
     clusters: RwLock<CloudHsmClusters>,
+    /// The CA and deadline of XKS proxy calls.
+    xks_trust: RwLock<XksTrust>,
     links: Mutex<HashMap<String, Conn>>,
     generation: Mutex<u64>,
 }
@@ -204,6 +250,16 @@ impl Connections {
         if let Ok(mut c) = self.clusters.write() {
             *c = clusters;
         }
+    }
+
+    pub(crate) fn set_xks_trust(&self, trust: XksTrust) {
+        if let Ok(mut t) = self.xks_trust.write() {
+            *t = trust;
+        }
+    }
+
+    pub(crate) fn xks_trust(&self) -> XksTrust {
+        self.xks_trust.read().map(|t| t.clone()).unwrap_or_default()
     }
 
     pub(crate) fn cluster(&self, id: &str) -> Option<ClusterToken> {
@@ -230,17 +286,65 @@ impl Connections {
         }
     }
 
-    /// The logged-in token of a connected store.
-    pub(crate) fn token(&self, store_id: &str) -> Option<Arc<Pkcs11Token>> {
+    /// What a connected store works through.
+    pub(crate) fn backend(&self, store_id: &str) -> Option<Backend> {
         match self.links().get(store_id).map(|c| &c.link) {
-            Some(Link::Connected(t)) => Some(Arc::clone(t)),
+            Some(Link::Connected(b)) => Some(b.clone()),
             _ => None,
         }
     }
 
+    /// The logged-in token of a connected CloudHSM store.
+    pub(crate) fn token(&self, store_id: &str) -> Option<Arc<Pkcs11Token>> {
+        match self.backend(store_id) {
+            Some(Backend::Token(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The proxy of a connected external key store.
+    pub(crate) fn proxy(&self, store_id: &str) -> Option<Arc<XksEndpoint>> {
+        match self.backend(store_id) {
+            Some(Backend::Xks(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Logs in to the token, or checks the proxy's health.
+    fn open_link(&self, store_id: &str, target: Target) -> Link {
+        match target {
+            Target::Cluster { cluster_id, pin } => match self.cluster(&cluster_id) {
+                None => Link::Failed(ConnectionErrorCode::ClusterNotFound),
+                Some(c) => {
+                    let config = TokenConfig {
+                        module: c.module,
+                        token: c.token,
+                        pin,
+                    };
+                    match Pkcs11Token::open(&config) {
+                        Ok(t) => Link::Connected(Backend::Token(Arc::new(t))),
+                        Err(e) => {
+                            tracing::warn!(store = %store_id, error = %e, "custom key store connection failed");
+                            Link::Failed(ConnectionErrorCode::of(&e))
+                        }
+                    }
+                }
+            },
+            Target::Xks(ep) => {
+                match crate::xks::check_health(&ep, &self.xks_trust(), "ConnectCustomKeyStore") {
+                    Ok(()) => Link::Connected(Backend::Xks(Arc::new(ep))),
+                    Err(f) => {
+                        tracing::warn!(store = %store_id, error = ?f, "external key store connection failed");
+                        Link::Failed(crate::xks::connection_error(&f))
+                    }
+                }
+            }
+        }
+    }
+
     /// Starts connecting: CONNECTING now, CONNECTED or FAILED once a thread has
-    /// logged in to the token (after the configured delay).
-    pub(crate) fn connect(self: &Arc<Self>, store_id: &str, cluster_id: &str, pin: SecretString) {
+    /// logged in to the token or heard from the proxy (after the configured delay).
+    pub(crate) fn connect(self: &Arc<Self>, store_id: &str, target: Target) {
         let generation = self.next_generation();
         self.links().insert(
             store_id.to_owned(),
@@ -249,7 +353,6 @@ impl Connections {
                 link: Link::Connecting,
             },
         );
-        let cluster = self.cluster(cluster_id);
         let delay = self
             .clusters
             .read()
@@ -262,25 +365,12 @@ impl Connections {
             .name("kms-cks-connect".into())
             .spawn(move || {
                 std::thread::sleep(delay);
-                let link = match cluster {
-                    None => Link::Failed(ConnectionErrorCode::ClusterNotFound),
-                    Some(c) => {
-                        let config = TokenConfig {
-                            module: c.module,
-                            token: c.token,
-                            pin,
-                        };
-                        match Pkcs11Token::open(&config) {
-                            Ok(t) => Link::Connected(Arc::new(t)),
-                            Err(e) => {
-                                tracing::warn!(store = %store_id, error = %e, "custom key store connection failed");
-                                Link::Failed(ConnectionErrorCode::of(&e))
-                            }
-                        }
-                    }
-                };
+                let link = me.open_link(&store_id, target);
                 let mut links = me.links();
-                if links.get(&store_id).is_some_and(|c| c.generation == generation) {
+                if links
+                    .get(&store_id)
+                    .is_some_and(|c| c.generation == generation)
+                {
                     links.insert(store_id, Conn { generation, link });
                 }
             });
@@ -292,6 +382,15 @@ impl Connections {
                     link: Link::Failed(ConnectionErrorCode::InternalError),
                 },
             );
+        }
+    }
+
+    /// A connected external key store's proxy signs with a new credential.
+    pub(crate) fn replace_proxy(&self, store_id: &str, ep: XksEndpoint) {
+        if let Some(c) = self.links().get_mut(store_id)
+            && matches!(c.link, Link::Connected(Backend::Xks(_)))
+        {
+            c.link = Link::Connected(Backend::Xks(Arc::new(ep)));
         }
     }
 
@@ -321,7 +420,18 @@ impl Connections {
     }
 }
 
-/// The `custom_key_stores` table (key store schema v3).
+/// What connecting `rec` connects to, with its stored password (PIN) or proxy secret.
+pub(crate) fn target(rec: &StoreRecord, secret: SecretString, region: &str) -> Target {
+    match &rec.xks {
+        Some(x) => Target::Xks(x.endpoint(secret, region)),
+        None => Target::Cluster {
+            cluster_id: rec.cluster_id.clone().unwrap_or_default(),
+            pin: secret,
+        },
+    }
+}
+
+/// The `custom_key_stores` table (key store schema v3 and later).
 pub(crate) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS custom_key_stores (
     id TEXT PRIMARY KEY, record TEXT NOT NULL, password BLOB NOT NULL);";
 
@@ -407,7 +517,7 @@ impl Store {
 
 fn decode(json: &str) -> Result<StoreRecord, KmsError> {
     let rec: StoreRecord = serde_json::from_str(json).map_err(corrupt)?;
-    if rec.v != STORE_RECORD_V1 {
+    if rec.v != STORE_RECORD_V1 && rec.v != STORE_RECORD_V2 {
         return Err(corrupt(format!("record version {}", rec.v)));
     }
     Ok(rec)

@@ -69,8 +69,65 @@ pub enum KmsError {
     CloudHsmClusterInUse(String),
     /// UpdateCustomKeyStore: the new cluster is not the store's token.
     CloudHsmClusterNotRelated(String),
+    /// One of the Xks* exceptions of external key stores.
+    Xks(XksFault, String),
     /// Failure on our side (details logged, not sent).
     Internal,
+}
+
+/// The Xks* exceptions (external key stores), all HTTP 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XksFault {
+    /// The external key backs another KMS key of the store.
+    KeyAlreadyInUse,
+    /// The external key is not AES_256, not ENCRYPT and DECRYPT, or not ENABLED.
+    KeyInvalidConfiguration,
+    /// The proxy does not know the external key.
+    KeyNotFound,
+    /// The proxy refused the store's credential.
+    ProxyIncorrectAuthenticationCredential,
+    /// The proxy is not configured as the store says.
+    ProxyInvalidConfiguration,
+    /// The proxy's answer is not the specification's.
+    ProxyInvalidResponse,
+    /// Another store uses that endpoint.
+    ProxyUriEndpointInUse,
+    /// Another store uses that endpoint and path.
+    ProxyUriInUse,
+    /// The proxy cannot be reached (or all its key managers are unavailable).
+    ProxyUriUnreachable,
+    /// Another store uses that VPC endpoint service.
+    ProxyVpcEndpointServiceInUse,
+    /// The VPC endpoint service is not configured as KMS needs.
+    ProxyVpcEndpointServiceInvalidConfiguration,
+    /// No such VPC endpoint service.
+    ProxyVpcEndpointServiceNotFound,
+}
+
+impl XksFault {
+    /// The `__type`.
+    pub fn error_type(self) -> &'static str {
+        match self {
+            XksFault::KeyAlreadyInUse => "XksKeyAlreadyInUseException",
+            XksFault::KeyInvalidConfiguration => "XksKeyInvalidConfigurationException",
+            XksFault::KeyNotFound => "XksKeyNotFoundException",
+            XksFault::ProxyIncorrectAuthenticationCredential => {
+                "XksProxyIncorrectAuthenticationCredentialException"
+            }
+            XksFault::ProxyInvalidConfiguration => "XksProxyInvalidConfigurationException",
+            XksFault::ProxyInvalidResponse => "XksProxyInvalidResponseException",
+            XksFault::ProxyUriEndpointInUse => "XksProxyUriEndpointInUseException",
+            XksFault::ProxyUriInUse => "XksProxyUriInUseException",
+            XksFault::ProxyUriUnreachable => "XksProxyUriUnreachableException",
+            XksFault::ProxyVpcEndpointServiceInUse => "XksProxyVpcEndpointServiceInUseException",
+            XksFault::ProxyVpcEndpointServiceInvalidConfiguration => {
+                "XksProxyVpcEndpointServiceInvalidConfigurationException"
+            }
+            XksFault::ProxyVpcEndpointServiceNotFound => {
+                "XksProxyVpcEndpointServiceNotFoundException"
+            }
+        }
+    }
 }
 
 impl KmsError {
@@ -110,6 +167,7 @@ impl KmsError {
             KmsError::CloudHsmClusterNotFound(_) => "CloudHsmClusterNotFoundException",
             KmsError::CloudHsmClusterInUse(_) => "CloudHsmClusterInUseException",
             KmsError::CloudHsmClusterNotRelated(_) => "CloudHsmClusterNotRelatedException",
+            KmsError::Xks(f, _) => f.error_type(),
             KmsError::Internal => "KMSInternalException",
         }
     }
@@ -150,7 +208,8 @@ impl KmsError {
             | KmsError::CustomKeyStoreHasCmks(_)
             | KmsError::CloudHsmClusterNotFound(_)
             | KmsError::CloudHsmClusterInUse(_)
-            | KmsError::CloudHsmClusterNotRelated(_) => 400,
+            | KmsError::CloudHsmClusterNotRelated(_)
+            | KmsError::Xks(..) => 400,
         }
     }
 
@@ -187,7 +246,8 @@ impl KmsError {
             | KmsError::CustomKeyStoreHasCmks(m)
             | KmsError::CloudHsmClusterNotFound(m)
             | KmsError::CloudHsmClusterInUse(m)
-            | KmsError::CloudHsmClusterNotRelated(m) => m.clone(),
+            | KmsError::CloudHsmClusterNotRelated(m)
+            | KmsError::Xks(_, m) => m.clone(),
             KmsError::UnknownOperation => String::new(),
             KmsError::Internal => "Internal error".into(),
             KmsError::DryRunOperation => {

@@ -29,6 +29,7 @@ mod service_grants;
 mod shred;
 mod store;
 mod trail;
+mod xks;
 
 pub use audit::{
     VerifyReport, rechain as rechain_audit_log, records as audit_records,
@@ -36,7 +37,7 @@ pub use audit::{
 };
 pub use cloudtrail::{CloudTrailError, LOOKUP_EVENTS};
 pub use custom_key_store::{CloudHsmClusters, ClusterToken};
-pub use error::KmsError;
+pub use error::{KmsError, XksFault};
 pub use operation::Operation;
 pub use policy::AccountUsersUnrestricted;
 pub use regions::KmsRegions;
@@ -133,7 +134,7 @@ impl KmsService {
     }
 
     /// Sets the CloudHSM clusters (PKCS#11 tokens) custom key stores may use, and
-    /// reconnects the stores that were connected when the server stopped.
+    /// reconnects the stores (of both types) that were connected when the server stopped.
     pub fn set_cloudhsm_clusters(&self, clusters: CloudHsmClusters) {
         self.inner.cks.set_clusters(clusters);
         let Ok(store) = self.inner.store.lock() else {
@@ -147,13 +148,18 @@ impl KmsService {
             }
         };
         for rec in stores.iter().filter(|r| r.connect_requested) {
-            if let (Some(cluster), Ok(Some(pin))) = (
-                rec.cluster_id.as_deref(),
-                store.custom_key_store_password(&rec.id),
-            ) {
-                self.inner.cks.connect(&rec.id, cluster, pin);
+            if let Ok(Some(secret)) = store.custom_key_store_password(&rec.id) {
+                let target = custom_key_store::target(rec, secret, &self.inner.cfg.region);
+                self.inner.cks.connect(&rec.id, target);
             }
         }
+    }
+
+    /// Sets the CA certificates XKS proxies' certificates must chain to, and the
+    /// deadline of proxy calls (call before [`KmsService::set_cloudhsm_clusters`],
+    /// which reconnects the stores).
+    pub fn set_xks_trust(&self, trust: sealdb_http::xks::client::XksTrust) {
+        self.inner.cks.set_xks_trust(trust);
     }
 
     /// True if `operation` is a KMS operation this service answers.
@@ -304,6 +310,7 @@ impl Inner {
             peers: &[],
             due: &self.due,
             cks: &self.cks,
+            operation: "",
         }
     }
 
@@ -413,6 +420,7 @@ impl Inner {
         regions::begin_all(store, peers)?;
         let mut ctx = self.ctx(store, caller, via);
         ctx.peers = peers;
+        ctx.operation = op.name();
         let result = ctx.purge_deleted_keys().and_then(|()| body(&mut ctx));
         let resource = ctx.resource.take();
         if result.is_err() {

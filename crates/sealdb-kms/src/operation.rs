@@ -172,17 +172,25 @@ impl Operation {
                 "CustomKeyStoreId",
                 "XksKeyId",
             ],
-            // Never KeyStorePassword.
+            // Never KeyStorePassword nor XksProxyAuthenticationCredential.
             O::CreateCustomKeyStore => &[
                 "CustomKeyStoreName",
                 "CloudHsmClusterId",
                 "TrustAnchorCertificate",
                 "CustomKeyStoreType",
+                "XksProxyUriEndpoint",
+                "XksProxyUriPath",
+                "XksProxyConnectivity",
+                "XksProxyVpcEndpointServiceName",
             ],
             O::UpdateCustomKeyStore => &[
                 "CustomKeyStoreId",
                 "NewCustomKeyStoreName",
                 "CloudHsmClusterId",
+                "XksProxyUriEndpoint",
+                "XksProxyUriPath",
+                "XksProxyConnectivity",
+                "XksProxyVpcEndpointServiceName",
             ],
             O::DescribeCustomKeyStores => {
                 &["CustomKeyStoreId", "CustomKeyStoreName", "Limit", "Marker"]

@@ -18,6 +18,10 @@ const KEYSTORE_SCHEMA_V2: i64 = 2;
 /// and `custom_key_store_id` (their material is in a token, not in `materials`), which a
 /// version 2 reader cannot use, so it must refuse the file.
 const KEYSTORE_SCHEMA_V3: i64 = 3;
+/// Version 4: external key stores: store records v2 (`xks`), key records with origin
+/// EXTERNAL_KEY_STORE and `xks_key_id`, whose blobs (v4) a version 3 reader would take
+/// for CloudHSM blobs, so it must refuse the file.
+const KEYSTORE_SCHEMA_V4: i64 = 4;
 
 /// One rotation of a key's material.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -98,6 +102,10 @@ pub(crate) struct KeyRecord {
     /// is the token key labelled with the key id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) custom_key_store_id: Option<String>,
+    /// A key in an external key store (origin EXTERNAL_KEY_STORE): the external key
+    /// (XksKeyId) its proxy encrypts under; its own material is in `materials`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) xks_key_id: Option<String>,
 }
 
 /// The related keys of a multi-Region key, as every one of them records it.
@@ -160,7 +168,7 @@ impl Store {
         sealdb_storage::erase::secure_delete(&conn)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
-             INSERT OR IGNORE INTO meta VALUES ('schema', 3);
+             INSERT OR IGNORE INTO meta VALUES ('schema', 4);
              CREATE TABLE IF NOT EXISTS keys (id TEXT PRIMARY KEY, record TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS materials (key_id TEXT NOT NULL, version INTEGER NOT NULL,
                  material BLOB NOT NULL, PRIMARY KEY (key_id, version));
@@ -172,12 +180,12 @@ impl Store {
         conn.execute_batch(crate::custom_key_store::SCHEMA)?;
         let v: i64 = conn.query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))?;
         match v {
-            KEYSTORE_SCHEMA_V3 => {}
-            // Older records read as version 3 records without the new members.
-            KEYSTORE_SCHEMA_V1 | KEYSTORE_SCHEMA_V2 => {
+            KEYSTORE_SCHEMA_V4 => {}
+            // Older records read as version 4 records without the new members.
+            KEYSTORE_SCHEMA_V1 | KEYSTORE_SCHEMA_V2 | KEYSTORE_SCHEMA_V3 => {
                 conn.execute(
                     "UPDATE meta SET v = ?1 WHERE k = 'schema'",
-                    params![KEYSTORE_SCHEMA_V3],
+                    params![KEYSTORE_SCHEMA_V4],
                 )?;
             }
             _ => {

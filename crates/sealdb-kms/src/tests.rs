@@ -788,10 +788,17 @@ fn custom_key_stores_are_refused_also_for_multi_region_keys() {
         json!({"MultiRegion": true, "CustomKeyStoreId": "cks-1234567890abcdef0"}),
         json!({"MultiRegion": true, "Origin": "AWS_CLOUDHSM"}),
         json!({"CustomKeyStoreId": "cks-1234567890abcdef0"}),
-        json!({"Origin": "EXTERNAL_KEY_STORE"}),
     ] {
         let err = h.call("CreateKey", body.clone()).unwrap_err();
         assert!(matches!(err, KmsError::UnsupportedOperation(_)), "{body}");
+    }
+    for body in [
+        json!({"Origin": "EXTERNAL_KEY_STORE"}),
+        json!({"Origin": "EXTERNAL_KEY_STORE", "CustomKeyStoreId": "cks-1234567890abcdef0"}),
+        json!({"XksKeyId": "k1"}),
+    ] {
+        let err = h.call("CreateKey", body.clone()).unwrap_err();
+        assert!(matches!(err, KmsError::Validation(_)), "{body}: {err:?}");
     }
     let listed = h.call("ListKeys", json!({})).unwrap();
     assert!(

@@ -221,6 +221,15 @@ struct ServeArgs {
         default_value_t = 0
     )]
     custom_key_store_connect_delay_ms: u64,
+    /// The CA certificates (PEM) an XKS proxy's certificate must chain to (KMS external
+    /// key stores; without it no external key store connects).
+    #[arg(long, env = "SEALDB_XKS_PROXY_CA_FILE")]
+    xks_proxy_ca_file: Option<PathBuf>,
+    /// How long KMS waits for an XKS proxy's answer, connection included, in
+    /// milliseconds (AWS: 250; slower answers fail with XKS_PROXY_TIMED_OUT or
+    /// KMSInvalidStateException).
+    #[arg(long, env = "SEALDB_XKS_PROXY_TIMEOUT_MS", default_value_t = 2000)]
+    xks_proxy_timeout_ms: u64,
     /// How often an open table's KMS key is re-checked, in seconds (AWS: about 300).
     #[arg(long, env = "SEALDB_KEY_CHECK_INTERVAL_SECS", default_value_t = 300)]
     key_check_interval_secs: u64,
@@ -502,6 +511,12 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
         let (id, token) = sealdb_kms::CloudHsmClusters::parse_spec(spec)?;
         cloudhsm_clusters.insert(id, token);
     }
+    let xks_timeout = std::time::Duration::from_millis(args.xks_proxy_timeout_ms);
+    let xks_trust = match &args.xks_proxy_ca_file {
+        Some(ca) => sealdb_http::xks::client::XksTrust::from_ca_file(ca, xks_timeout)
+            .map_err(|e| format!("--xks-proxy-ca-file: {e}"))?,
+        None => sealdb_http::xks::client::XksTrust::without_ca(xks_timeout),
+    };
     let regions = regions::Regions::new(
         &args.data.data_dir,
         home.clone(),
@@ -521,6 +536,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), String> {
             ttl_sweep: std::time::Duration::from_secs(args.ttl_sweep_interval),
             peers: peer_clients,
             cloudhsm_clusters,
+            xks_trust,
         },
         Arc::clone(&kms_identity),
     );

@@ -49,6 +49,8 @@ pub(crate) struct RegionSettings {
     pub(crate) peers: HashMap<String, Arc<sealdb_http::client::PeerClient>>,
     /// The PKCS#11 tokens KMS custom key stores (AWS_CLOUDHSM) may use.
     pub(crate) cloudhsm_clusters: sealdb_kms::CloudHsmClusters,
+    /// The CA and deadline of calls to XKS proxies (external key stores).
+    pub(crate) xks_trust: sealdb_http::xks::client::XksTrust,
 }
 
 /// Every region this server answers, opened as needed.
@@ -311,6 +313,7 @@ impl Regions {
         );
         let me: std::sync::Weak<dyn sealdb_kms::KmsRegions> = self.me.clone();
         kms.set_regions(me);
+        kms.set_xks_trust(s.xks_trust.clone());
         kms.set_cloudhsm_clusters(s.cloudhsm_clusters.clone());
         services.insert(region.to_owned(), Arc::clone(&kms));
         Ok(kms)

@@ -3,7 +3,7 @@
 use super::{KmsInput, Paging, Violations};
 use serde::{Deserialize, Deserializer};
 
-/// CustomKeyStoreType: AWS's enum (this service makes AWS_CLOUDHSM stores).
+/// CustomKeyStoreType: AWS's enum (both are made here).
 pub(crate) const CUSTOM_KEY_STORE_TYPES: &[&str] = &["AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
 
 /// `KeyStorePassword` (the kmsuser password, here the token's user PIN): wiped on
@@ -29,8 +29,16 @@ impl Password {
     }
 }
 
-/// The XKS members, which AWS_CLOUDHSM stores do not take (kept so that a request
-/// naming them is refused, not silently ignored).
+/// XksProxyAuthenticationCredential: the secret is wiped on drop, never printed, never
+/// audited.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct XksCredentialInput {
+    pub(crate) access_key_id: Option<String>,
+    pub(crate) raw_secret_access_key: Option<Password>,
+}
+
+/// The XKS members (EXTERNAL_KEY_STORE stores; AWS_CLOUDHSM stores refuse them).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct XksMembers {
@@ -38,8 +46,37 @@ pub(crate) struct XksMembers {
     pub(crate) xks_proxy_uri_path: Option<String>,
     pub(crate) xks_proxy_vpc_endpoint_service_name: Option<String>,
     pub(crate) xks_proxy_vpc_endpoint_service_owner: Option<String>,
-    pub(crate) xks_proxy_authentication_credential: Option<serde_json::Value>,
+    pub(crate) xks_proxy_authentication_credential: Option<XksCredentialInput>,
     pub(crate) xks_proxy_connectivity: Option<String>,
+}
+
+/// XksProxyConnectivityType.
+pub(crate) const XKS_CONNECTIVITY: &[&str] = &["PUBLIC_ENDPOINT", "VPC_ENDPOINT_SERVICE"];
+
+fn pattern(v: &mut Violations, member: &str, value: Option<&str>, ok: bool, re: &str) {
+    if let Some(s) = value
+        && !ok
+    {
+        v.push(format!(
+            "Value '{s}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: {re}"
+        ));
+    }
+}
+
+/// `^(/[a-zA-Z0-9\/_-]+/kms/xks/v\d{1,2})$|^(/kms/xks/v\d{1,2})$`, AWS's XksProxyUriPath.
+pub(crate) fn uri_path_ok(p: &str) -> bool {
+    let Some((prefix, version)) = p.rsplit_once("/kms/xks/v") else {
+        return false;
+    };
+    let version_ok =
+        (1..=2).contains(&version.len()) && version.bytes().all(|b| b.is_ascii_digit());
+    let prefix_ok = prefix.is_empty()
+        || (prefix.len() > 1
+            && prefix.starts_with('/')
+            && prefix[1..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b)));
+    version_ok && prefix_ok
 }
 
 impl XksMembers {
@@ -50,6 +87,78 @@ impl XksMembers {
             || self.xks_proxy_vpc_endpoint_service_owner.is_some()
             || self.xks_proxy_authentication_credential.is_some()
             || self.xks_proxy_connectivity.is_some()
+    }
+
+    fn check(&self, v: &mut Violations) {
+        let endpoint = self.xks_proxy_uri_endpoint.as_deref();
+        v.length("XksProxyUriEndpoint", endpoint, 10, 128);
+        pattern(
+            v,
+            "xksProxyUriEndpoint",
+            endpoint,
+            endpoint.is_none_or(|e| {
+                e.strip_prefix("https://").is_some_and(|h| {
+                    !h.is_empty()
+                        && h.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b".:-".contains(&b))
+                })
+            }),
+            "^https://[.:a-zA-Z0-9-]+$",
+        );
+        let path = self.xks_proxy_uri_path.as_deref();
+        v.length("XksProxyUriPath", path, 10, 128);
+        pattern(
+            v,
+            "xksProxyUriPath",
+            path,
+            path.is_none_or(uri_path_ok),
+            "^(/[a-zA-Z0-9\\/_-]+/kms/xks/v\\d{1,2})$|^(/kms/xks/v\\d{1,2})$",
+        );
+        v.length(
+            "XksProxyVpcEndpointServiceName",
+            self.xks_proxy_vpc_endpoint_service_name.as_deref(),
+            20,
+            64,
+        );
+        let owner = self.xks_proxy_vpc_endpoint_service_owner.as_deref();
+        v.length("XksProxyVpcEndpointServiceOwner", owner, 12, 12);
+        v.one_of(
+            "XksProxyConnectivity",
+            self.xks_proxy_connectivity.as_deref(),
+            XKS_CONNECTIVITY,
+        );
+        if let Some(c) = &self.xks_proxy_authentication_credential {
+            let id = c.access_key_id.as_deref();
+            match id {
+                None => v.push("Value null at 'xksProxyAuthenticationCredential.accessKeyId' failed to satisfy constraint: Member must not be null"),
+                Some(id) => {
+                    let n = id.chars().count();
+                    if !(20..=30).contains(&n) {
+                        v.push(format!("Value '{id}' at 'xksProxyAuthenticationCredential.accessKeyId' failed to satisfy constraint: Member must have length less than or equal to 30 and greater than or equal to 20"));
+                    }
+                    pattern(
+                        v,
+                        "xksProxyAuthenticationCredential.accessKeyId",
+                        Some(id),
+                        id.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)),
+                        "^[A-Z2-7]+$",
+                    );
+                }
+            }
+            match &c.raw_secret_access_key {
+                None => v.push("Value null at 'xksProxyAuthenticationCredential.rawSecretAccessKey' failed to satisfy constraint: Member must not be null"),
+                Some(secret) => {
+                    // Sensitive: AWS does not quote the value.
+                    let s = secret.0.expose();
+                    let n = s.chars().count();
+                    if !(43..=64).contains(&n) {
+                        v.push("Value at 'xksProxyAuthenticationCredential.rawSecretAccessKey' failed to satisfy constraint: Member must have length less than or equal to 64 and greater than or equal to 43");
+                    } else if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/+=".contains(&b)) {
+                        v.push("Value at 'xksProxyAuthenticationCredential.rawSecretAccessKey' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9\\/+=]+$");
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -105,6 +214,7 @@ impl KmsInput for CreateCustomKeyStoreInput {
             self.custom_key_store_type.as_deref(),
             CUSTOM_KEY_STORE_TYPES,
         );
+        self.xks.check(v);
     }
 }
 
@@ -162,6 +272,7 @@ impl KmsInput for UpdateCustomKeyStoreInput {
             p.check(v);
         }
         check_cluster_id(v, self.cloud_hsm_cluster_id.as_deref());
+        self.xks.check(v);
     }
 }
 

@@ -32,7 +32,10 @@ pub(super) fn parse_tags(list: Option<&[Tag]>) -> Result<Vec<(String, String)>, 
 }
 
 pub(super) fn rotation_allowed(c: &Ctx<'_>, k: &KeyRecord) -> Result<(), KmsError> {
-    if matches!(k.origin, Origin::External | Origin::AwsCloudHsm) {
+    if matches!(
+        k.origin,
+        Origin::External | Origin::AwsCloudHsm | Origin::ExternalKeyStore
+    ) {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} origin is {} which is not valid for this operation.",
             c.key_arn(&k.id),

@@ -33,10 +33,19 @@ pub(super) fn check_create(
     };
     if origin != Origin::AwsCloudHsm {
         return Err(KmsError::UnsupportedOperation(format!(
-            "Origin must be AWS_CLOUDHSM to create a KMS key in custom key store {store_id}; it is {origin}."
+            "Origin must be AWS_CLOUDHSM or EXTERNAL_KEY_STORE to create a KMS key in custom key store {store_id}; it is {origin}."
         )));
     }
     let rec = c.custom_key_store(store_id)?;
+    let wanted = match rec.store_type {
+        crate::custom_key_store::StoreType::AwsCloudHsm => Origin::AwsCloudHsm,
+        crate::custom_key_store::StoreType::ExternalKeyStore => Origin::ExternalKeyStore,
+    };
+    if origin != wanted {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "Origin must be {wanted} to create a KMS key in custom key store {store_id}; it is {origin}."
+        )));
+    }
     let (state, _) = c.cks.state(&rec.id);
     if state != ConnectionState::Connected {
         return Err(KmsError::CustomKeyStoreInvalidState(format!(
@@ -78,6 +87,10 @@ pub(crate) fn destroy_backing_key(c: &Ctx<'_>, k: &KeyRecord) {
     let Some(store_id) = &k.custom_key_store_id else {
         return;
     };
+    if k.origin == Origin::ExternalKeyStore {
+        // AWS never deletes the external key; the key's own material goes with it.
+        return;
+    }
     match c.cks.token(store_id) {
         Some(token) => {
             if let Err(e) = token.destroy_key(&k.id) {

@@ -1,7 +1,7 @@
 //! Symmetric cryptography: Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, GenerateRandom.
 
-use super::cloudhsm_keys;
 use super::*;
+use super::{cloudhsm_keys, xks_keys};
 
 pub(crate) fn decrypt_blob(
     c: &mut Ctx<'_>,
@@ -30,10 +30,17 @@ pub(crate) fn decrypt_blob(
     c.usable(&k)?;
     c.symmetric(&k)?;
     if k.custom_key_store_id.is_some() {
-        let pt = cloudhsm_keys::open(c, &k, ct, ctx)?;
+        let pt = if k.origin == Origin::ExternalKeyStore {
+            xks_keys::open(c, &k, ct, ctx)?
+        } else {
+            cloudhsm_keys::open(c, &k, ct, ctx)?
+        };
         return Ok((k, pt));
     }
-    if ct.first() == Some(&cloudhsm_keys::BLOB_V3_CLOUDHSM) {
+    if ct
+        .first()
+        .is_some_and(|v| [cloudhsm_keys::BLOB_V3_CLOUDHSM, xks_keys::BLOB_V4_XKS].contains(v))
+    {
         return Err(KmsError::InvalidCiphertext(String::new()));
     }
     let m = c.material(&k, version)?;
@@ -78,6 +85,9 @@ pub(super) fn seal_current(
     plaintext: &[u8],
     ctx: &BTreeMap<String, String>,
 ) -> Result<Vec<u8>, KmsError> {
+    if k.origin == Origin::ExternalKeyStore {
+        return xks_keys::seal(c, k, plaintext, ctx);
+    }
     if k.custom_key_store_id.is_some() {
         return cloudhsm_keys::seal(c, k, plaintext, ctx);
     }
@@ -227,6 +237,13 @@ pub(super) fn generate_random(
     c.authorize_identity("GenerateRandom")?;
     if let Some(store_id) = &input.custom_key_store_id {
         let rec = c.custom_key_store(store_id)?;
+        if rec.store_type == crate::custom_key_store::StoreType::ExternalKeyStore {
+            // AWS: GenerateRandom takes CloudHSM key stores only.
+            return Err(KmsError::UnsupportedOperation(format!(
+                "GenerateRandom is not supported in custom key store {} of type EXTERNAL_KEY_STORE.",
+                rec.id
+            )));
+        }
         let (state, _) = c.cks.state(&rec.id);
         if state != crate::custom_key_store::ConnectionState::Connected {
             return Err(KmsError::CustomKeyStoreInvalidState(format!(

@@ -11,7 +11,7 @@ fn not_found(id_or_name: &str) -> KmsError {
     ))
 }
 
-fn name_in_use(name: &str) -> KmsError {
+pub(super) fn name_in_use(name: &str) -> KmsError {
     KmsError::CustomKeyStoreNameInUse(format!(
         "A custom key store with name {name} already exists in this account and Region."
     ))
@@ -54,7 +54,7 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn name_taken(&self, name: &str, except: Option<&str>) -> Result<bool, KmsError> {
+    pub(super) fn name_taken(&self, name: &str, except: Option<&str>) -> Result<bool, KmsError> {
         Ok(self
             .store
             .custom_key_stores()?
@@ -76,6 +76,9 @@ impl Ctx<'_> {
         }
         if let Some(t) = &s.trust_anchor {
             e["TrustAnchorCertificate"] = json!(t);
+        }
+        if let Some(x) = &s.xks {
+            e["XksProxyConfiguration"] = x.describe();
         }
         if let Some(code) = code {
             e["ConnectionErrorCode"] = json!(code.as_str());
@@ -109,13 +112,8 @@ pub(super) fn create(
     input: &CreateCustomKeyStoreInput,
 ) -> Result<Value, KmsError> {
     c.authorize_identity("CreateCustomKeyStore")?;
-    match input.custom_key_store_type.as_deref() {
-        None | Some("AWS_CLOUDHSM") => {}
-        Some(other) => {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "Custom key stores of type {other} are not supported by this key service."
-            )));
-        }
+    if input.custom_key_store_type.as_deref() == Some("EXTERNAL_KEY_STORE") {
+        return super::xks_stores::create(c, input);
     }
     no_xks(&input.xks)?;
     let cluster = input.cloud_hsm_cluster_id.as_deref();
@@ -143,6 +141,7 @@ pub(super) fn create(
         cluster_id: Some(cluster.to_owned()),
         trust_anchor: input.trust_anchor_certificate.clone(),
         connect_requested: false,
+        xks: None,
     };
     c.store.put_custom_key_store(&rec, Some(&password.0))?;
     Ok(json!({ "CustomKeyStoreId": rec.id }))
@@ -191,6 +190,9 @@ pub(super) fn update(
 ) -> Result<Value, KmsError> {
     c.authorize_identity("UpdateCustomKeyStore")?;
     let mut rec = c.custom_key_store(&input.custom_key_store_id)?;
+    if rec.store_type == StoreType::ExternalKeyStore {
+        return super::xks_stores::update(c, input, rec);
+    }
     no_xks(&input.xks)?;
     let state = c.connection_state(&rec.id);
     let other_than_name =
@@ -238,7 +240,7 @@ pub(super) fn update(
 }
 
 /// ConnectCustomKeyStore: answers at once; the store is CONNECTING until the token
-/// login ends (CONNECTED or FAILED).
+/// login or the proxy's health check ends (CONNECTED or FAILED).
 pub(super) fn connect(c: &mut Ctx<'_>, input: &CustomKeyStoreIdInput) -> Result<Value, KmsError> {
     c.authorize_identity("ConnectCustomKeyStore")?;
     let mut rec = c.custom_key_store(&input.custom_key_store_id)?;
@@ -252,14 +254,14 @@ pub(super) fn connect(c: &mut Ctx<'_>, input: &CustomKeyStoreIdInput) -> Result<
         }
         ConnectionState::Disconnected => {}
     }
-    let pin = c
+    let secret = c
         .store
         .custom_key_store_password(&rec.id)?
         .ok_or(KmsError::Internal)?;
     rec.connect_requested = true;
     c.store.put_custom_key_store(&rec, None)?;
-    c.cks
-        .connect(&rec.id, rec.cluster_id.as_deref().unwrap_or_default(), pin);
+    let target = crate::custom_key_store::target(&rec, secret, &c.cfg.region);
+    c.cks.connect(&rec.id, target);
     Ok(json!({}))
 }
 

@@ -1,7 +1,7 @@
 //! Key lifecycle: CreateKey, DescribeKey, ListKeys, descriptions, enabling, scheduled deletion.
 
-use super::cloudhsm_keys;
 use super::*;
+use super::{cloudhsm_keys, xks_keys};
 
 /// CreateKey's condition keys, from the request with AWS's defaults where a parameter is
 /// absent (a `kms:KeySpec = SYMMETRIC_DEFAULT` condition allows a request without
@@ -92,10 +92,9 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &CreateKeyInput) -> Result<Valu
             "Multi-Region keys are not supported in custom key stores.".into(),
         ));
     }
-    // No external key stores here: refuse rather than pretend.
-    if origin == Origin::ExternalKeyStore {
-        return Err(KmsError::UnsupportedOperation(
-            "External key stores are not supported by this key service.".into(),
+    if input.xks_key_id.is_some() && origin != Origin::ExternalKeyStore {
+        return Err(KmsError::Validation(
+            "XksKeyId is valid only when Origin is EXTERNAL_KEY_STORE.".into(),
         ));
     }
     let Some(spec) = KeySpec::parse(spec_name) else {
@@ -130,22 +129,21 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &CreateKeyInput) -> Result<Valu
             "KeyUsage {usage} is not compatible with KeySpec {spec}"
         )));
     }
-    let store_id = if custom_store {
-        Some(cloudhsm_keys::check_create(c, input, origin, spec, usage)?)
+    let (store_id, xks_key_id) = if origin == Origin::ExternalKeyStore {
+        let (store, xks) = xks_keys::check_create(c, input, spec, usage)?;
+        (Some(store), Some(xks))
+    } else if custom_store {
+        let store = cloudhsm_keys::check_create(c, input, origin, spec, usage)?;
+        (Some(store), None)
     } else {
-        None
+        (None, None)
     };
     match origin {
-        Origin::AwsKms | Origin::AwsCloudHsm => {}
+        Origin::AwsKms | Origin::AwsCloudHsm | Origin::ExternalKeyStore => {}
         Origin::External if spec == KeySpec::SymmetricDefault => {}
         Origin::External => {
             return Err(KmsError::UnsupportedOperation(format!(
                 "KeySpec {spec} is not supported for keys with EXTERNAL origin"
-            )));
-        }
-        other => {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "Origin {other} (custom key stores) is not supported by this server"
             )));
         }
     }
@@ -197,12 +195,16 @@ pub(super) fn create_key(c: &mut Ctx<'_>, input: &CreateKeyInput) -> Result<Valu
         }),
         pending_window_days: None,
         custom_key_store_id: store_id.clone(),
+        xks_key_id,
     };
     if let Some(doc) = &given_policy {
         c.lockout_check(&rec, doc, input.bypass_policy_lockout_safety_check)?;
     }
     c.store.put_key(&rec)?;
-    if let Some(store_id) = &store_id {
+    if origin == Origin::ExternalKeyStore {
+        // The KMS key's own material: the first of the two encryptions.
+        c.store.put_material(&id, 1, &crypto::random(32)?)?;
+    } else if let Some(store_id) = &store_id {
         cloudhsm_keys::generate_backing_key(c, store_id, &id)?;
     } else if spec.is_rsa() || spec.is_ecc() {
         c.store

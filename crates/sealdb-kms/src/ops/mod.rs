@@ -12,6 +12,8 @@ mod grants;
 mod import_material;
 mod keys;
 mod multi_region;
+mod xks_keys;
+mod xks_stores;
 
 use crate::input::*;
 use admin::{TagChange, parse_tags};
@@ -65,6 +67,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) due: &'a std::sync::Mutex<Vec<DueWork>>,
     /// Custom key stores' connections (and the configured clusters).
     pub(crate) cks: &'a std::sync::Arc<crate::custom_key_store::Connections>,
+    /// The KMS operation of the call (named to XKS proxies in requestMetadata).
+    pub(crate) operation: &'static str,
 }
 
 fn now(cfg: &KmsConfig) -> f64 {
@@ -203,6 +207,7 @@ impl Ctx<'_> {
             multi_region: None,
             pending_window_days: None,
             custom_key_store_id: None,
+            xks_key_id: None,
         };
         self.store.put_key(&rec)?;
         self.store.put_material(&id, 1, &crypto::random(32)?)?;
@@ -272,7 +277,7 @@ impl Ctx<'_> {
         let disconnected = k
             .custom_key_store_id
             .as_deref()
-            .is_some_and(|store| self.cks.token(store).is_none());
+            .is_some_and(|store| self.cks.backend(store).is_none());
         match k.state {
             KeyState::Enabled | KeyState::Disabled if disconnected => "Unavailable",
             state => state.as_str(),
@@ -303,6 +308,9 @@ impl Ctx<'_> {
                 && let Some(cluster) = s.cluster_id
             {
                 m["CloudHsmClusterId"] = json!(cluster);
+            }
+            if let Some(x) = &k.xks_key_id {
+                m["XksKeyConfiguration"] = json!({ "Id": x });
             }
         }
         if let Some(mr) = &k.multi_region {

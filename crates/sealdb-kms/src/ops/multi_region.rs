@@ -309,6 +309,7 @@ pub(super) fn replicate_key(
         multi_region: Some(view.clone()),
         pending_window_days: None,
         custom_key_store_id: None,
+        xks_key_id: None,
     };
     if let Some(p) = input.policy.as_deref() {
         let doc = policy::parse(p).map_err(KmsError::MalformedPolicyDocument)?;

@@ -100,7 +100,8 @@ fn store_lifecycle_follows_the_connection_state_rules() {
             "CreateCustomKeyStore",
             json!({"CustomKeyStoreName": "xks", "CustomKeyStoreType": "EXTERNAL_KEY_STORE"})
         )),
-        "UnsupportedOperationException"
+        "ValidationException",
+        "an external key store needs its proxy settings"
     );
     assert_eq!(
         kind(t.h.call(

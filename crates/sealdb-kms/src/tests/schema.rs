@@ -1,9 +1,9 @@
-//! The key store schema: v1 and v2 stores open as v3, unknown versions are refused.
+//! The key store schema: v1, v2 and v3 stores open as v4, unknown versions are refused.
 
 use super::*;
 
 #[test]
-fn key_store_schema_v1_and_v2_open_as_v3_and_unknown_versions_are_refused() {
+fn key_store_schema_v1_to_v3_open_as_v4_and_unknown_versions_are_refused() {
     let h = open();
     let k = h.key();
     let H {
@@ -38,13 +38,16 @@ fn key_store_schema_v1_and_v2_open_as_v3_and_unknown_versions_are_refused() {
         account_id: "000000000000".into(),
         clock: clock.clone(),
     };
-    assert_eq!(schema(), 3);
+    assert_eq!(schema(), 4);
+    set_schema(3);
+    drop(KmsService::open(cfg.clone(), &root).unwrap());
+    assert_eq!(schema(), 4, "a v3 store is marked v4 when opened");
     set_schema(2);
     drop(KmsService::open(cfg.clone(), &root).unwrap());
-    assert_eq!(schema(), 3, "a v2 store is marked v3 when opened");
+    assert_eq!(schema(), 4, "a v2 store is marked v4 when opened");
     set_schema(1);
     let kms = KmsService::open(cfg.clone(), &root).unwrap();
-    assert_eq!(schema(), 3, "a v1 store is marked v3 when opened");
+    assert_eq!(schema(), 4, "a v1 store is marked v4 when opened");
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -56,6 +59,6 @@ fn key_store_schema_v1_and_v2_open_as_v3_and_unknown_versions_are_refused() {
     .unwrap();
     assert_eq!(md["KeyMetadata"]["MultiRegion"], json!(false));
     drop(kms);
-    set_schema(4);
+    set_schema(5);
     assert!(KmsService::open(cfg, &root).is_err());
 }
