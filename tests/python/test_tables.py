@@ -171,3 +171,19 @@ def test_table_class_changes_are_limited_as_aws(ddb):
     assert ddb.describe_table(TableName=t)["Table"]["TableClassSummary"] == {"TableClass": "STANDARD"}
     ddb.update_table(TableName=t, DeletionProtectionEnabled=False)  # other changes still pass
     ddb.delete_table(TableName=t)
+
+
+def test_unused_attribute_definitions_with_indexes_are_named(ddb):
+    """With indexes, AWS names both sets, sorted (moto's AWS-verified wording); found by
+    PynamoDB's integration tests, whose table defines an attribute no key uses."""
+    with pytest.raises(ClientError) as e:
+        ddb.create_table(
+            TableName="unused_defs", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("Thread", "number", "Forum", "AltKey")],
+            KeySchema=[{"AttributeName": "Forum", "KeyType": "HASH"}, {"AttributeName": "Thread", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[{"IndexName": "alt", "KeySchema": [{"AttributeName": "AltKey", "KeyType": "HASH"}],
+                                     "Projection": {"ProjectionType": "KEYS_ONLY"}}])
+    assert err(e) == ("ValidationException",
+                      "One or more parameter values were invalid: Some AttributeDefinitions are not used. "
+                      "AttributeDefinitions: [AltKey, Forum, Thread, number], keys used: [AltKey, Forum, Thread]")
+    assert "unused_defs" not in ddb.list_tables()["TableNames"]

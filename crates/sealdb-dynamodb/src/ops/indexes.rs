@@ -405,9 +405,21 @@ pub(crate) fn parse_create_indexes(
         )
         .collect();
     if defs.iter().any(|d| !used.contains(d.name.as_str())) {
-        return Err(invalid(
-            "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
-        ));
+        if out.is_empty() {
+            return Err(invalid(
+                "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+            ));
+        }
+        // With indexes AWS names both sets, each sorted.
+        let mut defined: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+        defined.sort_unstable();
+        let mut keys: Vec<&str> = used.into_iter().collect();
+        keys.sort_unstable();
+        return Err(invalid(format!(
+            "Some AttributeDefinitions are not used. AttributeDefinitions: [{}], keys used: [{}]",
+            defined.join(", "),
+            keys.join(", ")
+        )));
     }
     Ok(out)
 }
