@@ -35,6 +35,14 @@ def credential_file(path, key, secret):
     return path
 
 
+def site(tmp_path, name, port, regions, peers, cred, extra=()):
+    """A deployment serving `regions` on `port`, with a peer deployment per region of `peers`."""
+    return Server(tmp_path / name, extra_args=[
+        "--listen", f"127.0.0.1:{port}", "--region", regions[0], "--regions", ",".join(regions),
+        *[a for region, p in peers.items() for a in ("--peer", f"{region}=http://127.0.0.1:{p}")],
+        "--peer-credential-file", str(cred), *extra])
+
+
 @pytest.fixture
 def two_sites(tmp_path):
     ports = {"us-east-1": free_port(), "eu-west-1": free_port()}
@@ -319,13 +327,15 @@ def test_replica_changes_wait_for_a_partitioned_peer(two_sites):
                "active")
     assert "ReplicaStatusDescription" not in east.describe_table(TableName=name)["Table"]["Replicas"][0] or \
         "wait for" not in east.describe_table(TableName=name)["Table"]["Replicas"][0]["ReplicaStatusDescription"]
-    # A peer that is down and never known since this process started: REGION_DISABLED.
+    # A peer that is down after a restart of this side: its last known status (kept in
+    # the replica's definition), saying that it does not answer.
+    time.sleep(0.5)
     west_srv.kill()
     east_srv.kill()
     east_srv.start()
     east = east_srv.client(region="us-east-1")
     [r] = east.describe_table(TableName=name)["Table"]["Replicas"]
-    assert r["ReplicaStatus"] == "REGION_DISABLED" and "does not answer" in r["ReplicaStatusDescription"], r
+    assert r["ReplicaStatus"] == "ACTIVE" and "does not answer" in r["ReplicaStatusDescription"], r
     # Removing the replica while its deployment is down: DELETING, then done when it is back.
     east.update_table(TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": "eu-west-1"}}])
     assert east.describe_table(TableName=name)["Table"]["Replicas"][0]["ReplicaStatus"] == "DELETING"
@@ -333,6 +343,42 @@ def test_replica_changes_wait_for_a_partitioned_peer(two_sites):
     west = west_srv.client(region="eu-west-1")
     eventually(lambda: name not in west.list_tables()["TableNames"], "west replica deleted after the partition")
     eventually(lambda: "Replicas" not in east.describe_table(TableName=name)["Table"], "east regional again")
+
+
+def test_an_unreachable_peer_keeps_its_last_known_state_across_restarts(two_sites):
+    """What a peer last reported of its replica (status, key, class) is kept in the sealed
+    definition: after a restart of this side, while the peer is down, DescribeTable
+    still shows it."""
+    east_srv, west_srv = two_sites["us-east-1"], two_sites["eu-west-1"]
+    east = east_srv.client(region="us-east-1")
+    name = "Known" + uuid.uuid4().hex[:6]
+    east_key = east_srv.client("kms", region="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    west_key = west_srv.client("kms", region="eu-west-1").create_key()["KeyMetadata"]["Arn"]
+    east.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+                      SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": east_key})
+    east.update_table(TableName=name, ReplicaUpdates=[{"Create": {
+        "RegionName": "eu-west-1", "KMSMasterKeyId": west_key, "TableClassOverride": "STANDARD_INFREQUENT_ACCESS"}}])
+    live = eventually(lambda: (lambda r: r if r["ReplicaStatus"] == "ACTIVE" else None)(
+        east.describe_table(TableName=name)["Table"]["Replicas"][0]), "replica active")
+    assert live["KMSMasterKeyId"] == west_key
+    time.sleep(0.5)  # the state is saved by a task of its own
+    for _ in range(2):  # a restart, and a restart after a restart
+        west_srv.kill()
+        east_srv.kill()
+        east_srv.start()
+        east = east_srv.client(region="us-east-1")
+        [r] = east.describe_table(TableName=name)["Table"]["Replicas"]
+        assert r["ReplicaStatus"] == "ACTIVE", r
+        assert r["KMSMasterKeyId"] == west_key, r
+        assert r["ReplicaTableClassSummary"] == {"TableClass": "STANDARD_INFREQUENT_ACCESS"}, r
+        assert "The deployment serving eu-west-1 does not answer" in r["ReplicaStatusDescription"], r
+    # Nothing readable of it in the data dir.
+    east_srv.kill()
+    for path in east_srv.data_dir.rglob("*"):
+        if path.is_file():
+            assert b"STANDARD_INFREQUENT_ACCESS" not in path.read_bytes(), path
+    east_srv.start()
 
 
 def test_partition_longer_than_the_stream_retention_recopies(two_sites):
@@ -385,3 +431,49 @@ def test_partition_longer_than_the_stream_retention_recopies(two_sites):
     # And the channel goes on from there.
     east.put_item(TableName=name, Item={"pk": {"S": "later"}})
     eventually(lambda: get(west, name, "later"), "a later write in west")
+
+
+def test_2017_global_tables_of_a_peer_deployment_are_listed_and_described(tmp_path):
+    """A global table of version 2017.11.29 is the account's, not a region's: from either
+    deployment, ListGlobalTables and DescribeGlobalTable show the other's too."""
+    cred = credential_file(tmp_path / "cred", ACCESS_KEY, SECRET_KEY)
+    east_port, west_port = free_port(), free_port()
+    east_regions, west_regions = ["us-east-1", "us-east-2"], ["eu-west-1", "eu-central-1"]
+    east_srv = site(tmp_path, "east", east_port, east_regions, {r: west_port for r in west_regions}, cred)
+    west_srv = site(tmp_path, "west", west_port, west_regions, {r: east_port for r in east_regions}, cred)
+    suffix = uuid.uuid4().hex[:6]
+    names = {"east": "EastG" + suffix, "west": "WestG" + suffix}
+    try:
+        east_srv.start()
+        west_srv.start()
+        for side, srv, regions in (("east", east_srv, east_regions), ("west", west_srv, west_regions)):
+            for r in regions:
+                srv.client(region=r).create_table(
+                    TableName=names[side], AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+                    StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+            srv.client(region=regions[0]).create_global_table(
+                GlobalTableName=names[side], ReplicationGroup=[{"RegionName": r} for r in regions])
+        groups = {names["east"]: sorted(east_regions), names["west"]: sorted(west_regions)}
+        for srv, region in ((east_srv, "us-east-1"), (west_srv, "eu-central-1")):
+            ddb = srv.client(region=region)
+            listed = {g["GlobalTableName"]: [r["RegionName"] for r in g["ReplicationGroup"]]
+                      for g in ddb.list_global_tables()["GlobalTables"]}
+            assert listed == groups
+            for side, regions in (("east", east_regions), ("west", west_regions)):
+                d = ddb.describe_global_table(GlobalTableName=names[side])["GlobalTableDescription"]
+                assert [r["RegionName"] for r in d["ReplicationGroup"]] == sorted(regions)
+                assert d["GlobalTableStatus"] == "ACTIVE"
+                assert d["GlobalTableArn"].endswith(f":global-table/{names[side]}")
+                by_region = ddb.list_global_tables(RegionName=regions[1])["GlobalTables"]
+                assert [g["GlobalTableName"] for g in by_region] == [names[side]]
+        # A peer that does not answer adds nothing, and takes nothing of this side's.
+        west_srv.kill()
+        ddb = east_srv.client(region="us-east-1")
+        assert [g["GlobalTableName"] for g in ddb.list_global_tables()["GlobalTables"]] == [names["east"]]
+        with pytest.raises(ClientError) as e:
+            ddb.describe_global_table(GlobalTableName=names["west"])
+        assert e.value.response["Error"]["Code"] == "GlobalTableNotFoundException"
+    finally:
+        east_srv.kill()
+        west_srv.kill()

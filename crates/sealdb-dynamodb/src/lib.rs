@@ -20,6 +20,7 @@ pub mod on_demand;
 pub mod ops;
 pub mod outbox;
 pub(crate) mod partiql;
+pub mod peer_status;
 mod pre_authorization;
 pub mod remote;
 pub mod replication;

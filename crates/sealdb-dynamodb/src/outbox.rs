@@ -46,6 +46,23 @@ pub(crate) fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// The queue of a replica that left its group (its key unusable too long) while notices
+/// still waited: they are changes of the group the others still form (a replica asked
+/// for, a member's change), which AWS would still carry out, so they are still sent.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LeftOutbox {
+    /// The notices, oldest first.
+    pub outbox: Vec<Notice>,
+    /// The last sequence number used.
+    pub outbox_seq: u64,
+}
+
+/// Every notice waiting in `def`, oldest first (of its group, or left from its group).
+pub(crate) fn queued(def: &TableDef) -> impl Iterator<Item = &Notice> {
+    let group = def.replication.iter().flat_map(|g| g.outbox.iter());
+    group.chain(def.left_outbox.iter().flat_map(|l| l.outbox.iter()))
+}
+
 /// Queues a notice in `group` (the caller saves the definition).
 pub(crate) fn push(group: &mut ReplicationGroup, to: &str, op: &str, body: Value, now_ms: i64) {
     group.outbox_seq += 1;
@@ -61,15 +78,12 @@ pub(crate) fn push(group: &mut ReplicationGroup, to: &str, op: &str, body: Value
 
 /// The notices waiting for `region`, oldest first.
 pub(crate) fn pending<'a>(def: &'a TableDef, region: &'a str) -> impl Iterator<Item = &'a Notice> {
-    def.replication
-        .iter()
-        .flat_map(|g| g.outbox.iter())
-        .filter(move |n| n.to == region)
+    queued(def).filter(move |n| n.to == region)
 }
 
 /// Refuses a replica change while the queue is full.
 pub(crate) fn check_room(def: &TableDef) -> Result<(), DynamoError> {
-    let queued = def.replication.as_ref().map_or(0, |g| g.outbox.len());
+    let queued = queued(def).count();
     if queued >= MAX_NOTICES {
         return Err(DynamoError::LimitExceeded(format!(
             "Too many replica changes ({queued}) wait for peer deployments that do not answer"
@@ -109,10 +123,21 @@ impl Service {
             let Some(cur) = self.def(table) else { return };
             let mut def = (*cur).clone();
             let now = self.now_ms();
-            let Some(g) = &mut def.replication else {
-                return;
-            };
-            push(g, to, op, body, now);
+            match (&mut def.replication, &mut def.left_outbox) {
+                (Some(g), _) => push(g, to, op, body, now),
+                (None, Some(l)) => {
+                    l.outbox_seq += 1;
+                    l.outbox.push(Notice {
+                        v: NOTICE_V1,
+                        seq: l.outbox_seq,
+                        to: to.to_owned(),
+                        op: op.to_owned(),
+                        body,
+                        queued_ms: now,
+                    });
+                }
+                (None, None) => return,
+            }
             if let Err(e) = self.save_def(def) {
                 tracing::error!(table, error = ?e, "cannot queue a notice");
                 return;
@@ -144,9 +169,9 @@ impl Service {
                         if let Ok(mut running) = svc.replicators.lock() {
                             running.remove(&pair);
                         }
-                        let more = svc.def(&pair.0).is_some_and(|d| {
-                            d.replication.as_ref().is_some_and(|g| !g.outbox.is_empty())
-                        });
+                        let more = svc
+                            .def(&pair.0)
+                            .is_some_and(|d| queued(&d).next().is_some());
                         if more {
                             svc.spawn_outbox(&pair.0);
                         }
@@ -161,12 +186,9 @@ impl Service {
     /// `Some(true)`: one was answered.
     async fn send_queued(&self, table: &str) -> Option<bool> {
         let def = self.def(table)?;
-        let group = def.replication.as_ref()?;
-        if group.outbox.is_empty() {
-            return None;
-        }
+        queued(&def).next()?;
         let mut heads: Vec<&Notice> = Vec::new();
-        for n in &group.outbox {
+        for n in queued(&def) {
             if !heads.iter().any(|h| h.to == n.to) {
                 heads.push(n);
             }
@@ -176,18 +198,32 @@ impl Service {
             if n.v != NOTICE_V1 {
                 continue;
             }
+            if n.body["TableName"].as_str() != Some(table) {
+                // Not this table's (a restored copy of a definition): never sent.
+                self.dequeue(table, n.seq).await;
+                continue;
+            }
             let outcome = self.remote_raw(&n.to, &n.op, n.body.clone()).await;
             match outcome {
                 Ok(_) => {}
                 Err(e) if e.retry() => {
                     tracing::debug!(table, to = %n.to, op = %n.op, error = %e, "notice waits");
-                    crate::remote::remember_unreachable(self.region(), table, &n.to, &e);
+                    if e.not_authorized() {
+                        self.remember_refusal(
+                            table,
+                            &n.to,
+                            "REPLICATION_NOT_AUTHORIZED",
+                            e.to_string(),
+                        );
+                    }
                     continue;
                 }
                 Err(e) => {
                     // Refused for good (the peer's own validation): it will never pass.
                     tracing::warn!(table, to = %n.to, op = %n.op, error = %e, "a peer deployment refused a queued notice");
-                    crate::remote::remember_refusal(self.region(), table, &n.to, &n.op, &e);
+                    if n.op == "CreateReplica" {
+                        self.remember_refusal(table, &n.to, "CREATION_FAILED", e.to_string());
+                    }
                     if n.op == "RemoveReplica" {
                         self.remove_member(table, &n.to).await;
                     }
@@ -206,10 +242,67 @@ impl Service {
         if let Some(g) = &mut def.replication {
             g.outbox.retain(|n| n.seq != seq);
         }
+        if let Some(l) = &mut def.left_outbox {
+            l.outbox.retain(|n| n.seq != seq);
+            if l.outbox.is_empty() {
+                def.left_outbox = None;
+            }
+        }
         if let Err(e) = self.save_def(def) {
             tracing::error!(table, error = ?e, "cannot dequeue a notice");
         }
     }
+
+    /// Keeps the unsent notices of this replica, which leaves its group (`group`, taken
+    /// out of `def`), to be sent still. A replica creation seeded from this replica is
+    /// seeded from another member instead (this one no longer replicates), or dropped
+    /// when no member is left to seed it.
+    pub(crate) fn keep_notices_of_leaving(&self, def: &mut TableDef, group: ReplicationGroup) {
+        let me = self.region();
+        // Replicas still to be created cannot seed another.
+        let creating: Vec<String> = group
+            .outbox
+            .iter()
+            .filter(|o| o.op == "CreateReplica")
+            .map(|o| o.to.clone())
+            .collect();
+        let mut kept = Vec::with_capacity(group.outbox.len());
+        for mut n in group.outbox {
+            if n.op == "CreateReplica" && n.body["SeedFrom"].as_str() == Some(me) {
+                let seed = group
+                    .replicas
+                    .iter()
+                    .find(|r| **r != n.to && !creating.contains(r));
+                match seed.and_then(|s| reseeded(&n.body, me, s)) {
+                    Some(body) => n.body = body,
+                    None => {
+                        tracing::warn!(table = %def.name, to = %n.to, "no replica is left to copy a new replica from: its creation is dropped");
+                        continue;
+                    }
+                }
+            }
+            kept.push(n);
+        }
+        def.left_outbox = (!kept.is_empty()).then_some(LeftOutbox {
+            outbox: kept,
+            outbox_seq: group.outbox_seq,
+        });
+    }
+}
+
+/// A CreateReplica body copied from `seed` instead of `me`, whose replica left.
+fn reseeded(body: &Value, me: &str, seed: &str) -> Option<Value> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bytes = b64.decode(body["Definition"].as_str()?).ok()?;
+    let mut def = TableDef::decode(&bytes).ok()?;
+    let g = def.replication.as_mut()?;
+    g.replicas.retain(|r| r != me);
+    g.seeding_from = Some(seed.to_owned());
+    let mut out = body.clone();
+    out["Definition"] = Value::String(b64.encode(def.encode()));
+    out["SeedFrom"] = Value::String(seed.to_owned());
+    Some(out)
 }
 
 impl RemoteError {

@@ -32,12 +32,14 @@ pub const REPLICATION_TARGET: &str = "SealdbReplication_20261202";
 pub const REPLICATION_OPERATIONS: &[&str] = &[
     "ReadChanges",
     "ReadItems",
+    "ReadStamps",
     "ReplicaState",
     "CreateReplica",
     "AddMember",
     "RemoveMember",
     "RemoveReplica",
     "UpdateReplica",
+    "LegacyGlobalTables",
 ];
 
 /// Why a call to a peer deployment failed.
@@ -99,64 +101,6 @@ impl RemoteError {
             _ => DynamoError::Internal,
         }
     }
-}
-
-/// What this process last learned of each replica at a peer deployment, per (region
-/// asking, table, peer region): the summary it last reported, or why it did not take a
-/// call. In memory only: after a restart an unreachable replica's status is unknown
-/// (REGION_DISABLED) until it answers.
-type LastKnown = std::collections::HashMap<(String, String, String), (Value, Option<String>)>;
-static LAST_KNOWN: std::sync::Mutex<Option<LastKnown>> = std::sync::Mutex::new(None);
-
-fn with_last_known<T>(
-    me: &str,
-    table: &str,
-    peer: &str,
-    f: impl FnOnce(&mut LastKnown, (String, String, String)) -> T,
-) -> Option<T> {
-    let mut g = LAST_KNOWN.lock().ok()?;
-    let key = (me.to_owned(), table.to_owned(), peer.to_owned());
-    Some(f(g.get_or_insert_with(Default::default), key))
-}
-
-fn remember(me: &str, table: &str, peer: &str, status: &str, why: Option<String>) {
-    with_last_known(me, table, peer, |m, k| {
-        let e = m.entry(k).or_insert_with(|| (json!({}), None));
-        e.0["status"] = json!(status);
-        e.1 = why;
-    });
-}
-
-/// A summary a peer reported.
-pub(crate) fn remember_summary(me: &str, table: &str, peer: &str, summary: &Value) {
-    with_last_known(me, table, peer, |m, k| {
-        m.insert(k, (summary.clone(), None));
-    });
-}
-
-/// A call the peer refused for its credential: the replica is REPLICATION_NOT_AUTHORIZED.
-pub(crate) fn remember_unreachable(me: &str, table: &str, peer: &str, e: &RemoteError) {
-    if e.not_authorized() {
-        remember(
-            me,
-            table,
-            peer,
-            "REPLICATION_NOT_AUTHORIZED",
-            Some(e.to_string()),
-        );
-    }
-}
-
-/// A queued call refused for good: a replica the peer would not create is CREATION_FAILED.
-pub(crate) fn remember_refusal(me: &str, table: &str, peer: &str, op: &str, e: &RemoteError) {
-    if op == "CreateReplica" {
-        remember(me, table, peer, "CREATION_FAILED", Some(e.to_string()));
-    }
-}
-
-/// The last summary (and refusal) known of a replica at a peer.
-pub(crate) fn last_known(me: &str, table: &str, peer: &str) -> Option<(Value, Option<String>)> {
-    with_last_known(me, table, peer, |m, k| m.get(&k).cloned()).flatten()
 }
 
 /// Stream records read per pull.
@@ -346,6 +290,40 @@ impl Source {
     }
 }
 
+impl Source {
+    /// For each of `keys` (at most a batch): whether the replica holds the item, and
+    /// its write stamp there (a deleted item's tombstone included).
+    pub(crate) async fn stamps(
+        &self,
+        table: &str,
+        keys: &[ItemKey],
+    ) -> Result<Vec<(bool, Option<WriteStamp>)>, String> {
+        match self {
+            Source::Local(src) => src.stamps_of(table, keys).await,
+            Source::Remote(..) => {
+                let body = json!({ "TableName": table, "Keys": keys.iter().map(key_json).collect::<Vec<_>>() });
+                let v = self.call("ReadStamps", body).await?;
+                let out: Vec<_> = v["Stamps"]
+                    .as_array()
+                    .ok_or("no Stamps")?
+                    .iter()
+                    .map(|r| {
+                        let stamp = match &r["Stamp"] {
+                            Value::Null => None,
+                            s => Some(stamp_from_json(s)?),
+                        };
+                        Ok((r["Held"].as_bool() == Some(true), stamp))
+                    })
+                    .collect::<Result<_, String>>()?;
+                if out.len() != keys.len() {
+                    return Err("ReadStamps answered another number of keys".into());
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
 impl Service {
     /// Where this replica reads `region`'s replica of a table: in this process, or at a
     /// peer deployment.
@@ -412,6 +390,23 @@ impl Service {
         Ok(out)
     }
 
+    /// Whether this replica holds each of `keys`, and each one's write stamp.
+    pub(crate) async fn stamps_of(
+        &self,
+        table: &str,
+        keys: &[ItemKey],
+    ) -> Result<Vec<(bool, Option<WriteStamp>)>, String> {
+        let t = self.table_by_name(table).map_err(|e| e.message())?;
+        let store = self.store(&t).await.map_err(|e| e.message())?;
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys.iter().take(SEED_BATCH) {
+            let held = store.get(k).await.map_err(|e| e.to_string())?.is_some();
+            let stamp = store.write_stamp(k).await.map_err(|e| e.to_string())?;
+            out.push((held, stamp));
+        }
+        Ok(out)
+    }
+
     /// Answers one replication call of a peer deployment, made with the replication
     /// credential (`caller`). Each call is authorized as the DynamoDB operation it
     /// amounts to on the table: reads as Scan / GetRecords / DescribeTable, changes to
@@ -427,8 +422,9 @@ impl Service {
         })?;
         let table = v["TableName"].as_str().unwrap_or_default().to_owned();
         let as_op = match op {
-            "ReadChanges" | "ReadItems" => crate::service::Operation::Scan,
+            "ReadChanges" | "ReadItems" | "ReadStamps" => crate::service::Operation::Scan,
             "ReplicaState" => crate::service::Operation::DescribeTable,
+            "LegacyGlobalTables" => crate::service::Operation::ListGlobalTables,
             "CreateReplica" => crate::service::Operation::CreateTable,
             "AddMember" | "RemoveMember" | "RemoveReplica" | "UpdateReplica" => {
                 crate::service::Operation::UpdateTable
@@ -486,7 +482,27 @@ impl Service {
                     .collect();
                 Ok(json!({ "Items": items }))
             }
+            "ReadStamps" => {
+                let keys = v["Keys"]
+                    .as_array()
+                    .map(|ks| ks.iter().map(key_from_json).collect::<Result<Vec<_>, _>>())
+                    .transpose()
+                    .map_err(|_| DynamoError::validation("Bad Keys".to_owned()))?
+                    .unwrap_or_default();
+                if keys.len() > SEED_BATCH {
+                    return Err(DynamoError::validation(format!(
+                        "Too many Keys: at most {SEED_BATCH}"
+                    )));
+                }
+                let stamps = self.stamps_of(&table, &keys).await.map_err(fail)?;
+                let stamps: Vec<Value> = stamps
+                    .iter()
+                    .map(|(held, s)| json!({ "Held": held, "Stamp": s.as_ref().map(stamp_json) }))
+                    .collect();
+                Ok(json!({ "Stamps": stamps }))
+            }
             "ReplicaState" => self.replica_state(&table).await,
+            "LegacyGlobalTables" => self.legacy_global_tables_call().await,
             "CreateReplica" => {
                 let def = B64
                     .decode(v["Definition"].as_str().unwrap_or_default())

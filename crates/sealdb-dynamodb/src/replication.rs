@@ -44,6 +44,11 @@ pub trait RegionPeers: Send + Sync {
         Box::pin(async { Vec::new() })
     }
 
+    /// The regions served by peer deployments (`--peer`), sorted.
+    fn remote_regions(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// True when `region` is served by a peer deployment (`--peer`).
     fn is_remote(&self, _region: &str) -> bool {
         false
@@ -118,16 +123,7 @@ impl ReplicaSummary {
 
     /// As a peer deployment sent it; `None` when it is not one.
     pub(crate) fn from_json(v: &Value) -> Option<Self> {
-        let status = match v["status"].as_str()? {
-            "CREATING" => "CREATING",
-            "UPDATING" => "UPDATING",
-            "DELETING" => "DELETING",
-            "INACCESSIBLE_ENCRYPTION_CREDENTIALS" => "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
-            "CREATION_FAILED" => "CREATION_FAILED",
-            "REGION_DISABLED" => "REGION_DISABLED",
-            "REPLICATION_NOT_AUTHORIZED" => "REPLICATION_NOT_AUTHORIZED",
-            _ => "ACTIVE",
-        };
+        let status = replica_status(v["status"].as_str()?);
         Some(Self {
             status,
             kms_key_arn: v["kms_key_arn"].as_str().map(str::to_owned),
@@ -144,6 +140,20 @@ impl ReplicaSummary {
     }
 }
 
+/// A ReplicaStatus a peer sent (or this side stored), as one of its values.
+pub(crate) fn replica_status(s: &str) -> &'static str {
+    match s {
+        "CREATING" => "CREATING",
+        "UPDATING" => "UPDATING",
+        "DELETING" => "DELETING",
+        "INACCESSIBLE_ENCRYPTION_CREDENTIALS" => "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+        "CREATION_FAILED" => "CREATION_FAILED",
+        "REGION_DISABLED" => "REGION_DISABLED",
+        "REPLICATION_NOT_AUTHORIZED" => "REPLICATION_NOT_AUTHORIZED",
+        _ => "ACTIVE",
+    }
+}
+
 impl Service {
     /// Installs the seam to the other regions and starts replication of every global
     /// table of this region (resuming the copy into a replica a restart interrupted).
@@ -154,6 +164,9 @@ impl Service {
             Err(_) => return,
         };
         for def in defs {
+            if def.left_outbox.is_some() {
+                self.spawn_outbox(&def.name);
+            }
             let Some(group) = &def.replication else {
                 continue;
             };
@@ -195,12 +208,24 @@ impl Service {
             "replica key unusable too long: the replica leaves its global table"
         );
         self.forget_group(table).await;
-        let _guard = self.ddl.lock().await;
-        let Some(cur) = self.def(table) else { return };
-        let mut def = (*cur).clone();
-        def.replication = None;
-        if let Err(e) = self.save_def(def) {
-            tracing::error!(table, error = ?e, "cannot leave the replication group");
+        let sending = {
+            let _guard = self.ddl.lock().await;
+            let Some(cur) = self.def(table) else { return };
+            let mut def = (*cur).clone();
+            let Some(group) = def.replication.take() else {
+                return;
+            };
+            // What it had not yet told peer deployments is still sent (`outbox.rs`).
+            self.keep_notices_of_leaving(&mut def, group);
+            let sending = def.left_outbox.is_some();
+            if let Err(e) = self.save_def(def) {
+                tracing::error!(table, error = ?e, "cannot leave the replication group");
+                return;
+            }
+            sending
+        };
+        if sending {
+            self.spawn_outbox(table);
         }
     }
 
@@ -524,14 +549,16 @@ impl Service {
         let t = self.table_by_name(table).map_err(|e| e.message())?;
         // A replica whose key is unusable does not open: replication into it pauses.
         let store = self.store(&t).await.map_err(|e| e.message())?;
-        let after = store
+        let checkpoint = store
             .replica_checkpoint(source)
             .await
-            .map_err(|e| e.to_string())?
-            .unwrap_or(0);
+            .map_err(|e| e.to_string())?;
+        let after = checkpoint.unwrap_or(0);
         let Some(crate::remote::Changes { records, first }) = src.changes(table, after).await?
         else {
-            if crate::outbox::pending(&t.def, source).next().is_some() {
+            // Never read yet: its creation (queued here or in another replica's
+            // outbox) has not reached it, which is no sign of its leaving.
+            if checkpoint.is_none() || crate::outbox::pending(&t.def, source).next().is_some() {
                 return Err("the source replica is not created yet".into());
             }
             // The source left without its notice reaching this replica: forget it here.
@@ -562,6 +589,19 @@ impl Service {
             );
         }
         let Some(&(last_seq, _, _)) = records.last() else {
+            if checkpoint.is_none() {
+                // It answered: from now on, its absence means it left.
+                let source = source.to_owned();
+                store
+                    .write_when_room(move |tx: &mut dyn WriteTx| {
+                        if tx.checkpoint_get(&source)?.is_none() {
+                            tx.checkpoint_put(&source, 0)?;
+                        }
+                        Ok(Decision::Commit(()))
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             return Ok(0);
         };
         let count = records.len();
@@ -594,11 +634,13 @@ impl Service {
 
 impl Service {
     /// Brings this replica level with `source` after a gap in its stream: every item of
-    /// the source through last-writer-wins, then deletes the items here last written by
-    /// the source that it no longer holds (deleted there during the gap), then moves the
-    /// checkpoint to the source's stream end read before the copy (what the copy misses
-    /// after it, the pull brings). Items the source deleted whose last write here came
-    /// from a third region stay (that region's own channel carries its deletions).
+    /// the source through last-writer-wins; then, page by page of this replica's items
+    /// (memory bounded by a page on either side), each item the source no longer holds
+    /// is deleted when the source's tombstone is later than this replica's write of it
+    /// (whichever region that write came from), or when its last write here came from
+    /// the source and the source knows nothing of it; then the checkpoint moves to the
+    /// source's stream end read before the copy (what the copy misses after it, the
+    /// pull brings).
     pub(crate) async fn recopy(
         &self,
         table: &str,
@@ -608,7 +650,6 @@ impl Service {
         let end = src.stream_end(table).await?;
         let t = self.table_by_name(table).map_err(|e| e.message())?;
         let store = self.store(&t).await.map_err(|e| e.message())?;
-        let mut held = std::collections::HashSet::new();
         let mut after: Option<ItemKey> = None;
         loop {
             let page = src.items(table, source, after.clone()).await?;
@@ -616,13 +657,10 @@ impl Service {
             after = Some(last.0.clone());
             let changes: Vec<Change> = page
                 .into_iter()
-                .map(|(key, item, stamp)| {
-                    held.insert(key.clone());
-                    Change {
-                        key,
-                        new: Some(item),
-                        stamp,
-                    }
+                .map(|(key, item, stamp)| Change {
+                    key,
+                    new: Some(item),
+                    stamp,
                 })
                 .collect();
             apply_changes(&store, Arc::clone(&t.def), changes).await?;
@@ -635,30 +673,25 @@ impl Service {
                 .map_err(|e| e.to_string())?;
             let Some(last) = page.last() else { break };
             after = Some(last.key.clone());
+            let keys: Vec<ItemKey> = page.into_iter().map(|s| s.key).collect();
+            let there = src.stamps(table, &keys).await?;
             let mut gone = Vec::new();
-            for stored in page {
-                if held.contains(&stored.key) {
+            for (key, (held, theirs)) in keys.into_iter().zip(there) {
+                if held {
                     continue;
                 }
-                let stamp = store
-                    .write_stamp(&stored.key)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if let Some(s) = stamp.filter(|s| s.origin == source) {
+                let mine = store.write_stamp(&key).await.map_err(|e| e.to_string())?;
+                if let Some(stamp) = deletion_stamp(source, mine, theirs) {
                     gone.push(Change {
-                        key: stored.key,
+                        key,
                         new: None,
-                        stamp: WriteStamp {
-                            ts_ms: s.ts_ms + 1,
-                            origin: s.origin,
-                        },
+                        stamp,
                     });
                 }
             }
-            if gone.is_empty() {
-                continue;
+            if !gone.is_empty() {
+                apply_changes(&store, Arc::clone(&t.def), gone).await?;
             }
-            apply_changes(&store, Arc::clone(&t.def), gone).await?;
         }
         let source = source.to_owned();
         store
@@ -670,5 +703,53 @@ impl Service {
             })
             .await
             .map_err(|e| e.to_string())
+    }
+}
+
+/// The stamp that deletes here an item `source` no longer holds, if it should go: the
+/// source's tombstone when later than this replica's last write of the item (a write
+/// of a third region included: that region's channel does not carry the source's
+/// deletion); else, when that write came from the source itself and the source has no
+/// stamp of it, just after it. `None`: the item stays (the source has not seen it yet,
+/// or it was written again after the deletion).
+fn deletion_stamp(
+    source: &str,
+    mine: Option<WriteStamp>,
+    theirs: Option<WriteStamp>,
+) -> Option<WriteStamp> {
+    match (mine, theirs) {
+        (mine, Some(t)) => mine.is_none_or(|m| t > m).then_some(t),
+        (Some(m), None) if m.origin == source => Some(WriteStamp {
+            ts_ms: m.ts_ms + 1,
+            origin: m.origin,
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(ts_ms: i64, origin: &str) -> Option<WriteStamp> {
+        Some(WriteStamp {
+            ts_ms,
+            origin: origin.into(),
+        })
+    }
+
+    #[test]
+    fn what_a_recopy_deletes() {
+        // The source deleted, after a third region's write: the tombstone wins.
+        assert_eq!(deletion_stamp("a", st(5, "c"), st(9, "a")), st(9, "a"));
+        // The third region wrote again after the deletion: the item stays.
+        assert_eq!(deletion_stamp("a", st(12, "c"), st(9, "a")), None);
+        // The source never saw the third region's item: it stays.
+        assert_eq!(deletion_stamp("a", st(5, "c"), None), None);
+        // The source's own write, with no stamp left there: deleted just after it.
+        assert_eq!(deletion_stamp("a", st(5, "a"), None), st(6, "a"));
+        // An item here without a stamp, deleted at the source: deleted.
+        assert_eq!(deletion_stamp("a", None, st(3, "a")), st(3, "a"));
+        assert_eq!(deletion_stamp("a", None, None), None);
     }
 }

@@ -169,6 +169,11 @@ pub struct TableDef {
     /// no maximum is set.
     #[serde(default, skip_serializing_if = "OnDemandMax::is_none")]
     pub on_demand: OnDemandMax,
+    /// The unsent notices of a replica that left its group because its key stayed
+    /// unusable (`outbox.rs`): the group it left still needs them. Absent in older
+    /// definitions and when nothing waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_outbox: Option<crate::outbox::LeftOutbox>,
 }
 
 /// A restored table's origin, as DescribeTable's RestoreSummary shows it.
@@ -237,6 +242,10 @@ pub struct ReplicationGroup {
     /// The sequence number of the last notice queued (0: none yet).
     #[serde(default, skip_serializing_if = "crate::outbox::is_zero")]
     pub outbox_seq: u64,
+    /// The last state each replica at a peer deployment reported (`peer_status.rs`),
+    /// shown while it does not answer; absent in older definitions (none known).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peer_status: Vec<crate::peer_status::KnownReplica>,
 }
 
 /// A replica's `ProvisionedThroughputOverride` / `OnDemandThroughputOverride`, for the

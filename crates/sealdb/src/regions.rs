@@ -429,6 +429,16 @@ impl sealdb_dynamodb::RegionPeers for Peers {
         })
     }
 
+    fn remote_regions(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .0
+            .upgrade()
+            .map(|r| r.settings.peers.keys().cloned().collect())
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
     fn is_remote(&self, region: &str) -> bool {
         self.0
             .upgrade()

@@ -132,7 +132,7 @@ impl Service {
     }
 
     /// Every open region's service, this one first.
-    async fn every_region(&self) -> Vec<Arc<Service>> {
+    pub(crate) async fn every_region(&self) -> Vec<Arc<Service>> {
         let mut out: Vec<Arc<Service>> = self.me.upgrade().into_iter().collect();
         if let Some(peers) = self.peers.get() {
             for s in peers.open_services().await {
@@ -176,10 +176,21 @@ impl Service {
     }
 
     fn global_description(&self, name: &str, g: &LegacyGroup, status: &str) -> Value {
+        let regions = g.members.iter().map(|m| m.region.clone());
+        self.description_of(name, regions, g.created_ms, status)
+    }
+
+    fn description_of(
+        &self,
+        name: &str,
+        regions: impl IntoIterator<Item = String>,
+        created_ms: i64,
+        status: &str,
+    ) -> Value {
         json!({
-            "ReplicationGroup": replication_group_json(g.members.iter().map(|m| m.region.clone())),
+            "ReplicationGroup": replication_group_json(regions),
             "GlobalTableArn": global_table_arn(&self.cfg.account_id, name),
-            "CreationDateTime": ms_to_epoch_seconds(g.created_ms),
+            "CreationDateTime": ms_to_epoch_seconds(created_ms),
             "GlobalTableStatus": status,
             "GlobalTableName": name,
         })
@@ -345,8 +356,15 @@ impl Service {
 
     pub(crate) async fn describe_global_table(&self, input: &Input) -> Result<Value, DynamoError> {
         let name = global_table_name(input)?;
-        let g = self.legacy_group(name).await?;
-        Ok(json!({ "GlobalTableDescription": self.global_description(name, &g, "ACTIVE") }))
+        let d = match self.legacy_group(name).await {
+            Ok(g) => self.global_description(name, &g, "ACTIVE"),
+            // One that a peer deployment holds (`legacy_peers.rs`).
+            Err(e) => match self.peer_legacy_groups().await.remove(name) {
+                Some(g) => self.description_of(name, g.regions, g.created_ms, "ACTIVE"),
+                None => return Err(e),
+            },
+        };
+        Ok(json!({ "GlobalTableDescription": d }))
     }
 
     pub(crate) async fn update_global_table(&self, input: &Input) -> Result<Value, DynamoError> {
@@ -461,28 +479,16 @@ impl Service {
             )]));
         }
         let limit = usize::try_from(limit.unwrap_or(100).min(100)).unwrap_or(100);
-        let services = match region {
-            Some(r) => self.region_service(r).await.into_iter().collect(),
-            None => self.every_region().await,
+        // A region of a peer deployment lists the peer's; no region, every one's.
+        let groups = match region {
+            Some(r) if self.is_remote(r) => self.peer_legacy_groups().await,
+            Some(_) => self.local_legacy_groups().await,
+            None => self.all_legacy_groups().await,
         };
-        let mut tables: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for svc in services {
-            let defs: Vec<Arc<TableDef>> = match svc.defs.read() {
-                Ok(d) => d.values().cloned().collect(),
-                Err(_) => continue,
-            };
-            for def in defs {
-                let Some(g) = &def.replication else { continue };
-                if g.legacy_created_ms.is_none() {
-                    continue;
-                }
-                let mut regions: Vec<String> = std::iter::once(g.region.clone())
-                    .chain(g.replicas.iter().cloned())
-                    .collect();
-                regions.sort();
-                tables.entry(def.name.clone()).or_insert(regions);
-            }
-        }
+        let tables = groups
+            .into_iter()
+            .filter(|(_, g)| region.is_none_or(|r| g.regions.iter().any(|x| x == r)))
+            .map(|(n, g)| (n, g.regions));
         let mut page: Vec<(String, Vec<String>)> = tables
             .into_iter()
             .filter(|(n, _)| start.is_none_or(|s| n.as_str() > s))

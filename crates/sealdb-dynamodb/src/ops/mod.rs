@@ -7,6 +7,7 @@ pub(crate) mod global_settings;
 pub(crate) mod global_tables;
 pub mod indexes;
 pub mod items;
+pub(crate) mod legacy_peers;
 pub mod pitr;
 pub mod policies;
 pub mod query;

@@ -358,7 +358,11 @@ impl Service {
             updated_ms: None,
             deleting_ms: None,
             outbox: old.outbox,
-            outbox_seq: old.outbox_seq,
+            // Numbers stay unique beside a queue left from an earlier group.
+            outbox_seq: old
+                .outbox_seq
+                .max(def.left_outbox.as_ref().map_or(0, |l| l.outbox_seq)),
+            peer_status: old.peer_status,
         };
         for (to, op, body) in queue {
             crate::outbox::push(&mut group, &to, op, body, now);
@@ -464,6 +468,7 @@ impl Service {
             return;
         };
         g.replicas.retain(|r| r != region);
+        g.peer_status.retain(|k| k.region != region);
         // A 2017.11.29 global table may keep one member; a 2019.11.21 one ends.
         if g.replicas.is_empty() && g.legacy_created_ms.is_none() {
             def.replication = None;
@@ -766,8 +771,8 @@ impl Service {
         {
             Ok(v) => v,
             Err(e) => {
-                let known = crate::remote::last_known(me, &def.name, region);
-                let mut summary = known.as_ref().map_or_else(|| json!({}), |k| k.0.clone());
+                let known = crate::peer_status::last_known(def, region);
+                let summary = known.map(crate::peer_status::KnownReplica::summary);
                 let status = if let Some(s) = pending_status {
                     s
                 } else if e.not_authorized() {
@@ -775,12 +780,17 @@ impl Service {
                 } else if e.not_found() {
                     "CREATION_FAILED"
                 } else {
-                    summary["status"].as_str().map_or("REGION_DISABLED", |s| {
-                        crate::replication::ReplicaSummary::from_json(&json!({ "status": s }))
-                            .map_or("REGION_DISABLED", |x| x.status)
-                    })
+                    summary.as_ref().map_or("REGION_DISABLED", |s| s.status)
                 };
-                summary["status"] = json!(status);
+                let mut summary = summary.unwrap_or_else(|| crate::replication::ReplicaSummary {
+                    status,
+                    kms_key_arn: None,
+                    inaccessible_since_ms: None,
+                    table_class: None,
+                    indexes: Vec::new(),
+                    overrides: Default::default(),
+                });
+                summary.status = status;
                 let why = match &e {
                     crate::remote::RemoteError::Unreachable(_) => format!(
                         "The deployment serving {region} does not answer: changes wait in this replica's stream"
@@ -788,17 +798,16 @@ impl Service {
                     other => format!("The deployment serving {region} refused: {other}"),
                 };
                 let why = known
-                    .and_then(|k| k.1)
+                    .and_then(|k| k.why.clone())
                     .filter(|_| !pending.is_empty())
                     .map_or(why.clone(), |w| format!("{why} ({w})"));
-                return (
-                    crate::replication::ReplicaSummary::from_json(&summary),
-                    join(Some(why), queued_note),
-                );
+                return (Some(summary), join(Some(why), queued_note));
             }
         };
-        crate::remote::remember_summary(me, &def.name, region, &state["Summary"]);
         let mut summary = crate::replication::ReplicaSummary::from_json(&state["Summary"]);
+        if let Some(s) = &summary {
+            self.remember_summary(&def.name, region, s);
+        }
         if let (Some(s), Some(p)) = (&mut summary, pending_status) {
             s.status = p;
         }

@@ -283,6 +283,7 @@ impl Service {
             pitr: None,
             restored: None,
             on_demand,
+            left_outbox: None,
         };
         // The id is chosen by the engine; store the definition, then record the id in it.
         def.sse_key_arn.clone_from(&sse_key_arn);
