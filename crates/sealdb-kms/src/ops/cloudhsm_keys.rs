@@ -105,20 +105,9 @@ pub(crate) fn destroy_backing_key(c: &Ctx<'_>, k: &KeyRecord) {
 /// The token of the key's store, or KMSInvalidStateException while it is not connected.
 fn token(c: &Ctx<'_>, k: &KeyRecord) -> Result<Arc<Pkcs11Token>, KmsError> {
     let store_id = k.custom_key_store_id.as_deref().unwrap_or_default();
-    c.cks.token(store_id).ok_or_else(|| {
-        let (state, _) = c.cks.state(store_id);
-        KmsError::InvalidState(format!(
-            "{} is unavailable: its custom key store {store_id} is {}.",
-            c.key_arn(&k.id),
-            state.as_str()
-        ))
-    })
-}
-
-fn key_id_bytes(k: &KeyRecord) -> Result<[u8; 16], KmsError> {
-    uuid::Uuid::parse_str(&k.id)
-        .map(|u| *u.as_bytes())
-        .map_err(|_| KmsError::Internal)
+    c.cks
+        .token(store_id)
+        .ok_or_else(|| custom_key_stores::store_unavailable(c, k, store_id))
 }
 
 fn aad(id: &[u8; 16], ctx: &BTreeMap<String, String>) -> Vec<u8> {
@@ -136,7 +125,7 @@ pub(super) fn seal(
     ctx: &BTreeMap<String, String>,
 ) -> Result<Vec<u8>, KmsError> {
     let token = token(c, k)?;
-    let id = key_id_bytes(k)?;
+    let id = custom_key_stores::key_id_bytes(k)?;
     let sealed = token
         .encrypt_gcm(&k.id, &aad(&id, ctx), plaintext)
         .map_err(|e| hsm_failure(&e))?;
@@ -153,7 +142,7 @@ pub(super) fn open(
     blob: &[u8],
     ctx: &BTreeMap<String, String>,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, KmsError> {
-    let id = key_id_bytes(k)?;
+    let id = custom_key_stores::key_id_bytes(k)?;
     if blob.first() != Some(&BLOB_V3_CLOUDHSM) || blob.get(1..17) != Some(&id[..]) {
         return Err(KmsError::InvalidCiphertext(String::new()));
     }

@@ -87,6 +87,47 @@ impl Ctx<'_> {
     }
 }
 
+/// AWS's rule for UpdateCustomKeyStore: a store may change only while DISCONNECTED, but its
+/// name (and for an external store its credential) also while CONNECTED. `restricted` says
+/// the update touches more than those; `what` names it in the refusal.
+pub(super) fn may_update(
+    store_id: &str,
+    state: ConnectionState,
+    restricted: bool,
+    what: &str,
+) -> Result<(), KmsError> {
+    let allowed = match state {
+        ConnectionState::Disconnected => true,
+        ConnectionState::Connected => !restricted,
+        _ => false,
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(KmsError::CustomKeyStoreInvalidState(format!(
+        "Custom key store {store_id} is {}: disconnect it before updating {}.",
+        state.as_str(),
+        if restricted { what } else { "it" }
+    )))
+}
+
+/// KMSInvalidStateException for a key whose custom key store is not connected (either type).
+pub(super) fn store_unavailable(c: &Ctx<'_>, k: &KeyRecord, store_id: &str) -> KmsError {
+    let (state, _) = c.cks.state(store_id);
+    KmsError::InvalidState(format!(
+        "{} is unavailable: its custom key store {store_id} is {}.",
+        c.key_arn(&k.id),
+        state.as_str()
+    ))
+}
+
+/// The key id's 16 bytes, bound into the blobs of keys in custom key stores.
+pub(super) fn key_id_bytes(k: &KeyRecord) -> Result<[u8; 16], KmsError> {
+    uuid::Uuid::parse_str(&k.id)
+        .map(|u| *u.as_bytes())
+        .map_err(|_| KmsError::Internal)
+}
+
 fn required(member: &str, value: Option<&str>) -> Result<(), KmsError> {
     if value.is_none() {
         return Err(KmsError::Validation(format!(
@@ -197,23 +238,7 @@ pub(super) fn update(
     let state = c.connection_state(&rec.id);
     let other_than_name =
         input.key_store_password.is_some() || input.cloud_hsm_cluster_id.is_some();
-    let allowed = match state {
-        ConnectionState::Disconnected => true,
-        ConnectionState::Connected => !other_than_name,
-        _ => false,
-    };
-    if !allowed {
-        return Err(KmsError::CustomKeyStoreInvalidState(format!(
-            "Custom key store {} is {}: disconnect it before updating {}.",
-            rec.id,
-            state.as_str(),
-            if other_than_name {
-                "its password or cluster"
-            } else {
-                "it"
-            }
-        )));
-    }
+    may_update(&rec.id, state, other_than_name, "its password or cluster")?;
     if let Some(name) = &input.new_custom_key_store_name {
         if c.name_taken(name, Some(&rec.id))? {
             return Err(name_in_use(name));

@@ -117,20 +117,9 @@ pub(super) fn check_create(
 /// The proxy of the key's store, or KMSInvalidStateException while it is not connected.
 fn proxy(c: &Ctx<'_>, k: &KeyRecord) -> Result<Arc<XksEndpoint>, KmsError> {
     let store_id = k.custom_key_store_id.as_deref().unwrap_or_default();
-    c.cks.proxy(store_id).ok_or_else(|| {
-        let (state, _) = c.cks.state(store_id);
-        KmsError::InvalidState(format!(
-            "{} is unavailable: its custom key store {store_id} is {}.",
-            c.key_arn(&k.id),
-            state.as_str()
-        ))
-    })
-}
-
-fn key_id_bytes(k: &KeyRecord) -> Result<[u8; 16], KmsError> {
-    uuid::Uuid::parse_str(&k.id)
-        .map(|u| *u.as_bytes())
-        .map_err(|_| KmsError::Internal)
+    c.cks
+        .proxy(store_id)
+        .ok_or_else(|| custom_key_stores::store_unavailable(c, k, store_id))
 }
 
 fn proxy_aad(id: &[u8; 16], ctx: &BTreeMap<String, String>) -> Vec<u8> {
@@ -170,7 +159,7 @@ pub(super) fn seal(
 ) -> Result<Vec<u8>, KmsError> {
     let proxy = proxy(c, k)?;
     let xks_key_id = k.xks_key_id.as_deref().ok_or(KmsError::Internal)?;
-    let id = key_id_bytes(k)?;
+    let id = custom_key_stores::key_id_bytes(k)?;
     let m = c.material(k, 1)?;
     let inner = crypto::seal(&k.id, 1, &m, plaintext, ctx)?;
     let inner_len = inner.len();
@@ -238,7 +227,7 @@ pub(super) fn open(
     blob: &[u8],
     ctx: &BTreeMap<String, String>,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, KmsError> {
-    let id = key_id_bytes(k)?;
+    let id = custom_key_stores::key_id_bytes(k)?;
     let p = parse(blob, &id).ok_or_else(|| KmsError::InvalidCiphertext(String::new()))?;
     let proxy = proxy(c, k)?;
     let xks_key_id = k.xks_key_id.as_deref().ok_or(KmsError::Internal)?;

@@ -164,23 +164,7 @@ pub(super) fn update(
         || x.xks_proxy_connectivity.is_some()
         || x.xks_proxy_vpc_endpoint_service_name.is_some()
         || x.xks_proxy_vpc_endpoint_service_owner.is_some();
-    let allowed = match state {
-        ConnectionState::Disconnected => true,
-        ConnectionState::Connected => !moves,
-        _ => false,
-    };
-    if !allowed {
-        return Err(KmsError::CustomKeyStoreInvalidState(format!(
-            "Custom key store {} is {}: disconnect it before updating {}.",
-            rec.id,
-            state.as_str(),
-            if moves {
-                "its proxy URI or connectivity"
-            } else {
-                "it"
-            }
-        )));
-    }
+    custom_key_stores::may_update(&rec.id, state, moves, "its proxy URI or connectivity")?;
     if x.xks_proxy_connectivity.as_deref() == Some(VPC_ENDPOINT_SERVICE) {
         return vpc_refused(x).map(|()| json!({}));
     }
